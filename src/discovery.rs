@@ -1,0 +1,234 @@
+//! Discovery: turning search paths into a list of candidate plugins and a list of diagnostics. It reads
+//! manifests only: it never opens a library and runs no plugin code.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Status};
+use crate::log::{LogLevel, Logger};
+use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
+
+/// The environment variable holding extra search paths, `:`-separated (`;` on Windows).
+pub const PLUGIN_PATH_ENV: &str = "AISOPOD_PLUGIN_PATH";
+
+/// A plugin found by discovery: its validated manifest and where it lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginInfo {
+    pub manifest: Manifest,
+    /// The plugin directory, as found under its search path.
+    pub directory: PathBuf,
+    /// `directory/aisopod.plugin.toml`.
+    pub manifest_path: PathBuf,
+    /// `directory/lib<entry_point>.so` (or the platform's equivalent). It may not exist; loading checks.
+    pub library_path: PathBuf,
+}
+
+/// A candidate that discovery could not accept: its path, the class of failure and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    pub status: Status,
+    pub message: String,
+}
+
+/// The result of one discovery scan.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    plugins: Vec<Arc<PluginInfo>>,
+    by_id: HashMap<String, usize>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Discovery {
+    /// Accepted plugins, in search-path order, then by directory name.
+    pub fn plugins(&self) -> &[Arc<PluginInfo>] {
+        &self.plugins
+    }
+
+    /// The accepted plugin with `id`.
+    pub fn find(&self, id: &str) -> Option<&Arc<PluginInfo>> {
+        self.by_id.get(id).map(|&i| &self.plugins[i])
+    }
+
+    /// Candidates that were refused, in scan order.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        &self.diagnostics
+    }
+
+    /// Scans `search_paths` in order. Each immediate subdirectory holding a manifest is a candidate; a missing
+    /// search directory is skipped with a debug log; a bad candidate becomes a diagnostic; of two candidates
+    /// with the same id, the first in search-path order wins.
+    pub fn scan(search_paths: &[PathBuf], logger: &Logger) -> Discovery {
+        let mut discovery = Discovery::default();
+        for search_path in search_paths {
+            let mut entries: Vec<PathBuf> = match std::fs::read_dir(search_path) {
+                Ok(dir) => dir.filter_map(|entry| entry.ok().map(|e| e.path())).collect(),
+                Err(e) => {
+                    logger.log(LogLevel::Debug, &format!("skipping search path {}: {e}", search_path.display()));
+                    continue;
+                }
+            };
+            entries.sort();
+            for directory in entries {
+                discovery.consider(directory);
+            }
+        }
+        discovery
+    }
+
+    fn consider(&mut self, directory: PathBuf) {
+        if !directory.is_dir() {
+            return;
+        }
+        let manifest_path = directory.join(MANIFEST_FILE_NAME);
+        // A subdirectory without a manifest is not a candidate. Anything else there (a directory, an unreadable
+        // file) is a broken candidate worth reporting.
+        if std::fs::symlink_metadata(&manifest_path).is_err() {
+            return;
+        }
+        let manifest = match Manifest::read(&manifest_path) {
+            Ok(m) => m,
+            Err(e) => return self.diagnose(manifest_path, e),
+        };
+        if let Some(first) = self.find(&manifest.id) {
+            let message = format!(
+                "{}: plugin id '{}' is already provided by {}, earlier in the search path; this one is ignored",
+                manifest_path.display(),
+                manifest.id,
+                first.manifest_path.display()
+            );
+            return self.diagnose(manifest_path, Error::new(Status::DuplicateId, message));
+        }
+        let library_path = directory.join(manifest.library_file_name());
+        self.by_id.insert(manifest.id.clone(), self.plugins.len());
+        self.plugins.push(Arc::new(PluginInfo { manifest, directory, manifest_path, library_path }));
+    }
+
+    fn diagnose(&mut self, path: PathBuf, error: Error) {
+        self.diagnostics.push(Diagnostic { path, status: error.status(), message: error.message().to_owned() });
+    }
+}
+
+/// Which sources of search paths a loader uses, besides those the host adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchConfig {
+    /// Paths the host added, searched after `AISOPOD_PLUGIN_PATH` and before the defaults.
+    pub host_paths: Vec<PathBuf>,
+    /// Whether to read `AISOPOD_PLUGIN_PATH` (never read in a setuid or setgid process).
+    pub use_env: bool,
+    /// Whether to search [`default_paths`].
+    pub use_defaults: bool,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig { host_paths: Vec::new(), use_env: true, use_defaults: true }
+    }
+}
+
+impl SearchConfig {
+    /// The search paths in search order: `AISOPOD_PLUGIN_PATH` entries, host paths, defaults, each with a
+    /// leading `~` expanded and repeats dropped.
+    pub fn resolve(&self) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        if self.use_env && !process_is_privileged() {
+            if let Some(value) = std::env::var_os(PLUGIN_PATH_ENV) {
+                paths.extend(std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty()));
+            }
+        }
+        paths.extend(self.host_paths.iter().cloned());
+        if self.use_defaults {
+            paths.extend(default_paths());
+        }
+        let mut resolved: Vec<PathBuf> = Vec::with_capacity(paths.len());
+        for path in paths.iter().filter_map(|p| expand_tilde(p)) {
+            if !resolved.contains(&path) {
+                resolved.push(path);
+            }
+        }
+        resolved
+    }
+}
+
+/// The default search paths: `~/.aisopod/plugins`, `$XDG_DATA_HOME/aisopod/plugins` (or
+/// `~/.local/share/aisopod/plugins`), `/usr/local/lib/aisopod/plugins` and `/usr/lib/aisopod/plugins`.
+pub fn default_paths() -> Vec<PathBuf> {
+    let mut paths = vec![PathBuf::from("~/.aisopod/plugins")];
+    match std::env::var_os("XDG_DATA_HOME").filter(|v| Path::new(v).is_absolute()) {
+        Some(data_home) => paths.push(Path::new(&data_home).join("aisopod/plugins")),
+        None => paths.push(PathBuf::from("~/.local/share/aisopod/plugins")),
+    }
+    if cfg!(unix) {
+        paths.push(PathBuf::from("/usr/local/lib/aisopod/plugins"));
+        paths.push(PathBuf::from("/usr/lib/aisopod/plugins"));
+    }
+    paths
+}
+
+/// Expands a leading `~` or `~/` to the user's home directory. `~user` forms are left as they are. Returns
+/// `None` for a `~` path when no home directory is known.
+pub fn expand_tilde(path: &Path) -> Option<PathBuf> {
+    let mut components = path.components();
+    match components.next() {
+        Some(std::path::Component::Normal(first)) if first == OsStr::new("~") => {
+            #[allow(deprecated)] // Deprecated only for Windows quirks before Rust 1.85; correct on Unix.
+            let home = std::env::home_dir().filter(|h| !h.as_os_str().is_empty())?;
+            Some(home.join(components.as_path()))
+        }
+        _ => Some(path.to_path_buf()),
+    }
+}
+
+/// True in a setuid or setgid process, whose environment must not choose which code it runs.
+fn process_is_privileged() -> bool {
+    #[cfg(unix)]
+    {
+        extern "C" {
+            fn getuid() -> u32;
+            fn geteuid() -> u32;
+            fn getgid() -> u32;
+            fn getegid() -> u32;
+        }
+        // SAFETY: these calls take no arguments, cannot fail and touch no memory of ours.
+        unsafe { getuid() != geteuid() || getgid() != getegid() }
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tilde_expands_to_home() {
+        #[allow(deprecated)]
+        let home = std::env::home_dir().unwrap();
+        assert_eq!(expand_tilde(Path::new("~/.aisopod/plugins")).unwrap(), home.join(".aisopod/plugins"));
+        assert_eq!(expand_tilde(Path::new("~")).unwrap(), home);
+        assert_eq!(expand_tilde(Path::new("/abs/~/x")).unwrap(), PathBuf::from("/abs/~/x"));
+        assert_eq!(expand_tilde(Path::new("~user/x")).unwrap(), PathBuf::from("~user/x"));
+    }
+
+    #[test]
+    fn defaults_contain_no_literal_tilde_after_resolve() {
+        let config = SearchConfig { host_paths: vec![], use_env: false, use_defaults: true };
+        let resolved = config.resolve();
+        assert!(!resolved.is_empty());
+        assert!(resolved.iter().all(|p| !p.starts_with("~")), "{resolved:?}");
+    }
+
+    #[test]
+    fn host_paths_keep_order_and_drop_repeats() {
+        let config = SearchConfig {
+            host_paths: vec!["/a".into(), "/b".into(), "/a".into()],
+            use_env: false,
+            use_defaults: false,
+        };
+        assert_eq!(config.resolve(), vec![PathBuf::from("/a"), PathBuf::from("/b")]);
+    }
+}

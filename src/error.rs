@@ -1,0 +1,37 @@
+//! The core's error type: a status that says which class of failure happened, and a message that names the
+//! file, field, plugin or symbol at fault.
+//!
+//! The status is the same enum the C API returns ([`crate::abi::aisopod_status`]), so a failure class has
+//! one name and one value everywhere.
+
+use std::fmt;
+
+pub use crate::abi::aisopod_status as Status;
+
+/// A failure of the loader core, with a message naming the culprit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Error {
+    status: Status,
+    message: String,
+}
+
+impl Error {
+    /// Creates an error of class `status` with a complete, human-readable `message`.
+    pub fn new(status: Status, message: impl fmt::Display) -> Self {
+        Error { status, message: message.to_string() }
+    }
+
+    /// The class of failure.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The full message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// The core's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

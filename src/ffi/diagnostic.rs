@@ -1,0 +1,58 @@
+//! The `aisopod_diagnostic` handle: one candidate that discovery refused.
+
+use std::ffi::{c_char, CString};
+
+use super::boundary::{self, c_string, path_string};
+use crate::abi::aisopod_status;
+use crate::Diagnostic;
+
+/// A refused discovery candidate: the path at fault, a status and a message.
+///
+/// Ownership: owned by the caller that received it and freed with `aisopod_diagnostic_free`; every string an
+/// accessor returns is owned by the handle and valid until it is freed.
+///
+/// Thread safety: immutable; its accessors may be called from any thread, concurrently.
+pub struct aisopod_diagnostic {
+    path: CString,
+    status: aisopod_status,
+    message: CString,
+}
+
+impl aisopod_diagnostic {
+    pub(crate) fn new_raw(diagnostic: &Diagnostic) -> *mut aisopod_diagnostic {
+        Box::into_raw(Box::new(aisopod_diagnostic {
+            path: path_string(&diagnostic.path),
+            status: diagnostic.status,
+            message: c_string(diagnostic.message.as_str()),
+        }))
+    }
+}
+
+/// Frees a diagnostic. `aisopod_diagnostic_free(NULL)` does nothing.
+///
+/// Ownership: takes ownership of `diagnostic`; every string obtained from it becomes invalid.
+#[no_mangle]
+pub extern "C" fn aisopod_diagnostic_free(diagnostic: *mut aisopod_diagnostic) {
+    if !diagnostic.is_null() {
+        // SAFETY: a non-null handle came from this library and is freed once, by contract.
+        boundary::value((), || drop(unsafe { Box::from_raw(diagnostic) }));
+    }
+}
+
+/// The path of the refused candidate's manifest; NULL when `diagnostic` is NULL. Owned by `diagnostic`.
+#[no_mangle]
+pub extern "C" fn aisopod_diagnostic_path(diagnostic: Option<&aisopod_diagnostic>) -> *const c_char {
+    boundary::value(std::ptr::null(), || diagnostic.map_or(std::ptr::null(), |d| d.path.as_ptr()))
+}
+
+/// Why the candidate was refused; `AISOPOD_STATUS_NULL_ARGUMENT` when `diagnostic` is NULL.
+#[no_mangle]
+pub extern "C" fn aisopod_diagnostic_status(diagnostic: Option<&aisopod_diagnostic>) -> aisopod_status {
+    boundary::value(aisopod_status::Panic, || diagnostic.map_or(aisopod_status::NullArgument, |d| d.status))
+}
+
+/// The full message, naming the file and field; NULL when `diagnostic` is NULL. Owned by `diagnostic`.
+#[no_mangle]
+pub extern "C" fn aisopod_diagnostic_message(diagnostic: Option<&aisopod_diagnostic>) -> *const c_char {
+    boundary::value(std::ptr::null(), || diagnostic.map_or(std::ptr::null(), |d| d.message.as_ptr()))
+}

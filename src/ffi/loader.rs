@@ -1,0 +1,487 @@
+//! The `aisopod_loader` handle: creation, search configuration, discovery, and the plugin lifecycle.
+
+use std::ffi::{c_char, c_void};
+use std::path::Path;
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use super::boundary::{self, bytes, call, out_ptr, required, string, ErrorKey, Failure, FfiResult, NO_LOADER};
+use super::diagnostic::aisopod_diagnostic;
+use super::plugin_info::aisopod_plugin_info;
+use crate::abi::{aisopod_capability_kind, aisopod_log_level, aisopod_sink, aisopod_status};
+use crate::error::Status;
+use crate::{CapabilityKind, Loader, PluginState};
+
+/// A plugin loader: its search paths, its latest discovery result and its loaded plugins.
+///
+/// Thread safety: a loader may be shared by any number of threads; every function taking a loader may be
+/// called concurrently with every other, except `aisopod_loader_free`, which must be the last call.
+pub struct aisopod_loader {
+    serial: ErrorKey,
+    core: Loader,
+}
+
+/// A host log callback: `level` is an `AISOPOD_LOG_*` value, `source` is "loader" or a plugin id, `message`
+/// the text. Both strings are borrowed for the call only.
+///
+/// Threading: called from any thread, possibly concurrently, including threads that plugins start.
+pub type aisopod_log_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        level: aisopod_log_level,
+        source: *const c_char,
+        message: *const c_char,
+    ),
+>;
+
+/// The state of a plugin as `aisopod_loader_plugin_state` reports it.
+pub type aisopod_plugin_state = u32;
+/// Not loaded (discovered or not).
+pub const AISOPOD_PLUGIN_STATE_UNLOADED: aisopod_plugin_state = 0;
+/// Loaded and registered; `init` has not succeeded.
+pub const AISOPOD_PLUGIN_STATE_LOADED: aisopod_plugin_state = 1;
+/// Initialized: its capabilities can be invoked.
+pub const AISOPOD_PLUGIN_STATE_INITIALIZED: aisopod_plugin_state = 2;
+
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(NO_LOADER + 1);
+
+fn key(loader: Option<&aisopod_loader>) -> ErrorKey {
+    loader.map_or(NO_LOADER, |l| l.serial)
+}
+
+/// Runs `body` with the checked loader, behind the panic boundary.
+fn with_loader(
+    function: &str,
+    loader: Option<&aisopod_loader>,
+    body: impl FnOnce(&Loader) -> FfiResult,
+) -> aisopod_status {
+    call(function, key(loader), || body(&required(loader, "loader")?.core))
+}
+
+fn capability_kind(kind: aisopod_capability_kind) -> FfiResult<CapabilityKind> {
+    CapabilityKind::from_abi(kind).ok_or_else(|| Failure {
+        status: Status::InvalidArgument,
+        message: format!("argument 'kind' is {kind}, not an AISOPOD_CAPABILITY_* value"),
+    })
+}
+
+/// Creates a loader for a host application whose version is `host_version` (semver, e.g. "1.4.0"); plugin
+/// manifests' `[compatibility]` ranges are checked against it.
+///
+/// A new loader searches `AISOPOD_PLUGIN_PATH` and the default paths; see `aisopod_loader_use_env_path` and
+/// `aisopod_loader_use_default_paths`.
+///
+/// Returns `AISOPOD_STATUS_NULL_ARGUMENT`, `AISOPOD_STATUS_INVALID_UTF8` or `AISOPOD_STATUS_INVALID_ARGUMENT`
+/// (not semver) on bad input; `aisopod_loader_error_message(NULL)` then gives the message.
+///
+/// Ownership: on success the caller owns `*loader_out` and frees it with `aisopod_loader_free`.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_new(
+    host_version: *const c_char,
+    loader_out: Option<NonNull<*mut aisopod_loader>>,
+) -> aisopod_status {
+    call("aisopod_loader_new", NO_LOADER, || {
+        let out = out_ptr(loader_out, "loader_out")?;
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        let host_version = unsafe { string(host_version, "host_version") }?;
+        let core = Loader::new(host_version)?;
+        let loader = Box::new(aisopod_loader { serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed), core });
+        // SAFETY: `out` is a non-null pointer the caller gave for writing.
+        unsafe { out.as_ptr().write(Box::into_raw(loader)) };
+        Ok(())
+    })
+}
+
+/// Frees a loader: unloads every plugin still loaded (shutdown, destroy, close, most recent first) and
+/// releases all memory. `aisopod_loader_free(NULL)` does nothing.
+///
+/// Ownership: takes ownership of `loader`. Every `aisopod_plugin_info` and `aisopod_diagnostic` obtained from
+/// it stays valid until freed on its own.
+///
+/// Thread safety: must not run concurrently with any other call on the same loader.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_free(loader: *mut aisopod_loader) {
+    if loader.is_null() {
+        return;
+    }
+    boundary::value((), || {
+        // SAFETY: a non-null loader came from `aisopod_loader_new` and is freed once, by contract.
+        let loader = unsafe { Box::from_raw(loader) };
+        boundary::forget_last_error(loader.serial);
+        drop(loader);
+    });
+}
+
+/// Returns the message of the most recent failed call made **on this thread** with **this loader**, or ""
+/// when there was none. Successful calls do not clear it. With `loader` NULL, returns the message of this
+/// thread's most recent failed call that had no loader: `aisopod_loader_new`, or a call given a NULL loader,
+/// or an `aisopod_plugin_info_*` / `aisopod_diagnostic_*` accessor.
+///
+/// Ownership: the string is owned by the library. It stays valid until the next failure on this thread with
+/// the same loader, until this thread frees the loader, or until this thread exits; copy it to keep it.
+///
+/// Thread safety: callable from any thread; each thread sees only its own messages.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_error_message(loader: Option<&aisopod_loader>) -> *const c_char {
+    boundary::value(c"".as_ptr(), || boundary::last_error(key(loader)))
+}
+
+/// Appends a directory to search. A leading `~` expands to the home directory at discovery. Host paths are
+/// searched after `AISOPOD_PLUGIN_PATH` and before the defaults.
+///
+/// Ownership: copies `path`.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_add_search_path(
+    loader: Option<&aisopod_loader>,
+    path: *const c_char,
+) -> aisopod_status {
+    with_loader("aisopod_loader_add_search_path", loader, |core| {
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        let path = unsafe { string(path, "path") }?;
+        core.add_search_path(path);
+        Ok(())
+    })
+}
+
+/// Sets whether discovery reads `AISOPOD_PLUGIN_PATH` (default: true). The variable is never read in a
+/// setuid or setgid process.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_use_env_path(loader: Option<&aisopod_loader>, enabled: bool) -> aisopod_status {
+    with_loader("aisopod_loader_use_env_path", loader, |core| {
+        core.set_use_env_path(enabled);
+        Ok(())
+    })
+}
+
+/// Sets whether discovery searches the default paths (default: true): `~/.aisopod/plugins`,
+/// `$XDG_DATA_HOME/aisopod/plugins` (or `~/.local/share/aisopod/plugins`), `/usr/local/lib/aisopod/plugins`,
+/// `/usr/lib/aisopod/plugins`.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_use_default_paths(loader: Option<&aisopod_loader>, enabled: bool) -> aisopod_status {
+    with_loader("aisopod_loader_use_default_paths", loader, |core| {
+        core.set_use_default_paths(enabled);
+        Ok(())
+    })
+}
+
+/// Routes the loader's and its plugins' log messages to `callback`; NULL removes it.
+///
+/// Ownership: `userdata` stays owned by the caller and must stay valid until the callback is replaced or the
+/// loader is freed.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_set_log_callback(
+    loader: Option<&aisopod_loader>,
+    callback: aisopod_log_callback,
+    userdata: *mut c_void,
+) -> aisopod_status {
+    struct Userdata(*mut c_void);
+    // SAFETY: the caller promises `userdata` may be used from any thread (documented above).
+    unsafe impl Send for Userdata {}
+    unsafe impl Sync for Userdata {}
+    impl Userdata {
+        // A method, so the closure captures the whole Send + Sync wrapper rather than its raw-pointer field.
+        fn get(&self) -> *mut c_void {
+            self.0
+        }
+    }
+    with_loader("aisopod_loader_set_log_callback", loader, |core| {
+        let userdata = Userdata(userdata);
+        core.set_log_callback(callback.map(|callback| {
+            Arc::new(move |level: crate::LogLevel, source: &str, message: &str| {
+                let source = boundary::c_string(source);
+                let message = boundary::c_string(message);
+                // SAFETY: the host's callback, with strings valid for the call.
+                unsafe { callback(userdata.get(), level as aisopod_log_level, source.as_ptr(), message.as_ptr()) };
+            }) as crate::LogCallback
+        }));
+        Ok(())
+    })
+}
+
+/// Registers a host extension that plugins fetch with `aisopod_host.get_extension(host, id)`; a NULL
+/// `extension` removes it.
+///
+/// Ownership: copies `id`; `extension` stays owned by the caller, who keeps it valid while plugins may use it
+/// (until the loader is freed or the extension removed and no plugin holds it).
+#[no_mangle]
+pub extern "C" fn aisopod_loader_set_host_extension(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    extension: *const c_void,
+) -> aisopod_status {
+    with_loader("aisopod_loader_set_host_extension", loader, |core| {
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        let id = unsafe { string(id, "id") }?;
+        core.set_host_extension(id, extension);
+        Ok(())
+    })
+}
+
+/// Scans the search paths, replacing the previous discovery result. Runs no plugin code. A bad candidate does
+/// not fail the scan; it becomes a diagnostic (`aisopod_loader_diagnostic_at`). Loaded plugins are unaffected.
+///
+/// Writes the number of plugins found to `*count_out` when `count_out` is not NULL.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_discover(
+    loader: Option<&aisopod_loader>,
+    count_out: Option<NonNull<usize>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_discover", loader, |core| {
+        let count = core.discover();
+        if let Some(out) = count_out {
+            // SAFETY: a non-null pointer the caller gave for writing.
+            unsafe { out.as_ptr().write(count) };
+        }
+        Ok(())
+    })
+}
+
+/// Writes the number of plugins the latest discovery found to `*count_out`.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_plugin_count(
+    loader: Option<&aisopod_loader>,
+    count_out: Option<NonNull<usize>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_plugin_count", loader, |core| {
+        let out = out_ptr(count_out, "count_out")?;
+        // SAFETY: a non-null pointer the caller gave for writing.
+        unsafe { out.as_ptr().write(core.discovery().plugins().len()) };
+        Ok(())
+    })
+}
+
+/// Writes a new handle on the `index`-th discovered plugin (search-path order) to `*info_out`. Returns
+/// `AISOPOD_STATUS_OUT_OF_RANGE` past the end.
+///
+/// Ownership: on success the caller owns `*info_out` and frees it with `aisopod_plugin_info_free`; it stays
+/// valid after a new discovery or after the loader is freed.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_plugin_at(
+    loader: Option<&aisopod_loader>,
+    index: usize,
+    info_out: Option<NonNull<*mut aisopod_plugin_info>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_plugin_at", loader, |core| {
+        let out = out_ptr(info_out, "info_out")?;
+        let discovery = core.discovery();
+        let info = discovery.plugins().get(index).ok_or_else(|| Failure {
+            status: Status::OutOfRange,
+            message: format!("index {index} is past the {} discovered plugins", discovery.plugins().len()),
+        })?;
+        // SAFETY: a non-null pointer the caller gave for writing.
+        unsafe { out.as_ptr().write(aisopod_plugin_info::new_raw(info.clone())) };
+        Ok(())
+    })
+}
+
+/// Writes a new handle on the discovered plugin with `id` to `*info_out`. Returns `AISOPOD_STATUS_NOT_FOUND`
+/// when the latest discovery has no such plugin.
+///
+/// Ownership: as `aisopod_loader_plugin_at`; copies nothing of `id`.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_find_plugin(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    info_out: Option<NonNull<*mut aisopod_plugin_info>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_find_plugin", loader, |core| {
+        let out = out_ptr(info_out, "info_out")?;
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        let id = unsafe { string(id, "id") }?;
+        let info = core.discovery().find(id).cloned().ok_or_else(|| Failure {
+            status: Status::NotFound,
+            message: format!("no discovered plugin has id '{id}'"),
+        })?;
+        // SAFETY: a non-null pointer the caller gave for writing.
+        unsafe { out.as_ptr().write(aisopod_plugin_info::new_raw(info)) };
+        Ok(())
+    })
+}
+
+/// Writes the number of diagnostics (refused candidates) of the latest discovery to `*count_out`.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_diagnostic_count(
+    loader: Option<&aisopod_loader>,
+    count_out: Option<NonNull<usize>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_diagnostic_count", loader, |core| {
+        let out = out_ptr(count_out, "count_out")?;
+        // SAFETY: a non-null pointer the caller gave for writing.
+        unsafe { out.as_ptr().write(core.discovery().diagnostics().len()) };
+        Ok(())
+    })
+}
+
+/// Writes a new handle on the `index`-th diagnostic of the latest discovery to `*diagnostic_out`. Returns
+/// `AISOPOD_STATUS_OUT_OF_RANGE` past the end.
+///
+/// Ownership: on success the caller owns `*diagnostic_out` and frees it with `aisopod_diagnostic_free`.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_diagnostic_at(
+    loader: Option<&aisopod_loader>,
+    index: usize,
+    diagnostic_out: Option<NonNull<*mut aisopod_diagnostic>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_diagnostic_at", loader, |core| {
+        let out = out_ptr(diagnostic_out, "diagnostic_out")?;
+        let discovery = core.discovery();
+        let diagnostic = discovery.diagnostics().get(index).ok_or_else(|| Failure {
+            status: Status::OutOfRange,
+            message: format!("index {index} is past the {} diagnostics", discovery.diagnostics().len()),
+        })?;
+        // SAFETY: a non-null pointer the caller gave for writing.
+        unsafe { out.as_ptr().write(aisopod_diagnostic::new_raw(diagnostic)) };
+        Ok(())
+    })
+}
+
+/// Loads the discovered plugin `id`, in this order: checks the host version against the manifest's range;
+/// resolves the library path and refuses one outside the plugin directory; `dlopen`s it with
+/// `RTLD_NOW | RTLD_LOCAL`; calls `aisopod_plugin_abi_version` and refuses a mismatch; only then calls
+/// `aisopod_plugin_create`; validates the returned struct; calls `register_capabilities` and checks the
+/// registrations against the manifest. On any failure everything done so far is undone and the status names
+/// the failing step.
+///
+/// Ownership: copies nothing of `id`. The loaded plugin belongs to the loader until `aisopod_loader_unload`
+/// or `aisopod_loader_free`.
+///
+/// Thread safety: lifecycle calls (load, init, unload) on one loader are serialized internally.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_load(loader: Option<&aisopod_loader>, id: *const c_char) -> aisopod_status {
+    with_loader("aisopod_loader_load", loader, |core| {
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        Ok(core.load(unsafe { string(id, "id") }?)?)
+    })
+}
+
+/// Calls loaded plugin `id`'s `init` with `config` (UTF-8, JSON by convention; NULL means "") and `data_dir`
+/// (NULL means "", no data directory). Capabilities can be invoked only after this returns
+/// `AISOPOD_STATUS_OK`. A plugin whose init failed stays loaded; unload it or call init again.
+///
+/// Ownership: copies nothing; both strings are borrowed for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_init(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    config: *const c_char,
+    data_dir: *const c_char,
+) -> aisopod_status {
+    with_loader("aisopod_loader_init", loader, |core| {
+        // SAFETY (all three): the caller passes NUL-terminated strings or NULL.
+        let id = unsafe { string(id, "id") }?;
+        let config = if config.is_null() { "" } else { unsafe { string(config, "config") }? };
+        let data_dir = if data_dir.is_null() { "" } else { unsafe { string(data_dir, "data_dir") }? };
+        Ok(core.init(id, config, Path::new(data_dir))?)
+    })
+}
+
+/// Calls the capability `name` of `kind` (an `AISOPOD_CAPABILITY_*` value) in the initialized plugin `id`,
+/// with `input_len` bytes at `input` (NULL allowed when `input_len` is 0). The handler writes its output to
+/// `sink`; a NULL sink, or one whose `write` is NULL, discards it. A handler's non-zero return gives
+/// `AISOPOD_STATUS_PLUGIN_ERROR` with the code in the message.
+///
+/// Ownership: `input` and `sink` are borrowed for the call; the sink receives bytes it must copy.
+///
+/// Thread safety: any number of invocations may run at once, on any threads, unless the plugin's manifest says
+/// `thread_safe = false`, in which case calls into that plugin run one at a time.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_invoke(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    kind: aisopod_capability_kind,
+    name: *const c_char,
+    input: *const u8,
+    input_len: usize,
+    sink: Option<&aisopod_sink>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_invoke", loader, |core| {
+        // SAFETY (all three): the caller passes NUL-terminated strings or NULL, and `input_len` bytes at `input`.
+        let id = unsafe { string(id, "id") }?;
+        let name = unsafe { string(name, "name") }?;
+        let input = unsafe { bytes(input, input_len, "input") }?;
+        Ok(core.invoke(id, capability_kind(kind)?, name, input, sink)?)
+    })
+}
+
+/// Emits hook `event`: calls the hook handler registered under `event` by every initialized plugin, in load
+/// order, with the same input and sink (see `aisopod_loader_invoke`). Every handler runs even when one fails;
+/// the first failure is returned. Writes how many handlers ran to `*handled_out` on success, when not NULL.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_emit(
+    loader: Option<&aisopod_loader>,
+    event: *const c_char,
+    input: *const u8,
+    input_len: usize,
+    sink: Option<&aisopod_sink>,
+    handled_out: Option<NonNull<usize>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_emit", loader, |core| {
+        // SAFETY (both): as in `aisopod_loader_invoke`.
+        let event = unsafe { string(event, "event") }?;
+        let input = unsafe { bytes(input, input_len, "input") }?;
+        let handled = core.emit(event, input, sink)?;
+        if let Some(out) = handled_out {
+            // SAFETY: a non-null pointer the caller gave for writing.
+            unsafe { out.as_ptr().write(handled) };
+        }
+        Ok(())
+    })
+}
+
+/// Writes loaded plugin `id`'s optional interface `extension_id` (from its `get_extension`) to
+/// `*extension_out`, NULL when it has none.
+///
+/// Ownership: the interface is owned by the plugin and valid until the plugin is unloaded.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_plugin_extension(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    extension_id: *const c_char,
+    extension_out: Option<NonNull<*const c_void>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_plugin_extension", loader, |core| {
+        let out = out_ptr(extension_out, "extension_out")?;
+        // SAFETY (both): the caller passes NUL-terminated strings or NULL.
+        let id = unsafe { string(id, "id") }?;
+        let extension_id = unsafe { string(extension_id, "extension_id") }?;
+        let extension = core.plugin_extension(id, extension_id)?;
+        // SAFETY: a non-null pointer the caller gave for writing.
+        unsafe { out.as_ptr().write(extension) };
+        Ok(())
+    })
+}
+
+/// Writes the state of plugin `id` (an `AISOPOD_PLUGIN_STATE_*` value) to `*state_out`. An id that is not
+/// loaded, discovered or not, is `AISOPOD_PLUGIN_STATE_UNLOADED`.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_plugin_state(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    state_out: Option<NonNull<aisopod_plugin_state>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_plugin_state", loader, |core| {
+        let out = out_ptr(state_out, "state_out")?;
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        let id = unsafe { string(id, "id") }?;
+        let state = match core.plugin_state(id) {
+            None => AISOPOD_PLUGIN_STATE_UNLOADED,
+            Some(PluginState::Loaded) => AISOPOD_PLUGIN_STATE_LOADED,
+            Some(PluginState::Initialized) => AISOPOD_PLUGIN_STATE_INITIALIZED,
+        };
+        // SAFETY: a non-null pointer the caller gave for writing.
+        unsafe { out.as_ptr().write(state) };
+        Ok(())
+    })
+}
+
+/// Unloads plugin `id`: waits for its running handlers, calls `shutdown` (if init succeeded), then `destroy`,
+/// then closes the library (a plugin whose manifest says `unload = false` stays mapped). The same id can be
+/// loaded again afterwards.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_unload(loader: Option<&aisopod_loader>, id: *const c_char) -> aisopod_status {
+    with_loader("aisopod_loader_unload", loader, |core| {
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        Ok(core.unload(unsafe { string(id, "id") }?)?)
+    })
+}
