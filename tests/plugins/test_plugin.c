@@ -1,0 +1,158 @@
+/*
+ * A configurable test plugin. Each test compiles it with -D switches into a real
+ * shared library, to exercise one path of the loader:
+ *
+ *   PLUGIN_ID="..."     the id it reports (default "test")
+ *   ABI_VERSION=n       what aisopod_plugin_abi_version returns
+ *   NO_ABI_SYMBOL       do not export aisopod_plugin_abi_version
+ *   NO_CREATE_SYMBOL    do not export aisopod_plugin_create
+ *   CREATE_NULL         aisopod_plugin_create returns NULL
+ *   SMALL_STRUCT        struct_size smaller than ABI v1's
+ *   NULL_SHUTDOWN       leave the mandatory shutdown pointer NULL
+ *   REGISTER_EXTRA      also register command "extra"
+ *   SKIP_HOOK           do not register hook "ping"
+ *   REGISTER_TWICE      register tool "echo" twice
+ *
+ * Behaviour without switches: tool "echo" writes its input back, and fails with
+ * code 7 when the input is "fail"; hook "ping" writes "<id>;". init fails with
+ * code 3 when the config is "fail". When the host provides the extension
+ * "test.events", lifecycle events are recorded through it, including the
+ * library's own destructor ("dlclose").
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aisopod_loader.h"
+
+#ifndef PLUGIN_ID
+#define PLUGIN_ID "test"
+#endif
+#ifndef ABI_VERSION
+#define ABI_VERSION AISOPOD_ABI_VERSION
+#endif
+
+typedef struct test_events {
+    void *context;
+    void (*record)(void *context, const char *plugin, const char *event);
+} test_events;
+
+static const test_events *events;
+static atomic_int inside;
+
+static void record(const char *event) {
+    if (events != NULL) events->record(events->context, PLUGIN_ID, event);
+}
+
+__attribute__((destructor)) static void library_unloaded(void) {
+    record("dlclose");
+}
+
+static int32_t echo(void *userdata, const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
+    (void)userdata;
+    /* Detects overlapping calls, which a thread_safe = false plugin must never see. */
+    if (atomic_fetch_add(&inside, 1) != 0) {
+        atomic_fetch_sub(&inside, 1);
+        return 99;
+    }
+    struct timespec pause = {0, 20000};
+    nanosleep(&pause, NULL);
+    int32_t code = 0;
+    if (input_len == 4 && memcmp(input, "fail", 4) == 0) code = 7;
+    else if (sink->write(sink->context, input, input_len) != 0) code = 1;
+    atomic_fetch_sub(&inside, 1);
+    return code;
+}
+
+static int32_t ping(void *userdata, const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
+    (void)userdata;
+    (void)input;
+    (void)input_len;
+    return sink->write(sink->context, (const uint8_t *)PLUGIN_ID ";", strlen(PLUGIN_ID ";"));
+}
+
+static int32_t extra(void *userdata, const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
+    (void)userdata;
+    (void)input;
+    (void)input_len;
+    (void)sink;
+    return 0;
+}
+
+static int32_t test_register(const aisopod_plugin *plugin, const aisopod_registrar *registrar) {
+    (void)plugin;
+    record("register");
+    int32_t rc = registrar->register_capability(registrar, AISOPOD_CAPABILITY_TOOL, "echo", echo, NULL);
+#ifdef REGISTER_TWICE
+    rc |= registrar->register_capability(registrar, AISOPOD_CAPABILITY_TOOL, "echo", echo, NULL);
+#endif
+#ifndef SKIP_HOOK
+    rc |= registrar->register_capability(registrar, AISOPOD_CAPABILITY_HOOK, "ping", ping, NULL);
+#endif
+#ifdef REGISTER_EXTRA
+    rc |= registrar->register_capability(registrar, AISOPOD_CAPABILITY_COMMAND, "extra", extra, NULL);
+#else
+    (void)extra;
+#endif
+    return rc;
+}
+
+static int32_t test_init(const aisopod_plugin *plugin, const aisopod_init_context *context) {
+    (void)plugin;
+    record("init");
+    if (context->config_len != strlen(context->config)) return 4;
+    return strcmp(context->config, "fail") == 0 ? 3 : 0;
+}
+
+static void test_shutdown(const aisopod_plugin *plugin) {
+    (void)plugin;
+    record("shutdown");
+}
+
+static void test_destroy(const aisopod_plugin *plugin) {
+    record("destroy");
+    free((void *)plugin);
+}
+
+static const int extension_value = 42;
+
+static const void *test_get_extension(const aisopod_plugin *plugin, const char *id) {
+    (void)plugin;
+    return strcmp(id, "test.ext") == 0 ? &extension_value : NULL;
+}
+
+#ifndef NO_ABI_SYMBOL
+AISOPOD_PLUGIN_EXPORT uint32_t aisopod_plugin_abi_version(void) {
+    return ABI_VERSION;
+}
+#endif
+
+#ifndef NO_CREATE_SYMBOL
+AISOPOD_PLUGIN_EXPORT const aisopod_plugin *aisopod_plugin_create(const aisopod_host *host) {
+    events = host->get_extension(host, "test.events");
+    record("create");
+#ifdef CREATE_NULL
+    return NULL;
+#else
+    aisopod_plugin *plugin = calloc(1, sizeof *plugin);
+    if (plugin == NULL) return NULL;
+#ifdef SMALL_STRUCT
+    plugin->struct_size = 8;
+#else
+    plugin->struct_size = sizeof *plugin;
+#endif
+    plugin->id = PLUGIN_ID;
+    plugin->register_capabilities = test_register;
+    plugin->init = test_init;
+#ifndef NULL_SHUTDOWN
+    plugin->shutdown = test_shutdown;
+#else
+    (void)test_shutdown;
+#endif
+    plugin->destroy = test_destroy;
+    plugin->get_extension = test_get_extension;
+    return plugin;
+#endif
+}
+#endif
