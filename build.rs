@@ -13,6 +13,8 @@ fn main() {
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-env-changed=CI");
+    // Tests build C plugins with the `cc` crate, which needs the target triple.
+    println!("cargo:rustc-env=AISOPOD_BUILD_TARGET={}", env::var("TARGET").expect("cargo sets TARGET"));
 
     let mut config = cbindgen::Config::from_file(crate_dir.join("cbindgen.toml")).expect("cbindgen.toml is valid");
     let version = |part: &str| env::var(format!("CARGO_PKG_VERSION_{part}")).expect("cargo sets the version");

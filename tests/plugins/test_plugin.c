@@ -19,12 +19,16 @@
  * "test.events", lifecycle events are recorded through it, including the
  * library's own destructor ("dlclose").
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "aisopod_loader.h"
+
+/* Some switches leave helpers unused on purpose. */
+#pragma GCC diagnostic ignored "-Wunused-function"
 
 #ifndef PLUGIN_ID
 #define PLUGIN_ID "test"
@@ -89,6 +93,8 @@ static int32_t test_register(const aisopod_plugin *plugin, const aisopod_registr
 #endif
 #ifndef SKIP_HOOK
     rc |= registrar->register_capability(registrar, AISOPOD_CAPABILITY_HOOK, "ping", ping, NULL);
+#else
+    (void)ping;
 #endif
 #ifdef REGISTER_EXTRA
     rc |= registrar->register_capability(registrar, AISOPOD_CAPABILITY_COMMAND, "extra", extra, NULL);

@@ -1,0 +1,168 @@
+//! Test support: temporary plugin trees holding real shared libraries compiled from C with the `cc` crate's
+//! compiler detection, and a recorder for the lifecycle events the test plugin reports.
+#![allow(dead_code)] // Each test binary uses a different part of this module.
+
+use std::collections::HashMap;
+use std::ffi::{c_char, c_void, CStr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+pub const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A fresh, empty directory under cargo's per-target temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The C compiler `cc` finds for this target.
+pub fn c_compiler() -> Command {
+    let target = env!("AISOPOD_BUILD_TARGET");
+    cc::Build::new()
+        .cargo_metadata(false)
+        .target(target)
+        .host(target)
+        .opt_level(1)
+        .debug(false)
+        .get_compiler()
+        .to_command()
+}
+
+/// The platform's shared-library file name for a stem.
+pub fn library_name(stem: &str) -> String {
+    format!("{}{stem}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
+}
+
+/// Compiles `source` into a shared library at `output`, against the committed header only.
+pub fn compile_shared(source: &Path, output: &Path, defines: &[&str]) {
+    let mut cmd = c_compiler();
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-shared", "-fPIC"]);
+    if cfg!(target_os = "linux") {
+        // Proves a plugin needs nothing from the loader at link time.
+        cmd.arg("-Wl,--no-undefined");
+    }
+    cmd.arg(format!("-I{MANIFEST_DIR}/include")).arg("-o").arg(output).arg(source);
+    for define in defines {
+        cmd.arg(format!("-D{define}"));
+    }
+    let result = cmd.output().expect("the C compiler runs");
+    assert!(result.status.success(), "compiling {}: {}", source.display(), String::from_utf8_lossy(&result.stderr));
+}
+
+/// The test plugin compiled with `defines`, built once per test process and per set of defines.
+pub fn test_plugin_library(defines: &[&str]) -> PathBuf {
+    static CACHE: OnceLock<Mutex<HashMap<Vec<String>, PathBuf>>> = OnceLock::new();
+    let key: Vec<String> = defines.iter().map(|d| d.to_string()).collect();
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(path) = cache.get(&key) {
+        return path.clone();
+    }
+    let dir = temp_dir("lib");
+    let output = dir.join(library_name("test"));
+    compile_shared(&Path::new(MANIFEST_DIR).join("tests/plugins/test_plugin.c"), &output, defines);
+    cache.insert(key, output.clone());
+    output
+}
+
+/// A manifest for the test plugin with `id` and the capabilities it registers by default.
+pub fn manifest(id: &str) -> String {
+    format!(
+        r#"[plugin]
+id = "{id}"
+name = "Test plugin {id}"
+version = "1.2.3"
+description = "A plugin built for the loader's tests."
+author = "Tests"
+entry_point = "{id}"
+
+[capabilities]
+tools = ["echo"]
+hooks = ["ping"]
+
+[compatibility]
+min_host_version = "1.0.0"
+max_host_version = "1.9.0"
+"#
+    )
+}
+
+/// Writes a plugin directory `root/<dir_name>` with `manifest_text` and, when given, a copy of `library` named
+/// after the manifest's entry point `entry`.
+pub fn write_plugin(root: &Path, dir_name: &str, manifest_text: &str, entry: &str, library: Option<&Path>) -> PathBuf {
+    let dir = root.join(dir_name);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("aisopod.plugin.toml"), manifest_text).unwrap();
+    if let Some(library) = library {
+        // A copy, not a link: each plugin gets its own inode, so the dynamic linker loads it separately.
+        std::fs::copy(library, dir.join(library_name(entry))).unwrap();
+    }
+    dir
+}
+
+/// A plugin `id` built from the test plugin with `defines` (PLUGIN_ID is added) and the default manifest.
+pub fn add_test_plugin(root: &Path, id: &str, defines: &[&str]) -> PathBuf {
+    add_test_plugin_with(root, id, defines, &manifest(id))
+}
+
+/// As [`add_test_plugin`], with a custom manifest (its entry point must be `id`).
+pub fn add_test_plugin_with(root: &Path, id: &str, defines: &[&str], manifest_text: &str) -> PathBuf {
+    let plugin_id = format!("PLUGIN_ID=\"{id}\"");
+    let mut all = vec![plugin_id.as_str()];
+    all.extend_from_slice(defines);
+    let library = test_plugin_library(&all);
+    write_plugin(root, id, manifest_text, id, Some(&library))
+}
+
+/// The `test.events` host extension the test plugin records lifecycle events through.
+#[repr(C)]
+pub struct TestEvents {
+    context: *mut c_void,
+    record: unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char),
+}
+
+/// Recorded events, as "plugin:event" strings.
+pub struct EventLog {
+    events: Mutex<Vec<String>>,
+    extension: TestEvents,
+}
+
+impl EventLog {
+    /// A log that lives for the rest of the process: libraries may report `dlclose` as late as process exit.
+    pub fn leak() -> &'static EventLog {
+        unsafe extern "C" fn record(context: *mut c_void, plugin: *const c_char, event: *const c_char) {
+            let log = unsafe { &*(context as *const EventLog) };
+            let plugin = unsafe { CStr::from_ptr(plugin) }.to_string_lossy();
+            let event = unsafe { CStr::from_ptr(event) }.to_string_lossy();
+            log.events.lock().unwrap().push(format!("{plugin}:{event}"));
+        }
+        let log = Box::leak(Box::new(EventLog {
+            events: Mutex::new(Vec::new()),
+            extension: TestEvents { context: std::ptr::null_mut(), record },
+        }));
+        log.extension.context = log as *mut EventLog as *mut c_void;
+        log
+    }
+
+    /// The pointer to register as the `test.events` host extension.
+    pub fn extension(&'static self) -> *const c_void {
+        &self.extension as *const TestEvents as *const c_void
+    }
+
+    /// Takes the events recorded so far.
+    pub fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.events.lock().unwrap())
+    }
+}
+
+// SAFETY: the log is only touched through its mutex.
+unsafe impl Sync for EventLog {}
+unsafe impl Send for EventLog {}

@@ -1,0 +1,461 @@
+//! The loader driven through its Rust API, against real C plugins compiled for each case.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use aisopod_loader::{CapabilityKind, Loader, PluginState, Status};
+use common::*;
+
+/// A loader that searches only `root`, with the event recorder installed.
+fn loader_for(root: &Path) -> (Loader, &'static EventLog) {
+    let loader = Loader::new("1.5.0").unwrap();
+    loader.set_use_env_path(false);
+    loader.set_use_default_paths(false);
+    loader.add_search_path(root);
+    let events = EventLog::leak();
+    loader.set_host_extension("test.events", events.extension());
+    (loader, events)
+}
+
+fn load_error(loader: &Loader, id: &str) -> aisopod_loader::Error {
+    loader.load(id).expect_err("load should fail")
+}
+
+fn assert_error(error: &aisopod_loader::Error, status: Status, needles: &[&str]) {
+    assert_eq!(error.status(), status, "{error}");
+    for needle in needles {
+        assert!(error.message().contains(needle), "message lacks {needle:?}: {error}");
+    }
+}
+
+#[test]
+fn full_lifecycle_in_order() {
+    let root = temp_dir("lifecycle");
+    add_test_plugin(&root, "alpha", &[]);
+    let (loader, events) = loader_for(&root);
+
+    assert_eq!(loader.discover(), 1);
+    let discovery = loader.discovery();
+    let info = discovery.find("alpha").unwrap();
+    assert_eq!(info.manifest.name, "Test plugin alpha");
+    assert_eq!(info.manifest.declared(CapabilityKind::Tool), ["echo"]);
+    assert!(discovery.diagnostics().is_empty(), "{:?}", discovery.diagnostics());
+
+    loader.load("alpha").unwrap();
+    assert_eq!(loader.plugin_state("alpha"), Some(PluginState::Loaded));
+    assert_error(
+        &loader.invoke_to_vec("alpha", CapabilityKind::Tool, "echo", b"x").unwrap_err(),
+        Status::NotInitialized,
+        &["alpha"],
+    );
+    loader.init("alpha", "{}", Path::new("/tmp")).unwrap();
+    assert_eq!(loader.plugin_state("alpha"), Some(PluginState::Initialized));
+    assert_error(&loader.init("alpha", "{}", Path::new("")).unwrap_err(), Status::AlreadyInitialized, &["alpha"]);
+
+    assert_eq!(loader.invoke_to_vec("alpha", CapabilityKind::Tool, "echo", b"hi there").unwrap(), b"hi there");
+    assert_eq!(loader.invoke_to_vec("alpha", CapabilityKind::Tool, "echo", b"").unwrap(), b"");
+    assert_error(
+        &loader.invoke_to_vec("alpha", CapabilityKind::Tool, "nope", b"").unwrap_err(),
+        Status::CapabilityNotFound,
+        &["alpha", "tool 'nope'"],
+    );
+    assert_error(
+        &loader.invoke_to_vec("alpha", CapabilityKind::Command, "echo", b"").unwrap_err(),
+        Status::CapabilityNotFound,
+        &["command 'echo'"],
+    );
+
+    let mut out = Vec::new();
+    assert_eq!(loader.emit("ping", b"", Some(&aisopod_loader::vec_sink(&mut out))).unwrap(), 1);
+    assert_eq!(out, b"alpha;");
+    assert_eq!(loader.emit("no-such-event", b"", None).unwrap(), 0);
+
+    loader.unload("alpha").unwrap();
+    assert_eq!(loader.plugin_state("alpha"), None);
+    assert_eq!(
+        events.take(),
+        ["alpha:create", "alpha:register", "alpha:init", "alpha:shutdown", "alpha:destroy", "alpha:dlclose"]
+    );
+    assert_error(&loader.unload("alpha").unwrap_err(), Status::NotLoaded, &["alpha"]);
+    assert_error(
+        &loader.invoke_to_vec("alpha", CapabilityKind::Tool, "echo", b"").unwrap_err(),
+        Status::NotLoaded,
+        &["alpha"],
+    );
+
+    // Unload then reload works, and creates a fresh instance.
+    loader.load("alpha").unwrap();
+    loader.init("alpha", "", Path::new("")).unwrap();
+    assert_eq!(loader.invoke_to_vec("alpha", CapabilityKind::Tool, "echo", b"again").unwrap(), b"again");
+    assert_error(&load_error(&loader, "alpha"), Status::AlreadyLoaded, &["alpha"]);
+    drop(loader);
+    assert_eq!(
+        events.take(),
+        ["alpha:create", "alpha:register", "alpha:init", "alpha:shutdown", "alpha:destroy", "alpha:dlclose"]
+    );
+}
+
+#[test]
+fn unloading_an_uninitialized_plugin_skips_shutdown() {
+    let root = temp_dir("no-init");
+    add_test_plugin(&root, "beta", &[]);
+    let (loader, events) = loader_for(&root);
+    loader.discover();
+    loader.load("beta").unwrap();
+    loader.unload("beta").unwrap();
+    assert_eq!(events.take(), ["beta:create", "beta:register", "beta:destroy", "beta:dlclose"]);
+}
+
+#[test]
+fn abi_mismatch_is_refused_before_create() {
+    let root = temp_dir("abi");
+    add_test_plugin(&root, "future", &["ABI_VERSION=2"]);
+    let (loader, events) = loader_for(&root);
+    loader.discover();
+    let e = load_error(&loader, "future");
+    assert_error(&e, Status::AbiMismatch, &["'future'", "ABI version 2", "expected 1", "aisopod_plugin_abi_version"]);
+    assert_eq!(events.take(), Vec::<String>::new(), "no plugin code beyond the ABI query ran");
+}
+
+#[test]
+fn missing_symbols_are_named() {
+    let root = temp_dir("symbols");
+    add_test_plugin(&root, "noabi", &["NO_ABI_SYMBOL"]);
+    add_test_plugin(&root, "nocreate", &["NO_CREATE_SYMBOL"]);
+    let (loader, _) = loader_for(&root);
+    loader.discover();
+    assert_error(&load_error(&loader, "noabi"), Status::MissingSymbol, &["'noabi'", "aisopod_plugin_abi_version"]);
+    assert_error(&load_error(&loader, "nocreate"), Status::MissingSymbol, &["'nocreate'", "aisopod_plugin_create"]);
+}
+
+#[test]
+fn host_version_outside_range_is_refused_before_the_library_is_touched() {
+    let root = temp_dir("versions");
+    // No library at all: the version check must come first.
+    write_plugin(
+        &root,
+        "old",
+        &manifest("old").replace("min_host_version = \"1.0.0\"", "min_host_version = \"1.6.0\""),
+        "old",
+        None,
+    );
+    write_plugin(
+        &root,
+        "new",
+        &manifest("new").replace("max_host_version = \"1.9.0\"", "max_host_version = \"1.4.9\""),
+        "new",
+        None,
+    );
+    let (loader, _) = loader_for(&root);
+    assert_eq!(loader.discover(), 2);
+    assert_error(
+        &load_error(&loader, "old"),
+        Status::VersionIncompatible,
+        &["'old'", ">= 1.6.0", "min_host_version", "1.5.0"],
+    );
+    assert_error(&load_error(&loader, "new"), Status::VersionIncompatible, &["'new'", "<= 1.4.9", "max_host_version"]);
+}
+
+#[test]
+fn bad_manifests_become_diagnostics_and_the_scan_goes_on() {
+    let root = temp_dir("manifests");
+    add_test_plugin(&root, "good", &[]);
+    let cases: &[(&str, String, Status, &[&str])] = &[
+        (
+            "a-unknown",
+            manifest("a-unknown").replace("author =", "colour = \"red\"\nauthor ="),
+            Status::ManifestParse,
+            &["colour", ":6:"],
+        ),
+        (
+            "b-badid",
+            manifest("b-badid").replace("id = \"b-badid\"", "id = \"Bad Id\""),
+            Status::ManifestInvalid,
+            &["[plugin].id", ":2:"],
+        ),
+        ("c-semver", manifest("c-semver").replace("1.2.3", "one"), Status::ManifestInvalid, &["[plugin].version"]),
+        (
+            "d-missing",
+            manifest("d-missing").replace("name = \"Test plugin d-missing\"\n", ""),
+            Status::ManifestParse,
+            &["`name`"],
+        ),
+        (
+            "e-range",
+            manifest("e-range").replace("\"1.9.0\"", "\"0.9.0\""),
+            Status::ManifestInvalid,
+            &["max_host_version", "min_host_version"],
+        ),
+        ("f-toml", "[plugin\nid = ".to_string(), Status::ManifestParse, &["f-toml/aisopod.plugin.toml:1"]),
+        (
+            "g-entry",
+            manifest("g-entry").replace("entry_point = \"g-entry\"", "entry_point = \"../x\""),
+            Status::ManifestInvalid,
+            &["[plugin].entry_point"],
+        ),
+    ];
+    for (dir, text, _, _) in cases {
+        write_plugin(&root, dir, text, dir, None);
+    }
+    std::fs::create_dir_all(root.join("h-dir/aisopod.plugin.toml")).unwrap();
+    std::fs::create_dir_all(root.join("i-not-a-plugin")).unwrap();
+    std::fs::write(root.join("j-large.toml"), "not a directory").unwrap();
+    write_plugin(&root, "k-big", &format!("{}#{}\n", manifest("k-big"), "x".repeat(70_000)), "k-big", None);
+
+    let (loader, _) = loader_for(&root);
+    assert_eq!(loader.discover(), 1);
+    let discovery = loader.discovery();
+    assert_eq!(discovery.plugins()[0].manifest.id, "good");
+    let diagnostics = discovery.diagnostics();
+    assert_eq!(diagnostics.len(), cases.len() + 2, "{diagnostics:#?}");
+    for ((dir, _, status, needles), diagnostic) in cases.iter().zip(diagnostics) {
+        assert_eq!(diagnostic.status, *status, "{dir}: {diagnostic:?}");
+        assert!(diagnostic.path.ends_with(format!("{dir}/aisopod.plugin.toml")), "{dir}: {diagnostic:?}");
+        assert!(diagnostic.message.contains(&format!("{dir}/aisopod.plugin.toml")), "{dir}: {diagnostic:?}");
+        for needle in *needles {
+            assert!(diagnostic.message.contains(needle), "{dir} lacks {needle:?}: {}", diagnostic.message);
+        }
+    }
+    let dir_case = &diagnostics[cases.len()];
+    assert_eq!(dir_case.status, Status::Io, "{dir_case:?}");
+    assert!(dir_case.message.contains("is a directory"), "{dir_case:?}");
+    let big = &diagnostics[cases.len() + 1];
+    assert_eq!(big.status, Status::ManifestTooLarge, "{big:?}");
+    assert!(big.message.contains("65536"), "{big:?}");
+
+    // The good plugin still loads after all that.
+    loader.load("good").unwrap();
+}
+
+#[test]
+fn duplicate_ids_first_in_search_path_order_wins() {
+    let first = temp_dir("dup-first");
+    let second = temp_dir("dup-second");
+    add_test_plugin(&first, "twin", &[]);
+    add_test_plugin(&second, "twin", &[]);
+    let loader = Loader::new("1.5.0").unwrap();
+    loader.set_use_env_path(false);
+    loader.set_use_default_paths(false);
+    loader.add_search_path(&first);
+    loader.add_search_path(&second);
+    assert_eq!(loader.discover(), 1);
+    let discovery = loader.discovery();
+    assert!(discovery.find("twin").unwrap().directory.starts_with(&first));
+    let [diagnostic] = discovery.diagnostics() else { panic!("{:?}", discovery.diagnostics()) };
+    assert_eq!(diagnostic.status, Status::DuplicateId);
+    assert!(diagnostic.path.starts_with(&second));
+    assert!(
+        diagnostic.message.contains("'twin'") && diagnostic.message.contains(&*first.to_string_lossy()),
+        "{diagnostic:?}"
+    );
+}
+
+#[test]
+fn capability_mismatches_are_named_both_ways() {
+    let root = temp_dir("caps");
+    add_test_plugin(&root, "extra", &["REGISTER_EXTRA"]);
+    add_test_plugin(&root, "lazy", &["SKIP_HOOK"]);
+    add_test_plugin(&root, "twice", &["REGISTER_TWICE"]);
+    let (loader, events) = loader_for(&root);
+    loader.discover();
+    assert_error(
+        &load_error(&loader, "extra"),
+        Status::CapabilityMismatch,
+        &["'extra'", "registered command 'extra'", "[capabilities].commands"],
+    );
+    assert_error(
+        &load_error(&loader, "lazy"),
+        Status::CapabilityMismatch,
+        &["'lazy'", "declares hook 'ping'", "never registered"],
+    );
+    assert_error(
+        &load_error(&loader, "twice"),
+        Status::RegistrationFailed,
+        &["'twice'", "tool 'echo' registered twice"],
+    );
+    // Each failed load destroyed the plugin and closed its library.
+    let events = events.take();
+    for id in ["extra", "lazy", "twice"] {
+        let mine: Vec<&str> = events.iter().filter_map(|e| e.strip_prefix(&format!("{id}:"))).collect();
+        assert_eq!(mine, ["create", "register", "destroy", "dlclose"], "{id}");
+    }
+}
+
+#[test]
+fn invalid_plugin_structs_are_refused() {
+    let root = temp_dir("structs");
+    add_test_plugin(&root, "nullcreate", &["CREATE_NULL"]);
+    add_test_plugin(&root, "small", &["SMALL_STRUCT"]);
+    add_test_plugin(&root, "noshutdown", &["NULL_SHUTDOWN"]);
+    let liar = test_plugin_library(&["PLUGIN_ID=\"someone-else\""]);
+    write_plugin(&root, "liar", &manifest("liar"), "liar", Some(&liar));
+    let (loader, events) = loader_for(&root);
+    loader.discover();
+    assert_error(
+        &load_error(&loader, "nullcreate"),
+        Status::CreateFailed,
+        &["'nullcreate'", "aisopod_plugin_create returned NULL"],
+    );
+    assert_error(&load_error(&loader, "small"), Status::InvalidPluginStruct, &["'small'", "struct_size is 8"]);
+    assert_error(&load_error(&loader, "noshutdown"), Status::InvalidPluginStruct, &["'noshutdown'", "shutdown"]);
+    assert_error(&load_error(&loader, "liar"), Status::IdMismatch, &["'liar'", "'someone-else'"]);
+    let events = events.take();
+    assert!(events.contains(&"noshutdown:destroy".to_string()), "{events:?}");
+    assert!(events.contains(&"someone-else:destroy".to_string()), "{events:?}");
+    // Every library was closed again.
+    for id in ["nullcreate", "small", "noshutdown", "someone-else"] {
+        assert!(events.contains(&format!("{id}:dlclose")), "{id}: {events:?}");
+    }
+}
+
+#[test]
+fn library_file_problems_are_refused() {
+    let root = temp_dir("libs");
+    let outside = temp_dir("libs-outside");
+    let real = test_plugin_library(&["PLUGIN_ID=\"escape\""]);
+    std::fs::copy(&real, outside.join(library_name("escape"))).unwrap();
+    let dir = write_plugin(&root, "escape", &manifest("escape"), "escape", None);
+    std::os::unix::fs::symlink(outside.join(library_name("escape")), dir.join(library_name("escape"))).unwrap();
+    write_plugin(&root, "absent", &manifest("absent"), "absent", None);
+    let text = write_plugin(&root, "text", &manifest("text"), "text", None);
+    std::fs::write(text.join(library_name("text")), "this is not a library\n").unwrap();
+    let (loader, _) = loader_for(&root);
+    loader.discover();
+    assert_error(
+        &load_error(&loader, "escape"),
+        Status::LibraryOutsidePluginDir,
+        &["'escape'", "outside the plugin directory"],
+    );
+    assert_error(&load_error(&loader, "absent"), Status::LibraryNotFound, &["'absent'", &library_name("absent")]);
+    assert_error(&load_error(&loader, "text"), Status::LibraryLoad, &["'text'", &library_name("text")]);
+}
+
+#[test]
+fn init_and_handler_failures_are_reported() {
+    let root = temp_dir("runtime");
+    add_test_plugin(&root, "gamma", &[]);
+    let (loader, _) = loader_for(&root);
+    loader.discover();
+    loader.load("gamma").unwrap();
+    assert_error(
+        &loader.init("gamma", "fail", Path::new("")).unwrap_err(),
+        Status::InitFailed,
+        &["'gamma'", "returned 3"],
+    );
+    assert_eq!(loader.plugin_state("gamma"), Some(PluginState::Loaded));
+    loader.init("gamma", "ok", Path::new("")).unwrap();
+    assert_error(
+        &loader.invoke_to_vec("gamma", CapabilityKind::Tool, "echo", b"fail").unwrap_err(),
+        Status::PluginError,
+        &["'gamma'", "tool 'echo'", "code 7"],
+    );
+    // The plugin keeps working after a handler error.
+    assert_eq!(loader.invoke_to_vec("gamma", CapabilityKind::Tool, "echo", b"ok").unwrap(), b"ok");
+}
+
+#[test]
+fn thread_unsafe_plugins_are_serialized() {
+    let root = temp_dir("serial");
+    let text = manifest("serial").replace("entry_point = \"serial\"", "entry_point = \"serial\"\nthread_safe = false");
+    add_test_plugin_with(&root, "serial", &[], &text);
+    let (loader, _) = loader_for(&root);
+    loader.discover();
+    loader.load("serial").unwrap();
+    loader.init("serial", "", Path::new("")).unwrap();
+    let loader = Arc::new(loader);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let loader = loader.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let input = format!("{t}-{i}");
+                    // The plugin returns 99 if it ever sees two calls at once.
+                    let out = loader.invoke_to_vec("serial", CapabilityKind::Tool, "echo", input.as_bytes()).unwrap();
+                    assert_eq!(out, input.as_bytes());
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+#[test]
+fn resident_plugins_survive_unload_and_reload() {
+    let root = temp_dir("resident");
+    let text = manifest("stay").replace("entry_point = \"stay\"", "entry_point = \"stay\"\nunload = false");
+    add_test_plugin_with(&root, "stay", &[], &text);
+    let (loader, events) = loader_for(&root);
+    loader.discover();
+    loader.load("stay").unwrap();
+    loader.unload("stay").unwrap();
+    assert_eq!(events.take(), ["stay:create", "stay:register", "stay:destroy"], "the library stays mapped");
+    loader.load("stay").unwrap();
+    loader.init("stay", "", Path::new("")).unwrap();
+    assert_eq!(loader.invoke_to_vec("stay", CapabilityKind::Tool, "echo", b"still here").unwrap(), b"still here");
+}
+
+#[test]
+fn extensions_pass_both_ways() {
+    let root = temp_dir("ext");
+    add_test_plugin(&root, "delta", &[]);
+    let (loader, events) = loader_for(&root);
+    loader.discover();
+    loader.load("delta").unwrap();
+    // The plugin found the host's test.events extension: it recorded its creation through it.
+    assert_eq!(events.take(), ["delta:create", "delta:register"]);
+    let ext = loader.plugin_extension("delta", "test.ext").unwrap();
+    assert_eq!(unsafe { *(ext as *const i32) }, 42);
+    assert!(loader.plugin_extension("delta", "other").unwrap().is_null());
+    assert_eq!(loader.plugin_extension("nobody", "test.ext").unwrap_err().status(), Status::NotLoaded);
+}
+
+#[test]
+fn hooks_fire_in_load_order_and_skip_uninitialized_plugins() {
+    let root = temp_dir("hooks");
+    for id in ["h1", "h2", "h3"] {
+        add_test_plugin(&root, id, &[]);
+    }
+    let (loader, _) = loader_for(&root);
+    assert_eq!(loader.discover(), 3);
+    for id in ["h3", "h1", "h2"] {
+        loader.load(id).unwrap();
+    }
+    loader.init("h3", "", Path::new("")).unwrap();
+    loader.init("h2", "", Path::new("")).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(loader.emit("ping", b"", Some(&aisopod_loader::vec_sink(&mut out))).unwrap(), 2);
+    assert_eq!(out, b"h3;h2;");
+}
+
+#[test]
+fn missing_search_directories_are_skipped_with_a_debug_log() {
+    let root = temp_dir("missing");
+    add_test_plugin(&root, "epsilon", &[]);
+    let logs = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let loader = Loader::new("1.5.0").unwrap();
+    loader.set_use_env_path(false);
+    loader.set_use_default_paths(false);
+    let sink = logs.clone();
+    loader.set_log_callback(Some(Arc::new(move |level, source: &str, message: &str| {
+        sink.lock().unwrap().push(format!("{level:?} {source} {message}"));
+    })));
+    loader.add_search_path(root.join("does-not-exist"));
+    loader.add_search_path(&root);
+    assert_eq!(loader.discover(), 1);
+    assert!(loader.discovery().diagnostics().is_empty());
+    let logs = logs.lock().unwrap();
+    assert!(
+        logs.iter().any(|l| l.starts_with("Debug loader skipping search path") && l.contains("does-not-exist")),
+        "{logs:?}"
+    );
+}
+
+#[test]
+fn bad_host_version_is_refused() {
+    let e = Loader::new("1.0").err().expect("not semver");
+    assert_error(&e, Status::InvalidArgument, &["\"1.0\""]);
+}
