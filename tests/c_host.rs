@@ -1,0 +1,89 @@
+//! The example C host (`c_examples/host/host.c`), compiled and linked against the built cdylib, run over a
+//! plugin tree holding the hello example, a test plugin and a broken candidate.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// The directory holding the cdylib that this test run built (`target/<profile>/deps`).
+fn cdylib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap().to_path_buf();
+    assert!(deps.join(library_name("aisopod_loader")).exists(), "no cdylib in {}", deps.display());
+    deps
+}
+
+fn build_host(out: &Path) -> PathBuf {
+    let lib_dir = cdylib_dir();
+    let host = out.join("host");
+    let mut cmd = c_compiler();
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+        .arg(format!("-I{MANIFEST_DIR}/include"))
+        .arg("-o")
+        .arg(&host)
+        .arg(format!("{MANIFEST_DIR}/c_examples/host/host.c"))
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg("-laisopod_loader")
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()));
+    let result = cmd.output().unwrap();
+    assert!(result.status.success(), "building host.c: {}", String::from_utf8_lossy(&result.stderr));
+    host
+}
+
+#[test]
+fn c_host_discovers_loads_invokes_and_unloads() {
+    let work = temp_dir("c-host");
+    let tree = work.join("plugins");
+    let hello = tree.join("hello");
+    std::fs::create_dir_all(&hello).unwrap();
+    std::fs::copy(
+        format!("{MANIFEST_DIR}/c_examples/plugins/hello/aisopod.plugin.toml"),
+        hello.join("aisopod.plugin.toml"),
+    )
+    .unwrap();
+    compile_shared(
+        &Path::new(MANIFEST_DIR).join("c_examples/plugins/hello/hello.c"),
+        &hello.join(library_name("hello")),
+        &[],
+    );
+    add_test_plugin(&tree, "alpha", &[]);
+    write_plugin(&tree, "broken", "[plugin]\nid = \"broken\"\n", "broken", None);
+
+    let host = build_host(&work);
+    let output = Command::new(&host).arg(&tree).env_remove("AISOPOD_PLUGIN_PATH").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "host failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    for expected in [
+        &format!("aisopod-loader {v} (header {v}, ABI 1)", v = env!("CARGO_PKG_VERSION")),
+        "discovered 2 plugin(s)",
+        "diagnostic [the manifest could not be parsed] ",
+        "broken/aisopod.plugin.toml:1: missing field `name`",
+        "plugin hello 1.0.0",
+        "  name: Hello",
+        "  description: Greets whoever calls its tool and counts the hook events it sees.",
+        "  tool: greet",
+        "  hook: on_start",
+        "log [hello] hello: init with config {\"greeting\": \"hi\"}",
+        "tool hello/greet -> Hello, world!",
+        "tool alpha/echo -> world",
+        "hook on_start fired in 1 plugin(s): hello saw on_start #1",
+        "log [hello] hello: shutdown",
+        "unloaded hello",
+        "unloaded alpha",
+        "done: 0 failure(s)",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+}
+
+#[test]
+fn c_host_reports_usage_without_arguments() {
+    let work = temp_dir("c-host-usage");
+    let output = Command::new(build_host(&work)).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("usage:"));
+}

@@ -1,0 +1,76 @@
+//! The committed header: current with the Rust sources, clean as C11 and C++17 under strict warnings, and
+//! carrying version macros that match Cargo.toml.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/aisopod_loader.h");
+
+#[test]
+fn committed_header_is_current() {
+    let generated = std::fs::read_to_string(Path::new(env!("OUT_DIR")).join("aisopod_loader.h")).unwrap();
+    let committed = std::fs::read_to_string(COMMITTED).unwrap();
+    assert!(
+        generated == committed,
+        "include/aisopod_loader.h is stale: run `cargo build` outside CI and commit the regenerated header"
+    );
+}
+
+#[test]
+fn version_macros_match_cargo() {
+    let header = std::fs::read_to_string(COMMITTED).unwrap();
+    let expect = [
+        format!("#define AISOPOD_LOADER_VERSION_MAJOR {}", env!("CARGO_PKG_VERSION_MAJOR")),
+        format!("#define AISOPOD_LOADER_VERSION_MINOR {}", env!("CARGO_PKG_VERSION_MINOR")),
+        format!("#define AISOPOD_LOADER_VERSION_PATCH {}", env!("CARGO_PKG_VERSION_PATCH")),
+        format!("#define AISOPOD_LOADER_VERSION_STRING \"{}\"", env!("CARGO_PKG_VERSION")),
+        format!("#define AISOPOD_ABI_VERSION {}", aisopod_loader::abi::AISOPOD_ABI_VERSION),
+    ];
+    for line in expect {
+        assert!(header.contains(&line), "header lacks {line:?}");
+    }
+}
+
+/// Compiles a translation unit that includes the header twice and uses its types, without linking.
+fn compile_only(cpp: bool) {
+    let dir = temp_dir(if cpp { "header-cpp" } else { "header-c" });
+    let source = dir.join(if cpp { "use.cpp" } else { "use.c" });
+    std::fs::write(
+        &source,
+        "#include \"aisopod_loader.h\"\n#include \"aisopod_loader.h\"\n\
+         static aisopod_status status_of(const aisopod_plugin *p) { return p->struct_size ? AISOPOD_STATUS_OK : AISOPOD_STATUS_INVALID_PLUGIN_STRUCT; }\n\
+         static aisopod_plugin p; static aisopod_sink s;\n\
+         int main(void) { (void)s; \
+         return (int)status_of(&p) + (int)AISOPOD_CAPABILITY_HOOK - 4; }\n",
+    )
+    .unwrap();
+    let target = env!("AISOPOD_BUILD_TARGET");
+    let mut cmd = cc::Build::new()
+        .cargo_metadata(false)
+        .target(target)
+        .host(target)
+        .opt_level(0)
+        .cpp(cpp)
+        .get_compiler()
+        .to_command();
+    cmd.args([if cpp { "-std=c++17" } else { "-std=c11" }, "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-c"])
+        .arg(format!("-I{MANIFEST_DIR}/include"))
+        .arg("-o")
+        .arg(dir.join("use.o"))
+        .arg(&source);
+    let result = cmd.output().unwrap();
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+}
+
+#[test]
+fn header_is_clean_c11() {
+    compile_only(false);
+}
+
+#[test]
+fn header_is_clean_cpp17() {
+    compile_only(true);
+}
