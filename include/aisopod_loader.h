@@ -155,6 +155,11 @@ enum aisopod_status
    */
   AISOPOD_STATUS_CAPABILITY_NOT_FOUND = 10,
   /**
+   * A lifecycle call (load, init, unload) was made from inside a plugin callback, or a `thread_safe = false`
+   * plugin was re-entered from its own callback; either would deadlock.
+   */
+  AISOPOD_STATUS_REENTRANT = 11,
+  /**
    * A file or directory could not be read.
    */
   AISOPOD_STATUS_IO = 100,
@@ -346,7 +351,7 @@ typedef struct aisopod_registrar {
    */
   uint32_t struct_size;
   /**
-   * Loader-owned state. Pass the registrar itself, not this, to `register_capability`.
+   * Reserved for the loader; NULL in ABI v1. Pass the registrar itself to `register_capability`.
    */
   void *context;
   /**
@@ -354,8 +359,9 @@ typedef struct aisopod_registrar {
    * copied by the loader). `userdata` is passed back to `handler` unchanged and stays owned by the plugin.
    *
    * Returns 0 when accepted. A non-zero return is an `aisopod_status` value saying why it was refused (an
-   * unknown kind, a NULL or invalid name, a NULL handler, a name registered twice); the load then fails with
-   * `AISOPOD_STATUS_REGISTRATION_FAILED` naming the capability.
+   * unknown kind, a NULL or invalid name, a NULL handler, a name registered twice, a call from outside
+   * `register_capabilities`); the load then fails with `AISOPOD_STATUS_REGISTRATION_FAILED` naming the
+   * capability.
    *
    * Threading: **[lifecycle]**: only from inside `register_capabilities`, on that thread.
    */
@@ -652,8 +658,8 @@ aisopod_status aisopod_loader_use_default_paths(const struct aisopod_loader *loa
 /**
  * Routes the loader's and its plugins' log messages to `callback`; NULL removes it.
  *
- * Ownership: `userdata` stays owned by the caller and must stay valid until the callback is replaced or the
- * loader is freed.
+ * Ownership: `userdata` stays owned by the caller. Keep it valid until the loader is freed: a callback being
+ * replaced may still be running on another thread when this returns.
  */
 aisopod_status aisopod_loader_set_log_callback(const struct aisopod_loader *loader,
                                                aisopod_log_callback callback,
@@ -740,7 +746,10 @@ aisopod_status aisopod_loader_load(const struct aisopod_loader *loader,
 /**
  * Calls loaded plugin `id`'s `init` with `config` (UTF-8, JSON by convention; NULL means "") and `data_dir`
  * (NULL means "", no data directory). Capabilities can be invoked only after this returns
- * `AISOPOD_STATUS_OK`. A plugin whose init failed stays loaded; unload it or call init again.
+ * `AISOPOD_STATUS_OK`. Init runs at most once per load: a plugin whose init failed stays loaded but refuses a
+ * second init with `AISOPOD_STATUS_INIT_FAILED`; unload it and load it again to retry.
+ *
+ * Must not be called from inside a plugin callback (`AISOPOD_STATUS_REENTRANT`); nor may load and unload.
  *
  * Ownership: copies nothing; both strings are borrowed for the call.
  */

@@ -51,6 +51,9 @@ pub enum aisopod_status {
     AlreadyInitialized = 9,
     /// The loaded plugin registered no capability of that kind and name.
     CapabilityNotFound = 10,
+    /// A lifecycle call (load, init, unload) was made from inside a plugin callback, or a `thread_safe = false`
+    /// plugin was re-entered from its own callback; either would deadlock.
+    Reentrant = 11,
     /// A file or directory could not be read.
     Io = 100,
     /// The manifest is not valid TOML, lacks a required field, has a wrongly typed field or an unknown key.
@@ -161,14 +164,15 @@ pub type aisopod_handler = Option<
 pub struct aisopod_registrar {
     /// `sizeof(aisopod_registrar)` as the loader knows it.
     pub struct_size: u32,
-    /// Loader-owned state. Pass the registrar itself, not this, to `register_capability`.
+    /// Reserved for the loader; NULL in ABI v1. Pass the registrar itself to `register_capability`.
     pub context: *mut c_void,
     /// Registers one capability of `kind` (an `AISOPOD_CAPABILITY_*` value) under `name` (NUL-terminated UTF-8,
     /// copied by the loader). `userdata` is passed back to `handler` unchanged and stays owned by the plugin.
     ///
     /// Returns 0 when accepted. A non-zero return is an `aisopod_status` value saying why it was refused (an
-    /// unknown kind, a NULL or invalid name, a NULL handler, a name registered twice); the load then fails with
-    /// `AISOPOD_STATUS_REGISTRATION_FAILED` naming the capability.
+    /// unknown kind, a NULL or invalid name, a NULL handler, a name registered twice, a call from outside
+    /// `register_capabilities`); the load then fails with `AISOPOD_STATUS_REGISTRATION_FAILED` naming the
+    /// capability.
     ///
     /// Threading: **[lifecycle]**: only from inside `register_capabilities`, on that thread.
     pub register_capability: Option<

@@ -64,7 +64,21 @@ impl Discovery {
         let mut discovery = Discovery::default();
         for search_path in search_paths {
             let mut entries: Vec<PathBuf> = match std::fs::read_dir(search_path) {
-                Ok(dir) => dir.filter_map(|entry| entry.ok().map(|e| e.path())).collect(),
+                Ok(dir) => dir
+                    .filter_map(|entry| match entry {
+                        Ok(entry) => Some(entry.path()),
+                        Err(e) => {
+                            let message = format!("{}: cannot read a directory entry: {e}", search_path.display());
+                            discovery.diagnose(search_path.clone(), Error::new(Status::Io, message));
+                            None
+                        }
+                    })
+                    .collect(),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    let message = format!("{}: cannot read search directory: {e}", search_path.display());
+                    discovery.diagnose(search_path.clone(), Error::new(Status::Io, message));
+                    continue;
+                }
                 Err(e) => {
                     logger.log(LogLevel::Debug, &format!("skipping search path {}: {e}", search_path.display()));
                     continue;
@@ -84,9 +98,14 @@ impl Discovery {
         }
         let manifest_path = directory.join(MANIFEST_FILE_NAME);
         // A subdirectory without a manifest is not a candidate. Anything else there (a directory, an unreadable
-        // file) is a broken candidate worth reporting.
-        if std::fs::symlink_metadata(&manifest_path).is_err() {
-            return;
+        // file, a manifest hidden by permissions) is a broken candidate worth reporting.
+        match std::fs::symlink_metadata(&manifest_path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => {
+                let message = format!("{}: cannot read manifest: {e}", manifest_path.display());
+                return self.diagnose(manifest_path, Error::new(Status::Io, message));
+            }
         }
         let manifest = match Manifest::read(&manifest_path) {
             Ok(m) => m,

@@ -15,11 +15,12 @@ pub mod ffi;
 mod loader;
 mod log;
 mod manifest;
+mod plugin;
 mod sync;
 
 pub use discovery::{default_paths, expand_tilde, Diagnostic, Discovery, PluginInfo, SearchConfig, PLUGIN_PATH_ENV};
 pub use error::{Error, Result, Status};
-pub use loader::{vec_sink, Loader, PluginState};
+pub use loader::{Loader, PluginState, VecSink};
 pub use log::{LogCallback, LogLevel, Logger};
 pub use manifest::{
     check_capability_name, CapabilityKind, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_FILE_NAME,

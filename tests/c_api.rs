@@ -51,10 +51,7 @@ impl Drop for Handle {
     }
 }
 
-/// An `aisopod_sink` collecting into a vector.
-fn collect(buffer: &mut Vec<u8>) -> aisopod_sink {
-    ::aisopod_loader::vec_sink(buffer)
-}
+use ::aisopod_loader::VecSink;
 
 #[test]
 fn lifecycle_through_the_c_api() {
@@ -140,7 +137,8 @@ fn lifecycle_through_the_c_api() {
     assert_eq!(state, AISOPOD_PLUGIN_STATE_INITIALIZED);
 
     let mut buffer = Vec::new();
-    let sink = collect(&mut buffer);
+    let collector = VecSink::new(&mut buffer);
+    let sink = collector.sink();
     let input = b"payload";
     let status = aisopod_loader_invoke(
         loader.get(),
@@ -149,7 +147,7 @@ fn lifecycle_through_the_c_api() {
         c"echo".as_ptr(),
         input.as_ptr(),
         input.len(),
-        Some(&sink),
+        Some(sink),
     );
     assert_eq!(status, aisopod_status::Ok);
     assert_eq!(buffer, b"payload");
@@ -191,10 +189,10 @@ fn lifecycle_through_the_c_api() {
     assert_eq!(loader.error(), "aisopod_loader_invoke: plugin 'alpha' tool 'echo' failed with code 7");
 
     let mut hooks = Vec::new();
-    let hook_sink = collect(&mut hooks);
+    let hook_collector = VecSink::new(&mut hooks);
     let mut handled = 0usize;
     assert_eq!(
-        aisopod_loader_emit(loader.get(), c"ping".as_ptr(), null(), 0, Some(&hook_sink), out(&mut handled)),
+        aisopod_loader_emit(loader.get(), c"ping".as_ptr(), null(), 0, Some(hook_collector.sink()), out(&mut handled)),
         aisopod_status::Ok
     );
     assert_eq!((handled, hooks.as_slice()), (1, b"alpha;".as_slice()));

@@ -68,7 +68,7 @@ fn full_lifecycle_in_order() {
     );
 
     let mut out = Vec::new();
-    assert_eq!(loader.emit("ping", b"", Some(&aisopod_loader::vec_sink(&mut out))).unwrap(), 1);
+    assert_eq!(loader.emit("ping", b"", Some(aisopod_loader::VecSink::new(&mut out).sink())).unwrap(), 1);
     assert_eq!(out, b"alpha;");
     assert_eq!(loader.emit("no-such-event", b"", None).unwrap(), 0);
 
@@ -304,10 +304,12 @@ fn invalid_plugin_structs_are_refused() {
     let events = events.take();
     assert!(events.contains(&"noshutdown:destroy".to_string()), "{events:?}");
     assert!(events.contains(&"someone-else:destroy".to_string()), "{events:?}");
-    // Every library was closed again.
-    for id in ["nullcreate", "small", "noshutdown", "someone-else"] {
+    // Every library that could be destroyed was closed again.
+    for id in ["nullcreate", "noshutdown", "someone-else"] {
         assert!(events.contains(&format!("{id}:dlclose")), "{id}: {events:?}");
     }
+    // A plugin whose struct is unusable cannot be destroyed, so its library is never unmapped.
+    assert!(!events.contains(&"small:dlclose".to_string()), "{events:?}");
 }
 
 #[test]
@@ -345,6 +347,14 @@ fn init_and_handler_failures_are_reported() {
         &["'gamma'", "returned 3"],
     );
     assert_eq!(loader.plugin_state("gamma"), Some(PluginState::Loaded));
+    // init runs at most once per load: after a failure, the plugin must be loaded again.
+    assert_error(
+        &loader.init("gamma", "ok", Path::new("")).unwrap_err(),
+        Status::InitFailed,
+        &["'gamma'", "already failed"],
+    );
+    loader.unload("gamma").unwrap();
+    loader.load("gamma").unwrap();
     loader.init("gamma", "ok", Path::new("")).unwrap();
     assert_error(
         &loader.invoke_to_vec("gamma", CapabilityKind::Tool, "echo", b"fail").unwrap_err(),
@@ -427,7 +437,7 @@ fn hooks_fire_in_load_order_and_skip_uninitialized_plugins() {
     loader.init("h3", "", Path::new("")).unwrap();
     loader.init("h2", "", Path::new("")).unwrap();
     let mut out = Vec::new();
-    assert_eq!(loader.emit("ping", b"", Some(&aisopod_loader::vec_sink(&mut out))).unwrap(), 2);
+    assert_eq!(loader.emit("ping", b"", Some(aisopod_loader::VecSink::new(&mut out).sink())).unwrap(), 2);
     assert_eq!(out, b"h3;h2;");
 }
 
@@ -458,4 +468,56 @@ fn missing_search_directories_are_skipped_with_a_debug_log() {
 fn bad_host_version_is_refused() {
     let e = Loader::new("1.0").err().expect("not semver");
     assert_error(&e, Status::InvalidArgument, &["\"1.0\""]);
+}
+
+/// What the `test.callback` extension runs from inside the echo handler: calls back into the loader.
+struct Reentry {
+    loader: *const Loader,
+    id: &'static str,
+    results: std::sync::Mutex<Vec<Result<Vec<u8>, Status>>>,
+}
+
+#[repr(C)]
+struct TestCallback {
+    context: *mut std::ffi::c_void,
+    call: unsafe extern "C" fn(*mut std::ffi::c_void),
+}
+
+unsafe extern "C" fn reenter(context: *mut std::ffi::c_void) {
+    let reentry = unsafe { &*(context as *const Reentry) };
+    let loader = unsafe { &*reentry.loader };
+    let mut results = reentry.results.lock().unwrap();
+    results.push(loader.unload(reentry.id).map(|()| Vec::new()).map_err(|e| e.status()));
+    results.push(loader.load("other").map(|()| Vec::new()).map_err(|e| e.status()));
+    results.push(loader.invoke_to_vec(reentry.id, CapabilityKind::Tool, "echo", b"inner").map_err(|e| e.status()));
+}
+
+fn reentry_results(id: &'static str, thread_safe: bool) -> Vec<Result<Vec<u8>, Status>> {
+    let root = temp_dir("reentry");
+    let text = manifest(id)
+        .replace(&format!("entry_point = \"{id}\""), &format!("entry_point = \"{id}\"\nthread_safe = {thread_safe}"));
+    add_test_plugin_with(&root, id, &[], &text);
+    let (loader, _) = loader_for(&root);
+    let reentry = Box::new(Reentry { loader: &loader, id, results: Default::default() });
+    let callback = Box::new(TestCallback { context: &*reentry as *const Reentry as *mut _, call: reenter });
+    loader.set_host_extension("test.callback", &*callback as *const TestCallback as *const std::ffi::c_void);
+    loader.discover();
+    loader.load(id).unwrap();
+    loader.init(id, "", Path::new("")).unwrap();
+    assert_eq!(loader.invoke_to_vec(id, CapabilityKind::Tool, "echo", b"callback").unwrap(), b"callback");
+    loader.unload(id).unwrap();
+    let results = std::mem::take(&mut *reentry.results.lock().unwrap());
+    results
+}
+
+#[test]
+fn lifecycle_calls_from_inside_a_plugin_are_refused_instead_of_deadlocking() {
+    let results = reentry_results("rho", true);
+    assert_eq!(results, [Err(Status::Reentrant), Err(Status::Reentrant), Ok(b"inner".to_vec())]);
+}
+
+#[test]
+fn a_serialized_plugin_reentering_itself_is_refused_instead_of_deadlocking() {
+    let results = reentry_results("sigma", false);
+    assert_eq!(results, [Err(Status::Reentrant), Err(Status::Reentrant), Err(Status::Reentrant)]);
 }

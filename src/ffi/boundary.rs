@@ -32,8 +32,9 @@ thread_local! {
 }
 
 fn set_last_error(key: ErrorKey, message: String) {
-    let message = CString::new(message.replace('\0', "\\0")).expect("NULs replaced");
-    LAST_ERRORS.with(|errors| {
+    let message = c_string(message);
+    // During thread teardown the storage may be gone; the message is then dropped rather than panicking.
+    let _ = LAST_ERRORS.try_with(|errors| {
         let mut errors = errors.borrow_mut();
         match errors.iter_mut().find(|(k, _)| *k == key) {
             Some(entry) => entry.1 = message,
@@ -45,9 +46,11 @@ fn set_last_error(key: ErrorKey, message: String) {
 /// The calling thread's last failure message for `key`, or `""`. The pointer stays valid until the next
 /// failure recorded for the same key on the same thread, [`forget_last_error`] for it, or thread exit.
 pub(crate) fn last_error(key: ErrorKey) -> *const c_char {
-    LAST_ERRORS.with(|errors| {
-        errors.borrow().iter().find(|(k, _)| *k == key).map_or(c"".as_ptr(), |(_, message)| message.as_ptr())
-    })
+    LAST_ERRORS
+        .try_with(|errors| {
+            errors.borrow().iter().find(|(k, _)| *k == key).map_or(c"".as_ptr(), |(_, message)| message.as_ptr())
+        })
+        .unwrap_or(c"".as_ptr())
 }
 
 /// Drops the calling thread's message for `key` (when its loader is freed).

@@ -167,8 +167,8 @@ pub extern "C" fn aisopod_loader_use_default_paths(loader: Option<&aisopod_loade
 
 /// Routes the loader's and its plugins' log messages to `callback`; NULL removes it.
 ///
-/// Ownership: `userdata` stays owned by the caller and must stay valid until the callback is replaced or the
-/// loader is freed.
+/// Ownership: `userdata` stays owned by the caller. Keep it valid until the loader is freed: a callback being
+/// replaced may still be running on another thread when this returns.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_set_log_callback(
     loader: Option<&aisopod_loader>,
@@ -357,7 +357,10 @@ pub extern "C" fn aisopod_loader_load(loader: Option<&aisopod_loader>, id: *cons
 
 /// Calls loaded plugin `id`'s `init` with `config` (UTF-8, JSON by convention; NULL means "") and `data_dir`
 /// (NULL means "", no data directory). Capabilities can be invoked only after this returns
-/// `AISOPOD_STATUS_OK`. A plugin whose init failed stays loaded; unload it or call init again.
+/// `AISOPOD_STATUS_OK`. Init runs at most once per load: a plugin whose init failed stays loaded but refuses a
+/// second init with `AISOPOD_STATUS_INIT_FAILED`; unload it and load it again to retry.
+///
+/// Must not be called from inside a plugin callback (`AISOPOD_STATUS_REENTRANT`); nor may load and unload.
 ///
 /// Ownership: copies nothing; both strings are borrowed for the call.
 #[no_mangle]

@@ -17,7 +17,8 @@
  * code 7 when the input is "fail"; hook "ping" writes "<id>;". init fails with
  * code 3 when the config is "fail". When the host provides the extension
  * "test.events", lifecycle events are recorded through it, including the
- * library's own destructor ("dlclose").
+ * library's own destructor ("dlclose"). When the host provides "test.callback",
+ * the echo handler calls it for the input "callback", before echoing.
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <stdatomic.h>
@@ -42,7 +43,13 @@ typedef struct test_events {
     void (*record)(void *context, const char *plugin, const char *event);
 } test_events;
 
+typedef struct test_callback {
+    void *context;
+    void (*call)(void *context);
+} test_callback;
+
 static const test_events *events;
+static const test_callback *callback;
 static atomic_int inside;
 
 static void record(const char *event) {
@@ -55,6 +62,7 @@ __attribute__((destructor)) static void library_unloaded(void) {
 
 static int32_t echo(void *userdata, const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
     (void)userdata;
+    if (input_len == 8 && memcmp(input, "callback", 8) == 0 && callback != NULL) callback->call(callback->context);
     /* Detects overlapping calls, which a thread_safe = false plugin must never see. */
     if (atomic_fetch_add(&inside, 1) != 0) {
         atomic_fetch_sub(&inside, 1);
@@ -137,6 +145,7 @@ AISOPOD_PLUGIN_EXPORT uint32_t aisopod_plugin_abi_version(void) {
 #ifndef NO_CREATE_SYMBOL
 AISOPOD_PLUGIN_EXPORT const aisopod_plugin *aisopod_plugin_create(const aisopod_host *host) {
     events = host->get_extension(host, "test.events");
+    callback = host->get_extension(host, "test.callback");
     record("create");
 #ifdef CREATE_NULL
     return NULL;
