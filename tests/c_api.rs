@@ -307,18 +307,7 @@ fn log_callback_receives_plugin_logs() {
         lines.lock().unwrap().push(format!("{level} {} {}", text(source), text(message)));
     }
     let root = temp_dir("capi-log");
-    let hello_dir = root.join("hello");
-    std::fs::create_dir_all(&hello_dir).unwrap();
-    std::fs::copy(
-        format!("{MANIFEST_DIR}/c_examples/plugins/hello/aisopod.plugin.toml"),
-        hello_dir.join("aisopod.plugin.toml"),
-    )
-    .unwrap();
-    compile_shared(
-        &std::path::Path::new(MANIFEST_DIR).join("c_examples/plugins/hello/hello.c"),
-        &hello_dir.join(library_name("hello")),
-        &[],
-    );
+    add_hello_plugin(&root);
     let loader = Handle::new(&root);
     let lines = Box::new(std::sync::Mutex::new(Vec::<String>::new()));
     let userdata = &*lines as *const _ as *mut c_void;

@@ -37,18 +37,7 @@ fn build_host(out: &Path) -> PathBuf {
 fn c_host_discovers_loads_invokes_and_unloads() {
     let work = temp_dir("c-host");
     let tree = work.join("plugins");
-    let hello = tree.join("hello");
-    std::fs::create_dir_all(&hello).unwrap();
-    std::fs::copy(
-        format!("{MANIFEST_DIR}/c_examples/plugins/hello/aisopod.plugin.toml"),
-        hello.join("aisopod.plugin.toml"),
-    )
-    .unwrap();
-    compile_shared(
-        &Path::new(MANIFEST_DIR).join("c_examples/plugins/hello/hello.c"),
-        &hello.join(library_name("hello")),
-        &[],
-    );
+    add_hello_plugin(&tree);
     add_test_plugin(&tree, "alpha", &[]);
     write_plugin(&tree, "broken", "[plugin]\nid = \"broken\"\n", "broken", None);
 

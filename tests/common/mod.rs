@@ -122,6 +122,16 @@ pub fn add_test_plugin_with(root: &Path, id: &str, defines: &[&str], manifest_te
     write_plugin(root, id, manifest_text, id, Some(&library))
 }
 
+/// Builds the hello example plugin (`c_examples/plugins/hello`) into `root/hello`.
+pub fn add_hello_plugin(root: &Path) -> PathBuf {
+    let example = Path::new(MANIFEST_DIR).join("c_examples/plugins/hello");
+    let dir = root.join("hello");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(example.join("aisopod.plugin.toml"), dir.join("aisopod.plugin.toml")).unwrap();
+    compile_shared(&example.join("hello.c"), &dir.join(library_name("hello")), &[]);
+    dir
+}
+
 /// The `test.events` host extension the test plugin records lifecycle events through.
 #[repr(C)]
 pub struct TestEvents {
