@@ -84,6 +84,12 @@ AISOPOD_PLUGIN_EXPORT const struct aisopod_plugin *aisopod_plugin_create(const s
 #define AISOPOD_ABI_VERSION 1
 
 /**
+ * The code a plugin SDK returns from a handler, `init` or `register_capabilities` when plugin code panicked
+ * or threw. The loader names it in its message; plugins written by hand should not use it for anything else.
+ */
+#define AISOPOD_PLUGIN_PANICKED INT32_MIN
+
+/**
  * The largest manifest the loader reads, in bytes.
  */
 #define AISOPOD_MANIFEST_MAX_BYTES (64 * 1024)

@@ -145,6 +145,10 @@ pub struct aisopod_sink {
     pub write: Option<unsafe extern "C" fn(context: *mut c_void, data: *const u8, len: usize) -> i32>,
 }
 
+/// The code a plugin SDK returns from a handler, `init` or `register_capabilities` when plugin code panicked
+/// or threw. The loader names it in its message; plugins written by hand should not use it for anything else.
+pub const AISOPOD_PLUGIN_PANICKED: i32 = i32::MIN;
+
 /// A capability handler.
 ///
 /// `userdata` is the pointer given at registration. `input` points to `input_len` bytes owned by the caller and
@@ -271,8 +275,3 @@ pub type aisopod_plugin_abi_version_fn = unsafe extern "C" fn() -> u32;
 ///
 /// Threading: **[lifecycle]**: once per load.
 pub type aisopod_plugin_create_fn = unsafe extern "C" fn(host: *const aisopod_host) -> *const aisopod_plugin;
-
-/// The exported symbol a plugin's ABI version is read from.
-pub(crate) const ABI_VERSION_SYMBOL: &str = "aisopod_plugin_abi_version";
-/// The exported symbol that creates a plugin.
-pub(crate) const CREATE_SYMBOL: &str = "aisopod_plugin_create";

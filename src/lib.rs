@@ -8,20 +8,40 @@
 //! - the **C API** ([`ffi`]): thin `extern "C"` functions over the core, from which cbindgen generates
 //!   `include/aisopod_loader.h`.
 
+//! - the **plugin SDK** ([`sdk`]): a safe way to write a plugin in Rust.
+//!
+//! The core and the C API sit behind the default `loader` feature; a Rust plugin depends on this crate with
+//! `default-features = false` and gets only [`abi`] and [`sdk`].
+
 pub mod abi;
+pub mod sdk;
+
+#[cfg(feature = "loader")]
 mod discovery;
+#[cfg(feature = "loader")]
 mod error;
+#[cfg(feature = "loader")]
 pub mod ffi;
+#[cfg(feature = "loader")]
 mod loader;
+#[cfg(feature = "loader")]
 mod log;
+#[cfg(feature = "loader")]
 mod manifest;
+#[cfg(feature = "loader")]
 mod plugin;
+#[cfg(feature = "loader")]
 mod sync;
 
+#[cfg(feature = "loader")]
 pub use discovery::{default_paths, expand_tilde, Diagnostic, Discovery, PluginInfo, SearchConfig, PLUGIN_PATH_ENV};
+#[cfg(feature = "loader")]
 pub use error::{Error, Result, Status};
+#[cfg(feature = "loader")]
 pub use loader::{Loader, PluginState, VecSink};
+#[cfg(feature = "loader")]
 pub use log::{LogCallback, LogLevel, Logger};
+#[cfg(feature = "loader")]
 pub use manifest::{
     check_capability_name, CapabilityKind, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_FILE_NAME,
     MANIFEST_MAX_BYTES,

@@ -20,14 +20,28 @@ use semver::Version;
 
 use crate::abi::{
     aisopod_capability_kind, aisopod_handler, aisopod_host, aisopod_init_context, aisopod_log_level, aisopod_plugin,
-    aisopod_plugin_abi_version_fn, aisopod_plugin_create_fn, aisopod_registrar, aisopod_sink, ABI_VERSION_SYMBOL,
-    AISOPOD_ABI_VERSION, CREATE_SYMBOL,
+    aisopod_plugin_abi_version_fn, aisopod_plugin_create_fn, aisopod_registrar, aisopod_sink, AISOPOD_ABI_VERSION,
+    AISOPOD_PLUGIN_PANICKED,
 };
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
 use crate::log::{LogLevel, Logger};
 use crate::manifest::{check_capability_name, CapabilityKind, Manifest};
 use crate::sync::{lock, read, write};
+
+/// The exported symbol a plugin's ABI version is read from.
+const ABI_VERSION_SYMBOL: &str = "aisopod_plugin_abi_version";
+/// The exported symbol that creates a plugin.
+const CREATE_SYMBOL: &str = "aisopod_plugin_create";
+
+/// How a plugin's non-zero return code reads in a message.
+fn describe_code(code: i32) -> String {
+    if code == AISOPOD_PLUGIN_PANICKED {
+        format!("{code} (the plugin panicked)")
+    } else {
+        code.to_string()
+    }
+}
 
 /// What every plugin's host struct reaches: the log router and the host application's extensions.
 #[derive(Default)]
@@ -348,7 +362,10 @@ impl LoadedPlugin {
         let mut live = write(&self.live);
         if code != 0 {
             live.init_failed = true;
-            return Err(Error::new(Status::InitFailed, format!("plugin '{id}': init returned {code}")));
+            return Err(Error::new(
+                Status::InitFailed,
+                format!("plugin '{id}': init returned {}", describe_code(code)),
+            ));
         }
         live.initialized = true;
         Ok(())
@@ -468,7 +485,7 @@ impl LoadedPlugin {
         if code != 0 {
             return Err(Error::new(
                 Status::PluginError,
-                format!("plugin '{}' {kind} '{name}' failed with code {code}", self.id()),
+                format!("plugin '{}' {kind} '{name}' failed with code {}", self.id(), describe_code(code)),
             ));
         }
         Ok(())
@@ -701,7 +718,7 @@ fn register(
     if code != 0 {
         return Err(Error::new(
             Status::RegistrationFailed,
-            format!("plugin '{id}': register_capabilities returned {code}"),
+            format!("plugin '{id}': register_capabilities returned {}", describe_code(code)),
         ));
     }
     let mut problems = Vec::new();

@@ -176,3 +176,20 @@ impl EventLog {
 // SAFETY: the log is only touched through its mutex.
 unsafe impl Sync for EventLog {}
 unsafe impl Send for EventLog {}
+
+/// Builds a Rust plugin crate (relative to the repository) and returns its library. All Rust plugins share
+/// one target directory, so each builds once.
+pub fn build_rust_plugin(crate_dir: &str, name: &str) -> PathBuf {
+    let target_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rust-plugins");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = Path::new(MANIFEST_DIR).join(crate_dir).join("Cargo.toml");
+    let result = Command::new(cargo)
+        .args(["build", "--quiet", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .output()
+        .expect("cargo runs");
+    assert!(result.status.success(), "building {crate_dir}: {}", String::from_utf8_lossy(&result.stderr));
+    target_dir.join("debug").join(library_name(name))
+}
