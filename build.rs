@@ -9,6 +9,12 @@
 use std::{env, path::PathBuf};
 
 fn main() {
+    // `make install` builds with the soname it installs under; other builds have none, so in-tree hosts can
+    // link against the unversioned library in target/.
+    println!("cargo:rerun-if-env-changed=AISOPOD_LOADER_SONAME");
+    if let Ok(soname) = std::env::var("AISOPOD_LOADER_SONAME") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,{soname}");
+    }
     #[cfg(feature = "loader")]
     generate_header();
 }
