@@ -7,7 +7,7 @@ CARGO ?= cargo
 CFLAGS ?= -O2
 WARNINGS := -std=c11 -Wall -Wextra -Wpedantic -Werror
 BUILD := build
-LIBDIR := $(CURDIR)/target/debug
+CARGO_LIBDIR := $(CURDIR)/target/debug
 DLL_SUFFIX := $(if $(filter Darwin,$(shell uname -s)),dylib,so)
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
@@ -51,7 +51,7 @@ $(BUILD)/plugins/rust_hello/librust_hello.$(DLL_SUFFIX): lib
 
 $(BUILD)/host: c_examples/host/host.c lib
 	mkdir -p $(@D)
-	$(CC) $(WARNINGS) $(CFLAGS) -Iinclude -o $@ $< -L$(LIBDIR) -laisopod_loader -Wl,-rpath,$(LIBDIR)
+	$(CC) $(WARNINGS) $(CFLAGS) -Iinclude -o $@ $< -L$(CARGO_LIBDIR) -laisopod_loader -Wl,-rpath,$(CARGO_LIBDIR)
 
 test: deps
 	$(CARGO) fmt --all -- --check
