@@ -369,7 +369,7 @@ fn init_and_handler_failures_are_reported() {
 fn thread_unsafe_plugins_are_serialized() {
     let root = temp_dir("serial");
     let text = manifest("serial").replace("entry_point = \"serial\"", "entry_point = \"serial\"\nthread_safe = false");
-    add_test_plugin_with(&root, "serial", &[], &text);
+    add_test_plugin_with(&root, "serial", &["DETECT_OVERLAP"], &text);
     let (loader, _) = loader_for(&root);
     loader.discover();
     loader.load("serial").unwrap();

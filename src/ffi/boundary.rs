@@ -61,7 +61,11 @@ pub(crate) fn forget_last_error(key: ErrorKey) {
 /// Runs `body` behind the panic boundary. A failure's message, prefixed with `function`, becomes the calling
 /// thread's last error for `key`.
 pub(crate) fn call(function: &str, key: ErrorKey, body: impl FnOnce() -> FfiResult) -> Status {
-    let failure = match catch_unwind(AssertUnwindSafe(body)) {
+    let failure = match catch_unwind(AssertUnwindSafe(|| {
+        #[cfg(test)]
+        failpoint::hit(function);
+        body()
+    })) {
         Ok(Ok(())) => return Status::Ok,
         Ok(Err(failure)) => failure,
         Err(payload) => {
@@ -144,5 +148,28 @@ pub(crate) fn path_string(path: &std::path::Path) -> CString {
     #[cfg(not(unix))]
     {
         c_string(path.to_string_lossy().into_owned())
+    }
+}
+
+/// A test-only failpoint: makes the next export called on this thread panic inside its panic boundary, as a
+/// bug in the core would. It does not exist outside `cargo test` builds of this crate.
+#[cfg(test)]
+pub(crate) mod failpoint {
+    use std::cell::Cell;
+
+    thread_local! {
+        static PANIC_IN: Cell<Option<&'static str>> = const { Cell::new(None) };
+    }
+
+    /// The next call of `function` on this thread panics.
+    pub(crate) fn panic_in(function: &'static str) {
+        PANIC_IN.with(|p| p.set(Some(function)));
+    }
+
+    pub(super) fn hit(function: &str) {
+        if PANIC_IN.with(|p| p.get()) == Some(function) {
+            PANIC_IN.with(|p| p.set(None));
+            panic!("failpoint in {function}");
+        }
     }
 }

@@ -21,3 +21,6 @@ pub mod diagnostic;
 pub mod loader;
 pub mod plugin_info;
 pub mod status;
+
+#[cfg(test)]
+mod tests;

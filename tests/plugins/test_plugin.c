@@ -12,6 +12,8 @@
  *   REGISTER_EXTRA      also register command "extra"
  *   SKIP_HOOK           do not register hook "ping"
  *   REGISTER_TWICE      register tool "echo" twice
+ *   DETECT_OVERLAP      echo fails with code 99 when two calls overlap (for
+ *                       thread_safe = false plugins, which must never see that)
  *
  * Behaviour without switches: tool "echo" writes its input back, and fails with
  * code 7 when the input is "fail"; hook "ping" writes "<id>;". init fails with
@@ -30,6 +32,7 @@
 
 /* Some switches leave helpers unused on purpose. */
 #pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-variable"
 
 #ifndef PLUGIN_ID
 #define PLUGIN_ID "test"
@@ -50,7 +53,12 @@ typedef struct test_callback {
 
 static const test_events *events;
 static const test_callback *callback;
+#ifdef DETECT_OVERLAP
 static atomic_int inside;
+#endif
+/* The last plugin struct created, so that one the loader cannot destroy (an
+ * unusable struct) stays reachable rather than leaked. */
+static void *last_created;
 
 static void record(const char *event) {
     if (events != NULL) events->record(events->context, PLUGIN_ID, event);
@@ -63,6 +71,7 @@ __attribute__((destructor)) static void library_unloaded(void) {
 static int32_t echo(void *userdata, const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
     (void)userdata;
     if (input_len == 8 && memcmp(input, "callback", 8) == 0 && callback != NULL) callback->call(callback->context);
+#ifdef DETECT_OVERLAP
     /* Detects overlapping calls, which a thread_safe = false plugin must never see. */
     if (atomic_fetch_add(&inside, 1) != 0) {
         atomic_fetch_sub(&inside, 1);
@@ -70,10 +79,13 @@ static int32_t echo(void *userdata, const uint8_t *input, size_t input_len, cons
     }
     struct timespec pause = {0, 20000};
     nanosleep(&pause, NULL);
+#endif
     int32_t code = 0;
     if (input_len == 4 && memcmp(input, "fail", 4) == 0) code = 7;
     else if (sink->write(sink->context, input, input_len) != 0) code = 1;
+#ifdef DETECT_OVERLAP
     atomic_fetch_sub(&inside, 1);
+#endif
     return code;
 }
 
@@ -152,6 +164,7 @@ AISOPOD_PLUGIN_EXPORT const aisopod_plugin *aisopod_plugin_create(const aisopod_
 #else
     aisopod_plugin *plugin = calloc(1, sizeof *plugin);
     if (plugin == NULL) return NULL;
+    last_created = plugin;
 #ifdef SMALL_STRUCT
     plugin->struct_size = 8;
 #else
