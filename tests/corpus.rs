@@ -585,3 +585,100 @@ fn unreadable_manifest_is_a_diagnostic() {
         Err(e) => eprintln!("skipped: running as root and setpriv is unavailable ({e})"),
     }
 }
+
+/// The directory holding the cdylib this test run built.
+fn cdylib_dir() -> PathBuf {
+    std::env::current_exe().unwrap().parent().unwrap().to_path_buf()
+}
+
+fn build_corpus_host(out: &Path, sanitize: bool) -> PathBuf {
+    let lib_dir = cdylib_dir();
+    let host = out.join(if sanitize { "corpus_host_asan" } else { "corpus_host" });
+    let mut cmd = c_compiler();
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g"]);
+    if sanitize {
+        cmd.args(["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]);
+    }
+    cmd.arg(format!("-I{MANIFEST_DIR}/include"))
+        .arg("-o")
+        .arg(&host)
+        .arg(format!("{MANIFEST_DIR}/tests/corpus_host.c"))
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg("-laisopod_loader")
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()));
+    let result = cmd.output().unwrap();
+    assert!(result.status.success(), "building corpus_host.c: {}", String::from_utf8_lossy(&result.stderr));
+    host
+}
+
+/// Every corpus case at once, in one tree (plus the secondary search path).
+fn whole_corpus() -> Roots {
+    let roots = Roots { primary: temp_dir("corpus-all"), secondary: temp_dir("corpus-all-second") };
+    add_test_plugin(&roots.primary, "good", &[]);
+    for case in cases() {
+        if case.id == "l-zlib" && system_zlib().is_none() {
+            continue;
+        }
+        (case.setup)(&roots, &case);
+    }
+    roots
+}
+
+/// The C corpus host over the whole corpus under valgrind's memcheck: no error, nothing definitely lost.
+#[test]
+fn corpus_under_valgrind() {
+    if std::process::Command::new("valgrind").arg("--version").output().is_err() {
+        eprintln!("skipped: valgrind is not installed");
+        return;
+    }
+    let roots = whole_corpus();
+    let host = build_corpus_host(&temp_dir("corpus-valgrind"), false);
+    let out = std::process::Command::new("valgrind")
+        .args(["--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=99"])
+        .arg(&host)
+        .arg(&roots.primary)
+        .arg(&roots.secondary)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            [
+                "ERROR SUMMARY",
+                "definitely lost",
+                "indirectly lost",
+                "possibly lost",
+                "still reachable",
+                "All heap blocks",
+            ]
+            .iter()
+            .any(|k| l.contains(k))
+        })
+        .collect();
+    eprintln!("{}\n{}", stdout.lines().last().unwrap_or(""), summary.join("\n"));
+    assert!(out.status.success(), "valgrind found problems (exit {:?}):\n{stdout}\n{stderr}", out.status.code());
+    assert!(stdout.contains("0 loader faults"), "{stdout}");
+    assert!(stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
+}
+
+/// The same run with the host built with `-fsanitize=address,undefined`.
+#[test]
+fn corpus_under_address_and_undefined_sanitizers() {
+    let roots = whole_corpus();
+    let host = build_corpus_host(&temp_dir("corpus-asan"), true);
+    let out = std::process::Command::new(&host)
+        .arg(&roots.primary)
+        .arg(&roots.secondary)
+        .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{}", stdout.lines().last().unwrap_or(""));
+    assert!(out.status.success(), "sanitizers found problems (exit {:?}):\n{stdout}\n{stderr}", out.status.code());
+    assert!(!stderr.contains("ERROR: AddressSanitizer") && !stderr.contains("runtime error:"), "{stderr}");
+    assert!(stdout.contains("0 loader faults"), "{stdout}");
+}

@@ -58,7 +58,7 @@ static atomic_int inside;
 #endif
 /* The last plugin struct created, so that one the loader cannot destroy (an
  * unusable struct) stays reachable rather than leaked. */
-static void *last_created;
+static void *volatile last_created;
 
 static void record(const char *event) {
     if (events != NULL) events->record(events->context, PLUGIN_ID, event);
