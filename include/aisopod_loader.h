@@ -166,6 +166,10 @@ enum aisopod_status
    */
   AISOPOD_STATUS_REENTRANT = 11,
   /**
+   * The plugin has resolved capability handles alive; free them before unloading it.
+   */
+  AISOPOD_STATUS_BUSY = 12,
+  /**
    * A file or directory could not be read.
    */
   AISOPOD_STATUS_IO = 100,
@@ -251,6 +255,18 @@ typedef uint32_t aisopod_status;
 #endif // __cplusplus
 
 /**
+ * A resolved capability of a loaded, initialised plugin.
+ *
+ * Ownership: owned by the caller that resolved it and freed with `aisopod_capability_free`, which must
+ * happen before the loader is freed. While it lives, its plugin cannot be unloaded
+ * (`AISOPOD_STATUS_BUSY`).
+ *
+ * Thread safety: may be invoked from any number of threads at once, unless the plugin's manifest says
+ * `thread_safe = false`, in which case calls run one at a time.
+ */
+typedef struct aisopod_capability aisopod_capability;
+
+/**
  * A refused discovery candidate: the path at fault, a status and a message.
  *
  * Ownership: owned by the caller that received it and freed with `aisopod_diagnostic_free`; every string an
@@ -277,22 +293,6 @@ typedef struct aisopod_loader aisopod_loader;
  * Thread safety: a handle is immutable; its accessors may be called from any thread, concurrently.
  */
 typedef struct aisopod_plugin_info aisopod_plugin_info;
-
-/**
- * A log level, one of the `AISOPOD_LOG_*` constants.
- */
-typedef uint32_t aisopod_log_level;
-
-/**
- * A host log callback: `level` is an `AISOPOD_LOG_*` value, `source` is "loader" or a plugin id, `message`
- * the text. Both strings are borrowed for the call only.
- *
- * Threading: called from any thread, possibly concurrently, including threads that plugins start.
- */
-typedef void (*aisopod_log_callback)(void *userdata,
-                                     aisopod_log_level level,
-                                     const char *source,
-                                     const char *message);
 
 /**
  * A capability kind, one of the `AISOPOD_CAPABILITY_*` constants.
@@ -325,6 +325,22 @@ typedef struct aisopod_sink {
    */
   int32_t (*write)(void *context, const uint8_t *data, size_t len);
 } aisopod_sink;
+
+/**
+ * A log level, one of the `AISOPOD_LOG_*` constants.
+ */
+typedef uint32_t aisopod_log_level;
+
+/**
+ * A host log callback: `level` is an `AISOPOD_LOG_*` value, `source` is "loader" or a plugin id, `message`
+ * the text. Both strings are borrowed for the call only.
+ *
+ * Threading: called from any thread, possibly concurrently, including threads that plugins start.
+ */
+typedef void (*aisopod_log_callback)(void *userdata,
+                                     aisopod_log_level level,
+                                     const char *source,
+                                     const char *message);
 
 /**
  * The state of a plugin as `aisopod_loader_plugin_state` reports it.
@@ -577,6 +593,39 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Resolves the capability `name` of `kind` in the initialised plugin `id` and writes a new handle to
+ * `*capability_out`. Calling through the handle skips the id and name lookups and takes no lock.
+ *
+ * Ownership: on success the caller owns `*capability_out` and frees it with `aisopod_capability_free`
+ * before freeing the loader.
+ */
+aisopod_status aisopod_loader_resolve(const struct aisopod_loader *loader,
+                                      const char *id,
+                                      aisopod_capability_kind kind,
+                                      const char *name,
+                                      struct aisopod_capability **capability_out);
+
+/**
+ * Calls the resolved capability with `input_len` bytes at `input` (NULL allowed when `input_len` is 0),
+ * writing its output to `sink` (NULL discards it). As `aisopod_loader_invoke`, without the lookups.
+ * Failures are reported through `aisopod_loader_error_message` of the capability's loader.
+ *
+ * Ownership: `input` and `sink` are borrowed for the call.
+ */
+aisopod_status aisopod_capability_invoke(const struct aisopod_capability *capability,
+                                         const uint8_t *input,
+                                         size_t input_len,
+                                         const struct aisopod_sink *sink);
+
+/**
+ * Frees a capability handle, letting its plugin be unloaded again. `aisopod_capability_free(NULL)` does
+ * nothing.
+ *
+ * Ownership: takes ownership of `capability`.
+ */
+void aisopod_capability_free(struct aisopod_capability *capability);
+
+/**
  * Frees a diagnostic. `aisopod_diagnostic_free(NULL)` does nothing.
  *
  * Ownership: takes ownership of `diagnostic`; every string obtained from it becomes invalid.
@@ -627,8 +676,9 @@ void aisopod_loader_free(struct aisopod_loader *loader);
 /**
  * Returns the message of the most recent failed call made **on this thread** with **this loader**, or ""
  * when there was none. Successful calls do not clear it. With `loader` NULL, returns the message of this
- * thread's most recent failed call that had no loader: `aisopod_loader_new`, or a call given a NULL loader,
- * or an `aisopod_plugin_info_*` / `aisopod_diagnostic_*` accessor.
+ * thread's most recent failed call that had no loader: `aisopod_loader_new`, or a call given a NULL loader
+ * or a NULL capability. (Accessors that return a value directly, such as `aisopod_plugin_info_id`, report
+ * nothing: their documented default is the whole answer.)
  *
  * Ownership: the string is owned by the library. It stays valid until the next failure on this thread with
  * the same loader, until this thread frees the loader, or until this thread exits; copy it to keep it.
@@ -817,7 +867,8 @@ aisopod_status aisopod_loader_plugin_state(const struct aisopod_loader *loader,
 /**
  * Unloads plugin `id`: waits for its running handlers, calls `shutdown` (if init succeeded), then `destroy`,
  * then closes the library (a plugin whose manifest says `unload = false` stays mapped). The same id can be
- * loaded again afterwards.
+ * loaded again afterwards. Refused with `AISOPOD_STATUS_BUSY` while `aisopod_capability` handles of the
+ * plugin are alive.
  */
 aisopod_status aisopod_loader_unload(const struct aisopod_loader *loader,
                                      const char *id);

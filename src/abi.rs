@@ -54,6 +54,8 @@ pub enum aisopod_status {
     /// A lifecycle call (load, init, unload) was made from inside a plugin callback, or a `thread_safe = false`
     /// plugin was re-entered from its own callback; either would deadlock.
     Reentrant = 11,
+    /// The plugin has resolved capability handles alive; free them before unloading it.
+    Busy = 12,
     /// A file or directory could not be read.
     Io = 100,
     /// The manifest is not valid TOML, lacks a required field, has a wrongly typed field or an unknown key.

@@ -38,7 +38,7 @@ pub use discovery::{default_paths, expand_tilde, Diagnostic, Discovery, PluginIn
 #[cfg(feature = "loader")]
 pub use error::{Error, Result, Status};
 #[cfg(feature = "loader")]
-pub use loader::{Loader, PluginState, VecSink};
+pub use loader::{Capability, Loader, PluginState, VecSink};
 #[cfg(feature = "loader")]
 pub use log::{LogCallback, LogLevel, Logger};
 #[cfg(feature = "loader")]

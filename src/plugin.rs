@@ -12,7 +12,7 @@ use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use libloading::Library;
@@ -138,6 +138,8 @@ pub(crate) struct LoadedPlugin {
     in_flight: Mutex<usize>,
     drained: Condvar,
     serial: Option<Serial>,
+    /// Resolved capability handles alive; unload refuses while there are any.
+    pins: AtomicUsize,
 }
 
 /// What a loaded plugin holds until teardown.
@@ -315,7 +317,14 @@ impl LoadedPlugin {
         check_reported_id(plugin.id, manifest, &info.manifest_path)?;
         live.handlers = register(plugin.register_capabilities.expect("checked above"), vtable, &info)?;
         let serial = (!manifest.thread_safe).then(|| Serial { lock: Mutex::new(()), owner: AtomicU64::new(0) });
-        Ok(LoadedPlugin { info, live: RwLock::new(live), in_flight: Mutex::new(0), drained: Condvar::new(), serial })
+        Ok(LoadedPlugin {
+            info,
+            live: RwLock::new(live),
+            in_flight: Mutex::new(0),
+            drained: Condvar::new(),
+            serial,
+            pins: AtomicUsize::new(0),
+        })
     }
 
     fn id(&self) -> &str {
@@ -433,16 +442,47 @@ impl LoadedPlugin {
         Ok(in_plugin(|| unsafe { get_extension(vtable, extension_id.as_ptr()) }))
     }
 
+    /// Resolves handler `name` of `kind` into a handle that calls it without a lookup or a lock. The plugin
+    /// cannot be unloaded while the handle lives.
+    pub(crate) fn resolve(self: &Arc<Self>, kind: CapabilityKind, name: &str) -> Result<Resolved> {
+        let live = read(&self.live);
+        live.open_vtable()?;
+        if !live.initialized {
+            return Err(Error::new(Status::NotInitialized, format!("plugin '{}' is not initialized", self.id())));
+        }
+        let handler = *live.handlers[kind.index()].get(name).ok_or_else(|| {
+            Error::new(Status::CapabilityNotFound, format!("plugin '{}' has no {kind} '{name}'", self.id()))
+        })?;
+        // Counted under the state lock, which teardown takes to check the count.
+        self.pins.fetch_add(1, Ordering::Relaxed);
+        Ok(Resolved { plugin: self.clone(), handler, kind, name: name.into() })
+    }
+
     /// Closes the plugin to new calls, waits for running ones, then shuts it down, destroys it and closes its
-    /// library. The caller holds the loader's lifecycle lock.
-    pub(crate) fn teardown(&self, logger: &Logger) {
-        let closing = write(&self.live).close();
+    /// library. The caller holds the loader's lifecycle lock. Unless `force`, refuses while resolved handles
+    /// exist, since they call the plugin without checking.
+    pub(crate) fn teardown(&self, logger: &Logger, force: bool) -> Result<()> {
+        let closing = {
+            let mut live = write(&self.live);
+            let pins = self.pins.load(Ordering::Relaxed);
+            if pins > 0 && !force {
+                return Err(Error::new(
+                    Status::Busy,
+                    format!(
+                        "plugin '{}' has {pins} resolved capability handle(s); free them before unloading",
+                        self.id()
+                    ),
+                ));
+            }
+            live.close()
+        };
         let mut in_flight = lock(&self.in_flight);
         while *in_flight > 0 {
             in_flight = self.drained.wait(in_flight).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
         drop(in_flight);
         closing.finish(logger);
+        Ok(())
     }
 
     /// Counts a call in; the caller holds the state read lock, so teardown cannot miss it.
@@ -489,6 +529,32 @@ impl LoadedPlugin {
             ));
         }
         Ok(())
+    }
+}
+
+/// A resolved capability: the plugin, pinned, and its handler.
+pub(crate) struct Resolved {
+    plugin: Arc<LoadedPlugin>,
+    handler: Handler,
+    kind: CapabilityKind,
+    name: Box<str>,
+}
+
+// SAFETY: the handler may be called from any thread by the ABI's threading contract; `Serial` covers
+// `thread_safe = false` plugins.
+unsafe impl Send for Resolved {}
+unsafe impl Sync for Resolved {}
+
+impl Resolved {
+    /// Calls the handler: no lookup, no lock (unless the plugin is serialized), no allocation.
+    pub(crate) fn invoke(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
+        self.plugin.run(&self.handler, self.kind, &self.name, input, sink)
+    }
+}
+
+impl Drop for Resolved {
+    fn drop(&mut self) {
+        self.plugin.pins.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -6,6 +6,7 @@ use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr::{null, null_mut, NonNull};
 
 use ::aisopod_loader::abi::*;
+use ::aisopod_loader::ffi::capability::*;
 use ::aisopod_loader::ffi::diagnostic::*;
 use ::aisopod_loader::ffi::loader::*;
 use ::aisopod_loader::ffi::plugin_info::*;
@@ -202,6 +203,27 @@ fn lifecycle_through_the_c_api() {
         aisopod_loader_plugin_extension(loader.get(), c"alpha".as_ptr(), c"test.ext".as_ptr(), out(&mut extension));
     assert_eq!(status, aisopod_status::Ok);
     assert_eq!(unsafe { *(extension as *const i32) }, 42);
+
+    // A resolved capability: invoked without lookups; it blocks unload until freed.
+    let mut capability = null_mut();
+    let status = aisopod_loader_resolve(
+        loader.get(),
+        c"alpha".as_ptr(),
+        AISOPOD_CAPABILITY_TOOL,
+        c"echo".as_ptr(),
+        out(&mut capability),
+    );
+    assert_eq!(status, aisopod_status::Ok);
+    let mut fast = Vec::new();
+    let cap = unsafe { capability.as_ref() };
+    let status = aisopod_capability_invoke(cap, b"quick".as_ptr(), 5, Some(VecSink::new(&mut fast).sink()));
+    assert_eq!(status, aisopod_status::Ok);
+    assert_eq!(aisopod_capability_invoke(cap, b"fail".as_ptr(), 4, None), aisopod_status::PluginError);
+    assert_eq!(loader.error(), "aisopod_capability_invoke: plugin 'alpha' tool 'echo' failed with code 7");
+    assert_eq!(aisopod_loader_unload(loader.get(), c"alpha".as_ptr()), aisopod_status::Busy);
+    aisopod_capability_free(capability);
+    aisopod_capability_free(null_mut());
+    assert_eq!(fast, b"quick");
 
     assert_eq!(aisopod_loader_unload(loader.get(), c"alpha".as_ptr()), aisopod_status::Ok);
     assert_eq!(aisopod_loader_unload(loader.get(), c"alpha".as_ptr()), aisopod_status::NotLoaded);

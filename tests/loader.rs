@@ -521,3 +521,31 @@ fn a_serialized_plugin_reentering_itself_is_refused_instead_of_deadlocking() {
     let results = reentry_results("sigma", false);
     assert_eq!(results, [Err(Status::Reentrant), Err(Status::Reentrant), Err(Status::Reentrant)]);
 }
+
+#[test]
+fn resolved_capabilities_pin_their_plugin() {
+    let root = temp_dir("resolve");
+    add_test_plugin(&root, "tau", &[]);
+    let (loader, _) = loader_for(&root);
+    loader.discover();
+    loader.load("tau").unwrap();
+    assert_error(
+        &loader.resolve("tau", CapabilityKind::Tool, "echo").err().unwrap(),
+        Status::NotInitialized,
+        &["'tau'"],
+    );
+    loader.init("tau", "", Path::new("")).unwrap();
+    assert_error(
+        &loader.resolve("tau", CapabilityKind::Tool, "nope").err().unwrap(),
+        Status::CapabilityNotFound,
+        &["'nope'"],
+    );
+    let echo = loader.resolve("tau", CapabilityKind::Tool, "echo").unwrap();
+    assert_eq!(echo.invoke_to_vec(b"fast").unwrap(), b"fast");
+    assert_error(&echo.invoke_to_vec(b"fail").unwrap_err(), Status::PluginError, &["'tau'", "tool 'echo'", "code 7"]);
+    assert_error(&loader.unload("tau").unwrap_err(), Status::Busy, &["'tau'", "1 resolved capability handle"]);
+    // Still loaded and working after the refused unload.
+    assert_eq!(echo.invoke_to_vec(b"still").unwrap(), b"still");
+    drop(echo);
+    loader.unload("tau").unwrap();
+}

@@ -50,8 +50,15 @@ fn key(loader: Option<&aisopod_loader>) -> ErrorKey {
     loader.map_or(NO_LOADER, |l| l.serial)
 }
 
+impl aisopod_loader {
+    /// The key this loader's error messages are kept under.
+    pub(crate) fn serial(&self) -> ErrorKey {
+        self.serial
+    }
+}
+
 /// Runs `body` with the checked loader, behind the panic boundary.
-fn with_loader(
+pub(crate) fn with_loader(
     function: &str,
     loader: Option<&aisopod_loader>,
     body: impl FnOnce(&Loader) -> FfiResult,
@@ -59,7 +66,7 @@ fn with_loader(
     call(function, key(loader), || body(&required(loader, "loader")?.core))
 }
 
-fn capability_kind(kind: aisopod_capability_kind) -> FfiResult<CapabilityKind> {
+pub(crate) fn capability_kind(kind: aisopod_capability_kind) -> FfiResult<CapabilityKind> {
     CapabilityKind::from_abi(kind).ok_or_else(|| Failure {
         status: Status::InvalidArgument,
         message: format!("argument 'kind' is {kind}, not an AISOPOD_CAPABILITY_* value"),
@@ -115,8 +122,9 @@ pub extern "C" fn aisopod_loader_free(loader: *mut aisopod_loader) {
 
 /// Returns the message of the most recent failed call made **on this thread** with **this loader**, or ""
 /// when there was none. Successful calls do not clear it. With `loader` NULL, returns the message of this
-/// thread's most recent failed call that had no loader: `aisopod_loader_new`, or a call given a NULL loader,
-/// or an `aisopod_plugin_info_*` / `aisopod_diagnostic_*` accessor.
+/// thread's most recent failed call that had no loader: `aisopod_loader_new`, or a call given a NULL loader
+/// or a NULL capability. (Accessors that return a value directly, such as `aisopod_plugin_info_id`, report
+/// nothing: their documented default is the whole answer.)
 ///
 /// Ownership: the string is owned by the library. It stays valid until the next failure on this thread with
 /// the same loader, until this thread frees the loader, or until this thread exits; copy it to keep it.
@@ -480,7 +488,8 @@ pub extern "C" fn aisopod_loader_plugin_state(
 
 /// Unloads plugin `id`: waits for its running handlers, calls `shutdown` (if init succeeded), then `destroy`,
 /// then closes the library (a plugin whose manifest says `unload = false` stays mapped). The same id can be
-/// loaded again afterwards.
+/// loaded again afterwards. Refused with `AISOPOD_STATUS_BUSY` while `aisopod_capability` handles of the
+/// plugin are alive.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_unload(loader: Option<&aisopod_loader>, id: *const c_char) -> aisopod_status {
     with_loader("aisopod_loader_unload", loader, |core| {

@@ -17,6 +17,7 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod boundary;
+pub mod capability;
 pub mod diagnostic;
 pub mod loader;
 pub mod plugin_info;

@@ -1,0 +1,86 @@
+//! The `aisopod_capability` handle: a resolved capability, called with no lookup and no lock.
+
+use std::ffi::c_char;
+use std::ptr::NonNull;
+
+use super::boundary::{self, bytes, call, out_ptr, string, ErrorKey};
+use super::loader::{aisopod_loader, capability_kind, with_loader};
+use crate::abi::{aisopod_capability_kind, aisopod_sink, aisopod_status};
+use crate::Capability;
+
+/// A resolved capability of a loaded, initialised plugin.
+///
+/// Ownership: owned by the caller that resolved it and freed with `aisopod_capability_free`, which must
+/// happen before the loader is freed. While it lives, its plugin cannot be unloaded
+/// (`AISOPOD_STATUS_BUSY`).
+///
+/// Thread safety: may be invoked from any number of threads at once, unless the plugin's manifest says
+/// `thread_safe = false`, in which case calls run one at a time.
+pub struct aisopod_capability {
+    /// The loader's error key: failures are reported through `aisopod_loader_error_message(loader)`.
+    serial: ErrorKey,
+    capability: Capability<'static>,
+}
+
+/// Resolves the capability `name` of `kind` in the initialised plugin `id` and writes a new handle to
+/// `*capability_out`. Calling through the handle skips the id and name lookups and takes no lock.
+///
+/// Ownership: on success the caller owns `*capability_out` and frees it with `aisopod_capability_free`
+/// before freeing the loader.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_resolve(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    kind: aisopod_capability_kind,
+    name: *const c_char,
+    capability_out: Option<NonNull<*mut aisopod_capability>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_resolve", loader, |core| {
+        let out = out_ptr(capability_out, "capability_out")?;
+        // SAFETY (both): the caller passes NUL-terminated strings or NULL.
+        let id = unsafe { string(id, "id") }?;
+        let name = unsafe { string(name, "name") }?;
+        let capability = core.resolve(id, capability_kind(kind)?, name)?;
+        // SAFETY: the handle must be freed before the loader (documented above), so the borrow it stands for
+        // never dangles when the contract is kept.
+        let capability = unsafe { std::mem::transmute::<Capability<'_>, Capability<'static>>(capability) };
+        let serial = loader.map(aisopod_loader::serial).unwrap_or_default();
+        let handle = Box::new(aisopod_capability { serial, capability });
+        // SAFETY: a non-null pointer the caller gave for writing.
+        unsafe { out.as_ptr().write(Box::into_raw(handle)) };
+        Ok(())
+    })
+}
+
+/// Calls the resolved capability with `input_len` bytes at `input` (NULL allowed when `input_len` is 0),
+/// writing its output to `sink` (NULL discards it). As `aisopod_loader_invoke`, without the lookups.
+/// Failures are reported through `aisopod_loader_error_message` of the capability's loader.
+///
+/// Ownership: `input` and `sink` are borrowed for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_capability_invoke(
+    capability: Option<&aisopod_capability>,
+    input: *const u8,
+    input_len: usize,
+    sink: Option<&aisopod_sink>,
+) -> aisopod_status {
+    let key = capability.map_or(boundary::NO_LOADER, |c| c.serial);
+    call("aisopod_capability_invoke", key, || {
+        let capability = boundary::required(capability, "capability")?;
+        // SAFETY: the caller passes `input_len` readable bytes at `input`, or NULL with 0.
+        let input = unsafe { bytes(input, input_len, "input") }?;
+        Ok(capability.capability.invoke(input, sink)?)
+    })
+}
+
+/// Frees a capability handle, letting its plugin be unloaded again. `aisopod_capability_free(NULL)` does
+/// nothing.
+///
+/// Ownership: takes ownership of `capability`.
+#[no_mangle]
+pub extern "C" fn aisopod_capability_free(capability: *mut aisopod_capability) {
+    if !capability.is_null() {
+        // SAFETY: a non-null handle came from `aisopod_loader_resolve` and is freed once, by contract.
+        boundary::value((), || drop(unsafe { Box::from_raw(capability) }));
+    }
+}
