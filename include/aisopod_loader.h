@@ -733,6 +733,23 @@ aisopod_status aisopod_loader_set_host_extension(const struct aisopod_loader *lo
                                                  const void *extension);
 
 /**
+ * Turns the registry cache on, kept in the file `path`, or off when `path` is NULL (the default). With the
+ * cache, discovering an unchanged plugin only stats its manifest and library. A cache file that is corrupt,
+ * truncated, from another loader version or unwritable is ignored and rebuilt, with a diagnostic. Use one
+ * cache file per host configuration.
+ *
+ * Ownership: copies `path`.
+ */
+aisopod_status aisopod_loader_set_cache_path(const struct aisopod_loader *loader,
+                                             const char *path);
+
+/**
+ * Turns the registry cache on in its default file, `$XDG_CACHE_HOME/aisopod/registry.bin` (or
+ * `~/.cache/aisopod/registry.bin`). Returns `AISOPOD_STATUS_NOT_FOUND` when no home directory is known.
+ */
+aisopod_status aisopod_loader_use_default_cache(const struct aisopod_loader *loader);
+
+/**
  * Scans the search paths, replacing the previous discovery result. Runs no plugin code. A bad candidate does
  * not fail the scan; it becomes a diagnostic (`aisopod_loader_diagnostic_at`). Loaded plugins are unaffected.
  *

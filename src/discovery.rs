@@ -6,6 +6,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::cache::{Cache, Entry, FileStamp};
 use crate::error::{Error, Status};
 use crate::log::{LogLevel, Logger};
 use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
@@ -61,7 +62,59 @@ impl Discovery {
     /// search directory is skipped with a debug log; a bad candidate becomes a diagnostic; of two candidates
     /// with the same id, the first in search-path order wins.
     pub fn scan(search_paths: &[PathBuf], logger: &Logger) -> Discovery {
+        Discovery::scan_cached(search_paths, logger, None)
+    }
+
+    /// As [`Discovery::scan`], with a registry cache file: candidates whose manifest and library are unchanged
+    /// since the cache was written are taken from it without reading or parsing; the cache is rewritten
+    /// when anything changed. A cache that cannot be read or written becomes a diagnostic.
+    pub fn scan_cached(search_paths: &[PathBuf], logger: &Logger, cache_path: Option<&Path>) -> Discovery {
         let mut discovery = Discovery::default();
+        let candidates = discovery.candidates(search_paths, logger);
+        let cache = cache_path.map(|path| {
+            let (cache, ignored) = Cache::load(path);
+            if let Some(why) = ignored {
+                let message = format!("{}: registry cache ignored and rebuilt: {why}", path.display());
+                discovery.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
+            }
+            cache
+        });
+        let outcomes = examine_all(&candidates, cache.as_ref());
+        let mut changed = false;
+        let mut entries: Vec<(PathBuf, Entry)> = Vec::new();
+        for (directory, outcome) in candidates.into_iter().zip(outcomes) {
+            match outcome {
+                Outcome::NotCandidate => {}
+                Outcome::Refused(path, error) => discovery.diagnose(path, error),
+                Outcome::Accepted { manifest, manifest_stamp, from_cache } => {
+                    changed |= !from_cache;
+                    let manifest_path = directory.join(MANIFEST_FILE_NAME);
+                    if cache.is_some() {
+                        // The library's stamp was taken by `examine`; recomputing it here would double the stats.
+                        let library_stamp = manifest_stamp.1;
+                        entries.push((
+                            manifest_path.clone(),
+                            Entry { manifest_stamp: manifest_stamp.0, library_stamp, manifest: manifest.clone() },
+                        ));
+                    }
+                    discovery.accept(directory, manifest_path, manifest);
+                }
+            }
+        }
+        if let (Some(path), Some(cache)) = (cache_path, &cache) {
+            if changed || entries.len() != cache.len() {
+                if let Err(why) = Cache::save(path, entries.iter().map(|(p, e)| (p.as_path(), e))) {
+                    let message = format!("{}: registry cache not written: {why}", path.display());
+                    discovery.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
+                }
+            }
+        }
+        discovery
+    }
+
+    /// Every immediate subdirectory of every search path, in search-path order, then by name.
+    fn candidates(&mut self, search_paths: &[PathBuf], logger: &Logger) -> Vec<PathBuf> {
+        let mut candidates = Vec::new();
         for search_path in search_paths {
             let mut entries: Vec<PathBuf> = match std::fs::read_dir(search_path) {
                 Ok(dir) => dir
@@ -69,14 +122,14 @@ impl Discovery {
                         Ok(entry) => Some(entry.path()),
                         Err(e) => {
                             let message = format!("{}: cannot read a directory entry: {e}", search_path.display());
-                            discovery.diagnose(search_path.clone(), Error::new(Status::Io, message));
+                            self.diagnose(search_path.clone(), Error::new(Status::Io, message));
                             None
                         }
                     })
                     .collect(),
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     let message = format!("{}: cannot read search directory: {e}", search_path.display());
-                    discovery.diagnose(search_path.clone(), Error::new(Status::Io, message));
+                    self.diagnose(search_path.clone(), Error::new(Status::Io, message));
                     continue;
                 }
                 Err(e) => {
@@ -85,32 +138,12 @@ impl Discovery {
                 }
             };
             entries.sort();
-            for directory in entries {
-                discovery.consider(directory);
-            }
+            candidates.append(&mut entries);
         }
-        discovery
+        candidates
     }
 
-    fn consider(&mut self, directory: PathBuf) {
-        if !directory.is_dir() {
-            return;
-        }
-        let manifest_path = directory.join(MANIFEST_FILE_NAME);
-        // A subdirectory without a manifest is not a candidate. Anything else there (a directory, an unreadable
-        // file, a manifest hidden by permissions) is a broken candidate worth reporting.
-        match std::fs::symlink_metadata(&manifest_path) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-            Err(e) => {
-                let message = format!("{}: cannot read manifest: {e}", manifest_path.display());
-                return self.diagnose(manifest_path, Error::new(Status::Io, message));
-            }
-        }
-        let manifest = match Manifest::read(&manifest_path) {
-            Ok(m) => m,
-            Err(e) => return self.diagnose(manifest_path, e),
-        };
+    fn accept(&mut self, directory: PathBuf, manifest_path: PathBuf, manifest: Manifest) {
         if let Some(first) = self.find(&manifest.id) {
             let message = format!(
                 "{}: plugin id '{}' is already provided by {}, earlier in the search path; this one is ignored",
@@ -127,6 +160,66 @@ impl Discovery {
 
     fn diagnose(&mut self, path: PathBuf, error: Error) {
         self.diagnostics.push(Diagnostic { path, status: error.status(), message: error.message().to_owned() });
+    }
+}
+
+/// What examining one candidate directory found.
+#[allow(clippy::large_enum_variant)] // Boxing would cost an allocation per plugin; outcomes live briefly.
+enum Outcome {
+    /// No manifest there.
+    NotCandidate,
+    Refused(PathBuf, Error),
+    Accepted {
+        manifest: Manifest,
+        /// The manifest's and the library's stamps (the latter only when a cache is in use).
+        manifest_stamp: (FileStamp, Option<FileStamp>),
+        from_cache: bool,
+    },
+}
+
+/// Below this many candidates, one thread is faster than starting more.
+const PARALLEL_THRESHOLD: usize = 64;
+
+/// Examines every candidate, on all cores when there are many; results keep the candidates' order.
+fn examine_all(candidates: &[PathBuf], cache: Option<&Cache>) -> Vec<Outcome> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    if workers < 2 || candidates.len() < PARALLEL_THRESHOLD {
+        return candidates.iter().map(|c| examine(c, cache)).collect();
+    }
+    let chunk = candidates.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = candidates
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|c| examine(c, cache)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("discovery worker panicked")).collect()
+    })
+}
+
+/// Reads (or takes from the cache) and validates one candidate's manifest. Runs no plugin code.
+fn examine(directory: &Path, cache: Option<&Cache>) -> Outcome {
+    let manifest_path = directory.join(MANIFEST_FILE_NAME);
+    if let Some(cache) = cache {
+        if let (Some(entry), Some(stamp)) = (cache.get(&manifest_path), FileStamp::stat(&manifest_path)) {
+            if entry.manifest_stamp == stamp {
+                let library_stamp = FileStamp::stat(&directory.join(entry.manifest.library_file_name()));
+                if library_stamp == entry.library_stamp {
+                    return Outcome::Accepted {
+                        manifest: entry.manifest.clone(),
+                        manifest_stamp: (stamp, library_stamp),
+                        from_cache: true,
+                    };
+                }
+            }
+        }
+    }
+    match Manifest::read_stamped(&manifest_path) {
+        Ok(None) => Outcome::NotCandidate,
+        Err(error) => Outcome::Refused(manifest_path, error),
+        Ok(Some((manifest, stamp))) => {
+            let library_stamp = cache.and_then(|_| FileStamp::stat(&directory.join(manifest.library_file_name())));
+            Outcome::Accepted { manifest, manifest_stamp: (stamp, library_stamp), from_cache: false }
+        }
     }
 }
 
@@ -184,6 +277,16 @@ pub fn default_paths() -> Vec<PathBuf> {
         paths.push(PathBuf::from("/usr/lib/aisopod/plugins"));
     }
     paths
+}
+
+/// The default registry cache file: `$XDG_CACHE_HOME/aisopod/registry.bin`, or `~/.cache/aisopod/registry.bin`.
+/// `None` when neither a cache home nor a home directory is known.
+pub fn default_cache_path() -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| Path::new(v).is_absolute()) {
+        Some(cache_home) => PathBuf::from(cache_home),
+        None => expand_tilde(Path::new("~/.cache")).filter(|p| !p.starts_with("~"))?,
+    };
+    Some(base.join("aisopod/registry.bin"))
 }
 
 /// Expands a leading `~` or `~/` to the user's home directory. `~user` forms are left as they are. Returns

@@ -17,6 +17,8 @@ pub mod abi;
 pub mod sdk;
 
 #[cfg(feature = "loader")]
+mod cache;
+#[cfg(feature = "loader")]
 mod discovery;
 #[cfg(feature = "loader")]
 mod error;
@@ -34,7 +36,9 @@ mod plugin;
 mod sync;
 
 #[cfg(feature = "loader")]
-pub use discovery::{default_paths, expand_tilde, Diagnostic, Discovery, PluginInfo, SearchConfig, PLUGIN_PATH_ENV};
+pub use discovery::{
+    default_cache_path, default_paths, expand_tilde, Diagnostic, Discovery, PluginInfo, SearchConfig, PLUGIN_PATH_ENV,
+};
 #[cfg(feature = "loader")]
 pub use error::{Error, Result, Status};
 #[cfg(feature = "loader")]

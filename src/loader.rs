@@ -24,6 +24,7 @@ use crate::sync::{lock, read, write};
 pub struct Loader {
     host_version: Version,
     search: RwLock<SearchConfig>,
+    cache_path: RwLock<Option<PathBuf>>,
     discovery: RwLock<Arc<Discovery>>,
     loaded: RwLock<LoadedSet>,
     lifecycle: Mutex<()>,
@@ -109,6 +110,7 @@ impl Loader {
         Ok(Loader {
             host_version,
             search: RwLock::new(SearchConfig::default()),
+            cache_path: RwLock::default(),
             discovery: RwLock::default(),
             loaded: RwLock::default(),
             lifecycle: Mutex::new(()),
@@ -158,11 +160,24 @@ impl Loader {
         }
     }
 
+    /// Turns the registry cache on (with the file to keep it in) or off (`None`, the default). With it,
+    /// discovery of an unchanged plugin only stats its manifest and library. Use one cache file per host
+    /// configuration: each discovery rewrites it with what that discovery found.
+    pub fn set_cache_path(&self, path: Option<PathBuf>) {
+        *write(&self.cache_path) = path;
+    }
+
+    /// The registry cache file in use, if any.
+    pub fn cache_path(&self) -> Option<PathBuf> {
+        read(&self.cache_path).clone()
+    }
+
     /// Scans the search paths and replaces the previous discovery result. Returns the number of plugins
     /// found. Loaded plugins are unaffected.
     pub fn discover(&self) -> usize {
         let paths = self.search_paths();
-        let discovery = Arc::new(Discovery::scan(&paths, &self.shared.logger));
+        let cache_path = self.cache_path();
+        let discovery = Arc::new(Discovery::scan_cached(&paths, &self.shared.logger, cache_path.as_deref()));
         let count = discovery.plugins().len();
         *write(&self.discovery) = discovery;
         count

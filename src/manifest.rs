@@ -10,6 +10,7 @@ use semver::Version;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::cache::FileStamp;
 use crate::error::{Error, Result, Status};
 
 /// The manifest's file name inside a plugin directory.
@@ -105,9 +106,29 @@ pub struct Manifest {
 impl Manifest {
     /// Reads and validates the manifest at `path`, refusing files over [`MANIFEST_MAX_BYTES`].
     pub fn read(path: &Path) -> Result<Manifest> {
+        match Manifest::read_stamped(path)? {
+            Some((manifest, _)) => Ok(manifest),
+            None => Err(Error::new(Status::Io, format!("{}: cannot read manifest: no such file", path.display()))),
+        }
+    }
+
+    /// Reads and validates the manifest at `path`, with the identity of the file it read. `Ok(None)` when
+    /// there is no manifest there (the path or its directory does not exist, or is not a directory).
+    pub(crate) fn read_stamped(path: &Path) -> Result<Option<(Manifest, FileStamp)>> {
         let io_error =
             |e: std::io::Error| Error::new(Status::Io, format!("{}: cannot read manifest: {e}", path.display()));
-        let file = File::open(path).map_err(io_error)?;
+        let file = match File::open(path) {
+            Ok(file) => file,
+            // No manifest, or a directory entry that is not a directory: not a candidate. A manifest that is a
+            // dangling symlink is a broken candidate, though, worth a diagnostic.
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+                return match std::fs::symlink_metadata(path) {
+                    Ok(_) => Err(io_error(e)),
+                    Err(_) => Ok(None),
+                };
+            }
+            Err(e) => return Err(io_error(e)),
+        };
         let metadata = file.metadata().map_err(io_error)?;
         if metadata.is_dir() {
             return Err(Error::new(Status::Io, format!("{}: manifest is a directory, not a file", path.display())));
@@ -115,13 +136,13 @@ impl Manifest {
         if metadata.len() > MANIFEST_MAX_BYTES {
             return Err(too_large(path, metadata.len()));
         }
-        let mut bytes = Vec::with_capacity(metadata.len() as usize);
+        let mut bytes = Vec::with_capacity(metadata.len() as usize + 1);
         // The file may grow between fstat and read: never read past the cap.
         file.take(MANIFEST_MAX_BYTES + 1).read_to_end(&mut bytes).map_err(io_error)?;
         if bytes.len() as u64 > MANIFEST_MAX_BYTES {
             return Err(too_large(path, bytes.len() as u64));
         }
-        Manifest::parse_bytes(&bytes, path)
+        Ok(Some((Manifest::parse_bytes(&bytes, path)?, FileStamp::of(&metadata))))
     }
 
     /// Validates a manifest held in memory; `path` is only used in messages.

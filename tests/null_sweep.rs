@@ -21,9 +21,9 @@ const HEADER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/aisopod_loade
 /// Declared in the header for plugins to define; the library itself does not export them.
 const PLUGIN_ENTRY_POINTS: [&str; 2] = ["aisopod_plugin_abi_version", "aisopod_plugin_create"];
 
-/// The library exports 45 functions today. A parser that silently drops prototypes would still agree with
+/// The library exports 47 functions today. A parser that silently drops prototypes would still agree with
 /// itself, so the count it finds must not fall below this.
-const MIN_FUNCTIONS: usize = 45;
+const MIN_FUNCTIONS: usize = 47;
 
 /// What NULL means for each function, from its documentation in the header.
 const EXPECTATIONS: &[(&str, Expect)] = &[
@@ -61,6 +61,9 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("aisopod_loader_plugin_state", Expect::Status { optional: &[] }),
     ("aisopod_loader_unload", Expect::Status { optional: &[] }),
     ("aisopod_loader_resolve", Expect::Status { optional: &[] }),
+    // "off when `path` is NULL".
+    ("aisopod_loader_set_cache_path", Expect::Status { optional: &["path"] }),
+    ("aisopod_loader_use_default_cache", Expect::Status { optional: &[] }),
     // As invoke: "NULL discards" the output.
     ("aisopod_capability_invoke", Expect::Status { optional: &["sink"] }),
     ("aisopod_capability_free", Expect::FreeIsNoOp),

@@ -226,6 +226,44 @@ pub extern "C" fn aisopod_loader_set_host_extension(
     })
 }
 
+/// Turns the registry cache on, kept in the file `path`, or off when `path` is NULL (the default). With the
+/// cache, discovering an unchanged plugin only stats its manifest and library. A cache file that is corrupt,
+/// truncated, from another loader version or unwritable is ignored and rebuilt, with a diagnostic. Use one
+/// cache file per host configuration.
+///
+/// Ownership: copies `path`.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_set_cache_path(
+    loader: Option<&aisopod_loader>,
+    path: *const c_char,
+) -> aisopod_status {
+    with_loader("aisopod_loader_set_cache_path", loader, |core| {
+        let path = if path.is_null() {
+            None
+        } else {
+            // SAFETY: the caller passes a NUL-terminated string.
+            let path = Path::new(unsafe { string(path, "path") }?);
+            Some(crate::expand_tilde(path).unwrap_or_else(|| path.to_path_buf()))
+        };
+        core.set_cache_path(path);
+        Ok(())
+    })
+}
+
+/// Turns the registry cache on in its default file, `$XDG_CACHE_HOME/aisopod/registry.bin` (or
+/// `~/.cache/aisopod/registry.bin`). Returns `AISOPOD_STATUS_NOT_FOUND` when no home directory is known.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_use_default_cache(loader: Option<&aisopod_loader>) -> aisopod_status {
+    with_loader("aisopod_loader_use_default_cache", loader, |core| {
+        let path = crate::default_cache_path().ok_or_else(|| Failure {
+            status: Status::NotFound,
+            message: "no cache directory: neither XDG_CACHE_HOME nor a home directory is known".into(),
+        })?;
+        core.set_cache_path(Some(path));
+        Ok(())
+    })
+}
+
 /// Scans the search paths, replacing the previous discovery result. Runs no plugin code. A bad candidate does
 /// not fail the scan; it becomes a diagnostic (`aisopod_loader_diagnostic_at`). Loaded plugins are unaffected.
 ///

@@ -1,0 +1,627 @@
+//! The loader against the physical floors, side by side in one run.
+//!
+//! `make bench` runs this with the defaults: N = 100, 1,000 and 10,000 plugins for discovery, 100 and 1,000
+//! for loading, 5 timed repetitions after a warm-up, and writes `BENCHMARKS.md` and `benches/discovery.svg`.
+//! `--smoke` runs every measurement once on tiny trees and writes nothing: CI runs that so the benchmark
+//! cannot rot.
+//!
+//! The floors are our own: `benches/floors/floors.c` (C at -O2) reads or stats every manifest, dlopens every
+//! library, and calls a plugin's handler through a raw function pointer. The "straightforward loader" is the
+//! obvious Rust: `read_dir` + `read_to_string` + `toml`/`serde` into a typed struct + `semver`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Instant;
+
+use aisopod_loader::{CapabilityKind, Loader};
+
+/// Counts live heap bytes, for the memory figures.
+struct Counting;
+
+static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The id placeholder in `floors/bench_plugin.c`; each copy gets its own id patched in.
+const PLACEHOLDER: &[u8] = b"aisopod-bench-placeholder-id";
+const WORDS: [&str; 18] = [
+    "fast",
+    "search",
+    "index",
+    "summarise",
+    "translate",
+    "fetch",
+    "render",
+    "audit",
+    "schedule",
+    "notify",
+    "transcode",
+    "classify",
+    "extract",
+    "merge",
+    "validate",
+    "archive",
+    "sync",
+    "compress",
+];
+const HOOKS: [&str; 5] = ["BeforeAgentRun", "AfterAgentRun", "BeforeToolCall", "AfterToolCall", "OnMessage"];
+
+struct Settings {
+    smoke: bool,
+    reps: usize,
+    discover_ns: Vec<usize>,
+    load_ns: Vec<usize>,
+    call_iterations: u64,
+    work: PathBuf,
+}
+
+impl Settings {
+    fn from_args() -> Settings {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let smoke = args.iter().any(|a| a == "--smoke");
+        let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+        let list = |flag: &str, default: &[usize]| {
+            value(flag)
+                .map_or(default.to_vec(), |v| v.split(',').map(|n| n.trim().parse().expect("a number")).collect())
+        };
+        let work = Path::new(ROOT).join("target/bench-work");
+        if smoke {
+            return Settings {
+                smoke,
+                reps: 1,
+                discover_ns: vec![20],
+                load_ns: vec![5],
+                call_iterations: 100_000,
+                work,
+            };
+        }
+        Settings {
+            smoke,
+            reps: value("--reps").map_or(5, |v| v.parse().expect("a number")),
+            discover_ns: list("--ns", &[100, 1_000, 10_000]),
+            load_ns: list("--load-ns", &[100, 1_000]),
+            call_iterations: 50_000_000,
+            work,
+        }
+    }
+}
+
+fn main() {
+    let settings = Settings::from_args();
+    std::fs::create_dir_all(&settings.work).unwrap();
+    let floors = build_floors(&settings.work);
+    let plugin = build_bench_plugin(&settings.work);
+
+    let mut results = Results::default();
+    for &n in &settings.discover_ns {
+        let tree = discovery_tree(&settings.work, n, &plugin);
+        let cache = settings.work.join(format!("cache-{n}.bin"));
+        for rep in 0..=settings.reps {
+            // Rep 0 warms the page cache and the registry cache; the configs take turns within a rep, so the
+            // machine's noise spreads evenly over them.
+            let timed = rep > 0 || settings.smoke;
+            let runs = [
+                ("c_read_floor", floor_ns(&floors, &["read"], &tree)),
+                ("c_stat_floor", floor_ns(&floors, &["stat"], &tree)),
+                ("rust_straightforward", straightforward_ns(&tree, n)),
+                ("aisopod_discover", aisopod_discover_ns(&tree, n, None)),
+                ("aisopod_discover_cached", aisopod_discover_ns(&tree, n, Some(&cache))),
+            ];
+            if timed {
+                for (config, ns) in runs {
+                    results.record(config, n, ns as f64 / n as f64 / 1000.0);
+                }
+            }
+        }
+        results.memory.insert(("discovered", n), discovered_bytes(&tree, n));
+    }
+    for &n in &settings.load_ns {
+        let tree = load_tree(&settings.work, n, &plugin);
+        for rep in 0..=settings.reps {
+            let timed = rep > 0 || settings.smoke;
+            let floor = floor_line(&floors, &["load"], &tree);
+            let (load, unload) = aisopod_load_ns(&tree, n);
+            if timed {
+                results.record("c_dlopen_floor", n, field(&floor, "ns") / n as f64 / 1000.0);
+                results.record("c_dlclose_floor", n, field(&floor, "unload_ns") / n as f64 / 1000.0);
+                results.record("aisopod_load", n, load as f64 / n as f64 / 1000.0);
+                results.record("aisopod_unload", n, unload as f64 / n as f64 / 1000.0);
+            }
+        }
+        results.memory.insert(("loaded", n), loaded_bytes(&tree, n));
+    }
+    let call_tree = load_tree(&settings.work, 1, &plugin);
+    let call_library = only_library(&call_tree);
+    for rep in 0..=settings.reps {
+        let timed = rep > 0 || settings.smoke;
+        let iterations = settings.call_iterations;
+        let floor = field(
+            &floor_line(&floors, &["call", call_library.to_str().unwrap(), &iterations.to_string()], Path::new("")),
+            "ns",
+        );
+        let (resolved, by_id) = aisopod_call_ns(&call_tree, iterations);
+        if timed {
+            results.record("c_call_floor", 1, floor / iterations as f64);
+            results.record("aisopod_capability_invoke", 1, resolved);
+            results.record("aisopod_invoke_by_id", 1, by_id);
+        }
+    }
+
+    let report = results.report(&settings);
+    if settings.smoke {
+        println!("{report}");
+        println!("bench smoke: every measurement ran once");
+    } else {
+        std::fs::write(Path::new(ROOT).join("BENCHMARKS.md"), &report).unwrap();
+        std::fs::write(Path::new(ROOT).join("benches/discovery.svg"), results.plot(&settings.discover_ns)).unwrap();
+        println!("{report}");
+        println!("wrote BENCHMARKS.md and benches/discovery.svg");
+    }
+}
+
+// ---- Building the floors and the plugin ----
+
+fn compiler() -> Command {
+    let target = env!("AISOPOD_BUILD_TARGET");
+    cc::Build::new().cargo_metadata(false).target(target).host(target).opt_level(2).get_compiler().to_command()
+}
+
+fn compile(args: &[&str], output: &Path) {
+    let mut cmd = compiler();
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror"]).arg(format!("-I{ROOT}/include")).arg("-o").arg(output);
+    cmd.args(args);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn build_floors(work: &Path) -> PathBuf {
+    let exe = work.join("floors");
+    compile(&[&format!("{ROOT}/benches/floors/floors.c"), "-ldl"], &exe);
+    exe
+}
+
+fn build_bench_plugin(work: &Path) -> Vec<u8> {
+    let lib = work.join("libbench_plugin.so");
+    compile(&["-shared", "-fPIC", &format!("{ROOT}/benches/floors/bench_plugin.c")], &lib);
+    std::fs::read(lib).unwrap()
+}
+
+// ---- Trees ----
+
+fn description(i: usize) -> String {
+    let words = 8 + (i * 7919) % 24;
+    let text: Vec<&str> = (0..words).map(|j| WORDS[(i + j * 5) % WORDS.len()]).collect();
+    let mut text = text.join(" ");
+    text[..1].make_ascii_uppercase();
+    text + "."
+}
+
+/// A realistic manifest, as `shared/bench/gen_tree.py` writes them.
+fn manifest(i: usize) -> String {
+    let tools: Vec<String> = (0..1 + i % 4).map(|t| format!("\"{}_{t}\"", WORDS[(i + t) % WORDS.len()])).collect();
+    let commands: Vec<String> = (0..1 + i % 2).map(|c| format!("\"cmd{c}\"")).collect();
+    let hooks: Vec<String> = (0..1 + i % 3).map(|h| format!("\"{}\"", HOOKS[(i + h) % HOOKS.len()])).collect();
+    format!(
+        "[plugin]\nid = \"plugin-{i:05}\"\nname = \"Plugin {i}\"\nversion = \"{}.{}.{}\"\ndescription = \"{}\"\n\
+         author = \"Author {} <author{}@example.invalid>\"\nentry_point = \"plugin_{i:05}\"\n\n[capabilities]\n\
+         tools = [{}]\ncommands = [{}]\nhooks = [{}]\n\n[compatibility]\nmin_host_version = \"0.1.0\"\n\
+         max_host_version = \"2.0.0\"\n",
+        1 + i % 3,
+        i % 10,
+        i % 7,
+        description(i),
+        i % 97,
+        i % 97,
+        tools.join(", "),
+        commands.join(", "),
+        hooks.join(", ")
+    )
+}
+
+/// `work/discover-N`: N plugin directories with realistic manifests and a library file (hard links to one
+/// file: discovery only stats libraries).
+fn discovery_tree(work: &Path, n: usize, plugin: &[u8]) -> PathBuf {
+    let tree = work.join(format!("discover-{n}"));
+    if tree.join(".complete").exists() {
+        return tree;
+    }
+    let _ = std::fs::remove_dir_all(&tree);
+    let library = work.join("libshared.so");
+    std::fs::write(&library, plugin).unwrap();
+    for i in 0..n {
+        let dir = tree.join(format!("plugin-{i:05}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("aisopod.plugin.toml"), manifest(i)).unwrap();
+        std::fs::hard_link(&library, dir.join(format!("libplugin_{i:05}.so"))).unwrap();
+    }
+    std::fs::write(tree.join(".complete"), "").unwrap();
+    tree
+}
+
+/// `work/load-N`: N distinct copies of the bench plugin, each with its own id patched in.
+fn load_tree(work: &Path, n: usize, plugin: &[u8]) -> PathBuf {
+    let tree = work.join(format!("load-{n}"));
+    if tree.join(".complete").exists() {
+        return tree;
+    }
+    let _ = std::fs::remove_dir_all(&tree);
+    let at = plugin.windows(PLACEHOLDER.len()).position(|w| w == PLACEHOLDER).expect("placeholder in plugin");
+    for i in 0..n {
+        let id = format!("bench{i:05}");
+        let dir = tree.join(&id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = format!(
+            "[plugin]\nid = \"{id}\"\nname = \"Bench {i}\"\nversion = \"1.0.0\"\nentry_point = \"{id}\"\n\n\
+             [capabilities]\ntools = [\"noop\"]\n"
+        );
+        std::fs::write(dir.join("aisopod.plugin.toml"), text).unwrap();
+        let mut bytes = plugin.to_vec();
+        let mut patched = id.clone().into_bytes();
+        patched.resize(PLACEHOLDER.len(), 0);
+        bytes[at..at + PLACEHOLDER.len()].copy_from_slice(&patched);
+        std::fs::write(dir.join(format!("lib{id}.so")), bytes).unwrap();
+    }
+    std::fs::write(tree.join(".complete"), "").unwrap();
+    tree
+}
+
+fn only_library(tree: &Path) -> PathBuf {
+    tree.join("bench00000/libbench00000.so")
+}
+
+// ---- Measurements ----
+
+fn floor_line(floors: &Path, args: &[&str], tree: &Path) -> String {
+    let mut cmd = Command::new(floors);
+    cmd.args(args);
+    if !tree.as_os_str().is_empty() {
+        cmd.arg(tree);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn field(line: &str, name: &str) -> f64 {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
+        .parse()
+        .unwrap()
+}
+
+fn floor_ns(floors: &Path, args: &[&str], tree: &Path) -> u128 {
+    field(&floor_line(floors, args, tree), "ns") as u128
+}
+
+fn loader(tree: &Path) -> Loader {
+    let loader = Loader::new("1.0.0").unwrap();
+    loader.set_use_env_path(false);
+    loader.set_use_default_paths(false);
+    loader.add_search_path(tree);
+    loader
+}
+
+fn aisopod_discover_ns(tree: &Path, n: usize, cache: Option<&Path>) -> u128 {
+    let loader = loader(tree);
+    if let Some(cache) = cache {
+        loader.set_cache_path(Some(cache.to_path_buf()));
+    }
+    let started = Instant::now();
+    let found = loader.discover();
+    let elapsed = started.elapsed().as_nanos();
+    assert_eq!(found, n, "{:?}", loader.discovery().diagnostics().first());
+    elapsed
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)] // Parsed to be validated, as a loader would; the fields themselves are not read here.
+struct NaiveManifest {
+    plugin: NaivePlugin,
+    #[serde(default)]
+    capabilities: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    compatibility: BTreeMap<String, String>,
+}
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct NaivePlugin {
+    id: String,
+    name: String,
+    version: String,
+    description: String,
+    author: String,
+    entry_point: String,
+}
+
+/// The straightforward loader: read_dir + read_to_string + toml/serde + semver checks.
+fn straightforward_ns(tree: &Path, n: usize) -> u128 {
+    let started = Instant::now();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(tree).unwrap() {
+        let path = entry.unwrap().path().join("aisopod.plugin.toml");
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let manifest: NaiveManifest = toml::from_str(&text).unwrap();
+        semver::Version::parse(&manifest.plugin.version).unwrap();
+        for bound in manifest.compatibility.values() {
+            semver::Version::parse(bound).unwrap();
+        }
+        found.push(manifest);
+    }
+    let elapsed = started.elapsed().as_nanos();
+    assert_eq!(found.len(), n);
+    elapsed
+}
+
+fn discovered_bytes(tree: &Path, n: usize) -> f64 {
+    let loader = loader(tree);
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    assert_eq!(loader.discover(), n);
+    (LIVE_BYTES.load(Ordering::Relaxed) - before) as f64 / n as f64
+}
+
+fn ids(loader: &Loader) -> Vec<String> {
+    loader.discovery().plugins().iter().map(|p| p.manifest.id.clone()).collect()
+}
+
+fn aisopod_load_ns(tree: &Path, n: usize) -> (u128, u128) {
+    let loader = loader(tree);
+    assert_eq!(loader.discover(), n);
+    let ids = ids(&loader);
+    let started = Instant::now();
+    for id in &ids {
+        loader.load(id).unwrap();
+    }
+    let loaded = Instant::now();
+    for id in &ids {
+        loader.unload(id).unwrap();
+    }
+    (loaded.duration_since(started).as_nanos(), loaded.elapsed().as_nanos())
+}
+
+fn loaded_bytes(tree: &Path, n: usize) -> f64 {
+    let loader = loader(tree);
+    assert_eq!(loader.discover(), n);
+    let ids = ids(&loader);
+    let before = LIVE_BYTES.load(Ordering::Relaxed);
+    for id in &ids {
+        loader.load(id).unwrap();
+    }
+    let per_plugin = (LIVE_BYTES.load(Ordering::Relaxed) - before) as f64 / n as f64;
+    for id in &ids {
+        loader.unload(id).unwrap();
+    }
+    per_plugin
+}
+
+/// ns per call through a resolved capability, and through `invoke` by id and name.
+fn aisopod_call_ns(tree: &Path, iterations: u64) -> (f64, f64) {
+    let loader = loader(tree);
+    loader.discover();
+    loader.load("bench00000").unwrap();
+    loader.init("bench00000", "", Path::new("")).unwrap();
+    let input = *b"abcdefg";
+    let noop = loader.resolve("bench00000", CapabilityKind::Tool, "noop").unwrap();
+    let started = Instant::now();
+    let mut failures = 0u64;
+    for i in 0..iterations {
+        failures += noop.invoke(&input[..(i & 3) as usize], None).is_err() as u64;
+    }
+    let resolved = started.elapsed().as_nanos() as f64 / iterations as f64;
+    assert_eq!(failures, 0);
+    drop(noop);
+    let by_id_iterations = iterations / 10;
+    let started = Instant::now();
+    for i in 0..by_id_iterations {
+        failures +=
+            loader.invoke("bench00000", CapabilityKind::Tool, "noop", &input[..(i & 3) as usize], None).is_err() as u64;
+    }
+    let by_id = started.elapsed().as_nanos() as f64 / by_id_iterations as f64;
+    assert_eq!(failures, 0);
+    (resolved, by_id)
+}
+
+// ---- Report ----
+
+#[derive(Default)]
+struct Results {
+    /// (config, n) -> per-plugin µs (or ns per call) of each timed rep.
+    samples: BTreeMap<(&'static str, usize), Vec<f64>>,
+    memory: BTreeMap<(&'static str, usize), f64>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    }
+}
+
+impl Results {
+    fn record(&mut self, config: &'static str, n: usize, value: f64) {
+        self.samples.entry((config, n)).or_default().push(value);
+    }
+
+    fn median(&self, config: &str, n: usize) -> f64 {
+        self.samples.iter().find(|((c, k), _)| *c == config && *k == n).map_or(f64::NAN, |(_, v)| median(v))
+    }
+
+    fn min(&self, config: &str, n: usize) -> f64 {
+        self.samples
+            .iter()
+            .find(|((c, k), _)| *c == config && *k == n)
+            .map_or(f64::NAN, |(_, v)| v.iter().cloned().fold(f64::INFINITY, f64::min))
+    }
+
+    fn report(&self, settings: &Settings) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# Benchmarks\n");
+        let _ = writeln!(
+            out,
+            "Produced by `make bench` ({} timed repetitions after a warm-up; medians, minimum in brackets). All \
+             rows of a table come from the same run, and ratios are to the floor measured in that run.\n",
+            settings.reps
+        );
+        let _ = writeln!(out, "Machine: {}\n", machine());
+        let _ = writeln!(out, "## Discovery (µs per plugin, warm page cache, full parsing and validation)\n");
+        let ns = &settings.discover_ns;
+        let header: Vec<String> = ns.iter().map(|n| format!("N={n}")).collect();
+        let _ = writeln!(out, "| config | {} | ×read floor @N={} |", header.join(" | "), ns.last().unwrap());
+        let _ = writeln!(out, "|---|{}---|", "---|".repeat(ns.len()));
+        let last = *ns.last().unwrap();
+        for (config, label) in [
+            ("c_read_floor", "C read floor: readdir + open/fstat/read/close each manifest"),
+            ("c_stat_floor", "C stat floor: readdir + fstatat each manifest"),
+            ("rust_straightforward", "straightforward Rust: read_dir + toml/serde + semver"),
+            ("aisopod_discover", "**aisopod-loader discover**"),
+            ("aisopod_discover_cached", "**aisopod-loader discover, warm registry cache**"),
+        ] {
+            let cells: Vec<String> =
+                ns.iter().map(|&n| format!("{:.2} ({:.2})", self.median(config, n), self.min(config, n))).collect();
+            let ratio = self.median(config, last) / self.median("c_read_floor", last);
+            let _ = writeln!(out, "| {label} | {} | {ratio:.2}× |", cells.join(" | "));
+        }
+        let cached = self.median("aisopod_discover_cached", last) / self.median("c_stat_floor", last);
+        let _ = writeln!(out, "\nWarm cached discovery at N={last}: **{cached:.2}× the stat floor**.\n");
+        let _ = writeln!(out, "![µs per plugin against N](benches/discovery.svg)\n");
+
+        let _ = writeln!(out, "## Load and unload (µs per plugin)\n");
+        let _ =
+            writeln!(out, "| N | C dlopen floor | aisopod load | ratio | C dlclose floor | aisopod unload | ratio |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        for &n in &settings.load_ns {
+            let (fl, l, fu, u) = (
+                self.median("c_dlopen_floor", n),
+                self.median("aisopod_load", n),
+                self.median("c_dlclose_floor", n),
+                self.median("aisopod_unload", n),
+            );
+            let _ = writeln!(out, "| {n} | {fl:.1} | {l:.1} | {:.2}× | {fu:.1} | {u:.1} | {:.2}× |", l / fl, u / fu);
+        }
+        let _ = writeln!(out, "\n## Calls (ns per call)\n");
+        let _ = writeln!(out, "| path | ns per call | over the raw call |");
+        let _ = writeln!(out, "|---|---|---|");
+        let raw = self.median("c_call_floor", 1);
+        for (config, label) in [
+            ("c_call_floor", "C: raw call through the plugin's handler pointer"),
+            ("aisopod_capability_invoke", "**aisopod_capability_invoke (resolved handle)**"),
+            ("aisopod_invoke_by_id", "aisopod_loader_invoke (by id and name)"),
+        ] {
+            let value = self.median(config, 1);
+            let _ = writeln!(out, "| {label} | {value:.2} | {:+.2} ns |", value - raw);
+        }
+        let _ = writeln!(out, "\n## Memory (heap bytes, counting allocator)\n");
+        let _ = writeln!(out, "| what | N | bytes per plugin |");
+        let _ = writeln!(out, "|---|---|---|");
+        for ((what, n), bytes) in &self.memory {
+            let label = if *what == "discovered" { "discovered plugin" } else { "loaded plugin, beyond dlopen's own" };
+            let _ = writeln!(out, "| {label} | {n} | {bytes:.0} |");
+        }
+        out
+    }
+
+    /// µs per plugin against N (log scale), one line per config.
+    fn plot(&self, ns: &[usize]) -> String {
+        let configs = [
+            ("c_read_floor", "C read floor", "#888888"),
+            ("c_stat_floor", "C stat floor", "#bbbbbb"),
+            ("rust_straightforward", "straightforward Rust", "#d62728"),
+            ("aisopod_discover", "aisopod discover", "#1f77b4"),
+            ("aisopod_discover_cached", "aisopod discover, cached", "#2ca02c"),
+        ];
+        let (w, h, left, right, top, bottom) = (640.0, 400.0, 60.0, 200.0, 20.0, 50.0);
+        let max = configs.iter().flat_map(|(c, ..)| ns.iter().map(|&n| self.median(c, n))).fold(0.0, f64::max) * 1.1;
+        let (lo, hi) = ((ns[0] as f64).log10(), (*ns.last().unwrap() as f64).log10().max((ns[0] as f64).log10() + 1.0));
+        let x = |n: usize| left + ((n as f64).log10() - lo) / (hi - lo) * (w - left - right);
+        let y = |v: f64| top + (1.0 - v / max) * (h - top - bottom);
+        let mut svg = format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" \
+             font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        );
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"black\"/>\n<line x1=\"{left}\" y1=\"{top}\" \
+             x2=\"{left}\" y2=\"{}\" stroke=\"black\"/>",
+            h - bottom,
+            w - right,
+            h - bottom,
+            h - bottom
+        );
+        for &n in ns {
+            let _ = writeln!(svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{n}</text>", x(n), h - bottom + 18.0);
+        }
+        for step in 0..=4 {
+            let v = max * step as f64 / 4.0;
+            let _ = writeln!(svg, "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{v:.1}</text>", left - 6.0, y(v) + 4.0);
+        }
+        let _ = writeln!(
+            svg,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">plugins (N, log scale)</text>",
+            (left + w - right) / 2.0,
+            h - 12.0
+        );
+        let _ = writeln!(
+            svg,
+            "<text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">µs per plugin</text>",
+            h / 2.0,
+            h / 2.0
+        );
+        for (i, (config, label, colour)) in configs.iter().enumerate() {
+            let points: Vec<String> =
+                ns.iter().map(|&n| format!("{:.1},{:.1}", x(n), y(self.median(config, n)))).collect();
+            let _ = writeln!(
+                svg,
+                "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
+                points.join(" ")
+            );
+            for p in &points {
+                let (px, py) = p.split_once(',').unwrap();
+                let _ = writeln!(svg, "<circle cx=\"{px}\" cy=\"{py}\" r=\"3\" fill=\"{colour}\"/>");
+            }
+            let ly = top + 16.0 * i as f64 + 10.0;
+            let _ = writeln!(svg, "<line x1=\"{}\" y1=\"{ly}\" x2=\"{}\" y2=\"{ly}\" stroke=\"{colour}\" stroke-width=\"2\"/><text x=\"{}\" y=\"{}\">{label}</text>", w - right + 10.0, w - right + 30.0, w - right + 36.0, ly + 4.0);
+        }
+        svg.push_str("</svg>\n");
+        svg
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap().trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let rustc =
+        Command::new("rustc").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    format!("{cpu}, {cores} cores, Linux {}, {}", kernel.trim(), rustc.unwrap_or_default())
+}

@@ -1,0 +1,361 @@
+//! The registry cache: validated manifests saved to one file, keyed by manifest path and by the identity of
+//! both the manifest and the library (device, inode, size, modification time in ns). A discovery of an
+//! unchanged tree then only stats files.
+//!
+//! The file is never trusted blindly: it starts with a magic, its format version, the loader version and the
+//! ABI version, and ends with a checksum of everything before it; a file that fails any check is ignored and
+//! rebuilt. It is replaced atomically (written to a temporary file, then renamed), so processes sharing it
+//! never see a torn file.
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::path::{Path, PathBuf};
+
+use semver::Version;
+
+use crate::abi::AISOPOD_ABI_VERSION;
+use crate::manifest::Manifest;
+
+const MAGIC: &[u8; 8] = b"AISOPODC";
+const FORMAT_VERSION: u32 = 1;
+
+/// The identity of a file as far as the cache is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i64,
+}
+
+impl FileStamp {
+    #[cfg(unix)]
+    pub(crate) fn of(metadata: &Metadata) -> FileStamp {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            size: metadata.size(),
+            mtime_ns: metadata.mtime().saturating_mul(1_000_000_000).saturating_add(metadata.mtime_nsec()),
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub(crate) fn of(metadata: &Metadata) -> FileStamp {
+        let mtime_ns = metadata
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i64);
+        FileStamp { dev: 0, ino: 0, size: metadata.len(), mtime_ns }
+    }
+
+    /// The stamp of the file at `path` (following symlinks), or `None` when it cannot be stat'ed.
+    pub(crate) fn stat(path: &Path) -> Option<FileStamp> {
+        std::fs::metadata(path).ok().map(|m| FileStamp::of(&m))
+    }
+}
+
+/// One cached plugin.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) manifest_stamp: FileStamp,
+    /// `None` when the library did not exist.
+    pub(crate) library_stamp: Option<FileStamp>,
+    pub(crate) manifest: Manifest,
+}
+
+/// A decoded cache file.
+#[derive(Debug, Default)]
+pub(crate) struct Cache {
+    entries: HashMap<PathBuf, Entry>,
+}
+
+impl Cache {
+    /// The cached entry for a manifest path.
+    pub(crate) fn get(&self, manifest_path: &Path) -> Option<&Entry> {
+        self.entries.get(manifest_path)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Reads the cache at `path`. A missing file is an empty cache; a file that fails a check is an empty
+    /// cache plus the reason, for a diagnostic.
+    pub(crate) fn load(path: &Path) -> (Cache, Option<String>) {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+                return (Cache::default(), None)
+            }
+            Err(e) => return (Cache::default(), Some(format!("cannot read it: {e}"))),
+        };
+        match decode(&bytes) {
+            Ok(cache) => (cache, None),
+            Err(why) => (Cache::default(), Some(why)),
+        }
+    }
+
+    /// Writes `entries` to `path` atomically (temporary file, then rename).
+    pub(crate) fn save<'a>(path: &Path, entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Result<(), String> {
+        let bytes = encode(entries);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        let mut temporary = path.as_os_str().to_owned();
+        temporary.push(format!(".{}.tmp", std::process::id()));
+        let temporary = PathBuf::from(temporary);
+        std::fs::write(&temporary, bytes).map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
+        std::fs::rename(&temporary, path).map_err(|e| {
+            let _ = std::fs::remove_file(&temporary);
+            format!("cannot replace {}: {e}", path.display())
+        })
+    }
+}
+
+/// FNV-1a, 64 bits: enough to tell a torn or corrupted file from a whole one.
+fn checksum(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}
+
+fn encode<'a>(entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Vec<u8> {
+    let mut w = Writer(Vec::with_capacity(64 * 1024));
+    w.0.extend_from_slice(MAGIC);
+    w.u32(FORMAT_VERSION);
+    w.str(crate::VERSION);
+    w.u32(AISOPOD_ABI_VERSION);
+    let entries: Vec<_> = entries.collect();
+    w.u32(entries.len() as u32);
+    for (path, entry) in entries {
+        w.bytes(path_bytes(path));
+        w.stamp(Some(entry.manifest_stamp));
+        w.stamp(entry.library_stamp);
+        let m = &entry.manifest;
+        for text in [&m.id, &m.name, &m.description, &m.author, &m.entry_point] {
+            w.str(text);
+        }
+        w.str(&m.version.to_string());
+        w.0.push(u8::from(m.thread_safe) | u8::from(m.unload) << 1);
+        for list in &m.capabilities {
+            w.u32(list.len() as u32);
+            for name in list {
+                w.str(name);
+            }
+        }
+        for bound in [&m.min_host_version, &m.max_host_version] {
+            w.str(&bound.as_ref().map_or(String::new(), Version::to_string));
+        }
+    }
+    let sum = checksum(&w.0);
+    w.0.extend_from_slice(&sum.to_le_bytes());
+    w.0
+}
+
+fn decode(bytes: &[u8]) -> Result<Cache, String> {
+    let (body, sum) = bytes.split_at_checked(bytes.len().saturating_sub(8)).ok_or("truncated")?;
+    if bytes.len() < MAGIC.len() + 8 || !body.starts_with(MAGIC) {
+        return Err("not a registry cache (bad magic)".into());
+    }
+    if checksum(body).to_le_bytes() != sum {
+        return Err("corrupt or truncated (checksum mismatch)".into());
+    }
+    let mut r = Reader { bytes: body, at: MAGIC.len() };
+    let truncated = || "truncated".to_string();
+    let format = r.u32().ok_or_else(truncated)?;
+    if format != FORMAT_VERSION {
+        return Err(format!("format version {format}, this loader writes {FORMAT_VERSION}"));
+    }
+    let loader_version = r.str().ok_or_else(truncated)?;
+    if loader_version != crate::VERSION {
+        return Err(format!("written by loader {loader_version}, this is {}", crate::VERSION));
+    }
+    let abi = r.u32().ok_or_else(truncated)?;
+    if abi != AISOPOD_ABI_VERSION {
+        return Err(format!("written for ABI {abi}, this loader speaks {AISOPOD_ABI_VERSION}"));
+    }
+    let count = r.u32().ok_or_else(truncated)? as usize;
+    let mut entries = HashMap::with_capacity(count.min(1 << 20));
+    for _ in 0..count {
+        let (path, entry) = r.entry().ok_or("malformed entry")?;
+        entries.insert(path, entry);
+    }
+    Ok(Cache { entries })
+}
+
+#[cfg(unix)]
+fn path_bytes(path: &Path) -> &[u8] {
+    use std::os::unix::ffi::OsStrExt;
+    path.as_os_str().as_bytes()
+}
+
+#[cfg(not(unix))]
+fn path_bytes(path: &Path) -> &[u8] {
+    path.to_str().unwrap_or("").as_bytes()
+}
+
+#[cfg(unix)]
+fn path_from(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+}
+
+#[cfg(not(unix))]
+fn path_from(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.u32(b.len() as u32);
+        self.0.extend_from_slice(b);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn stamp(&mut self, stamp: Option<FileStamp>) {
+        match stamp {
+            None => self.0.push(0),
+            Some(s) => {
+                self.0.push(1);
+                for v in [s.dev, s.ino, s.size, s.mtime_ns as u64] {
+                    self.u64(v);
+                }
+            }
+        }
+    }
+}
+
+/// Bounds-checked reads: every getter returns `None` past the end.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(n)?;
+        let slice = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(slice)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let len = self.u32()? as usize;
+        self.take(len)
+    }
+    fn str(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.bytes()?).ok()
+    }
+    fn string(&mut self) -> Option<String> {
+        self.str().map(str::to_owned)
+    }
+    fn stamp(&mut self) -> Option<Option<FileStamp>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(FileStamp {
+                dev: self.u64()?,
+                ino: self.u64()?,
+                size: self.u64()?,
+                mtime_ns: self.u64()? as i64,
+            })),
+            _ => None,
+        }
+    }
+    fn version(&mut self) -> Option<Option<Version>> {
+        match self.str()? {
+            "" => Some(None),
+            text => Version::parse(text).ok().map(Some),
+        }
+    }
+    fn entry(&mut self) -> Option<(PathBuf, Entry)> {
+        let path = path_from(self.bytes()?);
+        let manifest_stamp = self.stamp()??;
+        let library_stamp = self.stamp()?;
+        let (id, name, description, author, entry_point) =
+            (self.string()?, self.string()?, self.string()?, self.string()?, self.string()?);
+        let version = Version::parse(self.str()?).ok()?;
+        let flags = self.u8()?;
+        let mut capabilities: [Vec<String>; 5] = Default::default();
+        for list in &mut capabilities {
+            let count = self.u32()? as usize;
+            // Each name takes at least 4 bytes: a count larger than what is left is corrupt.
+            if count > self.bytes.len().saturating_sub(self.at) / 4 {
+                return None;
+            }
+            *list = (0..count).map(|_| self.string()).collect::<Option<_>>()?;
+        }
+        let (min_host_version, max_host_version) = (self.version()?, self.version()?);
+        let manifest = Manifest {
+            id,
+            name,
+            version,
+            description,
+            author,
+            entry_point,
+            thread_safe: flags & 1 != 0,
+            unload: flags & 2 != 0,
+            capabilities,
+            min_host_version,
+            max_host_version,
+        };
+        Some((path, Entry { manifest_stamp, library_stamp, manifest }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (PathBuf, Entry) {
+        let manifest = Manifest::parse_str(
+            "[plugin]\nid = \"a\"\nname = \"A\"\nversion = \"1.2.3-rc.1+b5\"\nentry_point = \"a\"\nunload = false\n\
+             [capabilities]\ntools = [\"t1\", \"t2\"]\nhooks = [\"h\"]\n[compatibility]\nmax_host_version = \"2.0.0\"\n",
+            Path::new("m"),
+        )
+        .unwrap();
+        let stamp = FileStamp { dev: 1, ino: 2, size: 3, mtime_ns: -4 };
+        (PathBuf::from("/p/a/aisopod.plugin.toml"), Entry { manifest_stamp: stamp, library_stamp: None, manifest })
+    }
+
+    #[test]
+    fn entries_round_trip() {
+        let (path, entry) = sample();
+        let bytes = encode(std::iter::once((path.as_path(), &entry)));
+        let cache = decode(&bytes).unwrap();
+        let back = cache.get(&path).unwrap();
+        assert_eq!(back.manifest, entry.manifest);
+        assert_eq!(back.manifest_stamp, entry.manifest_stamp);
+        assert_eq!(back.library_stamp, None);
+    }
+
+    #[test]
+    fn every_truncation_and_every_flipped_byte_is_refused() {
+        let (path, entry) = sample();
+        let bytes = encode(std::iter::once((path.as_path(), &entry)));
+        for len in 0..bytes.len() {
+            assert!(decode(&bytes[..len]).is_err(), "truncated to {len}");
+        }
+        for at in 0..bytes.len() {
+            let mut corrupt = bytes.clone();
+            corrupt[at] ^= 0x40;
+            assert!(decode(&corrupt).is_err(), "flipped byte {at}");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The registry cache: a warm discovery of an unchanged tree takes manifests from the cache; a changed,
+//! added or removed plugin is picked up; a corrupt, truncated, foreign-version or unwritable cache is ignored
+//! and rebuilt with a diagnostic.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use aisopod_loader::{Loader, Status};
+use common::*;
+
+fn cached_loader(root: &Path, cache: &Path) -> Loader {
+    let loader = Loader::new("1.5.0").unwrap();
+    loader.set_use_env_path(false);
+    loader.set_use_default_paths(false);
+    loader.add_search_path(root);
+    loader.set_cache_path(Some(cache.to_path_buf()));
+    loader
+}
+
+fn ids(loader: &Loader) -> Vec<String> {
+    loader.discovery().plugins().iter().map(|p| format!("{} {}", p.manifest.id, p.manifest.version)).collect()
+}
+
+fn cache_diagnostics(loader: &Loader, cache: &Path) -> Vec<String> {
+    loader.discovery().diagnostics().iter().filter(|d| d.path == cache).map(|d| d.message.clone()).collect()
+}
+
+fn tree(name: &str) -> (PathBuf, PathBuf) {
+    let root = temp_dir(name);
+    let cache = temp_dir(&format!("{name}-cache")).join("registry.bin");
+    for id in ["a", "b", "c"] {
+        write_plugin(&root, id, &manifest(id), id, None);
+        std::fs::write(root.join(id).join(library_name(id)), id).unwrap();
+    }
+    (root, cache)
+}
+
+#[test]
+fn unchanged_changed_added_and_removed_plugins() {
+    let (root, cache) = tree("cache-changes");
+    let loader = cached_loader(&root, &cache);
+    assert_eq!(loader.discover(), 3);
+    assert!(cache.exists(), "the first discovery writes the cache");
+    let written = std::fs::metadata(&cache).unwrap().modified().unwrap();
+
+    // Unchanged: served from the cache, and the cache is not rewritten.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(loader.discover(), 3);
+    assert_eq!(std::fs::metadata(&cache).unwrap().modified().unwrap(), written);
+    assert!(cache_diagnostics(&loader, &cache).is_empty());
+
+    // Changed manifest: the new version shows.
+    std::fs::write(root.join("b/aisopod.plugin.toml"), manifest("b").replace("1.2.3", "2.0.0")).unwrap();
+    // Added plugin.
+    write_plugin(&root, "d", &manifest("d"), "d", None);
+    // Removed plugin.
+    std::fs::remove_dir_all(root.join("c")).unwrap();
+    assert_eq!(loader.discover(), 3);
+    assert_eq!(ids(&loader), ["a 1.2.3", "b 2.0.0", "d 1.2.3"]);
+
+    // A fresh loader (another process, say) reads the same cache and agrees.
+    let other = cached_loader(&root, &cache);
+    assert_eq!(other.discover(), 3);
+    assert_eq!(ids(&other), ["a 1.2.3", "b 2.0.0", "d 1.2.3"]);
+
+    // A manifest that turns bad is refused even though the cache knew a good one.
+    std::fs::write(root.join("a/aisopod.plugin.toml"), "[plugin]\n").unwrap();
+    assert_eq!(loader.discover(), 2);
+    assert!(loader.discovery().diagnostics().iter().any(|d| d.status == Status::ManifestParse));
+}
+
+#[test]
+fn a_replaced_library_invalidates_the_entry() {
+    let (root, cache) = tree("cache-library");
+    let loader = cached_loader(&root, &cache);
+    assert_eq!(loader.discover(), 3);
+    // Same manifest, new library: the entry must be re-validated (and the cache rewritten with the new stamp).
+    std::fs::write(root.join("a").join(library_name("a")), "a newer library").unwrap();
+    let before = std::fs::read(&cache).unwrap();
+    assert_eq!(loader.discover(), 3);
+    assert_ne!(std::fs::read(&cache).unwrap(), before);
+}
+
+#[test]
+fn bad_caches_are_ignored_and_rebuilt() {
+    let (root, cache) = tree("cache-bad");
+    assert_eq!(cached_loader(&root, &cache).discover(), 3);
+    let good = std::fs::read(&cache).unwrap();
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0xFF;
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        ("truncated", good[..good.len() / 3].to_vec(), "checksum mismatch"),
+        ("corrupt", flipped, "checksum mismatch"),
+        ("not a cache", b"hello, world, this is not a cache".to_vec(), "bad magic"),
+        ("empty", Vec::new(), "bad magic"),
+    ];
+    for (name, bytes, why) in cases {
+        std::fs::write(&cache, &bytes).unwrap();
+        let loader = cached_loader(&root, &cache);
+        assert_eq!(loader.discover(), 3, "{name}");
+        let diagnostics = cache_diagnostics(&loader, &cache);
+        assert_eq!(diagnostics.len(), 1, "{name}: {diagnostics:?}");
+        assert!(
+            diagnostics[0].contains("registry cache ignored and rebuilt") && diagnostics[0].contains(why),
+            "{name}: {diagnostics:?}"
+        );
+        // Rebuilt: the next loader finds a valid cache again.
+        let next = cached_loader(&root, &cache);
+        assert_eq!(next.discover(), 3, "{name}");
+        assert!(cache_diagnostics(&next, &cache).is_empty(), "{name} was not rebuilt");
+    }
+}
+
+#[test]
+fn an_unwritable_cache_is_a_diagnostic_not_a_failure() {
+    let (root, _) = tree("cache-unwritable");
+    // A cache path under a regular file can never be created, whoever runs the test.
+    let blocker = temp_dir("cache-blocker").join("file");
+    std::fs::write(&blocker, "").unwrap();
+    let cache = blocker.join("registry.bin");
+    let loader = cached_loader(&root, &cache);
+    assert_eq!(loader.discover(), 3);
+    let diagnostics = cache_diagnostics(&loader, &cache);
+    assert!(diagnostics.len() == 1 && diagnostics[0].contains("registry cache not written"), "{diagnostics:?}");
+}
+
+#[test]
+fn a_cache_written_by_another_loader_version_is_refused() {
+    // A whole, checksummed file whose header names another loader version.
+    let (root, cache) = tree("cache-version");
+    assert_eq!(cached_loader(&root, &cache).discover(), 3);
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let version = env!("CARGO_PKG_VERSION").as_bytes();
+    let at = bytes.windows(version.len()).position(|w| w == version).unwrap();
+    bytes[at] = if bytes[at] == b'9' { b'8' } else { b'9' };
+    // Re-seal with the same checksum the loader uses (FNV-1a 64 over everything before it).
+    bytes.truncate(bytes.len() - 8);
+    let sum =
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    bytes.extend_from_slice(&sum.to_le_bytes());
+    std::fs::write(&cache, bytes).unwrap();
+    let loader = cached_loader(&root, &cache);
+    assert_eq!(loader.discover(), 3);
+    let diagnostics = cache_diagnostics(&loader, &cache);
+    assert!(diagnostics.len() == 1 && diagnostics[0].contains("written by loader"), "{diagnostics:?}");
+}
