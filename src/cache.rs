@@ -32,12 +32,7 @@ impl FileStamp {
     #[cfg(unix)]
     pub(crate) fn of(metadata: &Metadata) -> FileStamp {
         use std::os::unix::fs::MetadataExt;
-        FileStamp {
-            dev: metadata.dev(),
-            ino: metadata.ino(),
-            size: metadata.size(),
-            mtime_ns: metadata.mtime().saturating_mul(1_000_000_000).saturating_add(metadata.mtime_nsec()),
-        }
+        FileStamp::from_parts(metadata.dev(), metadata.ino(), metadata.size(), metadata.mtime(), metadata.mtime_nsec())
     }
 
     #[cfg(not(unix))]
@@ -50,9 +45,8 @@ impl FileStamp {
         FileStamp { dev: 0, ino: 0, size: metadata.len(), mtime_ns }
     }
 
-    /// The stamp of the file at `path` (following symlinks), or `None` when it cannot be stat'ed.
-    pub(crate) fn stat(path: &Path) -> Option<FileStamp> {
-        std::fs::metadata(path).ok().map(|m| FileStamp::of(&m))
+    pub(crate) fn from_parts(dev: u64, ino: u64, size: u64, mtime_s: i64, mtime_nsec: i64) -> FileStamp {
+        FileStamp { dev, ino, size, mtime_ns: mtime_s.saturating_mul(1_000_000_000).saturating_add(mtime_nsec) }
     }
 }
 

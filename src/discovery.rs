@@ -20,10 +20,18 @@ pub struct PluginInfo {
     pub manifest: Manifest,
     /// The plugin directory, as found under its search path.
     pub directory: PathBuf,
+}
+
+impl PluginInfo {
     /// `directory/aisopod.plugin.toml`.
-    pub manifest_path: PathBuf,
+    pub fn manifest_path(&self) -> PathBuf {
+        self.directory.join(MANIFEST_FILE_NAME)
+    }
+
     /// `directory/lib<entry_point>.so` (or the platform's equivalent). It may not exist; loading checks.
-    pub library_path: PathBuf,
+    pub fn library_path(&self) -> PathBuf {
+        self.directory.join(self.manifest.library_file_name())
+    }
 }
 
 /// A candidate that discovery could not accept: its path, the class of failure and a message.
@@ -70,7 +78,7 @@ impl Discovery {
     /// when anything changed. A cache that cannot be read or written becomes a diagnostic.
     pub fn scan_cached(search_paths: &[PathBuf], logger: &Logger, cache_path: Option<&Path>) -> Discovery {
         let mut discovery = Discovery::default();
-        let candidates = discovery.candidates(search_paths, logger);
+        let (directories, candidates) = discovery.candidates(search_paths, logger);
         let cache = cache_path.map(|path| {
             let (cache, ignored) = Cache::load(path);
             if let Some(why) = ignored {
@@ -79,25 +87,21 @@ impl Discovery {
             }
             cache
         });
-        let outcomes = examine_all(&candidates, cache.as_ref());
+        let outcomes = examine_all(&directories, &candidates, cache.as_ref());
         let mut changed = false;
         let mut entries: Vec<(PathBuf, Entry)> = Vec::new();
-        for (directory, outcome) in candidates.into_iter().zip(outcomes) {
+        for (candidate, outcome) in candidates.iter().zip(outcomes) {
             match outcome {
                 Outcome::NotCandidate => {}
                 Outcome::Refused(path, error) => discovery.diagnose(path, error),
-                Outcome::Accepted { manifest, manifest_stamp, from_cache } => {
+                Outcome::Accepted { manifest, stamps, from_cache } => {
                     changed |= !from_cache;
-                    let manifest_path = directory.join(MANIFEST_FILE_NAME);
-                    if cache.is_some() {
-                        // The library's stamp was taken by `examine`; recomputing it here would double the stats.
-                        let library_stamp = manifest_stamp.1;
-                        entries.push((
-                            manifest_path.clone(),
-                            Entry { manifest_stamp: manifest_stamp.0, library_stamp, manifest: manifest.clone() },
-                        ));
+                    let directory = directories[candidate.search_path].path.join(&candidate.name);
+                    if let Some((manifest_stamp, library_stamp)) = stamps {
+                        let entry = Entry { manifest_stamp, library_stamp, manifest: manifest.clone() };
+                        entries.push((directory.join(MANIFEST_FILE_NAME), entry));
                     }
-                    discovery.accept(directory, manifest_path, manifest);
+                    discovery.accept(directory, manifest);
                 }
             }
         }
@@ -112,55 +116,71 @@ impl Discovery {
         discovery
     }
 
-    /// Every immediate subdirectory of every search path, in search-path order, then by name.
-    fn candidates(&mut self, search_paths: &[PathBuf], logger: &Logger) -> Vec<PathBuf> {
+    /// The open search directories, and every immediate entry of each, in search-path order, then by name.
+    fn candidates(&mut self, search_paths: &[PathBuf], logger: &Logger) -> (Vec<SearchDir>, Vec<Candidate>) {
+        let mut directories = Vec::new();
         let mut candidates = Vec::new();
         for search_path in search_paths {
-            let mut entries: Vec<PathBuf> = match std::fs::read_dir(search_path) {
-                Ok(dir) => dir
-                    .filter_map(|entry| match entry {
-                        Ok(entry) => Some(entry.path()),
-                        Err(e) => {
-                            let message = format!("{}: cannot read a directory entry: {e}", search_path.display());
-                            self.diagnose(search_path.clone(), Error::new(Status::Io, message));
-                            None
-                        }
-                    })
-                    .collect(),
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            let opened = std::fs::File::open(search_path).and_then(|dir| Ok((dir, std::fs::read_dir(search_path)?)));
+            let (handle, entries) = match opened {
+                Ok(opened) => opened,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    logger.log(LogLevel::Debug, &format!("skipping search path {}: {e}", search_path.display()));
+                    continue;
+                }
+                Err(e) => {
                     let message = format!("{}: cannot read search directory: {e}", search_path.display());
                     self.diagnose(search_path.clone(), Error::new(Status::Io, message));
                     continue;
                 }
-                Err(e) => {
-                    logger.log(LogLevel::Debug, &format!("skipping search path {}: {e}", search_path.display()));
-                    continue;
-                }
             };
-            entries.sort();
-            candidates.append(&mut entries);
+            let index = directories.len();
+            let first = candidates.len();
+            for entry in entries {
+                match entry {
+                    Ok(entry) => candidates.push(Candidate { search_path: index, name: entry.file_name() }),
+                    Err(e) => {
+                        let message = format!("{}: cannot read a directory entry: {e}", search_path.display());
+                        self.diagnose(search_path.clone(), Error::new(Status::Io, message));
+                    }
+                }
+            }
+            candidates[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
+            directories.push(SearchDir { path: search_path.clone(), handle });
         }
-        candidates
+        (directories, candidates)
     }
 
-    fn accept(&mut self, directory: PathBuf, manifest_path: PathBuf, manifest: Manifest) {
+    fn accept(&mut self, directory: PathBuf, manifest: Manifest) {
         if let Some(first) = self.find(&manifest.id) {
+            let manifest_path = directory.join(MANIFEST_FILE_NAME);
             let message = format!(
                 "{}: plugin id '{}' is already provided by {}, earlier in the search path; this one is ignored",
                 manifest_path.display(),
                 manifest.id,
-                first.manifest_path.display()
+                first.manifest_path().display()
             );
             return self.diagnose(manifest_path, Error::new(Status::DuplicateId, message));
         }
-        let library_path = directory.join(manifest.library_file_name());
         self.by_id.insert(manifest.id.clone(), self.plugins.len());
-        self.plugins.push(Arc::new(PluginInfo { manifest, directory, manifest_path, library_path }));
+        self.plugins.push(Arc::new(PluginInfo { manifest, directory }));
     }
 
     fn diagnose(&mut self, path: PathBuf, error: Error) {
         self.diagnostics.push(Diagnostic { path, status: error.status(), message: error.message().to_owned() });
     }
+}
+
+/// A search directory, held open so that its entries are opened and stat'ed relative to it.
+struct SearchDir {
+    path: PathBuf,
+    handle: std::fs::File,
+}
+
+/// An entry of a search directory that may be a plugin directory.
+struct Candidate {
+    search_path: usize,
+    name: std::ffi::OsString,
 }
 
 /// What examining one candidate directory found.
@@ -171,8 +191,8 @@ enum Outcome {
     Refused(PathBuf, Error),
     Accepted {
         manifest: Manifest,
-        /// The manifest's and the library's stamps (the latter only when a cache is in use).
-        manifest_stamp: (FileStamp, Option<FileStamp>),
+        /// The manifest's and the library's stamps, when a cache is in use.
+        stamps: Option<(FileStamp, Option<FileStamp>)>,
         from_cache: bool,
     },
 }
@@ -181,45 +201,98 @@ enum Outcome {
 const PARALLEL_THRESHOLD: usize = 64;
 
 /// Examines every candidate, on all cores when there are many; results keep the candidates' order.
-fn examine_all(candidates: &[PathBuf], cache: Option<&Cache>) -> Vec<Outcome> {
+fn examine_all(directories: &[SearchDir], candidates: &[Candidate], cache: Option<&Cache>) -> Vec<Outcome> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let examine_one = |c: &Candidate| examine(&directories[c.search_path], &c.name, cache);
     if workers < 2 || candidates.len() < PARALLEL_THRESHOLD {
-        return candidates.iter().map(|c| examine(c, cache)).collect();
+        return candidates.iter().map(examine_one).collect();
     }
     let chunk = candidates.len().div_ceil(workers);
     std::thread::scope(|scope| {
         let handles: Vec<_> = candidates
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|c| examine(c, cache)).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(move || part.iter().map(examine_one).collect::<Vec<_>>()))
             .collect();
         handles.into_iter().flat_map(|h| h.join().expect("discovery worker panicked")).collect()
     })
 }
 
 /// Reads (or takes from the cache) and validates one candidate's manifest. Runs no plugin code.
-fn examine(directory: &Path, cache: Option<&Cache>) -> Outcome {
-    let manifest_path = directory.join(MANIFEST_FILE_NAME);
+fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>) -> Outcome {
+    let relative = Path::new(name).join(MANIFEST_FILE_NAME);
+    let manifest_path = directory.path.join(&relative);
+    let library_stamp =
+        |manifest: &Manifest| fs_at::stat(&directory.handle, &Path::new(name).join(manifest.library_file_name())).ok();
     if let Some(cache) = cache {
-        if let (Some(entry), Some(stamp)) = (cache.get(&manifest_path), FileStamp::stat(&manifest_path)) {
+        if let (Some(entry), Ok(stamp)) = (cache.get(&manifest_path), fs_at::stat(&directory.handle, &relative)) {
             if entry.manifest_stamp == stamp {
-                let library_stamp = FileStamp::stat(&directory.join(entry.manifest.library_file_name()));
-                if library_stamp == entry.library_stamp {
-                    return Outcome::Accepted {
-                        manifest: entry.manifest.clone(),
-                        manifest_stamp: (stamp, library_stamp),
-                        from_cache: true,
-                    };
+                let library = library_stamp(&entry.manifest);
+                if library == entry.library_stamp {
+                    let manifest = entry.manifest.clone();
+                    return Outcome::Accepted { manifest, stamps: Some((stamp, library)), from_cache: true };
                 }
             }
         }
     }
-    match Manifest::read_stamped(&manifest_path) {
+    match Manifest::read_opened(fs_at::open(&directory.handle, &relative), &manifest_path) {
         Ok(None) => Outcome::NotCandidate,
         Err(error) => Outcome::Refused(manifest_path, error),
         Ok(Some((manifest, stamp))) => {
-            let library_stamp = cache.and_then(|_| FileStamp::stat(&directory.join(manifest.library_file_name())));
-            Outcome::Accepted { manifest, manifest_stamp: (stamp, library_stamp), from_cache: false }
+            let stamps = cache.map(|_| (stamp, library_stamp(&manifest)));
+            Outcome::Accepted { manifest, stamps, from_cache: false }
         }
+    }
+}
+
+/// Opening and stat'ing files relative to an open directory: the kernel then walks two path components
+/// instead of the whole path.
+mod fs_at {
+    use std::fs::File;
+    use std::io;
+    use std::path::Path;
+
+    use crate::cache::FileStamp;
+
+    #[cfg(unix)]
+    fn c_path(relative: &Path) -> io::Result<std::ffi::CString> {
+        use std::os::unix::ffi::OsStrExt;
+        std::ffi::CString::new(relative.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
+    }
+
+    /// Opens `relative` (below `directory`) for reading.
+    #[cfg(unix)]
+    pub(super) fn open(directory: &File, relative: &Path) -> io::Result<File> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let path = c_path(relative)?;
+        // SAFETY: a valid directory descriptor and a NUL-terminated path; the new descriptor is owned by the
+        // returned File.
+        let fd = unsafe { libc::openat(directory.as_raw_fd(), path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+
+    /// The stamp of `relative` (below `directory`), following symlinks.
+    #[cfg(unix)]
+    pub(super) fn stat(directory: &File, relative: &Path) -> io::Result<FileStamp> {
+        use std::os::fd::AsRawFd;
+        let path = c_path(relative)?;
+        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: as in `open`; `st` is written in full on success.
+        let rc = unsafe { libc::fstatat(directory.as_raw_fd(), path.as_ptr(), st.as_mut_ptr(), 0) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let st = unsafe { st.assume_init() };
+        #[allow(clippy::unnecessary_cast)] // The field types differ between platforms.
+        Ok(FileStamp::from_parts(
+            st.st_dev as u64,
+            st.st_ino as u64,
+            st.st_size as u64,
+            st.st_mtime as i64,
+            st.st_mtime_nsec as i64,
+        ))
     }
 }
 

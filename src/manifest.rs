@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::Read;
+use std::io::Read as _;
 use std::path::Path;
 
 use semver::Version;
@@ -115,9 +115,14 @@ impl Manifest {
     /// Reads and validates the manifest at `path`, with the identity of the file it read. `Ok(None)` when
     /// there is no manifest there (the path or its directory does not exist, or is not a directory).
     pub(crate) fn read_stamped(path: &Path) -> Result<Option<(Manifest, FileStamp)>> {
+        Manifest::read_opened(File::open(path), path)
+    }
+
+    /// As [`Manifest::read_stamped`], for a file the caller opened (or failed to open) at `path`.
+    pub(crate) fn read_opened(opened: std::io::Result<File>, path: &Path) -> Result<Option<(Manifest, FileStamp)>> {
         let io_error =
             |e: std::io::Error| Error::new(Status::Io, format!("{}: cannot read manifest: {e}", path.display()));
-        let file = match File::open(path) {
+        let mut file = match opened {
             Ok(file) => file,
             // No manifest, or a directory entry that is not a directory: not a candidate. A manifest that is a
             // dangling symlink is a broken candidate, though, worth a diagnostic.
@@ -136,12 +141,29 @@ impl Manifest {
         if metadata.len() > MANIFEST_MAX_BYTES {
             return Err(too_large(path, metadata.len()));
         }
-        let mut bytes = Vec::with_capacity(metadata.len() as usize + 1);
-        // The file may grow between fstat and read: never read past the cap.
-        file.take(MANIFEST_MAX_BYTES + 1).read_to_end(&mut bytes).map_err(io_error)?;
-        if bytes.len() as u64 > MANIFEST_MAX_BYTES {
-            return Err(too_large(path, bytes.len() as u64));
+        // One read of the size fstat gave, plus one byte to notice a file that grew meanwhile; a short read
+        // of a regular file is its end. Never past the cap.
+        let mut bytes = vec![0; metadata.len() as usize + 1];
+        let mut filled = 0;
+        loop {
+            match file.read(&mut bytes[filled..]) {
+                Ok(0) => break,
+                Ok(n) => {
+                    filled += n;
+                    if filled == bytes.len() {
+                        if filled as u64 > MANIFEST_MAX_BYTES {
+                            return Err(too_large(path, filled as u64));
+                        }
+                        bytes.resize(bytes.len() * 2, 0);
+                    } else if metadata.is_file() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(e)),
+            }
         }
+        bytes.truncate(filled);
         Ok(Some((Manifest::parse_bytes(&bytes, path)?, FileStamp::of(&metadata))))
     }
 
@@ -163,11 +185,21 @@ impl Manifest {
 
     /// Validates a manifest held in memory; `path` is only used in messages.
     pub fn parse_str(text: &str, path: &Path) -> Result<Manifest> {
-        let raw: RawManifest = toml::from_str(text).map_err(|e| {
+        // Most manifests use a small part of TOML; the fast reader takes those without building a document
+        // tree, and declines everything else to the full parser. Both feed the same validation.
+        let raw = match fast::read(text) {
+            Some(raw) => raw,
+            None => Manifest::parse_full(text, path)?,
+        };
+        Validator { text, path }.validate(raw)
+    }
+
+    /// The full TOML parser, which also words every syntax and schema error.
+    fn parse_full(text: &str, path: &Path) -> Result<RawManifest> {
+        toml::from_str(text).map_err(|e| {
             let line = e.span().map(|span| line_of(text.as_bytes(), span.start)).unwrap_or(1);
             Error::new(Status::ManifestParse, format!("{}:{line}: {}", path.display(), e.message().trim_end()))
-        })?;
-        Validator { text, path }.validate(raw)
+        })
     }
 
     /// Declared names of one capability kind.
@@ -221,6 +253,7 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct RawManifest {
     plugin: RawPlugin,
     #[serde(default)]
@@ -231,6 +264,7 @@ struct RawManifest {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct RawPlugin {
     id: Spanned<String>,
     name: Spanned<String>,
@@ -256,6 +290,7 @@ fn default_true() -> bool {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct RawCapabilities {
     #[serde(default)]
     tools: Vec<Spanned<String>>,
@@ -271,6 +306,7 @@ struct RawCapabilities {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct RawCompatibility {
     min_host_version: Option<Spanned<String>>,
     max_host_version: Option<Spanned<String>>,
@@ -409,6 +445,231 @@ impl Validator<'_> {
     }
 }
 
+/// A reader for the common shape of a manifest: the three known tables, bare keys, basic strings without
+/// escapes, literal strings, booleans and arrays of those strings, comments. It builds the same
+/// [`RawManifest`] the full parser would, and returns `None` for anything else (other syntax, unknown or
+/// repeated keys and tables, missing fields, wrong types), which the full parser then reads and words.
+mod fast {
+    use super::{RawCapabilities, RawCompatibility, RawManifest, RawPlugin};
+    use toml::Spanned;
+
+    #[derive(Clone, Copy, PartialEq)]
+    enum Table {
+        Plugin,
+        Capabilities,
+        Compatibility,
+    }
+
+    struct Cursor<'a> {
+        text: &'a str,
+        at: usize,
+    }
+
+    impl<'a> Cursor<'a> {
+        fn peek(&self) -> Option<u8> {
+            self.text.as_bytes().get(self.at).copied()
+        }
+
+        fn skip_blanks(&mut self) {
+            while matches!(self.peek(), Some(b' ' | b'\t')) {
+                self.at += 1;
+            }
+        }
+
+        /// Skips blanks and a comment; then requires the end of the line (or of the text).
+        fn end_of_line(&mut self) -> Option<()> {
+            self.skip_blanks();
+            if self.peek() == Some(b'#') {
+                let rest = &self.text[self.at..];
+                let len = rest.find('\n').unwrap_or(rest.len());
+                // Control characters other than tab are invalid in comments too; a CR only before the LF.
+                let comment = rest[..len].strip_suffix('\r').unwrap_or(&rest[..len]);
+                if comment.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+                    return None;
+                }
+                self.at += comment.len();
+            }
+            match self.peek() {
+                None => Some(()),
+                Some(b'\n') => {
+                    self.at += 1;
+                    Some(())
+                }
+                Some(b'\r') if self.text.as_bytes().get(self.at + 1) == Some(&b'\n') => {
+                    self.at += 2;
+                    Some(())
+                }
+                _ => None,
+            }
+        }
+
+        /// Skips whitespace, newlines and comments (inside arrays).
+        fn skip_space(&mut self) -> Option<()> {
+            loop {
+                self.skip_blanks();
+                match self.peek() {
+                    Some(b'\n' | b'\r' | b'#') => self.end_of_line()?,
+                    _ => return Some(()),
+                }
+            }
+        }
+
+        fn bare_key(&mut self) -> Option<&'a str> {
+            let start = self.at;
+            while matches!(self.peek(), Some(b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-')) {
+                self.at += 1;
+            }
+            (self.at > start).then(|| &self.text[start..self.at])
+        }
+
+        /// A one-line basic string without escapes, or a one-line literal string.
+        fn string(&mut self) -> Option<Spanned<String>> {
+            let start = self.at;
+            let quote = self.peek().filter(|q| *q == b'"' || *q == b'\'')?;
+            let rest = &self.text[start + 1..];
+            let len = rest.find(quote as char)?;
+            let value = &rest[..len];
+            // Multi-line strings, escapes and control characters are the full parser's business.
+            if len == 0 && rest.as_bytes().get(1) == Some(&quote) {
+                return None;
+            }
+            let escapes = quote == b'"' && value.contains('\\');
+            if escapes || value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+                return None;
+            }
+            self.at = start + 1 + len + 1;
+            Some(Spanned::new(start..self.at, value.to_owned()))
+        }
+
+        fn boolean(&mut self) -> Option<bool> {
+            let rest = &self.text[self.at..];
+            let (value, len) = if rest.starts_with("true") {
+                (true, 4)
+            } else if rest.starts_with("false") {
+                (false, 5)
+            } else {
+                return None;
+            };
+            self.at += len;
+            Some(value)
+        }
+
+        fn string_array(&mut self) -> Option<Vec<Spanned<String>>> {
+            if self.peek() != Some(b'[') {
+                return None;
+            }
+            self.at += 1;
+            let mut values = Vec::new();
+            loop {
+                self.skip_space()?;
+                if self.peek() == Some(b']') {
+                    self.at += 1;
+                    return Some(values);
+                }
+                values.push(self.string()?);
+                self.skip_space()?;
+                match self.peek()? {
+                    b',' => self.at += 1,
+                    b']' => {
+                        self.at += 1;
+                        return Some(values);
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    /// Sets a field that must not be set twice.
+    fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+        match slot {
+            Some(_) => None,
+            None => {
+                *slot = Some(value);
+                Some(())
+            }
+        }
+    }
+
+    pub(super) fn read(text: &str) -> Option<RawManifest> {
+        let mut cursor = Cursor { text, at: 0 };
+        let mut table: Option<Table> = None;
+        let mut seen = [false; 3];
+        let (mut id, mut name, mut version, mut entry_point) = (None, None, None, None);
+        let (mut description, mut author, mut thread_safe, mut unload) = (None, None, None, None);
+        let mut lists: [Option<Vec<Spanned<String>>>; 5] = Default::default();
+        let (mut min_host_version, mut max_host_version) = (None, None);
+        while cursor.peek().is_some() {
+            cursor.skip_blanks();
+            match cursor.peek() {
+                Some(b'#' | b'\n' | b'\r') | None => cursor.end_of_line()?,
+                Some(b'[') => {
+                    cursor.at += 1;
+                    let next = match cursor.bare_key()? {
+                        "plugin" => Table::Plugin,
+                        "capabilities" => Table::Capabilities,
+                        "compatibility" => Table::Compatibility,
+                        _ => return None,
+                    };
+                    if cursor.peek() != Some(b']') || std::mem::replace(&mut seen[next as usize], true) {
+                        return None;
+                    }
+                    cursor.at += 1;
+                    cursor.end_of_line()?;
+                    table = Some(next);
+                }
+                Some(_) => {
+                    let key = cursor.bare_key()?;
+                    cursor.skip_blanks();
+                    if cursor.peek() != Some(b'=') {
+                        return None;
+                    }
+                    cursor.at += 1;
+                    cursor.skip_blanks();
+                    match (table?, key) {
+                        (Table::Plugin, "id") => set(&mut id, cursor.string()?)?,
+                        (Table::Plugin, "name") => set(&mut name, cursor.string()?)?,
+                        (Table::Plugin, "version") => set(&mut version, cursor.string()?)?,
+                        (Table::Plugin, "description") => set(&mut description, cursor.string()?)?,
+                        (Table::Plugin, "author") => set(&mut author, cursor.string()?)?,
+                        (Table::Plugin, "entry_point") => set(&mut entry_point, cursor.string()?)?,
+                        (Table::Plugin, "thread_safe") => set(&mut thread_safe, cursor.boolean()?)?,
+                        (Table::Plugin, "unload") => set(&mut unload, cursor.boolean()?)?,
+                        (Table::Capabilities, key) => {
+                            let slot = ["tools", "commands", "channels", "providers", "hooks"]
+                                .iter()
+                                .position(|k| *k == key)?;
+                            set(&mut lists[slot], cursor.string_array()?)?
+                        }
+                        (Table::Compatibility, "min_host_version") => set(&mut min_host_version, cursor.string()?)?,
+                        (Table::Compatibility, "max_host_version") => set(&mut max_host_version, cursor.string()?)?,
+                        _ => return None,
+                    }
+                    cursor.end_of_line()?;
+                }
+            }
+        }
+        if !seen[Table::Plugin as usize] {
+            return None;
+        }
+        let [tools, commands, channels, providers, hooks] = lists.map(Option::unwrap_or_default);
+        Some(RawManifest {
+            plugin: RawPlugin {
+                id: id?,
+                name: name?,
+                version: version?,
+                description: description.unwrap_or_else(super::empty),
+                author: author.unwrap_or_else(super::empty),
+                entry_point: entry_point?,
+                thread_safe: thread_safe.unwrap_or(true),
+                unload: unload.unwrap_or(true),
+            },
+            capabilities: RawCapabilities { tools, commands, channels, providers, hooks },
+            compatibility: RawCompatibility { min_host_version, max_host_version },
+        })
+    }
+}
+
 /// Checks a capability name: 1 to 128 bytes of `[A-Za-z0-9_.:/-]`, starting with a letter, digit or `_`.
 pub fn check_capability_name(name: &str) -> std::result::Result<(), String> {
     if name.is_empty() {
@@ -537,6 +798,43 @@ max_host_version = "2.0.0"
         assert!(old.message().contains("min_host_version") && old.message().contains("'hello'"), "{old}");
         let new = m.check_host_version(&Version::new(2, 0, 1), path).unwrap_err();
         assert!(new.message().contains("max_host_version"), "{new}");
+    }
+
+    /// The fast reader either declines or agrees exactly (values and spans) with the full parser.
+    #[test]
+    fn fast_reader_agrees_with_the_full_parser() {
+        let cases = [
+            GOOD.to_string(),
+            GOOD.replace('\n', "\r\n"),
+            GOOD.replace("tools = [\"greet\"]", "tools = [\n  \"greet\", # the one tool\n  'b',\n]"),
+            GOOD.replace("author = \"A. Author\"", "author = 'lit\\eral'   # comment"),
+            GOOD.replace("[compatibility]", "[compatibility] # trailing comment"),
+            GOOD.replace("entry_point = \"hello\"", "entry_point = \"hello\"\nthread_safe = false\nunload = true"),
+            GOOD.replace("author = \"A. Author\"", "author = \"\""),
+            GOOD.replace("tools = [\"greet\"]", "tools = []"),
+            GOOD.replace("author = \"A. Author\"", "author = \"esc\\\"aped\""),
+            GOOD.replace("author = \"A. Author\"", "author = \"\"\"multi\"\"\""),
+            GOOD.replace("[plugin]", "[ plugin ]"),
+            GOOD.replace("id = \"hello\"", "\"id\" = \"hello\""),
+            GOOD.replace("id = \"hello\"", "id = \"hello\"\nid = \"again\""),
+            GOOD.replace("author = ", "colour = \"red\"\nauthor = "),
+            GOOD.replace("name = \"Hello\"\n", ""),
+            GOOD.replace("entry_point = \"hello\"", "entry_point = \"hello\"\nunload = 1"),
+            GOOD.replace("tools = [\"greet\"]", "tools = [\"greet\",,]"),
+            GOOD.replace("tools = [\"greet\"]", "tools = [\"greet\"] # x\r"),
+            format!("{GOOD}\n[capabilities]\n"),
+            "[plugin]\r".to_string(),
+            String::new(),
+        ];
+        let mut accepted = 0;
+        for text in &cases {
+            let full: std::result::Result<RawManifest, _> = toml::from_str(text);
+            if let Some(fast) = fast::read(text) {
+                accepted += 1;
+                assert_eq!(Some(fast), full.ok(), "the fast reader disagrees on:\n{text}");
+            }
+        }
+        assert!(accepted >= 8, "the fast reader took only {accepted} cases");
     }
 
     #[test]

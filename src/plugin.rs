@@ -239,7 +239,7 @@ impl LoadedPlugin {
     ) -> Result<LoadedPlugin> {
         let manifest = &info.manifest;
         let id = manifest.id.as_str();
-        manifest.check_host_version(host_version, &info.manifest_path)?;
+        manifest.check_host_version(host_version, &info.manifest_path())?;
         let library_path = resolve_library(&info)?;
         let library = open_library(&library_path, !manifest.unload).map_err(|e| {
             Error::new(Status::LibraryLoad, format!("plugin '{id}': cannot load {}: {e}", library_path.display()))
@@ -314,7 +314,7 @@ impl LoadedPlugin {
                 format!("mandatory function pointer(s) NULL in aisopod_plugin: {}", missing.join(", ")),
             ));
         }
-        check_reported_id(plugin.id, manifest, &info.manifest_path)?;
+        check_reported_id(plugin.id, manifest, &info.manifest_path())?;
         live.handlers = register(plugin.register_capabilities.expect("checked above"), vtable, &info)?;
         let serial = (!manifest.thread_safe).then(|| Serial { lock: Mutex::new(()), owner: AtomicU64::new(0) });
         Ok(LoadedPlugin {
@@ -606,14 +606,14 @@ fn resolve_library(info: &PluginInfo) -> Result<PathBuf> {
             format!("plugin '{id}': cannot resolve plugin directory {}: {e}", info.directory.display()),
         )
     })?;
-    let library = info.library_path.canonicalize().map_err(|e| {
+    let library = info.library_path().canonicalize().map_err(|e| {
         let status = if e.kind() == std::io::ErrorKind::NotFound { Status::LibraryNotFound } else { Status::Io };
         Error::new(
             status,
             format!(
                 "plugin '{id}': library {} (from [plugin].entry_point in {}): {e}",
-                info.library_path.display(),
-                info.manifest_path.display()
+                info.library_path().display(),
+                info.manifest_path().display()
             ),
         )
     })?;
@@ -622,7 +622,7 @@ fn resolve_library(info: &PluginInfo) -> Result<PathBuf> {
             Status::LibraryOutsidePluginDir,
             format!(
                 "plugin '{id}': library {} resolves to {}, outside the plugin directory {}",
-                info.library_path.display(),
+                info.library_path().display(),
                 library.display(),
                 directory.display()
             ),
@@ -804,7 +804,7 @@ fn register(
     if !problems.is_empty() {
         return Err(Error::new(
             Status::CapabilityMismatch,
-            format!("plugin '{id}' ({}): {}", info.manifest_path.display(), problems.join("; ")),
+            format!("plugin '{id}' ({}): {}", info.manifest_path().display(), problems.join("; ")),
         ));
     }
     Ok(registration.handlers)
