@@ -59,20 +59,37 @@ pub(crate) struct Entry {
     pub(crate) manifest: Manifest,
 }
 
-/// A decoded cache file.
+/// A cached plugin as found in the file: its stamps, and where its manifest starts, decoded only on use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slot {
+    pub(crate) manifest_stamp: FileStamp,
+    pub(crate) library_stamp: Option<FileStamp>,
+    path: (usize, usize),
+    manifest_at: usize,
+}
+
+/// A cache file, checked and indexed by manifest path; manifests are decoded only when used.
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
-    entries: HashMap<PathBuf, Entry>,
+    bytes: Vec<u8>,
+    /// FNV-1a of a manifest path's bytes -> its slot. A collision only costs a cache miss.
+    index: HashMap<u64, Slot, BuildFnv>,
 }
 
 impl Cache {
-    /// The cached entry for a manifest path.
-    pub(crate) fn get(&self, manifest_path: &Path) -> Option<&Entry> {
-        self.entries.get(manifest_path)
+    /// The slot for a manifest path, if the cache has one.
+    pub(crate) fn get(&self, manifest_path: &Path) -> Option<&Slot> {
+        let key = path_bytes(manifest_path);
+        self.index.get(&checksum(key)).filter(|slot| &self.bytes[slot.path.0..slot.path.1] == key)
+    }
+
+    /// The manifest of a slot this cache returned.
+    pub(crate) fn manifest(&self, slot: &Slot) -> Option<Manifest> {
+        Reader { bytes: &self.bytes, at: slot.manifest_at }.manifest()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.entries.len()
+        self.index.len()
     }
 
     /// Reads the cache at `path`. A missing file is an empty cache; a file that fails a check is an empty
@@ -85,7 +102,7 @@ impl Cache {
             }
             Err(e) => return (Cache::default(), Some(format!("cannot read it: {e}"))),
         };
-        match decode(&bytes) {
+        match decode(bytes) {
             Ok(cache) => (cache, None),
             Err(why) => (Cache::default(), Some(why)),
         }
@@ -146,11 +163,11 @@ fn encode<'a>(entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Vec<u8> {
     w.0
 }
 
-fn decode(bytes: &[u8]) -> Result<Cache, String> {
-    let (body, sum) = bytes.split_at_checked(bytes.len().saturating_sub(8)).ok_or("truncated")?;
-    if bytes.len() < MAGIC.len() + 8 || !body.starts_with(MAGIC) {
+fn decode(bytes: Vec<u8>) -> Result<Cache, String> {
+    if bytes.len() < MAGIC.len() + 8 || !bytes.starts_with(MAGIC) {
         return Err("not a registry cache (bad magic)".into());
     }
+    let (body, sum) = bytes.split_at(bytes.len() - 8);
     if checksum(body).to_le_bytes() != sum {
         return Err("corrupt or truncated (checksum mismatch)".into());
     }
@@ -169,12 +186,38 @@ fn decode(bytes: &[u8]) -> Result<Cache, String> {
         return Err(format!("written for ABI {abi}, this loader speaks {AISOPOD_ABI_VERSION}"));
     }
     let count = r.u32().ok_or_else(truncated)? as usize;
-    let mut entries = HashMap::with_capacity(count.min(1 << 20));
+    let mut index = HashMap::with_capacity_and_hasher(count.min(1 << 20), BuildFnv);
     for _ in 0..count {
-        let (path, entry) = r.entry().ok_or("malformed entry")?;
-        entries.insert(path, entry);
+        let slot = r.slot().ok_or("malformed entry")?;
+        index.insert(checksum(&body[slot.path.0..slot.path.1]), slot);
     }
-    Ok(Cache { entries })
+    if r.at != body.len() {
+        return Err("malformed (trailing bytes)".into());
+    }
+    Ok(Cache { bytes, index })
+}
+
+/// FNV-1a as a `HashMap` hasher: for short keys (ids, paths, hashes) it is several times cheaper than the
+/// default SipHash, and these maps hold no attacker-chosen keys that could collide on purpose to any harm.
+#[derive(Default, Clone, Copy, Debug)]
+pub(crate) struct BuildFnv;
+
+pub(crate) struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = bytes.iter().fold(self.0, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    }
+}
+
+impl std::hash::BuildHasher for BuildFnv {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
 }
 
 #[cfg(unix)]
@@ -186,17 +229,6 @@ fn path_bytes(path: &Path) -> &[u8] {
 #[cfg(not(unix))]
 fn path_bytes(path: &Path) -> &[u8] {
     path.to_str().unwrap_or("").as_bytes()
-}
-
-#[cfg(unix)]
-fn path_from(bytes: &[u8]) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
-}
-
-#[cfg(not(unix))]
-fn path_from(bytes: &[u8]) -> PathBuf {
-    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
 }
 
 struct Writer(Vec<u8>);
@@ -278,10 +310,30 @@ impl<'a> Reader<'a> {
             text => Version::parse(text).ok().map(Some),
         }
     }
-    fn entry(&mut self) -> Option<(PathBuf, Entry)> {
-        let path = path_from(self.bytes()?);
+    /// An entry's path and stamps; skips over its manifest without decoding it (a manifest that does not
+    /// decode when used is a cache miss).
+    fn slot(&mut self) -> Option<Slot> {
+        let len = self.u32()? as usize;
+        let path = (self.at, self.at.checked_add(len)?);
+        self.take(len)?;
         let manifest_stamp = self.stamp()??;
         let library_stamp = self.stamp()?;
+        let manifest_at = self.at;
+        for _ in 0..6 {
+            self.bytes()?;
+        }
+        self.u8()?;
+        for _ in 0..5 {
+            for _ in 0..self.u32()? {
+                self.bytes()?;
+            }
+        }
+        self.bytes()?;
+        self.bytes()?;
+        Some(Slot { manifest_stamp, library_stamp, path, manifest_at })
+    }
+
+    fn manifest(&mut self) -> Option<Manifest> {
         let (id, name, description, author, entry_point) =
             (self.string()?, self.string()?, self.string()?, self.string()?, self.string()?);
         let version = Version::parse(self.str()?).ok()?;
@@ -296,7 +348,7 @@ impl<'a> Reader<'a> {
             *list = (0..count).map(|_| self.string()).collect::<Option<_>>()?;
         }
         let (min_host_version, max_host_version) = (self.version()?, self.version()?);
-        let manifest = Manifest {
+        Some(Manifest {
             id,
             name,
             version,
@@ -308,8 +360,7 @@ impl<'a> Reader<'a> {
             capabilities,
             min_host_version,
             max_host_version,
-        };
-        Some((path, Entry { manifest_stamp, library_stamp, manifest }))
+        })
     }
 }
 
@@ -332,11 +383,12 @@ mod tests {
     fn entries_round_trip() {
         let (path, entry) = sample();
         let bytes = encode(std::iter::once((path.as_path(), &entry)));
-        let cache = decode(&bytes).unwrap();
-        let back = cache.get(&path).unwrap();
-        assert_eq!(back.manifest, entry.manifest);
-        assert_eq!(back.manifest_stamp, entry.manifest_stamp);
-        assert_eq!(back.library_stamp, None);
+        let cache = decode(bytes).unwrap();
+        let slot = cache.get(&path).unwrap();
+        assert_eq!(cache.manifest(slot).unwrap(), entry.manifest);
+        assert_eq!(slot.manifest_stamp, entry.manifest_stamp);
+        assert_eq!(slot.library_stamp, None);
+        assert!(cache.get(Path::new("/p/b/aisopod.plugin.toml")).is_none());
     }
 
     #[test]
@@ -344,12 +396,12 @@ mod tests {
         let (path, entry) = sample();
         let bytes = encode(std::iter::once((path.as_path(), &entry)));
         for len in 0..bytes.len() {
-            assert!(decode(&bytes[..len]).is_err(), "truncated to {len}");
+            assert!(decode(bytes[..len].to_vec()).is_err(), "truncated to {len}");
         }
         for at in 0..bytes.len() {
             let mut corrupt = bytes.clone();
             corrupt[at] ^= 0x40;
-            assert!(decode(&corrupt).is_err(), "flipped byte {at}");
+            assert!(decode(corrupt).is_err(), "flipped byte {at}");
         }
     }
 }

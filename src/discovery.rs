@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cache::{Cache, Entry, FileStamp};
+use crate::cache::{BuildFnv, Cache, Entry, FileStamp};
 use crate::error::{Error, Status};
 use crate::log::{LogLevel, Logger};
 use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
@@ -46,7 +46,7 @@ pub struct Diagnostic {
 #[derive(Debug, Default)]
 pub struct Discovery {
     plugins: Vec<Arc<PluginInfo>>,
-    by_id: HashMap<String, usize>,
+    by_id: HashMap<String, usize, BuildFnv>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -88,16 +88,26 @@ impl Discovery {
             cache
         });
         let outcomes = examine_all(&directories, &candidates, cache.as_ref());
-        let mut changed = false;
+        // The cache is rewritten only when this discovery differs from it: a plugin read afresh, or one gone.
+        let save = cache.as_ref().is_some_and(|cache| {
+            let mut accepted = 0;
+            let fresh = outcomes.iter().any(|o| match o {
+                Outcome::Accepted { from_cache, .. } => {
+                    accepted += 1;
+                    !from_cache
+                }
+                _ => false,
+            });
+            fresh || accepted != cache.len()
+        });
         let mut entries: Vec<(PathBuf, Entry)> = Vec::new();
         for (candidate, outcome) in candidates.iter().zip(outcomes) {
             match outcome {
                 Outcome::NotCandidate => {}
                 Outcome::Refused(path, error) => discovery.diagnose(path, error),
-                Outcome::Accepted { manifest, stamps, from_cache } => {
-                    changed |= !from_cache;
+                Outcome::Accepted { manifest, stamps, .. } => {
                     let directory = directories[candidate.search_path].path.join(&candidate.name);
-                    if let Some((manifest_stamp, library_stamp)) = stamps {
+                    if let (true, Some((manifest_stamp, library_stamp))) = (save, stamps) {
                         let entry = Entry { manifest_stamp, library_stamp, manifest: manifest.clone() };
                         entries.push((directory.join(MANIFEST_FILE_NAME), entry));
                     }
@@ -105,12 +115,10 @@ impl Discovery {
                 }
             }
         }
-        if let (Some(path), Some(cache)) = (cache_path, &cache) {
-            if changed || entries.len() != cache.len() {
-                if let Err(why) = Cache::save(path, entries.iter().map(|(p, e)| (p.as_path(), e))) {
-                    let message = format!("{}: registry cache not written: {why}", path.display());
-                    discovery.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
-                }
+        if let (true, Some(path)) = (save, cache_path) {
+            if let Err(why) = Cache::save(path, entries.iter().map(|(p, e)| (p.as_path(), e))) {
+                let message = format!("{}: registry cache not written: {why}", path.display());
+                discovery.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
             }
         }
         discovery
@@ -224,12 +232,13 @@ fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>) -> Outcom
     let library_stamp =
         |manifest: &Manifest| fs_at::stat(&directory.handle, &Path::new(name).join(manifest.library_file_name())).ok();
     if let Some(cache) = cache {
-        if let (Some(entry), Ok(stamp)) = (cache.get(&manifest_path), fs_at::stat(&directory.handle, &relative)) {
-            if entry.manifest_stamp == stamp {
-                let library = library_stamp(&entry.manifest);
-                if library == entry.library_stamp {
-                    let manifest = entry.manifest.clone();
-                    return Outcome::Accepted { manifest, stamps: Some((stamp, library)), from_cache: true };
+        if let (Some(slot), Ok(stamp)) = (cache.get(&manifest_path), fs_at::stat(&directory.handle, &relative)) {
+            if slot.manifest_stamp == stamp {
+                if let Some(manifest) = cache.manifest(slot) {
+                    let library = library_stamp(&manifest);
+                    if library == slot.library_stamp {
+                        return Outcome::Accepted { manifest, stamps: Some((stamp, library)), from_cache: true };
+                    }
                 }
             }
         }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use semver::Version;
 
 use crate::abi::aisopod_sink;
+use crate::cache::BuildFnv;
 use crate::discovery::{Discovery, SearchConfig};
 use crate::error::{Error, Result, Status};
 use crate::log::LogCallback;
@@ -35,7 +36,7 @@ pub struct Loader {
 #[derive(Default)]
 struct LoadedSet {
     order: Vec<Arc<LoadedPlugin>>,
-    by_id: HashMap<String, Arc<LoadedPlugin>>,
+    by_id: HashMap<String, Arc<LoadedPlugin>, BuildFnv>,
 }
 
 /// A resolved capability of a loaded plugin: calling it costs one indirect call plus a status check.
@@ -46,6 +47,7 @@ pub struct Capability<'a> {
 
 impl Capability<'_> {
     /// Calls the handler with `input`, writing output to `sink` (discarded when `None`).
+    #[inline]
     pub fn invoke(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
         self.resolved.invoke(input, sink)
     }

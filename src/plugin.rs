@@ -513,22 +513,26 @@ impl LoadedPlugin {
         input: &[u8],
         sink: Option<&aisopod_sink>,
     ) -> Result<()> {
-        let discard = discard_sink();
         let sink = match sink {
             Some(s) if s.write.is_some() => s,
-            _ => &discard,
+            _ => &DISCARD.0,
         };
         let _serial = self.serialize()?;
         // SAFETY: the handler was registered by this plugin, which stays loaded while the call is in flight;
         // `input` and `sink` outlive the call; a slice pointer is non-null even when empty.
         let code = in_plugin(|| unsafe { (handler.function)(handler.userdata, input.as_ptr(), input.len(), sink) });
         if code != 0 {
-            return Err(Error::new(
-                Status::PluginError,
-                format!("plugin '{}' {kind} '{name}' failed with code {}", self.id(), describe_code(code)),
-            ));
+            return Err(self.handler_failed(kind, name, code));
         }
         Ok(())
+    }
+
+    #[cold]
+    fn handler_failed(&self, kind: CapabilityKind, name: &str, code: i32) -> Error {
+        Error::new(
+            Status::PluginError,
+            format!("plugin '{}' {kind} '{name}' failed with code {}", self.id(), describe_code(code)),
+        )
     }
 }
 
@@ -547,9 +551,37 @@ unsafe impl Sync for Resolved {}
 
 impl Resolved {
     /// Calls the handler: no lookup, no lock (unless the plugin is serialized), no allocation.
+    ///
+    /// The re-entrancy mark `run` sets is not needed here: no loader lock is held and the plugin is pinned,
+    /// so a lifecycle call from inside the handler cannot deadlock on this call.
+    #[inline]
     pub(crate) fn invoke(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
-        self.plugin.run(&self.handler, self.kind, &self.name, input, sink)
+        if self.plugin.serial.is_some() {
+            return self.plugin.run(&self.handler, self.kind, &self.name, input, sink);
+        }
+        let sink = match sink {
+            Some(sink) if sink.write.is_some() => sink,
+            _ => &DISCARD.0,
+        };
+        // SAFETY: the plugin is pinned (it cannot be unloaded while this handle lives) and initialized; the
+        // handler's contract allows concurrent calls; `input` and `sink` outlive the call.
+        let code = unsafe { (self.handler.function)(self.handler.userdata, input.as_ptr(), input.len(), sink) };
+        if code == 0 {
+            Ok(())
+        } else {
+            Err(self.plugin.handler_failed(self.kind, &self.name, code))
+        }
     }
+}
+
+/// The sink used when the caller gives none: it accepts and discards everything.
+struct SharedSink(aisopod_sink);
+// SAFETY: its context is null and its function keeps no state.
+unsafe impl Sync for SharedSink {}
+static DISCARD: SharedSink = SharedSink(aisopod_sink { context: std::ptr::null_mut(), write: Some(discard) });
+
+unsafe extern "C" fn discard(_: *mut c_void, _: *const u8, _: usize) -> i32 {
+    0
 }
 
 impl Drop for Resolved {
@@ -589,52 +621,57 @@ fn abandon(live: &mut Live) {
     }
 }
 
-/// The sink used when the caller gives none: it accepts and discards everything.
-fn discard_sink() -> aisopod_sink {
-    unsafe extern "C" fn discard(_: *mut c_void, _: *const u8, _: usize) -> i32 {
-        0
-    }
-    aisopod_sink { context: std::ptr::null_mut(), write: Some(discard) }
-}
-
-/// Resolves the library path through symlinks and refuses one outside the plugin directory.
+/// Finds the library and refuses one that resolves outside the plugin directory.
+///
+/// `entry_point` holds no path separator and no `..`, so the library's directory entry sits in the plugin
+/// directory by construction; only a symlink there can lead elsewhere. A regular file is therefore accepted
+/// after one `lstat`, and only a symlink pays for resolving both paths.
 fn resolve_library(info: &PluginInfo) -> Result<PathBuf> {
     let id = &info.manifest.id;
-    let directory = info.directory.canonicalize().map_err(|e| {
-        Error::new(
-            Status::Io,
-            format!("plugin '{id}': cannot resolve plugin directory {}: {e}", info.directory.display()),
-        )
-    })?;
-    let library = info.library_path().canonicalize().map_err(|e| {
+    let path = info.library_path();
+    let not_found = |e: std::io::Error| {
         let status = if e.kind() == std::io::ErrorKind::NotFound { Status::LibraryNotFound } else { Status::Io };
         Error::new(
             status,
             format!(
                 "plugin '{id}': library {} (from [plugin].entry_point in {}): {e}",
-                info.library_path().display(),
+                path.display(),
                 info.manifest_path().display()
             ),
         )
-    })?;
-    if !library.starts_with(&directory) {
-        return Err(Error::new(
-            Status::LibraryOutsidePluginDir,
-            format!(
-                "plugin '{id}': library {} resolves to {}, outside the plugin directory {}",
-                info.library_path().display(),
-                library.display(),
-                directory.display()
-            ),
-        ));
+    };
+    let entry = std::fs::symlink_metadata(&path).map_err(not_found)?;
+    let not_a_file = |library: &Path| {
+        Error::new(Status::LibraryLoad, format!("plugin '{id}': library {} is not a regular file", library.display()))
+    };
+    if entry.file_type().is_symlink() {
+        let directory = info.directory.canonicalize().map_err(|e| {
+            Error::new(
+                Status::Io,
+                format!("plugin '{id}': cannot resolve plugin directory {}: {e}", info.directory.display()),
+            )
+        })?;
+        let target = path.canonicalize().map_err(not_found)?;
+        if !target.starts_with(&directory) {
+            return Err(Error::new(
+                Status::LibraryOutsidePluginDir,
+                format!(
+                    "plugin '{id}': library {} resolves to {}, outside the plugin directory {}",
+                    path.display(),
+                    target.display(),
+                    directory.display()
+                ),
+            ));
+        }
+        if !target.is_file() {
+            return Err(not_a_file(&target));
+        }
+        Ok(target)
+    } else if entry.is_file() {
+        Ok(path)
+    } else {
+        Err(not_a_file(&path))
     }
-    if !library.is_file() {
-        return Err(Error::new(
-            Status::LibraryLoad,
-            format!("plugin '{id}': library {} is not a regular file", library.display()),
-        ));
-    }
-    Ok(library)
 }
 
 /// Opens a library with `RTLD_NOW | RTLD_LOCAL`, plus `RTLD_NODELETE` when it must stay resident.
