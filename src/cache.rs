@@ -125,17 +125,32 @@ impl Cache {
     }
 }
 
-/// FNV-1a, 64 bits: enough to tell a torn or corrupted file from a whole one.
+/// A 64-bit checksum, eight bytes at a time: enough to tell a torn or corrupted file from a whole one (it
+/// guards against accidents, not against someone forging a cache).
 fn checksum(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+    let mut chunks = bytes.chunks_exact(8);
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        hash = (hash ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    }
+    for &b in chunks.remainder() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash ^ (hash >> 32)
 }
 
 fn encode<'a>(entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Vec<u8> {
+    encode_as(crate::VERSION, AISOPOD_ABI_VERSION, entries)
+}
+
+/// Encodes as if written by loader `version` speaking `abi`.
+fn encode_as<'a>(version: &str, abi: u32, entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(64 * 1024));
     w.0.extend_from_slice(MAGIC);
     w.u32(FORMAT_VERSION);
-    w.str(crate::VERSION);
-    w.u32(AISOPOD_ABI_VERSION);
+    w.str(version);
+    w.u32(abi);
     let entries: Vec<_> = entries.collect();
     w.u32(entries.len() as u32);
     for (path, entry) in entries {
@@ -389,6 +404,15 @@ mod tests {
         assert_eq!(slot.manifest_stamp, entry.manifest_stamp);
         assert_eq!(slot.library_stamp, None);
         assert!(cache.get(Path::new("/p/b/aisopod.plugin.toml")).is_none());
+    }
+
+    #[test]
+    fn caches_of_other_loader_or_abi_versions_are_refused() {
+        let (path, entry) = sample();
+        let other_loader = encode_as("9.9.9", AISOPOD_ABI_VERSION, std::iter::once((path.as_path(), &entry)));
+        assert_eq!(decode(other_loader).unwrap_err(), format!("written by loader 9.9.9, this is {}", crate::VERSION));
+        let other_abi = encode_as(crate::VERSION, AISOPOD_ABI_VERSION + 1, std::iter::once((path.as_path(), &entry)));
+        assert!(decode(other_abi).unwrap_err().starts_with("written for ABI 2"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The registry cache: a warm discovery of an unchanged tree takes manifests from the cache; a changed,
-//! added or removed plugin is picked up; a corrupt, truncated, foreign-version or unwritable cache is ignored
-//! and rebuilt with a diagnostic.
+//! added or removed plugin is picked up; a corrupt, truncated or unwritable cache is ignored and rebuilt with a
+//! diagnostic. (A cache from another loader or ABI version is refused too: see the unit tests in
+//! `src/cache.rs`, which can write one.)
 
 mod common;
 
@@ -124,25 +125,4 @@ fn an_unwritable_cache_is_a_diagnostic_not_a_failure() {
     assert_eq!(loader.discover(), 3);
     let diagnostics = cache_diagnostics(&loader, &cache);
     assert!(diagnostics.len() == 1 && diagnostics[0].contains("registry cache not written"), "{diagnostics:?}");
-}
-
-#[test]
-fn a_cache_written_by_another_loader_version_is_refused() {
-    // A whole, checksummed file whose header names another loader version.
-    let (root, cache) = tree("cache-version");
-    assert_eq!(cached_loader(&root, &cache).discover(), 3);
-    let mut bytes = std::fs::read(&cache).unwrap();
-    let version = env!("CARGO_PKG_VERSION").as_bytes();
-    let at = bytes.windows(version.len()).position(|w| w == version).unwrap();
-    bytes[at] = if bytes[at] == b'9' { b'8' } else { b'9' };
-    // Re-seal with the same checksum the loader uses (FNV-1a 64 over everything before it).
-    bytes.truncate(bytes.len() - 8);
-    let sum =
-        bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-    bytes.extend_from_slice(&sum.to_le_bytes());
-    std::fs::write(&cache, bytes).unwrap();
-    let loader = cached_loader(&root, &cache);
-    assert_eq!(loader.discover(), 3);
-    let diagnostics = cache_diagnostics(&loader, &cache);
-    assert!(diagnostics.len() == 1 && diagnostics[0].contains("written by loader"), "{diagnostics:?}");
 }
