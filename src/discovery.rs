@@ -78,10 +78,14 @@ impl Discovery {
     /// when anything changed. A cache that cannot be read or written becomes a diagnostic.
     pub fn scan_cached(search_paths: &[PathBuf], logger: &Logger, cache_path: Option<&Path>) -> Discovery {
         let mut discovery = Discovery::default();
-        let (directories, candidates) = discovery.candidates(search_paths, logger);
-        let cache = cache_path.map(|path| {
-            let (cache, ignored) = Cache::load(path);
-            if let Some(why) = ignored {
+        // Reading the cache and listing the search directories are independent: do both at once.
+        let ((directories, candidates), loaded) = std::thread::scope(|scope| {
+            let loading = cache_path.map(|path| scope.spawn(move || Cache::load(path)));
+            let listed = discovery.candidates(search_paths, logger);
+            (listed, loading.map(|l| l.join().expect("cache reader panicked")))
+        });
+        let cache = loaded.map(|(cache, ignored)| {
+            if let (Some(why), Some(path)) = (ignored, cache_path) {
                 let message = format!("{}: registry cache ignored and rebuilt: {why}", path.display());
                 discovery.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
             }
@@ -101,17 +105,16 @@ impl Discovery {
             fresh || accepted != cache.len()
         });
         let mut entries: Vec<(PathBuf, Entry)> = Vec::new();
-        for (candidate, outcome) in candidates.iter().zip(outcomes) {
+        for outcome in outcomes {
             match outcome {
                 Outcome::NotCandidate => {}
                 Outcome::Refused(path, error) => discovery.diagnose(path, error),
-                Outcome::Accepted { manifest, stamps, .. } => {
-                    let directory = directories[candidate.search_path].path.join(&candidate.name);
+                Outcome::Accepted { info, stamps, .. } => {
                     if let (true, Some((manifest_stamp, library_stamp))) = (save, stamps) {
-                        let entry = Entry { manifest_stamp, library_stamp, manifest: manifest.clone() };
-                        entries.push((directory.join(MANIFEST_FILE_NAME), entry));
+                        let entry = Entry { manifest_stamp, library_stamp, manifest: info.manifest.clone() };
+                        entries.push((info.manifest_path(), entry));
                     }
-                    discovery.accept(directory, manifest);
+                    discovery.accept(info);
                 }
             }
         }
@@ -159,19 +162,19 @@ impl Discovery {
         (directories, candidates)
     }
 
-    fn accept(&mut self, directory: PathBuf, manifest: Manifest) {
-        if let Some(first) = self.find(&manifest.id) {
-            let manifest_path = directory.join(MANIFEST_FILE_NAME);
+    fn accept(&mut self, info: Arc<PluginInfo>) {
+        if let Some(first) = self.find(&info.manifest.id) {
+            let manifest_path = info.manifest_path();
             let message = format!(
                 "{}: plugin id '{}' is already provided by {}, earlier in the search path; this one is ignored",
                 manifest_path.display(),
-                manifest.id,
+                info.manifest.id,
                 first.manifest_path().display()
             );
             return self.diagnose(manifest_path, Error::new(Status::DuplicateId, message));
         }
-        self.by_id.insert(manifest.id.clone(), self.plugins.len());
-        self.plugins.push(Arc::new(PluginInfo { manifest, directory }));
+        self.by_id.insert(info.manifest.id.clone(), self.plugins.len());
+        self.plugins.push(info);
     }
 
     fn diagnose(&mut self, path: PathBuf, error: Error) {
@@ -192,13 +195,13 @@ struct Candidate {
 }
 
 /// What examining one candidate directory found.
-#[allow(clippy::large_enum_variant)] // Boxing would cost an allocation per plugin; outcomes live briefly.
 enum Outcome {
     /// No manifest there.
     NotCandidate,
     Refused(PathBuf, Error),
+    /// Built by the worker that examined it, so the merge does no per-plugin allocation but the id index.
     Accepted {
-        manifest: Manifest,
+        info: Arc<PluginInfo>,
         /// The manifest's and the library's stamps, when a cache is in use.
         stamps: Option<(FileStamp, Option<FileStamp>)>,
         from_cache: bool,
@@ -229,6 +232,10 @@ fn examine_all(directories: &[SearchDir], candidates: &[Candidate], cache: Optio
 fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>) -> Outcome {
     let relative = Path::new(name).join(MANIFEST_FILE_NAME);
     let manifest_path = directory.path.join(&relative);
+    let accepted = |manifest, stamps, from_cache| {
+        let info = Arc::new(PluginInfo { manifest, directory: directory.path.join(name) });
+        Outcome::Accepted { info, stamps, from_cache }
+    };
     let library_stamp =
         |manifest: &Manifest| fs_at::stat(&directory.handle, &Path::new(name).join(manifest.library_file_name())).ok();
     if let Some(cache) = cache {
@@ -237,7 +244,7 @@ fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>) -> Outcom
                 if let Some(manifest) = cache.manifest(slot) {
                     let library = library_stamp(&manifest);
                     if library == slot.library_stamp {
-                        return Outcome::Accepted { manifest, stamps: Some((stamp, library)), from_cache: true };
+                        return accepted(manifest, Some((stamp, library)), true);
                     }
                 }
             }
@@ -248,7 +255,7 @@ fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>) -> Outcom
         Err(error) => Outcome::Refused(manifest_path, error),
         Ok(Some((manifest, stamp))) => {
             let stamps = cache.map(|_| (stamp, library_stamp(&manifest)));
-            Outcome::Accepted { manifest, stamps, from_cache: false }
+            accepted(manifest, stamps, false)
         }
     }
 }
