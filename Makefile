@@ -30,7 +30,7 @@ SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCL
 	-e 's|@SOVERSION@|$(SOVERSION)|g' -e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|g' \
 	-e 's|@LIBDIR_REL@|$(LIBDIR_NAME)|g' -e 's|@INCLUDEDIR_REL@|$(INCLUDEDIR_NAME)|g' -e 's|@CMAKEDIR_TO_PREFIX@|../../..|g'
 
-.PHONY: demo test lib clean install deps ctest
+.PHONY: demo test lib clean install deps ctest bench
 
 demo: $(BUILD)/host $(BUILD)/plugins/hello/libhello.$(DLL_SUFFIX) $(BUILD)/plugins/rust_hello/librust_hello.$(DLL_SUFFIX)
 	AISOPOD_PLUGIN_PATH= $(BUILD)/host $(BUILD)/plugins
@@ -57,7 +57,12 @@ test: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
+	$(CARGO) bench --bench loader -- --smoke
 	$(MAKE) ctest
+
+# The benchmark against the floors; writes BENCHMARKS.md and benches/discovery.svg (about five minutes).
+bench:
+	$(CARGO) bench --bench loader
 
 # The examples as ctest tests: C, Zig and Rust plugins under the C and C++ hosts, cffi, and the install step.
 ctest: lib

@@ -351,3 +351,23 @@ fn log_callback_receives_plugin_logs() {
         ]
     );
 }
+
+#[test]
+fn registry_cache_through_the_c_api() {
+    let root = temp_dir("capi-cache");
+    add_test_plugin(&root, "alpha", &[]);
+    let cache = temp_dir("capi-cache-file").join("registry.bin");
+    let loader = Handle::new(&root);
+    let path = CString::new(cache.to_str().unwrap()).unwrap();
+    assert_eq!(aisopod_loader_set_cache_path(loader.get(), path.as_ptr()), aisopod_status::Ok);
+    let mut count = 0usize;
+    assert_eq!(aisopod_loader_discover(loader.get(), out(&mut count)), aisopod_status::Ok);
+    assert_eq!(count, 1);
+    assert!(cache.exists(), "the cache was written");
+    assert_eq!(aisopod_loader_discover(loader.get(), out(&mut count)), aisopod_status::Ok);
+    assert_eq!(count, 1, "and read back");
+    // NULL turns it off again; the default location is accepted when a home directory is known.
+    assert_eq!(aisopod_loader_set_cache_path(loader.get(), null()), aisopod_status::Ok);
+    let status = aisopod_loader_use_default_cache(loader.get());
+    assert!(status == aisopod_status::Ok || status == aisopod_status::NotFound, "{status:?}");
+}
