@@ -194,6 +194,13 @@ impl Manifest {
         Validator { text, path }.validate(raw)
     }
 
+    /// Validates a manifest with the full TOML parser only, skipping the fast reader. The result must equal
+    /// [`Manifest::parse_str`]'s for every input; the fuzzers check that.
+    #[doc(hidden)]
+    pub fn parse_str_with_full_parser(text: &str, path: &Path) -> Result<Manifest> {
+        Validator { text, path }.validate(Manifest::parse_full(text, path)?)
+    }
+
     /// The full TOML parser, which also words every syntax and schema error.
     fn parse_full(text: &str, path: &Path) -> Result<RawManifest> {
         toml::from_str(text).map_err(|e| {
