@@ -78,14 +78,10 @@ impl Discovery {
     /// when anything changed. A cache that cannot be read or written becomes a diagnostic.
     pub fn scan_cached(search_paths: &[PathBuf], logger: &Logger, cache_path: Option<&Path>) -> Discovery {
         let mut discovery = Discovery::default();
-        // Reading the cache and listing the search directories are independent: do both at once.
-        let ((directories, candidates), loaded) = std::thread::scope(|scope| {
-            let loading = cache_path.map(|path| scope.spawn(move || Cache::load(path)));
-            let listed = discovery.candidates(search_paths, logger);
-            (listed, loading.map(|l| l.join().expect("cache reader panicked")))
-        });
-        let cache = loaded.map(|(cache, ignored)| {
-            if let (Some(why), Some(path)) = (ignored, cache_path) {
+        let (directories, candidates) = discovery.candidates(search_paths, logger);
+        let cache = cache_path.map(|path| {
+            let (cache, ignored) = Cache::load(path);
+            if let Some(why) = ignored {
                 let message = format!("{}: registry cache ignored and rebuilt: {why}", path.display());
                 discovery.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
             }
@@ -219,13 +215,42 @@ fn examine_all(directories: &[SearchDir], candidates: &[Candidate], cache: Optio
         return candidates.iter().map(examine_one).collect();
     }
     let chunk = candidates.len().div_ceil(workers);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = candidates
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(examine_one).collect::<Vec<_>>()))
-            .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("discovery worker panicked")).collect()
-    })
+    let mut parts = candidates.chunks(chunk);
+    let first = parts.next().unwrap_or_default();
+    // Plain threads joined below rather than `thread::scope`, which would give the calling thread (often a C
+    // host's main thread) a `Thread` handle that outlives the call. Every handle is joined before returning,
+    // even if a worker panicked, so nothing borrowed here is used after this function.
+    let handles: Vec<_> = parts
+        .map(|part| {
+            let work = move || part.iter().map(examine_one).collect::<Vec<_>>();
+            // SAFETY: the closure borrows `directories`, `candidates` and `cache`, which outlive every worker:
+            // all are joined before this function returns.
+            unsafe { std::thread::Builder::new().spawn_unchecked(work) }
+        })
+        .collect();
+    // A panic here must not unwind past the joins below while workers still borrow this frame's data.
+    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| first.iter().map(examine_one).collect()));
+    let mut failed = false;
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for handle in handles {
+        match handle {
+            Ok(handle) => match handle.join() {
+                Ok(part) => outcomes.extend(part),
+                Err(_) => failed = true,
+            },
+            Err(_) => failed = true,
+        }
+    }
+    let mut all: Vec<Outcome> = match mine {
+        Ok(mine) => mine,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    if failed {
+        // A worker could not start or panicked: examine everything here instead, in order.
+        return candidates.iter().map(examine_one).collect();
+    }
+    all.append(&mut outcomes);
+    all
 }
 
 /// Reads (or takes from the cache) and validates one candidate's manifest. Runs no plugin code.

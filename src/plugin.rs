@@ -23,6 +23,7 @@ use crate::abi::{
     aisopod_plugin_abi_version_fn, aisopod_plugin_create_fn, aisopod_registrar, aisopod_sink, AISOPOD_ABI_VERSION,
     AISOPOD_PLUGIN_PANICKED,
 };
+use crate::cache::BuildFnv;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
 use crate::log::{LogLevel, Logger};
@@ -135,7 +136,11 @@ pub(crate) struct LoadedPlugin {
     info: Arc<PluginInfo>,
     /// Held only briefly, never while plugin code runs.
     live: RwLock<Live>,
-    in_flight: Mutex<usize>,
+    /// Calls running in the plugin. Counted without a lock; teardown sets `closing`, then waits on `drained`
+    /// for the count to reach zero, and the call that brings it there wakes it.
+    in_flight: AtomicUsize,
+    closing: std::sync::atomic::AtomicBool,
+    drain_lock: Mutex<()>,
     drained: Condvar,
     serial: Option<Serial>,
     /// Resolved capability handles alive; unload refuses while there are any.
@@ -147,7 +152,7 @@ struct Live {
     plugin_id: String,
     /// Null once the plugin is closed to new calls.
     vtable: *const aisopod_plugin,
-    handlers: [HashMap<String, Handler>; 5],
+    handlers: [HashMap<String, Handler, BuildFnv>; 5],
     initialized: bool,
     init_failed: bool,
     library: Option<Library>,
@@ -320,7 +325,9 @@ impl LoadedPlugin {
         Ok(LoadedPlugin {
             info,
             live: RwLock::new(live),
-            in_flight: Mutex::new(0),
+            in_flight: AtomicUsize::new(0),
+            closing: std::sync::atomic::AtomicBool::new(false),
+            drain_lock: Mutex::new(()),
             drained: Condvar::new(),
             serial,
             pins: AtomicUsize::new(0),
@@ -476,18 +483,21 @@ impl LoadedPlugin {
             }
             live.close()
         };
-        let mut in_flight = lock(&self.in_flight);
-        while *in_flight > 0 {
-            in_flight = self.drained.wait(in_flight).unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Sequentially consistent with the exits' decrement and load of `closing`: either an exit sees
+        // `closing` and wakes us, or we see its decrement.
+        self.closing.store(true, Ordering::SeqCst);
+        let mut guard = lock(&self.drain_lock);
+        while self.in_flight.load(Ordering::SeqCst) > 0 {
+            guard = self.drained.wait(guard).unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        drop(in_flight);
+        drop(guard);
         closing.finish(logger);
         Ok(())
     }
 
     /// Counts a call in; the caller holds the state read lock, so teardown cannot miss it.
     fn enter(&self) {
-        *lock(&self.in_flight) += 1;
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
     }
 
     fn serialize(&self) -> Result<Option<SerialGuard<'_>>> {
@@ -595,9 +605,9 @@ struct InFlight<'a>(&'a LoadedPlugin);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        let mut in_flight = lock(&self.0.in_flight);
-        *in_flight -= 1;
-        if *in_flight == 0 {
+        if self.0.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 && self.0.closing.load(Ordering::SeqCst) {
+            // Taking the lock orders this wake-up after teardown's check, so it cannot be lost.
+            let _guard = lock(&self.0.drain_lock);
             self.0.drained.notify_all();
         }
     }
@@ -730,7 +740,7 @@ fn check_reported_id(reported: *const c_char, manifest: &Manifest, manifest_path
 /// What `register_capability` collects during `register_capabilities`.
 #[derive(Default)]
 struct Registration {
-    handlers: [HashMap<String, Handler>; 5],
+    handlers: [HashMap<String, Handler, BuildFnv>; 5],
     refused: Vec<String>,
 }
 
@@ -800,7 +810,7 @@ fn register(
     register_capabilities: unsafe extern "C" fn(*const aisopod_plugin, *const aisopod_registrar) -> i32,
     vtable: *const aisopod_plugin,
     info: &PluginInfo,
-) -> Result<[HashMap<String, Handler>; 5]> {
+) -> Result<[HashMap<String, Handler, BuildFnv>; 5]> {
     let manifest = &info.manifest;
     let id = &manifest.id;
     let registrar = aisopod_registrar {
