@@ -2,6 +2,7 @@
 //! manifests only: it never opens a library and runs no plugin code.
 
 use std::collections::HashMap;
+use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -210,9 +211,12 @@ const PARALLEL_THRESHOLD: usize = 64;
 /// Examines every candidate, on all cores when there are many; results keep the candidates' order.
 fn examine_all(directories: &[SearchDir], candidates: &[Candidate], cache: Option<&Cache>) -> Vec<Outcome> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let examine_one = |c: &Candidate| examine(&directories[c.search_path], &c.name, cache);
+    let examine_part = |part: &[Candidate]| {
+        let mut scratch = Scratch::default();
+        part.iter().map(|c| examine(&directories[c.search_path], &c.name, cache, &mut scratch)).collect::<Vec<_>>()
+    };
     if workers < 2 || candidates.len() < PARALLEL_THRESHOLD {
-        return candidates.iter().map(examine_one).collect();
+        return examine_part(candidates);
     }
     let chunk = candidates.len().div_ceil(workers);
     let mut parts = candidates.chunks(chunk);
@@ -222,14 +226,14 @@ fn examine_all(directories: &[SearchDir], candidates: &[Candidate], cache: Optio
     // even if a worker panicked, so nothing borrowed here is used after this function.
     let handles: Vec<_> = parts
         .map(|part| {
-            let work = move || part.iter().map(examine_one).collect::<Vec<_>>();
+            let work = move || examine_part(part);
             // SAFETY: the closure borrows `directories`, `candidates` and `cache`, which outlive every worker:
             // all are joined before this function returns.
             unsafe { std::thread::Builder::new().spawn_unchecked(work) }
         })
         .collect();
     // A panic here must not unwind past the joins below while workers still borrow this frame's data.
-    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| first.iter().map(examine_one).collect()));
+    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine_part(first)));
     let mut failed = false;
     let mut outcomes: Vec<Outcome> = Vec::new();
     for handle in handles {
@@ -247,39 +251,70 @@ fn examine_all(directories: &[SearchDir], candidates: &[Candidate], cache: Optio
     };
     if failed {
         // A worker could not start or panicked: examine everything here instead, in order.
-        return candidates.iter().map(examine_one).collect();
+        return examine_part(candidates);
     }
     all.append(&mut outcomes);
     all
 }
 
 /// Reads (or takes from the cache) and validates one candidate's manifest. Runs no plugin code.
-fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>) -> Outcome {
-    let relative = Path::new(name).join(MANIFEST_FILE_NAME);
-    let manifest_path = directory.path.join(&relative);
+/// Buffers one discovery worker reuses for every candidate, so that building paths allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    /// `<search path>/<name>/aisopod.plugin.toml`: the cache key and the path in messages.
+    manifest_path: PathBuf,
+    /// `<name>/<file>` with a NUL, for `openat`/`fstatat`.
+    relative: Vec<u8>,
+}
+
+/// `<name>/<file>` as a C string in `buffer`.
+fn relative_path<'a>(buffer: &'a mut Vec<u8>, name: &OsStr, file: &[&str]) -> &'a std::ffi::CStr {
+    buffer.clear();
+    buffer.extend_from_slice(name.as_encoded_bytes());
+    buffer.push(b'/');
+    for part in file {
+        buffer.extend_from_slice(part.as_bytes());
+    }
+    buffer.push(0);
+    // A NUL inside a file name or an entry point is impossible (the OS and validation refuse them); such a
+    // path would then fail to open, which reads as "no such file".
+    std::ffi::CStr::from_bytes_until_nul(buffer).expect("a NUL was pushed")
+}
+
+/// Reads (or takes from the cache) and validates one candidate's manifest. Runs no plugin code.
+fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>, scratch: &mut Scratch) -> Outcome {
+    let manifest_path = &mut scratch.manifest_path;
+    manifest_path.as_mut_os_string().clear();
+    manifest_path.push(&directory.path);
+    manifest_path.push(name);
+    manifest_path.push(MANIFEST_FILE_NAME);
     let accepted = |manifest, stamps, from_cache| {
         let info = Arc::new(PluginInfo { manifest, directory: directory.path.join(name) });
         Outcome::Accepted { info, stamps, from_cache }
     };
-    let library_stamp =
-        |manifest: &Manifest| fs_at::stat(&directory.handle, &Path::new(name).join(manifest.library_file_name())).ok();
+    let library_stamp = |relative: &mut Vec<u8>, manifest: &Manifest| {
+        let file = [DLL_PREFIX, manifest.entry_point.as_str(), DLL_SUFFIX];
+        fs_at::stat(&directory.handle, relative_path(relative, name, &file)).ok()
+    };
     if let Some(cache) = cache {
-        if let (Some(slot), Ok(stamp)) = (cache.get(&manifest_path), fs_at::stat(&directory.handle, &relative)) {
-            if slot.manifest_stamp == stamp {
+        if let Some(slot) = cache.get(manifest_path) {
+            let manifest_file = relative_path(&mut scratch.relative, name, &[MANIFEST_FILE_NAME]);
+            if fs_at::stat(&directory.handle, manifest_file).ok() == Some(slot.manifest_stamp) {
                 if let Some(manifest) = cache.manifest(slot) {
-                    let library = library_stamp(&manifest);
+                    let library = library_stamp(&mut scratch.relative, &manifest);
                     if library == slot.library_stamp {
-                        return accepted(manifest, Some((stamp, library)), true);
+                        return accepted(manifest, Some((slot.manifest_stamp, library)), true);
                     }
                 }
             }
         }
     }
-    match Manifest::read_opened(fs_at::open(&directory.handle, &relative), &manifest_path) {
+    let opened = fs_at::open(&directory.handle, relative_path(&mut scratch.relative, name, &[MANIFEST_FILE_NAME]));
+    match Manifest::read_opened(opened, &scratch.manifest_path) {
         Ok(None) => Outcome::NotCandidate,
-        Err(error) => Outcome::Refused(manifest_path, error),
+        Err(error) => Outcome::Refused(scratch.manifest_path.clone(), error),
         Ok(Some((manifest, stamp))) => {
-            let stamps = cache.map(|_| (stamp, library_stamp(&manifest)));
+            let stamps = cache.map(|_| (stamp, library_stamp(&mut scratch.relative, &manifest)));
             accepted(manifest, stamps, false)
         }
     }
@@ -288,23 +323,16 @@ fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>) -> Outcom
 /// Opening and stat'ing files relative to an open directory: the kernel then walks two path components
 /// instead of the whole path.
 mod fs_at {
+    use std::ffi::CStr;
     use std::fs::File;
     use std::io;
-    use std::path::Path;
 
     use crate::cache::FileStamp;
 
-    #[cfg(unix)]
-    fn c_path(relative: &Path) -> io::Result<std::ffi::CString> {
-        use std::os::unix::ffi::OsStrExt;
-        std::ffi::CString::new(relative.as_os_str().as_bytes()).map_err(|_| io::ErrorKind::InvalidInput.into())
-    }
-
     /// Opens `relative` (below `directory`) for reading.
     #[cfg(unix)]
-    pub(super) fn open(directory: &File, relative: &Path) -> io::Result<File> {
+    pub(super) fn open(directory: &File, path: &CStr) -> io::Result<File> {
         use std::os::fd::{AsRawFd, FromRawFd};
-        let path = c_path(relative)?;
         // SAFETY: a valid directory descriptor and a NUL-terminated path; the new descriptor is owned by the
         // returned File.
         let fd = unsafe { libc::openat(directory.as_raw_fd(), path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
@@ -316,9 +344,8 @@ mod fs_at {
 
     /// The stamp of `relative` (below `directory`), following symlinks.
     #[cfg(unix)]
-    pub(super) fn stat(directory: &File, relative: &Path) -> io::Result<FileStamp> {
+    pub(super) fn stat(directory: &File, path: &CStr) -> io::Result<FileStamp> {
         use std::os::fd::AsRawFd;
-        let path = c_path(relative)?;
         let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
         // SAFETY: as in `open`; `st` is written in full on success.
         let rc = unsafe { libc::fstatat(directory.as_raw_fd(), path.as_ptr(), st.as_mut_ptr(), 0) };
