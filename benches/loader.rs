@@ -771,9 +771,9 @@ Profiled with `perf record` over repeated discoveries of the 10,000-plugin tree.
 
 ## Where a target is missed, and why
 
-- **Discovery without the cache** is at the 1.5× line: 1.43× in one full run and 1.68× in the next. The
-  loader's own time stayed between 3.6 and 3.8 µs per plugin at N=10,000, while the C read floor moved
-  between 2.2 and 2.7 µs, because page-cache and dentry state differ from run to run. Both numbers come from
+- **Discovery without the cache** is around the 1.5× line: between 1.43× and 1.70× over four full runs. The
+  loader's own time stayed between 3.5 and 3.8 µs per plugin at N=10,000, while the C read floor moved
+  between 2.1 and 2.7 µs, because page-cache and dentry state differ from run to run. Both numbers come from
   the same run each time. What is left: the `openat`/`read` calls themselves (the floor's own cost, split
   over two cores), about 1.4 µs of validation, semver parsing and owned strings per manifest, and a
   single-threaded listing and merge.
