@@ -397,13 +397,7 @@ impl LoadedPlugin {
     ) -> Result<()> {
         let handler = {
             let live = read(&self.live);
-            live.open_vtable()?;
-            if !live.initialized {
-                return Err(Error::new(Status::NotInitialized, format!("plugin '{}' is not initialized", self.id())));
-            }
-            let handler = *live.handlers[kind.index()].get(name).ok_or_else(|| {
-                Error::new(Status::CapabilityNotFound, format!("plugin '{}' has no {kind} '{name}'", self.id()))
-            })?;
+            let handler = self.handler(&live, kind, name)?;
             self.enter();
             handler
         };
@@ -449,17 +443,22 @@ impl LoadedPlugin {
         Ok(in_plugin(|| unsafe { get_extension(vtable, extension_id.as_ptr()) }))
     }
 
-    /// Resolves handler `name` of `kind` into a handle that calls it without a lookup or a lock. The plugin
-    /// cannot be unloaded while the handle lives.
-    pub(crate) fn resolve(self: &Arc<Self>, kind: CapabilityKind, name: &str) -> Result<Resolved> {
-        let live = read(&self.live);
+    /// The handler `name` of `kind`, if the plugin is open and initialized. The caller holds the state lock.
+    fn handler(&self, live: &Live, kind: CapabilityKind, name: &str) -> Result<Handler> {
         live.open_vtable()?;
         if !live.initialized {
             return Err(Error::new(Status::NotInitialized, format!("plugin '{}' is not initialized", self.id())));
         }
-        let handler = *live.handlers[kind.index()].get(name).ok_or_else(|| {
+        live.handlers[kind.index()].get(name).copied().ok_or_else(|| {
             Error::new(Status::CapabilityNotFound, format!("plugin '{}' has no {kind} '{name}'", self.id()))
-        })?;
+        })
+    }
+
+    /// Resolves handler `name` of `kind` into a handle that calls it without a lookup or a lock. The plugin
+    /// cannot be unloaded while the handle lives.
+    pub(crate) fn resolve(self: &Arc<Self>, kind: CapabilityKind, name: &str) -> Result<Resolved> {
+        let live = read(&self.live);
+        let handler = self.handler(&live, kind, name)?;
         // Counted under the state lock, which teardown takes to check the count.
         self.pins.fetch_add(1, Ordering::Relaxed);
         Ok(Resolved { plugin: self.clone(), handler, kind, name: name.into() })
