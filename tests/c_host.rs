@@ -8,29 +8,8 @@ use std::process::Command;
 
 use common::*;
 
-/// The directory holding the cdylib that this test run built (`target/<profile>/deps`).
-fn cdylib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap().to_path_buf();
-    assert!(deps.join(library_name("aisopod_loader")).exists(), "no cdylib in {}", deps.display());
-    deps
-}
-
 fn build_host(out: &Path) -> PathBuf {
-    let lib_dir = cdylib_dir();
-    let host = out.join("host");
-    let mut cmd = c_compiler();
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
-        .arg(format!("-I{MANIFEST_DIR}/include"))
-        .arg("-o")
-        .arg(&host)
-        .arg(format!("{MANIFEST_DIR}/c_examples/host/host.c"))
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg("-laisopod_loader")
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()));
-    let result = cmd.output().unwrap();
-    assert!(result.status.success(), "building host.c: {}", String::from_utf8_lossy(&result.stderr));
-    host
+    build_c_host("c_examples/host/host.c", &out.join("host"), &[])
 }
 
 #[test]

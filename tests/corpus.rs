@@ -586,29 +586,13 @@ fn unreadable_manifest_is_a_diagnostic() {
     }
 }
 
-/// The directory holding the cdylib this test run built.
-fn cdylib_dir() -> PathBuf {
-    std::env::current_exe().unwrap().parent().unwrap().to_path_buf()
-}
-
 fn build_corpus_host(out: &Path, sanitize: bool) -> PathBuf {
-    let lib_dir = cdylib_dir();
-    let host = out.join(if sanitize { "corpus_host_asan" } else { "corpus_host" });
-    let mut cmd = c_compiler();
-    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-g"]);
-    if sanitize {
-        cmd.args(["-fsanitize=address,undefined", "-fno-omit-frame-pointer"]);
-    }
-    cmd.arg(format!("-I{MANIFEST_DIR}/include"))
-        .arg("-o")
-        .arg(&host)
-        .arg(format!("{MANIFEST_DIR}/tests/corpus_host.c"))
-        .arg(format!("-L{}", lib_dir.display()))
-        .arg("-laisopod_loader")
-        .arg(format!("-Wl,-rpath,{}", lib_dir.display()));
-    let result = cmd.output().unwrap();
-    assert!(result.status.success(), "building corpus_host.c: {}", String::from_utf8_lossy(&result.stderr));
-    host
+    let (name, flags): (&str, &[&str]) = if sanitize {
+        ("corpus_host_asan", &["-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer"])
+    } else {
+        ("corpus_host", &["-g"])
+    };
+    build_c_host("tests/corpus_host.c", &out.join(name), flags)
 }
 
 /// Every corpus case at once, in one tree (plus the secondary search path).

@@ -656,14 +656,6 @@ int main(int argc, char **argv) {
 }
 "#;
 
-/// The directory holding the cdylib that this test run built (`target/<profile>/deps`).
-fn cdylib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap().to_path_buf();
-    assert!(deps.join(library_name("aisopod_loader")).exists(), "no cdylib in {}", deps.display());
-    deps
-}
-
 fn header_functions() -> Vec<Function> {
     let header = std::fs::read_to_string(HEADER).unwrap();
     parse_header(&header).unwrap_or_else(|e| panic!("parsing {HEADER}: {e}"))

@@ -193,3 +193,29 @@ pub fn build_rust_plugin(crate_dir: &str, name: &str) -> PathBuf {
     assert!(result.status.success(), "building {crate_dir}: {}", String::from_utf8_lossy(&result.stderr));
     target_dir.join("debug").join(library_name(name))
 }
+
+/// The directory holding the cdylib that this test run built (`target/<profile>/deps`).
+pub fn cdylib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap().to_path_buf();
+    assert!(deps.join(library_name("aisopod_loader")).exists(), "no cdylib in {}", deps.display());
+    deps
+}
+
+/// Compiles a C host (`source`, relative to the repository) against the cdylib this test run built.
+pub fn build_c_host(source: &str, output: &Path, extra_flags: &[&str]) -> PathBuf {
+    let lib_dir = cdylib_dir();
+    let mut cmd = c_compiler();
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Wpedantic", "-Werror"])
+        .args(extra_flags)
+        .arg(format!("-I{MANIFEST_DIR}/include"))
+        .arg("-o")
+        .arg(output)
+        .arg(Path::new(MANIFEST_DIR).join(source))
+        .arg(format!("-L{}", lib_dir.display()))
+        .arg("-laisopod_loader")
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()));
+    let result = cmd.output().unwrap();
+    assert!(result.status.success(), "building {source}: {}", String::from_utf8_lossy(&result.stderr));
+    output.to_path_buf()
+}
