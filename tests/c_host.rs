@@ -38,7 +38,7 @@ fn c_host_discovers_loads_invokes_and_unloads() {
         "log [hello] hello: init with config {\"greeting\": \"hi\"}",
         "tool hello/greet -> Hello, world!",
         "tool alpha/echo -> world",
-        "hook on_start fired in 1 plugin(s): hello saw on_start #1",
+        "hook on_start fired in 1 plugin(s):\n  hello saw on_start #1\n",
         "log [hello] hello: shutdown",
         "unloaded hello",
         "unloaded alpha",

@@ -34,6 +34,12 @@ static int32_t buffer_write(void *context, const uint8_t *data, size_t len) {
     return 0;
 }
 
+/* For hook output: each write (a hook handler writes its message at once) becomes an indented line. */
+static int32_t buffer_write_line(void *context, const uint8_t *data, size_t len) {
+    if (buffer_write(context, (const uint8_t *)"  ", 2) != 0 || buffer_write(context, data, len) != 0) return 1;
+    return buffer_write(context, (const uint8_t *)"\n", 1);
+}
+
 static void on_log(void *userdata, aisopod_log_level level, const char *source, const char *message) {
     (void)userdata;
     if (level <= AISOPOD_LOG_INFO) printf("log [%s] %s\n", source, message);
@@ -117,9 +123,10 @@ int main(int argc, char **argv) {
 
     size_t handled = 0;
     out.len = 0;
-    if ((status = aisopod_loader_emit(loader, "on_start", NULL, 0, &sink, &handled)) != AISOPOD_STATUS_OK)
+    aisopod_sink lines = {&out, buffer_write_line};
+    if ((status = aisopod_loader_emit(loader, "on_start", NULL, 0, &lines, &handled)) != AISOPOD_STATUS_OK)
         failures += fail(loader, "emit", status);
-    else printf("hook on_start fired in %zu plugin(s): %.*s\n", handled, (int)out.len, out.data ? out.data : "");
+    else printf("hook on_start fired in %zu plugin(s):\n%.*s", handled, (int)out.len, out.data ? out.data : "");
 
     for (size_t i = 0; i < count; i++) {
         aisopod_plugin_info *info = NULL;
