@@ -128,17 +128,7 @@ public:
     }
 
     std::vector<PluginInfo> plugins() const {
-        size_t count = 0;
-        check(aisopod_loader_plugin_count(get(), &count));
-        std::vector<PluginInfo> out;
-        for (size_t i = 0; i < count; i++) {
-            aisopod_plugin_info *info = nullptr;
-            aisopod_status status = aisopod_loader_plugin_at(get(), i, &info);
-            if (status == AISOPOD_STATUS_OUT_OF_RANGE) break;  // a concurrent discovery shrank the list
-            check(status);
-            out.emplace_back(info);
-        }
-        return out;
+        return list<PluginInfo>(aisopod_loader_plugin_count, aisopod_loader_plugin_at);
     }
 
     std::optional<PluginInfo> find(const std::string &id) const {
@@ -150,17 +140,7 @@ public:
     }
 
     std::vector<Diagnostic> diagnostics() const {
-        size_t count = 0;
-        check(aisopod_loader_diagnostic_count(get(), &count));
-        std::vector<Diagnostic> out;
-        for (size_t i = 0; i < count; i++) {
-            aisopod_diagnostic *d = nullptr;
-            aisopod_status status = aisopod_loader_diagnostic_at(get(), i, &d);
-            if (status == AISOPOD_STATUS_OUT_OF_RANGE) break;
-            check(status);
-            out.emplace_back(d);
-        }
-        return out;
+        return list<Diagnostic>(aisopod_loader_diagnostic_count, aisopod_loader_diagnostic_at);
     }
 
     void load(const std::string &id) { check(aisopod_loader_load(get(), id.c_str())); }
@@ -199,6 +179,23 @@ public:
 
 private:
     void check(aisopod_status status) const { detail::check(status, get()); }
+
+    /// Every element of a count/at pair of the C API, each wrapped in `Wrapper`.
+    template <typename Wrapper, typename Raw>
+    std::vector<Wrapper> list(aisopod_status (*count_fn)(const aisopod_loader *, size_t *),
+                              aisopod_status (*at_fn)(const aisopod_loader *, size_t, Raw **)) const {
+        size_t count = 0;
+        check(count_fn(get(), &count));
+        std::vector<Wrapper> out;
+        for (size_t i = 0; i < count; i++) {
+            Raw *raw = nullptr;
+            aisopod_status status = at_fn(get(), i, &raw);
+            if (status == AISOPOD_STATUS_OUT_OF_RANGE) break;  // a concurrent discovery shrank the list
+            check(status);
+            out.emplace_back(raw);
+        }
+        return out;
+    }
 
     std::unique_ptr<aisopod_loader, detail::LoaderFree> loader_;
 };
