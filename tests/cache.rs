@@ -11,10 +11,7 @@ use aisopod_loader::{Loader, Status};
 use common::*;
 
 fn cached_loader(root: &Path, cache: &Path) -> Loader {
-    let loader = Loader::new("1.5.0").unwrap();
-    loader.set_use_env_path(false);
-    loader.set_use_default_paths(false);
-    loader.add_search_path(root);
+    let loader = isolated_loader("1.5.0", &[root]);
     loader.set_cache_path(Some(cache.to_path_buf()));
     loader
 }

@@ -503,11 +503,7 @@ fn good_plugin_still_works(loader: &Loader, after: &str) {
 #[test]
 fn every_bad_input_gets_its_status_and_a_message_naming_the_culprit() {
     let roots = Roots { primary: temp_dir("corpus"), secondary: temp_dir("corpus-second") };
-    let loader = Loader::new("1.5.0").unwrap();
-    loader.set_use_env_path(false);
-    loader.set_use_default_paths(false);
-    loader.add_search_path(&roots.primary);
-    loader.add_search_path(&roots.secondary);
+    let loader = isolated_loader("1.5.0", &[&roots.primary, &roots.secondary]);
 
     let mut ran = 0;
     let mut skipped = Vec::new();
@@ -541,10 +537,7 @@ fn every_bad_input_gets_its_status_and_a_message_naming_the_culprit() {
 const UNREADABLE_ROOT_VAR: &str = "AISOPOD_TEST_UNREADABLE_ROOT";
 
 fn check_unreadable(root: &Path) {
-    let loader = Loader::new("1.5.0").unwrap();
-    loader.set_use_env_path(false);
-    loader.set_use_default_paths(false);
-    loader.add_search_path(root);
+    let loader = isolated_loader("1.5.0", &[root]);
     assert_eq!(loader.discover(), 1);
     let discovery = loader.discovery();
     let [diagnostic] = discovery.diagnostics() else { panic!("{:?}", discovery.diagnostics()) };

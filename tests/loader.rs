@@ -10,10 +10,7 @@ use common::*;
 
 /// A loader that searches only `root`, with the event recorder installed.
 fn loader_for(root: &Path) -> (Loader, &'static EventLog) {
-    let loader = Loader::new("1.5.0").unwrap();
-    loader.set_use_env_path(false);
-    loader.set_use_default_paths(false);
-    loader.add_search_path(root);
+    let loader = isolated_loader("1.5.0", &[root]);
     let events = EventLog::leak();
     loader.set_host_extension("test.events", events.extension());
     (loader, events)
@@ -235,11 +232,7 @@ fn duplicate_ids_first_in_search_path_order_wins() {
     let second = temp_dir("dup-second");
     add_test_plugin(&first, "twin", &[]);
     add_test_plugin(&second, "twin", &[]);
-    let loader = Loader::new("1.5.0").unwrap();
-    loader.set_use_env_path(false);
-    loader.set_use_default_paths(false);
-    loader.add_search_path(&first);
-    loader.add_search_path(&second);
+    let loader = isolated_loader("1.5.0", &[&first, &second]);
     assert_eq!(loader.discover(), 1);
     let discovery = loader.discovery();
     assert!(discovery.find("twin").unwrap().directory.starts_with(&first));
@@ -446,9 +439,7 @@ fn missing_search_directories_are_skipped_with_a_debug_log() {
     let root = temp_dir("missing");
     add_test_plugin(&root, "epsilon", &[]);
     let logs = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let loader = Loader::new("1.5.0").unwrap();
-    loader.set_use_env_path(false);
-    loader.set_use_default_paths(false);
+    let loader = isolated_loader("1.5.0", &[]);
     let sink = logs.clone();
     loader.set_log_callback(Some(Arc::new(move |level, source: &str, message: &str| {
         sink.lock().unwrap().push(format!("{level:?} {source} {message}"));

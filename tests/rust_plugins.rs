@@ -9,10 +9,7 @@ use aisopod_loader::{CapabilityKind, Loader, Status};
 use common::*;
 
 fn loader_for(root: &Path) -> (Loader, Arc<Mutex<Vec<String>>>) {
-    let loader = Loader::new("1.0.0").unwrap();
-    loader.set_use_env_path(false);
-    loader.set_use_default_paths(false);
-    loader.add_search_path(root);
+    let loader = isolated_loader("1.0.0", &[root]);
     let logs = Arc::new(Mutex::new(Vec::new()));
     let sink = logs.clone();
     loader.set_log_callback(Some(Arc::new(move |_, source: &str, message: &str| {

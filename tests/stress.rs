@@ -35,11 +35,7 @@ fn setup() -> Loader {
     }
     let text = manifest("serial").replace("entry_point = \"serial\"", "entry_point = \"serial\"\nthread_safe = false");
     add_test_plugin_with(&root, "serial", &["DETECT_OVERLAP"], &text);
-    let loader = Loader::new("1.5.0").unwrap();
-    loader.set_use_env_path(false);
-    loader.set_use_default_paths(false);
-    loader.add_search_path(root);
-    loader
+    isolated_loader("1.5.0", &[&root])
 }
 
 /// A failure that a concurrent load, init or unload of the same plugin explains.

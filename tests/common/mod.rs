@@ -219,3 +219,15 @@ pub fn build_c_host(source: &str, output: &Path, extra_flags: &[&str]) -> PathBu
     assert!(result.status.success(), "building {source}: {}", String::from_utf8_lossy(&result.stderr));
     output.to_path_buf()
 }
+
+/// A loader for host version `host_version` that searches exactly `search_paths`: neither
+/// `AISOPOD_PLUGIN_PATH` nor the default paths, so no plugin of the machine's leaks into a test.
+pub fn isolated_loader(host_version: &str, search_paths: &[&Path]) -> aisopod_loader::Loader {
+    let loader = aisopod_loader::Loader::new(host_version).unwrap();
+    loader.set_use_env_path(false);
+    loader.set_use_default_paths(false);
+    for path in search_paths {
+        loader.add_search_path(path);
+    }
+    loader
+}
