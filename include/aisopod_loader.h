@@ -257,9 +257,11 @@ typedef uint32_t aisopod_status;
 /**
  * A resolved capability of a loaded, initialised plugin.
  *
- * Ownership: owned by the caller that resolved it and freed with `aisopod_capability_free`, which must
- * happen before the loader is freed. While it lives, its plugin cannot be unloaded
- * (`AISOPOD_STATUS_BUSY`).
+ * Ownership: owned by the caller that resolved it and freed with `aisopod_capability_free`. It keeps its
+ * plugin loaded: while it lives, `aisopod_loader_unload` of that plugin fails with `AISOPOD_STATUS_BUSY`. It
+ * may outlive its loader: the plugin then stays loaded (without the loader's log callback and host
+ * extensions) until the handle is freed, and `aisopod_capability_free` shuts it down, destroys it and closes
+ * its library.
  *
  * Thread safety: may be invoked from any number of threads at once, unless the plugin's manifest says
  * `thread_safe = false`, in which case calls run one at a time.
@@ -596,8 +598,8 @@ extern "C" {
  * Resolves the capability `name` of `kind` in the initialised plugin `id` and writes a new handle to
  * `*capability_out`. Calling through the handle skips the id and name lookups and takes no lock.
  *
- * Ownership: on success the caller owns `*capability_out` and frees it with `aisopod_capability_free`
- * before freeing the loader.
+ * Ownership: on success the caller owns `*capability_out` and frees it with `aisopod_capability_free`, before
+ * or after freeing the loader.
  */
 aisopod_status aisopod_loader_resolve(const struct aisopod_loader *loader,
                                       const char *id,
@@ -664,10 +666,12 @@ aisopod_status aisopod_loader_new(const char *host_version,
 
 /**
  * Frees a loader: unloads every plugin still loaded (shutdown, destroy, close, most recent first) and
- * releases all memory. `aisopod_loader_free(NULL)` does nothing.
+ * releases all memory. A plugin that an `aisopod_capability` still pins stays loaded until that handle is
+ * freed; the loader's log callback and host extensions are no longer used from this call on.
+ * `aisopod_loader_free(NULL)` does nothing.
  *
- * Ownership: takes ownership of `loader`. Every `aisopod_plugin_info` and `aisopod_diagnostic` obtained from
- * it stays valid until freed on its own.
+ * Ownership: takes ownership of `loader`. Every `aisopod_plugin_info`, `aisopod_diagnostic` and
+ * `aisopod_capability` obtained from it stays valid until freed on its own.
  *
  * Thread safety: must not run concurrently with any other call on the same loader.
  */

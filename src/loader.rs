@@ -40,12 +40,15 @@ struct LoadedSet {
 }
 
 /// A resolved capability of a loaded plugin: calling it costs one indirect call plus a status check.
-pub struct Capability<'a> {
+///
+/// It keeps its plugin loaded: while it lives, [`Loader::unload`] of that plugin fails with `Status::Busy`,
+/// and a plugin whose [`Loader`] is dropped first stays loaded until its last capability is dropped, which
+/// then shuts it down, destroys it and closes its library.
+pub struct Capability {
     resolved: Resolved,
-    _loader: PhantomData<&'a Loader>,
 }
 
-impl Capability<'_> {
+impl Capability {
     /// Calls the handler with `input`, writing output to `sink` (discarded when `None`).
     #[inline]
     pub fn invoke(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
@@ -265,8 +268,8 @@ impl Loader {
 
     /// Resolves handler `name` of `kind` in the initialized plugin `id` into a [`Capability`], which calls it
     /// with no lookup and no lock. The plugin cannot be unloaded (`Status::Busy`) while the capability lives.
-    pub fn resolve(&self, id: &str, kind: CapabilityKind, name: &str) -> Result<Capability<'_>> {
-        Ok(Capability { resolved: self.get_loaded(id)?.resolve(kind, name)?, _loader: PhantomData })
+    pub fn resolve(&self, id: &str, kind: CapabilityKind, name: &str) -> Result<Capability> {
+        Ok(Capability { resolved: self.get_loaded(id)?.resolve(kind, name)? })
     }
 
     /// Asks loaded plugin `id` for its optional interface `extension_id`. Returns null when it has none.
@@ -280,7 +283,7 @@ impl Loader {
         refuse_reentry("unload")?;
         let _lifecycle = lock(&self.lifecycle);
         let plugin = self.get_loaded(id)?;
-        plugin.teardown(&self.shared.logger, false)?;
+        plugin.teardown()?;
         let mut loaded = write(&self.loaded);
         loaded.by_id.remove(id);
         loaded.order.retain(|p| !Arc::ptr_eq(p, &plugin));
@@ -293,12 +296,18 @@ impl Loader {
 }
 
 impl Drop for Loader {
-    /// Unloads every plugin still loaded, most recently loaded first.
+    /// Unloads every plugin still loaded, most recently loaded first. A plugin that capabilities still pin
+    /// stays loaded until the last of them is dropped; from now on it sees no host log callback and no host
+    /// extensions, which belong to the host application's use of this loader.
     fn drop(&mut self) {
         let loaded = std::mem::take(&mut *write(&self.loaded));
+        self.shared.logger.set_callback(None);
+        write(&self.shared.extensions).clear();
         for plugin in loaded.order.iter().rev() {
-            // No `Capability` can outlive the loader it borrows, so nothing is pinned here in safe code.
-            let _ = plugin.teardown(&self.shared.logger, true);
+            if !plugin.is_pinned() {
+                // Only a pin can refuse, and a pin cannot appear: resolving needs this loader.
+                let _ = plugin.teardown();
+            }
         }
     }
 }

@@ -10,23 +10,25 @@ use crate::Capability;
 
 /// A resolved capability of a loaded, initialised plugin.
 ///
-/// Ownership: owned by the caller that resolved it and freed with `aisopod_capability_free`, which must
-/// happen before the loader is freed. While it lives, its plugin cannot be unloaded
-/// (`AISOPOD_STATUS_BUSY`).
+/// Ownership: owned by the caller that resolved it and freed with `aisopod_capability_free`. It keeps its
+/// plugin loaded: while it lives, `aisopod_loader_unload` of that plugin fails with `AISOPOD_STATUS_BUSY`. It
+/// may outlive its loader: the plugin then stays loaded (without the loader's log callback and host
+/// extensions) until the handle is freed, and `aisopod_capability_free` shuts it down, destroys it and closes
+/// its library.
 ///
 /// Thread safety: may be invoked from any number of threads at once, unless the plugin's manifest says
 /// `thread_safe = false`, in which case calls run one at a time.
 pub struct aisopod_capability {
     /// The loader's error key: failures are reported through `aisopod_loader_error_message(loader)`.
     serial: ErrorKey,
-    capability: Capability<'static>,
+    capability: Capability,
 }
 
 /// Resolves the capability `name` of `kind` in the initialised plugin `id` and writes a new handle to
 /// `*capability_out`. Calling through the handle skips the id and name lookups and takes no lock.
 ///
-/// Ownership: on success the caller owns `*capability_out` and frees it with `aisopod_capability_free`
-/// before freeing the loader.
+/// Ownership: on success the caller owns `*capability_out` and frees it with `aisopod_capability_free`, before
+/// or after freeing the loader.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_resolve(
     loader: Option<&aisopod_loader>,
@@ -41,9 +43,6 @@ pub extern "C" fn aisopod_loader_resolve(
         let id = unsafe { string(id, "id") }?;
         let name = unsafe { string(name, "name") }?;
         let capability = core.resolve(id, capability_kind(kind)?, name)?;
-        // SAFETY: the handle must be freed before the loader (documented above), so the borrow it stands for
-        // never dangles when the contract is kept.
-        let capability = unsafe { std::mem::transmute::<Capability<'_>, Capability<'static>>(capability) };
         let serial = loader.map(aisopod_loader::serial).unwrap_or_default();
         let handle = Box::new(aisopod_capability { serial, capability });
         // SAFETY: a non-null pointer the caller gave for writing.

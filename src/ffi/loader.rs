@@ -101,10 +101,12 @@ pub extern "C" fn aisopod_loader_new(
 }
 
 /// Frees a loader: unloads every plugin still loaded (shutdown, destroy, close, most recent first) and
-/// releases all memory. `aisopod_loader_free(NULL)` does nothing.
+/// releases all memory. A plugin that an `aisopod_capability` still pins stays loaded until that handle is
+/// freed; the loader's log callback and host extensions are no longer used from this call on.
+/// `aisopod_loader_free(NULL)` does nothing.
 ///
-/// Ownership: takes ownership of `loader`. Every `aisopod_plugin_info` and `aisopod_diagnostic` obtained from
-/// it stays valid until freed on its own.
+/// Ownership: takes ownership of `loader`. Every `aisopod_plugin_info`, `aisopod_diagnostic` and
+/// `aisopod_capability` obtained from it stays valid until freed on its own.
 ///
 /// Thread safety: must not run concurrently with any other call on the same loader.
 #[no_mangle]

@@ -1,0 +1,102 @@
+//! Finding and opening a plugin's library: the path check that keeps it inside its plugin directory, the
+//! `dlopen` flags, and symbol lookup.
+
+use std::path::{Path, PathBuf};
+
+use libloading::Library;
+
+use super::guard::in_plugin;
+use crate::discovery::PluginInfo;
+use crate::error::{Error, Result, Status};
+
+/// Finds the library and refuses one that resolves outside the plugin directory.
+///
+/// `entry_point` holds no path separator and no `..`, so the library's directory entry sits in the plugin
+/// directory by construction; only a symlink there can lead elsewhere. A regular file is therefore accepted
+/// after one `lstat`, and only a symlink pays for resolving both paths.
+pub(super) fn resolve(info: &PluginInfo) -> Result<PathBuf> {
+    let id = &info.manifest.id;
+    let path = info.library_path();
+    let not_found = |e: std::io::Error| {
+        let status = if e.kind() == std::io::ErrorKind::NotFound { Status::LibraryNotFound } else { Status::Io };
+        Error::new(
+            status,
+            format!(
+                "plugin '{id}': library {} (from [plugin].entry_point in {}): {e}",
+                path.display(),
+                info.manifest_path().display()
+            ),
+        )
+    };
+    let entry = std::fs::symlink_metadata(&path).map_err(not_found)?;
+    let not_a_file = |library: &Path| {
+        Error::new(Status::LibraryLoad, format!("plugin '{id}': library {} is not a regular file", library.display()))
+    };
+    if entry.file_type().is_symlink() {
+        let directory = info.directory.canonicalize().map_err(|e| {
+            Error::new(
+                Status::Io,
+                format!("plugin '{id}': cannot resolve plugin directory {}: {e}", info.directory.display()),
+            )
+        })?;
+        let target = path.canonicalize().map_err(not_found)?;
+        if !target.starts_with(&directory) {
+            return Err(Error::new(
+                Status::LibraryOutsidePluginDir,
+                format!(
+                    "plugin '{id}': library {} resolves to {}, outside the plugin directory {}",
+                    path.display(),
+                    target.display(),
+                    directory.display()
+                ),
+            ));
+        }
+        if !target.is_file() {
+            return Err(not_a_file(&target));
+        }
+        Ok(target)
+    } else if entry.is_file() {
+        Ok(path)
+    } else {
+        Err(not_a_file(&path))
+    }
+}
+
+/// Opens the library, which runs its constructors: `RTLD_NOW | RTLD_LOCAL`, plus `RTLD_NODELETE` when it must
+/// stay resident.
+pub(super) fn open(id: &str, path: &Path, resident: bool) -> Result<Library> {
+    open_with_flags(path, resident)
+        .map_err(|e| Error::new(Status::LibraryLoad, format!("plugin '{id}': cannot load {}: {e}", path.display())))
+}
+
+#[cfg(unix)]
+fn open_with_flags(path: &Path, resident: bool) -> std::result::Result<Library, libloading::Error> {
+    use libloading::os::unix::{Library as UnixLibrary, RTLD_LOCAL, RTLD_NOW};
+    #[cfg(target_vendor = "apple")]
+    const RTLD_NODELETE: std::ffi::c_int = 0x80;
+    #[cfg(not(target_vendor = "apple"))]
+    const RTLD_NODELETE: std::ffi::c_int = 0x1000;
+    let flags = RTLD_NOW | RTLD_LOCAL | if resident { RTLD_NODELETE } else { 0 };
+    // SAFETY: running the library's initialisers is what loading a plugin means; the path was checked.
+    in_plugin(|| unsafe { UnixLibrary::open(Some(path), flags) }).map(Library::from)
+}
+
+#[cfg(windows)]
+fn open_with_flags(path: &Path, _resident: bool) -> std::result::Result<Library, libloading::Error> {
+    // SAFETY: as on Unix.
+    in_plugin(|| unsafe { Library::new(path) })
+}
+
+/// Looks up `name` in `library`; the error names the symbol and carries the dynamic linker's reason.
+///
+/// # Safety
+/// `T` must be the symbol's real type.
+pub(super) unsafe fn symbol<T: Copy>(library: &Library, name: &str) -> std::result::Result<T, String> {
+    let mut c_name = name.as_bytes().to_vec();
+    c_name.push(0);
+    // SAFETY: forwarded to the caller.
+    match unsafe { library.get::<T>(&c_name) } {
+        Ok(symbol) => Ok(*symbol),
+        Err(e) => Err(format!("does not export {name} ({e})")),
+    }
+}

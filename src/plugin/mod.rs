@@ -1,0 +1,134 @@
+//! One loaded plugin: the load sequence, step by step, and teardown. The steps live in their own files:
+//!
+//! - [`library`]: find the library inside the plugin directory and open it (which runs its constructors);
+//! - [`gate`]: the ABI version gate, `create`, and the plugin struct and id checks;
+//! - [`registration`]: `register_capabilities` and the check against the manifest;
+//! - [`host`]: the host struct each plugin receives;
+//! - [`guard`]: in-flight counting, serialization and re-entrancy refusal;
+//! - [`live`]: what a loaded plugin holds, and teardown;
+//! - [`call`] and [`resolved`]: calls into the plugin, by name or through a resolved handle.
+//!
+//! No lock is held while plugin code runs. A call into a handler registers itself in an in-flight count while
+//! holding the state lock briefly; teardown closes the plugin to new calls under the same lock, waits for the
+//! count to drain, and only then calls `shutdown` and `destroy`. A thread-local depth counter marks threads
+//! that are inside plugin code, so lifecycle calls made from a plugin callback fail instead of deadlocking.
+
+mod call;
+mod gate;
+mod guard;
+mod host;
+mod library;
+mod live;
+mod registration;
+mod resolved;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use semver::Version;
+
+use self::gate::Culprit;
+pub(crate) use self::guard::refuse_reentry;
+use self::guard::{InFlightCount, Serial};
+pub(crate) use self::host::{ExtensionPtr, HostShared};
+use self::live::Live;
+pub(crate) use self::resolved::Resolved;
+use crate::abi::AISOPOD_PLUGIN_PANICKED;
+use crate::discovery::PluginInfo;
+use crate::error::{Error, Result, Status};
+use crate::sync::{read, write};
+
+/// One loaded plugin.
+pub(crate) struct LoadedPlugin {
+    info: Arc<PluginInfo>,
+    /// Held only briefly, never while plugin code runs.
+    live: RwLock<Live>,
+    in_flight: InFlightCount,
+    /// Present when the manifest says `thread_safe = false`.
+    serial: Option<Serial>,
+    /// Resolved capability handles alive; unload refuses while there are any.
+    pins: AtomicUsize,
+}
+
+impl LoadedPlugin {
+    /// Runs the load sequence for `info`, in the documented order. A failing step undoes every step before it.
+    pub(crate) fn load(
+        info: Arc<PluginInfo>,
+        host_version: &Version,
+        shared: &Arc<HostShared>,
+    ) -> Result<LoadedPlugin> {
+        let manifest = &info.manifest;
+        let id = manifest.id.as_str();
+        // 1. The host version is inside the manifest's [compatibility] range.
+        manifest.check_host_version(host_version, &info.manifest_path())?;
+        // 2. The library resolves to a regular file inside the plugin directory.
+        let library_path = library::resolve(&info)?;
+        let culprit = Culprit { id, library: &library_path };
+        // 3. dlopen: the library's constructors run here. From now on, dropping `live` undoes the load.
+        let mut live = Live::opened(id, library::open(id, &library_path, !manifest.unload)?);
+        // 4. The ABI gate: the first plugin function called.
+        gate::check_abi_version(live.library.as_ref().expect("just opened"), &culprit)?;
+        // 5. create, with the plugin's own host struct.
+        let vtable = gate::create(&mut live, host_version, shared, &culprit)?;
+        // 6. The plugin struct: size and mandatory functions.
+        let plugin = gate::validate_struct(&mut live, vtable, &culprit)?;
+        // 7. The id the plugin reports is its manifest's.
+        gate::check_reported_id(plugin.id, manifest, &info.manifest_path())?;
+        // 8. Registration, checked against the manifest's declarations.
+        let register_capabilities = plugin.register_capabilities.expect("validated");
+        live.handlers = registration::register(register_capabilities, vtable, &info)?;
+        Ok(LoadedPlugin {
+            serial: (!manifest.thread_safe).then(Serial::default),
+            info,
+            live: RwLock::new(live),
+            in_flight: InFlightCount::default(),
+            pins: AtomicUsize::new(0),
+        })
+    }
+
+    fn id(&self) -> &str {
+        &self.info.manifest.id
+    }
+
+    /// Whether `init` has succeeded.
+    pub(crate) fn is_initialized(&self) -> bool {
+        read(&self.live).initialized
+    }
+
+    /// Whether resolved capability handles keep this plugin loaded.
+    pub(crate) fn is_pinned(&self) -> bool {
+        self.pins.load(Ordering::Relaxed) > 0
+    }
+
+    /// Closes the plugin to new calls, waits for running ones, then shuts it down, destroys it and closes its
+    /// library. The caller holds the loader's lifecycle lock. Refuses while resolved handles exist, since they
+    /// call the plugin without checking.
+    pub(crate) fn teardown(&self) -> Result<()> {
+        let closing = {
+            let mut live = write(&self.live);
+            let pins = self.pins.load(Ordering::Relaxed);
+            if pins > 0 {
+                return Err(Error::new(
+                    Status::Busy,
+                    format!(
+                        "plugin '{}' has {pins} resolved capability handle(s); free them before unloading",
+                        self.id()
+                    ),
+                ));
+            }
+            live.close()
+        };
+        self.in_flight.drain();
+        closing.finish();
+        Ok(())
+    }
+}
+
+/// How a plugin's non-zero return code reads in a message.
+fn describe_code(code: i32) -> String {
+    if code == AISOPOD_PLUGIN_PANICKED {
+        format!("{code} (the plugin panicked)")
+    } else {
+        code.to_string()
+    }
+}
