@@ -806,11 +806,14 @@ aisopod_status aisopod_loader_diagnostic_at(const struct aisopod_loader *loader,
 
 /**
  * Loads the discovered plugin `id`, in this order: checks the host version against the manifest's range;
- * resolves the library path and refuses one outside the plugin directory; `dlopen`s it with
- * `RTLD_NOW | RTLD_LOCAL`; calls `aisopod_plugin_abi_version` and refuses a mismatch; only then calls
- * `aisopod_plugin_create`; validates the returned struct; calls `register_capabilities` and checks the
- * registrations against the manifest. On any failure everything done so far is undone and the status names
- * the failing step.
+ * resolves the library path and refuses one outside the plugin directory; reads its ELF header and refuses a
+ * library for another machine or a file that is no shared object; `dlopen`s it with `RTLD_NOW | RTLD_LOCAL`,
+ * **which runs the library's constructors** (ELF `.init_array`, `__attribute__((constructor))`, C++ static
+ * initialisers) before any further check can; calls `aisopod_plugin_abi_version`, the first plugin function
+ * called, and refuses a mismatch; only then calls `aisopod_plugin_create`; validates the returned struct;
+ * calls `register_capabilities` and checks the registrations against the manifest. On any failure everything
+ * done so far is undone and the status names the failing step. Only another process protects the host from a
+ * constructor that crashes or hangs.
  *
  * Ownership: copies nothing of `id`. The loaded plugin belongs to the loader until `aisopod_loader_unload`
  * or `aisopod_loader_free`.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use libloading::Library;
 
+use super::describe_io;
 use super::guard::in_plugin;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
@@ -22,9 +23,10 @@ pub(super) fn resolve(info: &PluginInfo) -> Result<PathBuf> {
         Error::new(
             status,
             format!(
-                "plugin '{id}': library {} (from [plugin].entry_point in {}): {e}",
+                "plugin '{id}': library {} (from [plugin].entry_point in {}): {}",
                 path.display(),
-                info.manifest_path().display()
+                info.manifest_path().display(),
+                describe_io(&e)
             ),
         )
     };
@@ -36,7 +38,11 @@ pub(super) fn resolve(info: &PluginInfo) -> Result<PathBuf> {
         let directory = info.directory.canonicalize().map_err(|e| {
             Error::new(
                 Status::Io,
-                format!("plugin '{id}': cannot resolve plugin directory {}: {e}", info.directory.display()),
+                format!(
+                    "plugin '{id}': cannot resolve plugin directory {}: {}",
+                    info.directory.display(),
+                    describe_io(&e)
+                ),
             )
         })?;
         let target = path.canonicalize().map_err(not_found)?;
@@ -62,11 +68,31 @@ pub(super) fn resolve(info: &PluginInfo) -> Result<PathBuf> {
     }
 }
 
+/// Reads the library's ELF header and refuses a file built for another machine, or one that is not a shared
+/// library, before the dynamic linker sees it. Runs no plugin code.
+pub(super) fn check_format(id: &str, path: &Path) -> Result<()> {
+    #[cfg(all(unix, not(target_vendor = "apple")))]
+    super::elf::check_header(path).map_err(|why| {
+        Error::new(Status::LibraryLoad, format!("plugin '{id}': cannot load {}: {why}", path.display()))
+    })?;
+    let _ = (id, path);
+    Ok(())
+}
+
 /// Opens the library, which runs its constructors: `RTLD_NOW | RTLD_LOCAL`, plus `RTLD_NODELETE` when it must
-/// stay resident.
+/// stay resident. A failure names a dependency the dynamic linker could not find, when that is the cause.
 pub(super) fn open(id: &str, path: &Path, resident: bool) -> Result<Library> {
-    open_with_flags(path, resident)
-        .map_err(|e| Error::new(Status::LibraryLoad, format!("plugin '{id}': cannot load {}: {e}", path.display())))
+    open_with_flags(path, resident).map_err(|e| {
+        let dlerror = e.to_string();
+        #[cfg(all(unix, not(target_vendor = "apple")))]
+        if let Some(why) = super::elf::explain_missing_dependency(path, &dlerror) {
+            return Error::new(
+                Status::LibraryLoad,
+                format!("plugin '{id}': cannot load {}: {why} (dynamic linker: {dlerror})", path.display()),
+            );
+        }
+        Error::new(Status::LibraryLoad, format!("plugin '{id}': cannot load {}: {dlerror}", path.display()))
+    })
 }
 
 #[cfg(unix)]

@@ -14,6 +14,8 @@
 //! that are inside plugin code, so lifecycle calls made from a plugin callback fail instead of deadlocking.
 
 mod call;
+#[cfg(all(unix, not(target_vendor = "apple")))]
+mod elf;
 mod gate;
 mod guard;
 mod host;
@@ -64,17 +66,19 @@ impl LoadedPlugin {
         // 2. The library resolves to a regular file inside the plugin directory.
         let library_path = library::resolve(&info)?;
         let culprit = Culprit { id, library: &library_path };
-        // 3. dlopen: the library's constructors run here. From now on, dropping `live` undoes the load.
+        // 3. Its ELF header names a shared library for this machine. No plugin code has run so far.
+        library::check_format(id, &library_path)?;
+        // 4. dlopen: the library's constructors run here. From now on, dropping `live` undoes the load.
         let mut live = Live::opened(id, library::open(id, &library_path, !manifest.unload)?);
-        // 4. The ABI gate: the first plugin function called.
+        // 5. The ABI gate: the first plugin function called.
         gate::check_abi_version(live.library.as_ref().expect("just opened"), &culprit)?;
-        // 5. create, with the plugin's own host struct.
+        // 6. create, with the plugin's own host struct.
         let vtable = gate::create(&mut live, host_version, shared, &culprit)?;
-        // 6. The plugin struct: size and mandatory functions.
+        // 7. The plugin struct: size and mandatory functions.
         let plugin = gate::validate_struct(&mut live, vtable, &culprit)?;
-        // 7. The id the plugin reports is its manifest's.
+        // 8. The id the plugin reports is its manifest's.
         gate::check_reported_id(plugin.id, manifest, &info.manifest_path())?;
-        // 8. Registration, checked against the manifest's declarations.
+        // 9. Registration, checked against the manifest's declarations.
         let register_capabilities = plugin.register_capabilities.expect("validated");
         live.handlers = registration::register(register_capabilities, vtable, &info)?;
         Ok(LoadedPlugin {
@@ -122,6 +126,14 @@ impl LoadedPlugin {
         closing.finish();
         Ok(())
     }
+}
+
+/// An I/O error as a C programmer reads it: "no such file or directory", without Rust's "(os error 2)".
+pub(crate) fn describe_io(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_lowercase().chain(chars).collect())
 }
 
 /// How a plugin's non-zero return code reads in a message.
