@@ -55,6 +55,11 @@
 struct aisopod_host;
 struct aisopod_plugin;
 
+/** Defined on targets with 64-bit pointers, where ABI structs carry an explicit `reserved` padding field. */
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define AISOPOD_POINTER_64 1
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -374,6 +379,14 @@ typedef struct aisopod_registrar {
    * `sizeof(aisopod_registrar)` as the loader knows it.
    */
   uint32_t struct_size;
+#if defined(AISOPOD_POINTER_64)
+  /**
+   * Zero. Makes explicit the padding that 64-bit targets put after `struct_size`, so the layout is the same
+   * with or without it and `-Wpadded` stays quiet; absent on 32-bit targets, which have no padding there.
+   */
+  uint32_t reserved
+#endif
+  ;
   /**
    * Reserved for the loader; NULL in ABI v1. Pass the registrar itself to `register_capability`.
    */
@@ -406,6 +419,14 @@ typedef struct aisopod_init_context {
    * `sizeof(aisopod_init_context)` as the loader knows it.
    */
   uint32_t struct_size;
+#if defined(AISOPOD_POINTER_64)
+  /**
+   * Zero. Makes explicit the padding that 64-bit targets put after `struct_size`, so the layout is the same
+   * with or without it and `-Wpadded` stays quiet; absent on 32-bit targets, which have no padding there.
+   */
+  uint32_t reserved
+#endif
+  ;
   /**
    * The host's configuration for this plugin: UTF-8 (JSON by convention), NUL-terminated, never NULL.
    */
@@ -431,6 +452,14 @@ typedef struct aisopod_plugin {
    * `sizeof(aisopod_plugin)` as the plugin was compiled. The loader refuses a struct smaller than v1's.
    */
   uint32_t struct_size;
+#if defined(AISOPOD_POINTER_64)
+  /**
+   * Zero. Makes explicit the padding that 64-bit targets put after `struct_size`, so the layout is the same
+   * with or without it and `-Wpadded` stays quiet; absent on 32-bit targets, which have no padding there.
+   */
+  uint32_t reserved
+#endif
+  ;
   /**
    * Plugin-owned state, for the plugin's own use.
    */

@@ -170,6 +170,10 @@ pub type aisopod_handler = Option<
 pub struct aisopod_registrar {
     /// `sizeof(aisopod_registrar)` as the loader knows it.
     pub struct_size: u32,
+    /// Zero. Makes explicit the padding that 64-bit targets put after `struct_size`, so the layout is the same
+    /// with or without it and `-Wpadded` stays quiet; absent on 32-bit targets, which have no padding there.
+    #[cfg(target_pointer_width = "64")]
+    pub reserved: u32,
     /// Reserved for the loader; NULL in ABI v1. Pass the registrar itself to `register_capability`.
     pub context: *mut c_void,
     /// Registers one capability of `kind` (an `AISOPOD_CAPABILITY_*` value) under `name` (NUL-terminated UTF-8,
@@ -199,6 +203,10 @@ pub struct aisopod_registrar {
 pub struct aisopod_init_context {
     /// `sizeof(aisopod_init_context)` as the loader knows it.
     pub struct_size: u32,
+    /// Zero. Makes explicit the padding that 64-bit targets put after `struct_size`, so the layout is the same
+    /// with or without it and `-Wpadded` stays quiet; absent on 32-bit targets, which have no padding there.
+    #[cfg(target_pointer_width = "64")]
+    pub reserved: u32,
     /// The host's configuration for this plugin: UTF-8 (JSON by convention), NUL-terminated, never NULL.
     pub config: *const c_char,
     /// The length of `config` in bytes, without the terminating NUL.
@@ -240,6 +248,10 @@ pub struct aisopod_host {
 pub struct aisopod_plugin {
     /// `sizeof(aisopod_plugin)` as the plugin was compiled. The loader refuses a struct smaller than v1's.
     pub struct_size: u32,
+    /// Zero. Makes explicit the padding that 64-bit targets put after `struct_size`, so the layout is the same
+    /// with or without it and `-Wpadded` stays quiet; absent on 32-bit targets, which have no padding there.
+    #[cfg(target_pointer_width = "64")]
+    pub reserved: u32,
     /// Plugin-owned state, for the plugin's own use.
     pub plugin_data: *mut c_void,
     /// The plugin's id, NUL-terminated; must equal `id` in its `aisopod.plugin.toml`.

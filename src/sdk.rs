@@ -221,6 +221,8 @@ pub unsafe fn create<P: Plugin>(host: *const aisopod_host) -> *const aisopod_plu
     let state = Box::new(State {
         abi: aisopod_plugin {
             struct_size: std::mem::size_of::<aisopod_plugin>() as u32,
+            #[cfg(target_pointer_width = "64")]
+            reserved: 0,
             plugin_data: std::ptr::null_mut(),
             id: id.as_ptr(),
             register_capabilities: Some(register_capabilities::<P>),

@@ -37,6 +37,8 @@ impl LoadedPlugin {
         })?;
         let context = aisopod_init_context {
             struct_size: std::mem::size_of::<aisopod_init_context>() as u32,
+            #[cfg(target_pointer_width = "64")]
+            reserved: 0,
             config: config_c.as_ptr(),
             config_len: config.len(),
             data_dir: data_dir_c.as_ptr(),

@@ -107,6 +107,8 @@ pub(super) fn register(
     let id = &manifest.id;
     let registrar = aisopod_registrar {
         struct_size: std::mem::size_of::<aisopod_registrar>() as u32,
+        #[cfg(target_pointer_width = "64")]
+        reserved: 0,
         context: std::ptr::null_mut(),
         register_capability: Some(register_capability),
     };
