@@ -56,29 +56,27 @@ fn host_arch() -> &'static str {
     std::env::consts::ARCH
 }
 
-#[test]
-fn a_library_for_another_machine_names_both_machines() {
+/// Builds the test plugin for `target` with Zig and checks its load names `arch` and this host.
+fn refuses_cross_compiled(target: &str, id: &str, arch: &str) {
     if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-        eprintln!("skipped: the cross-compiled case is written for an x86_64 Linux host");
+        eprintln!("skipped: the cross-compiled cases are written for an x86_64 Linux host");
         return;
     }
-    let Some(library) = cross_compiled_plugin("aarch64-linux-gnu", "arm") else { return };
-    let tree = plugin_with_library("arch-aarch64", "arm", &library);
-    let message = load_failure(&tree, "arm");
-    assert!(message.contains("it is built for aarch64; this host is x86_64"), "{message}");
-    assert!(message.contains("plugin 'arm'") && message.contains(&library_name("arm")), "{message}");
+    let Some(library) = cross_compiled_plugin(target, id) else { return };
+    let tree = plugin_with_library(&format!("arch-{target}"), id, &library);
+    let message = load_failure(&tree, id);
+    assert!(message.contains(&format!("it is built for {arch}; this host is x86_64")), "{message}");
+    assert!(message.contains(&format!("plugin '{id}'")) && message.contains(&library_name(id)), "{message}");
+}
+
+#[test]
+fn a_library_for_another_machine_names_both_machines() {
+    refuses_cross_compiled("aarch64-linux-gnu", "arm", "aarch64");
 }
 
 #[test]
 fn a_32_bit_library_on_a_64_bit_host_is_named() {
-    if !cfg!(all(target_os = "linux", target_arch = "x86_64")) {
-        eprintln!("skipped: the cross-compiled case is written for an x86_64 Linux host");
-        return;
-    }
-    let Some(library) = cross_compiled_plugin("x86-linux-gnu", "i386") else { return };
-    let tree = plugin_with_library("arch-i386", "i386", &library);
-    let message = load_failure(&tree, "i386");
-    assert!(message.contains("it is built for i386; this host is x86_64"), "{message}");
+    refuses_cross_compiled("x86-linux-gnu", "i386", "i386");
 }
 
 /// Without a cross compiler: the real test plugin with its header's machine field rewritten.
