@@ -1,0 +1,113 @@
+"""The ctypes declaration of every function of include/aisopod_loader.h that libaisopod_loader exports.
+
+Written by hand, one entry per prototype, in the header's spelling of C types mapped to ctypes.
+python/tests/test_bindings.py parses the header and fails when a function, a parameter type, a callback or
+a constant here differs from it, or when a function here is not called by the package.
+"""
+
+from ctypes import CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_int32, c_size_t, c_uint32, c_void_p
+
+
+class LoaderHandle(Structure):
+    """The opaque `aisopod_loader`."""
+
+
+class PluginInfoHandle(Structure):
+    """The opaque `aisopod_plugin_info`."""
+
+
+class DiagnosticHandle(Structure):
+    """The opaque `aisopod_diagnostic`."""
+
+
+class CapabilityHandle(Structure):
+    """The opaque `aisopod_capability`."""
+
+
+#: `int32_t (*write)(void *context, const uint8_t *data, size_t len)`. `data` arrives as an address, which
+#: `ctypes.string_at` copies from.
+SINK_WRITE = CFUNCTYPE(c_int32, c_void_p, c_void_p, c_size_t)
+
+
+class Sink(Structure):
+    """`aisopod_sink`: where a handler writes its output."""
+
+    _fields_ = [("context", c_void_p), ("write", SINK_WRITE)]
+
+
+#: `aisopod_log_callback`: `void (*)(void *userdata, aisopod_log_level level, const char *source,
+#: const char *message)`.
+LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p, c_char_p)
+
+#: The C struct behind each `struct aisopod_<name>` the functions take.
+STRUCTS = {
+    "aisopod_loader": LoaderHandle,
+    "aisopod_plugin_info": PluginInfoHandle,
+    "aisopod_diagnostic": DiagnosticHandle,
+    "aisopod_capability": CapabilityHandle,
+    "aisopod_sink": Sink,
+}
+
+#: The function-pointer typedefs the functions take.
+CALLBACKS = {"aisopod_log_callback": LOG_CALLBACK}
+
+# `aisopod_status`, `aisopod_capability_kind`, `aisopod_log_level` and `aisopod_plugin_state` are uint32_t.
+_status = c_uint32
+_kind = c_uint32
+_loader = POINTER(LoaderHandle)
+_info = POINTER(PluginInfoHandle)
+_diagnostic = POINTER(DiagnosticHandle)
+_capability = POINTER(CapabilityHandle)
+# `const uint8_t *` input: a c_void_p takes a bytes object without copying it.
+_bytes = c_void_p
+
+#: name -> (restype, argtypes), in the header's order.
+FUNCTIONS = {
+    "aisopod_loader_resolve": (_status, (_loader, c_char_p, _kind, c_char_p, POINTER(_capability))),
+    "aisopod_capability_invoke": (_status, (_capability, _bytes, c_size_t, POINTER(Sink))),
+    "aisopod_capability_free": (None, (_capability,)),
+    "aisopod_diagnostic_free": (None, (_diagnostic,)),
+    "aisopod_diagnostic_path": (c_char_p, (_diagnostic,)),
+    "aisopod_diagnostic_status": (_status, (_diagnostic,)),
+    "aisopod_diagnostic_message": (c_char_p, (_diagnostic,)),
+    "aisopod_loader_new": (_status, (c_char_p, POINTER(_loader))),
+    "aisopod_loader_free": (None, (_loader,)),
+    "aisopod_loader_error_message": (c_char_p, (_loader,)),
+    "aisopod_loader_add_search_path": (_status, (_loader, c_char_p)),
+    "aisopod_loader_use_env_path": (_status, (_loader, c_bool)),
+    "aisopod_loader_use_default_paths": (_status, (_loader, c_bool)),
+    "aisopod_loader_set_log_callback": (_status, (_loader, LOG_CALLBACK, c_void_p)),
+    "aisopod_loader_set_host_extension": (_status, (_loader, c_char_p, c_void_p)),
+    "aisopod_loader_set_cache_path": (_status, (_loader, c_char_p)),
+    "aisopod_loader_use_default_cache": (_status, (_loader,)),
+    "aisopod_loader_discover": (_status, (_loader, POINTER(c_size_t))),
+    "aisopod_loader_plugin_count": (_status, (_loader, POINTER(c_size_t))),
+    "aisopod_loader_plugin_at": (_status, (_loader, c_size_t, POINTER(_info))),
+    "aisopod_loader_find_plugin": (_status, (_loader, c_char_p, POINTER(_info))),
+    "aisopod_loader_diagnostic_count": (_status, (_loader, POINTER(c_size_t))),
+    "aisopod_loader_diagnostic_at": (_status, (_loader, c_size_t, POINTER(_diagnostic))),
+    "aisopod_loader_load": (_status, (_loader, c_char_p)),
+    "aisopod_loader_init": (_status, (_loader, c_char_p, c_char_p, c_char_p)),
+    "aisopod_loader_invoke": (_status, (_loader, c_char_p, _kind, c_char_p, _bytes, c_size_t, POINTER(Sink))),
+    "aisopod_loader_emit": (_status, (_loader, c_char_p, _bytes, c_size_t, POINTER(Sink), POINTER(c_size_t))),
+    "aisopod_loader_plugin_extension": (_status, (_loader, c_char_p, c_char_p, POINTER(c_void_p))),
+    "aisopod_loader_plugin_state": (_status, (_loader, c_char_p, POINTER(c_uint32))),
+    "aisopod_loader_unload": (_status, (_loader, c_char_p)),
+    "aisopod_plugin_info_free": (None, (_info,)),
+    "aisopod_plugin_info_id": (c_char_p, (_info,)),
+    "aisopod_plugin_info_name": (c_char_p, (_info,)),
+    "aisopod_plugin_info_version": (c_char_p, (_info,)),
+    "aisopod_plugin_info_description": (c_char_p, (_info,)),
+    "aisopod_plugin_info_author": (c_char_p, (_info,)),
+    "aisopod_plugin_info_directory": (c_char_p, (_info,)),
+    "aisopod_plugin_info_manifest_path": (c_char_p, (_info,)),
+    "aisopod_plugin_info_library_path": (c_char_p, (_info,)),
+    "aisopod_plugin_info_min_host_version": (c_char_p, (_info,)),
+    "aisopod_plugin_info_max_host_version": (c_char_p, (_info,)),
+    "aisopod_plugin_info_thread_safe": (c_bool, (_info,)),
+    "aisopod_plugin_info_unloadable": (c_bool, (_info,)),
+    "aisopod_plugin_info_capability_count": (c_size_t, (_info, _kind)),
+    "aisopod_plugin_info_capability_at": (c_char_p, (_info, _kind, c_size_t)),
+    "aisopod_status_str": (c_char_p, (c_uint32,)),
+    "aisopod_loader_version": (c_char_p, ()),
+}

@@ -1,0 +1,85 @@
+"""The header's enumerations as Python enums: statuses, capability kinds, log levels and plugin states.
+
+python/tests/test_bindings.py checks every member against include/aisopod_loader.h, both ways.
+"""
+
+import enum
+
+#: `AISOPOD_ABI_VERSION`: the plugin ABI version the loader speaks.
+ABI_VERSION = 1
+
+#: `AISOPOD_MANIFEST_MAX_BYTES`: the largest manifest the loader reads.
+MANIFEST_MAX_BYTES = 64 * 1024
+#: `AISOPOD_ID_MAX_LEN`: the longest plugin id, in bytes.
+ID_MAX_LEN = 64
+#: `AISOPOD_CAPABILITY_NAME_MAX_LEN`: the longest capability name, in bytes.
+CAPABILITY_NAME_MAX_LEN = 128
+
+
+class Status(enum.IntEnum):
+    """`aisopod_status`: the result of a loader call. `c_name` is the C constant's name."""
+
+    OK = 0
+    NULL_ARGUMENT = 1
+    INVALID_UTF8 = 2
+    INVALID_ARGUMENT = 3
+    OUT_OF_RANGE = 4
+    NOT_FOUND = 5
+    ALREADY_LOADED = 6
+    NOT_LOADED = 7
+    NOT_INITIALIZED = 8
+    ALREADY_INITIALIZED = 9
+    CAPABILITY_NOT_FOUND = 10
+    REENTRANT = 11
+    BUSY = 12
+    IO = 100
+    MANIFEST_PARSE = 101
+    MANIFEST_INVALID = 102
+    MANIFEST_TOO_LARGE = 103
+    DUPLICATE_ID = 104
+    VERSION_INCOMPATIBLE = 105
+    LIBRARY_NOT_FOUND = 200
+    LIBRARY_OUTSIDE_PLUGIN_DIR = 201
+    LIBRARY_LOAD = 202
+    MISSING_SYMBOL = 203
+    ABI_MISMATCH = 204
+    CREATE_FAILED = 205
+    INVALID_PLUGIN_STRUCT = 206
+    ID_MISMATCH = 207
+    REGISTRATION_FAILED = 208
+    CAPABILITY_MISMATCH = 209
+    INIT_FAILED = 300
+    PLUGIN_ERROR = 301
+    PANIC = 900
+
+    @property
+    def c_name(self) -> str:
+        return "AISOPOD_STATUS_" + self.name
+
+
+class Kind(enum.IntEnum):
+    """`aisopod_capability_kind`: the `AISOPOD_CAPABILITY_*` values."""
+
+    TOOL = 0
+    COMMAND = 1
+    CHANNEL = 2
+    PROVIDER = 3
+    HOOK = 4
+
+
+class LogLevel(enum.IntEnum):
+    """`aisopod_log_level`: the `AISOPOD_LOG_*` values, from most to least severe."""
+
+    ERROR = 1
+    WARN = 2
+    INFO = 3
+    DEBUG = 4
+    TRACE = 5
+
+
+class PluginState(enum.IntEnum):
+    """`aisopod_plugin_state`: the `AISOPOD_PLUGIN_STATE_*` values."""
+
+    UNLOADED = 0
+    LOADED = 1
+    INITIALIZED = 2

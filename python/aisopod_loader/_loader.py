@@ -1,0 +1,743 @@
+"""The Python face of the C API: Loader, PluginInfo, Diagnostic and Capability, each owning one C handle."""
+
+import ctypes
+import itertools
+import logging
+import os
+import threading
+from ctypes import POINTER, byref, c_size_t, c_uint32, c_void_p
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Union
+
+from ._bindings import (
+    LOG_CALLBACK,
+    SINK_WRITE,
+    CapabilityHandle,
+    DiagnosticHandle,
+    LoaderHandle,
+    PluginInfoHandle,
+    Sink,
+)
+from ._constants import Kind, LogLevel, PluginState, Status
+from ._errors import CallerError, ClosedError, Error, error_for
+from ._library import Library, PathArg, open_library
+
+_logger = logging.getLogger("aisopod_loader")
+
+Text = Union[str, bytes]
+Data = Union[bytes, bytearray, memoryview, str]
+LogCallback = Callable[[Union[LogLevel, int], str, str], Any]
+
+
+class _Handle:
+    """One C handle: freed exactly once, and never while a call through it is running.
+
+    Every call takes the handle with `use()`, which counts the calls in flight per thread. `close()` refuses
+    while any is in flight: from a callback on the same thread (`Status.REENTRANT`) or on another thread
+    (`Status.BUSY`), where freeing would pull the handle from under the running call. The handle refers to
+    no Python object that owns it, so the order in which the garbage collector finalizes owners does not
+    matter.
+    """
+
+    __slots__ = ("pointer", "_free", "_type_name", "_lock", "_users")
+
+    def __init__(self, pointer: Any, free: Callable[[Any], None], type_name: str) -> None:
+        self.pointer = pointer
+        self._free = free
+        self._type_name = type_name
+        self._lock = threading.Lock()
+        self._users: Dict[int, int] = {}
+
+    def use(self, what: str) -> "_Use":
+        return _Use(self, what)
+
+    @property
+    def closed(self) -> bool:
+        return self.pointer is None
+
+    def close(self) -> None:
+        with self._lock:
+            pointer = self.pointer
+            if pointer is None:
+                return
+            if self._users:
+                if threading.get_ident() in self._users:
+                    raise CallerError(
+                        Status.REENTRANT,
+                        f"{self._type_name}.close: a call on this {self._type_name} is running on this thread; "
+                        "close it outside its callbacks",
+                    )
+                raise CallerError(
+                    Status.BUSY,
+                    f"{self._type_name}.close: calls on this {self._type_name} are running on "
+                    f"{len(self._users)} other thread(s); close it after they return",
+                )
+            self.pointer = None
+        self._free(pointer)
+
+
+class _Use:
+    """`with handle.use("Loader.load") as pointer:` the pointer, kept from being freed during the block."""
+
+    __slots__ = ("_handle", "_what")
+
+    def __init__(self, handle: _Handle, what: str) -> None:
+        self._handle = handle
+        self._what = what
+
+    def __enter__(self) -> Any:
+        handle = self._handle
+        with handle._lock:
+            if handle.pointer is None:
+                raise ClosedError(Status.NULL_ARGUMENT, f"{self._what}: the {handle._type_name} is closed")
+            thread = threading.get_ident()
+            handle._users[thread] = handle._users.get(thread, 0) + 1
+            return handle.pointer
+
+    def __exit__(self, *exc_info: Any) -> None:
+        handle = self._handle
+        with handle._lock:
+            thread = threading.get_ident()
+            remaining = handle._users[thread] - 1
+            if remaining:
+                handle._users[thread] = remaining
+            else:
+                del handle._users[thread]
+
+
+def _text(value: Text, what: str, argument: str) -> bytes:
+    """A string argument as the C API takes it: UTF-8 without NUL bytes."""
+    if isinstance(value, str):
+        # Lone surrogates pass through as invalid UTF-8, for the library to report as INVALID_UTF8.
+        data = value.encode("utf-8", "surrogatepass")
+    elif isinstance(value, bytes):
+        data = value
+    else:
+        raise TypeError(f"{what}: argument '{argument}' must be str or bytes, not {type(value).__name__}")
+    return _no_nul(data, what, argument)
+
+
+def _path(value: PathArg, what: str, argument: str) -> bytes:
+    return _no_nul(os.fsencode(value), what, argument)
+
+
+def _no_nul(data: bytes, what: str, argument: str) -> bytes:
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise CallerError(Status.INVALID_ARGUMENT, f"{what}: argument '{argument}' contains a NUL byte at offset {nul}")
+    return data
+
+
+def _data(value: Data, what: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError(f"{what}: argument 'data' must be bytes-like or str, not {type(value).__name__}")
+
+
+def _decode(value: Optional[bytes]) -> Optional[str]:
+    return None if value is None else value.decode("utf-8", "replace")
+
+
+class _Output:
+    """What one call's handlers write through the sink, collected into bytes.
+
+    The sink's context is a key into `_outputs`, where the output is registered for the duration of the call
+    (`with _Output() as output:`), so concurrent and nested calls each collect their own.
+    """
+
+    __slots__ = ("chunks", "error", "key", "sink")
+
+    def __init__(self) -> None:
+        self.chunks: List[bytes] = []
+        self.error: Optional[BaseException] = None
+        self.key = next(_output_keys)
+        self.sink = Sink(self.key, _sink_write)
+
+    def __enter__(self) -> "_Output":
+        _outputs[self.key] = self
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        del _outputs[self.key]
+
+    def raise_failure(self) -> None:
+        """Re-raises an exception the sink caught (the handler then saw a refused write and failed)."""
+        if self.error is not None:
+            raise self.error
+
+    def joined(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+_outputs: Dict[int, _Output] = {}
+_output_keys = itertools.count(1)
+
+
+@SINK_WRITE  # type: ignore[untyped-decorator]
+def _sink_write(context: Optional[int], data: int, length: int) -> int:
+    output = _outputs.get(context or 0)
+    if output is None:
+        return 1  # A sink kept past its call: refuse the bytes.
+    try:
+        if length:
+            output.chunks.append(ctypes.string_at(data, length))
+        return 0
+    except BaseException as e:  # noqa: B036 - nothing may cross into C; the caller re-raises it.
+        output.error = e
+        return 1
+
+
+class Emitted(NamedTuple):
+    """What `Loader.emit` returns: how many hook handlers ran, and what they wrote, in load order."""
+
+    handled: int
+    output: bytes
+
+
+class PluginInfo:
+    """A discovered plugin: an immutable snapshot of its manifest and paths (owns an `aisopod_plugin_info`).
+
+    It stays valid after a new discovery and after its loader is closed. Close it with `close()` or a `with`
+    block, or leave it to the garbage collector.
+    """
+
+    def __init__(self, library: Library, pointer: Any) -> None:
+        self._lib = library
+        self._h = _Handle(pointer, library.aisopod_plugin_info_free, "PluginInfo")
+
+    def _get(self, accessor: Callable[..., Any], what: str, *args: Any) -> Any:
+        with self._h.use(f"PluginInfo.{what}") as pointer:
+            return accessor(pointer, *args)
+
+    @property
+    def id(self) -> str:
+        return _decode(self._get(self._lib.aisopod_plugin_info_id, "id")) or ""
+
+    @property
+    def name(self) -> str:
+        return _decode(self._get(self._lib.aisopod_plugin_info_name, "name")) or ""
+
+    @property
+    def version(self) -> str:
+        return _decode(self._get(self._lib.aisopod_plugin_info_version, "version")) or ""
+
+    @property
+    def description(self) -> str:
+        return _decode(self._get(self._lib.aisopod_plugin_info_description, "description")) or ""
+
+    @property
+    def author(self) -> str:
+        return _decode(self._get(self._lib.aisopod_plugin_info_author, "author")) or ""
+
+    @property
+    def directory(self) -> str:
+        return _decode(self._get(self._lib.aisopod_plugin_info_directory, "directory")) or ""
+
+    @property
+    def manifest_path(self) -> str:
+        return _decode(self._get(self._lib.aisopod_plugin_info_manifest_path, "manifest_path")) or ""
+
+    @property
+    def library_path(self) -> str:
+        """The library the loader will open; it may not exist."""
+        return _decode(self._get(self._lib.aisopod_plugin_info_library_path, "library_path")) or ""
+
+    @property
+    def min_host_version(self) -> Optional[str]:
+        """`[compatibility].min_host_version`, or None when the manifest has none."""
+        return _decode(self._get(self._lib.aisopod_plugin_info_min_host_version, "min_host_version"))
+
+    @property
+    def max_host_version(self) -> Optional[str]:
+        """`[compatibility].max_host_version`, or None when the manifest has none."""
+        return _decode(self._get(self._lib.aisopod_plugin_info_max_host_version, "max_host_version"))
+
+    @property
+    def thread_safe(self) -> bool:
+        return bool(self._get(self._lib.aisopod_plugin_info_thread_safe, "thread_safe"))
+
+    @property
+    def unloadable(self) -> bool:
+        """Whether unloading closes the library (`unload = false` keeps it resident)."""
+        return bool(self._get(self._lib.aisopod_plugin_info_unloadable, "unloadable"))
+
+    def capability_count(self, kind: Union[Kind, int]) -> int:
+        return int(self._get(self._lib.aisopod_plugin_info_capability_count, "capability_count", int(kind)))
+
+    def capabilities(self, kind: Union[Kind, int]) -> List[str]:
+        """The names the manifest declares for `kind`, in manifest order."""
+        with self._h.use("PluginInfo.capabilities") as pointer:
+            count = self._lib.aisopod_plugin_info_capability_count(pointer, int(kind))
+            names = [self._lib.aisopod_plugin_info_capability_at(pointer, int(kind), i) for i in range(count)]
+        return [_decode(name) or "" for name in names]
+
+    @property
+    def closed(self) -> bool:
+        return self._h.closed
+
+    def close(self) -> None:
+        self._h.close()
+
+    def __enter__(self) -> "PluginInfo":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        _finalize(self)
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<aisopod_loader.PluginInfo (closed)>"
+        return f"<aisopod_loader.PluginInfo {self.id!r} {self.version} at {self.directory!r}>"
+
+
+class Diagnostic:
+    """A refused discovery candidate: the path at fault, a status and a message (owns an
+    `aisopod_diagnostic`). `error()` gives the exception the status stands for."""
+
+    def __init__(self, library: Library, pointer: Any) -> None:
+        self._lib = library
+        self._h = _Handle(pointer, library.aisopod_diagnostic_free, "Diagnostic")
+
+    def _get(self, accessor: Callable[..., Any], what: str) -> Any:
+        with self._h.use(f"Diagnostic.{what}") as pointer:
+            return accessor(pointer)
+
+    @property
+    def path(self) -> str:
+        return _decode(self._get(self._lib.aisopod_diagnostic_path, "path")) or ""
+
+    @property
+    def status(self) -> Union[Status, int]:
+        value = self._get(self._lib.aisopod_diagnostic_status, "status")
+        try:
+            return Status(value)
+        except ValueError:
+            return int(value)
+
+    @property
+    def message(self) -> str:
+        return _decode(self._get(self._lib.aisopod_diagnostic_message, "message")) or ""
+
+    def error(self) -> Error:
+        """The exception for this refusal, of the class its status belongs to (not raised)."""
+        return error_for(int(self.status), self.message)
+
+    @property
+    def closed(self) -> bool:
+        return self._h.closed
+
+    def close(self) -> None:
+        self._h.close()
+
+    def __enter__(self) -> "Diagnostic":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        _finalize(self)
+
+    def __repr__(self) -> str:
+        if self.closed:
+            return "<aisopod_loader.Diagnostic (closed)>"
+        return f"<aisopod_loader.Diagnostic {self.error()}>"
+
+
+class Capability:
+    """A resolved capability (owns an `aisopod_capability`): calls skip the id and name lookups.
+
+    While it is open its plugin cannot be unloaded (`Status.BUSY`). Closing the loader closes it first.
+    """
+
+    def __init__(self, loader: "Loader", pointer: Any, plugin_id: str, kind: Union[Kind, int], name: str) -> None:
+        self._loader = loader
+        self._lib = loader._lib
+        self._h = _Handle(pointer, self._lib.aisopod_capability_free, "Capability")
+        self.plugin_id = plugin_id
+        self.kind = kind
+        self.name = name
+
+    def invoke(self, data: Data = b"") -> bytes:
+        """Calls the capability with `data` and returns what it wrote."""
+        payload = _data(data, "Capability.invoke")
+        with self._h.use("Capability.invoke") as pointer:
+            with _Output() as output:
+                status = self._lib.aisopod_capability_invoke(pointer, payload, len(payload), byref(output.sink))
+            if status != Status.OK:
+                output.raise_failure()
+                # The loader outlives its open capabilities: its close() closes them first, and refuses while
+                # this call holds this one.
+                raise self._loader._error(status, self._loader._handle.pointer)
+        return output.joined()
+
+    __call__ = invoke
+
+    @property
+    def closed(self) -> bool:
+        return self._h.closed
+
+    def close(self) -> None:
+        """Frees the handle, letting its plugin be unloaded again."""
+        self._h.close()
+        self._loader._capabilities.discard(self._h)
+
+    def __enter__(self) -> "Capability":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        _finalize(self)
+
+    def __repr__(self) -> str:
+        state = " (closed)" if self.closed else ""
+        return f"<aisopod_loader.Capability {self.plugin_id}/{Kind(self.kind).name.lower()}/{self.name}{state}>"
+
+
+class Loader:
+    """A plugin loader (owns an `aisopod_loader`) for a host application of version `host_version`.
+
+    `library` is a path to libaisopod_loader or an opened `Library`; by default `open_library()` finds it.
+    `search_paths` are added in order; `use_env_path` and `use_default_paths` set whether discovery also
+    reads `AISOPOD_PLUGIN_PATH` and the default directories.
+
+    A loader may be shared by threads. `close()` (or leaving a `with` block) unloads every plugin still loaded
+    and frees the loader; it must be the last call, and it refuses while calls on the loader are running.
+    Failures raise a subclass of `aisopod_loader.Error` carrying the status and the loader's message.
+    """
+
+    _h: Optional[_Handle] = None
+
+    def __init__(
+        self,
+        host_version: Text,
+        *,
+        library: Union[Library, PathArg, None] = None,
+        search_paths: Iterable[PathArg] = (),
+        use_env_path: bool = True,
+        use_default_paths: bool = True,
+    ) -> None:
+        self._lib = library if isinstance(library, Library) else open_library(library)
+        self._capabilities: Set[_Handle] = set()
+        # Callbacks and extensions handed to C, kept until the loader is freed: a replaced log callback may
+        # still be running on another thread, and plugins may still hold an extension.
+        self._kept: List[Any] = []
+        pointer = POINTER(LoaderHandle)()
+        status = self._lib.aisopod_loader_new(_text(host_version, "Loader", "host_version"), byref(pointer))
+        if status != Status.OK:
+            raise error_for(status, _decode(self._lib.aisopod_loader_error_message(None)) or "")
+        self._h = _Handle(pointer, self._lib.aisopod_loader_free, "Loader")
+        self.use_env_path(use_env_path)
+        self.use_default_paths(use_default_paths)
+        for path in search_paths:
+            self.add_search_path(path)
+
+    # Failures.
+
+    def _error(self, status: int, pointer: Any) -> Error:
+        """The exception for `status`, with the message this thread's failed call left on the loader."""
+        return error_for(status, _decode(self._lib.aisopod_loader_error_message(pointer)) or "")
+
+    def _call(self, what: str, function: Callable[..., int], *args: Any) -> None:
+        """Calls `function(loader, *args)` and raises when it fails."""
+        with self._handle.use(what) as pointer:
+            status = function(pointer, *args)
+            if status != Status.OK:
+                raise self._error(status, pointer)
+
+    @property
+    def _handle(self) -> _Handle:
+        if self._h is None:
+            raise ClosedError(Status.NULL_ARGUMENT, "Loader: the loader was never created")
+        return self._h
+
+    def error_message(self) -> str:
+        """The message of this thread's most recent failed call on this loader, or "" (as the C API keeps
+        it; the exceptions already carry it)."""
+        with self._handle.use("Loader.error_message") as pointer:
+            return _decode(self._lib.aisopod_loader_error_message(pointer)) or ""
+
+    # Configuration.
+
+    def add_search_path(self, path: PathArg) -> None:
+        """Appends a directory to search; a leading `~` expands to the home directory at discovery."""
+        data = _path(path, "Loader.add_search_path", "path")
+        self._call("Loader.add_search_path", self._lib.aisopod_loader_add_search_path, data)
+
+    def use_env_path(self, enabled: bool = True) -> None:
+        """Sets whether discovery reads `AISOPOD_PLUGIN_PATH` (default: yes)."""
+        self._call("Loader.use_env_path", self._lib.aisopod_loader_use_env_path, bool(enabled))
+
+    def use_default_paths(self, enabled: bool = True) -> None:
+        """Sets whether discovery searches the default directories (default: yes)."""
+        self._call("Loader.use_default_paths", self._lib.aisopod_loader_use_default_paths, bool(enabled))
+
+    def set_cache_path(self, path: Optional[PathArg]) -> None:
+        """Keeps the registry cache in the file `path`, or turns it off with None (the default)."""
+        data = None if path is None else _path(path, "Loader.set_cache_path", "path")
+        self._call("Loader.set_cache_path", self._lib.aisopod_loader_set_cache_path, data)
+
+    def use_default_cache(self) -> None:
+        """Keeps the registry cache in `$XDG_CACHE_HOME/aisopod/registry.bin`."""
+        self._call("Loader.use_default_cache", self._lib.aisopod_loader_use_default_cache)
+
+    def set_log_callback(self, callback: Optional[LogCallback]) -> None:
+        """Routes the loader's and its plugins' log messages to `callback(level, source, message)`, where
+        `level` is a `LogLevel` and `source` is "loader" or a plugin id; None removes it.
+
+        The callback may run on any thread, concurrently. An exception it raises is caught (it must not
+        cross into C) and reported through the `aisopod_loader` logger of `logging`; the loader goes on.
+        """
+        if callback is None:
+            thunk = LOG_CALLBACK()
+        elif not callable(callback):
+            raise TypeError(f"Loader.set_log_callback: callback must be callable, not {type(callback).__name__}")
+        else:
+            thunk = LOG_CALLBACK(_log_trampoline(callback))
+        with self._handle.use("Loader.set_log_callback") as pointer:
+            status = self._lib.aisopod_loader_set_log_callback(pointer, thunk, None)
+            if status != Status.OK:
+                raise self._error(status, pointer)
+            self._kept.append(thunk)
+
+    def set_host_extension(self, extension_id: Text, extension: Any) -> None:
+        """Registers a host extension that plugins fetch with `host->get_extension(host, id)`.
+
+        `extension` is a ctypes object (a Structure, say), kept alive until the loader is closed; or an
+        address (int) that the caller keeps valid; or None, which removes it.
+        """
+        ident = _text(extension_id, "Loader.set_host_extension", "extension_id")
+        if extension is None or isinstance(extension, int):
+            address = extension
+        elif isinstance(extension, (ctypes._Pointer, c_void_p)):
+            address = ctypes.cast(extension, c_void_p).value
+        else:
+            try:
+                address = ctypes.addressof(extension)
+            except TypeError:
+                raise TypeError(
+                    "Loader.set_host_extension: extension must be a ctypes object, an address or None, not "
+                    f"{type(extension).__name__}"
+                ) from None
+        with self._handle.use("Loader.set_host_extension") as pointer:
+            status = self._lib.aisopod_loader_set_host_extension(pointer, ident, address)
+            if status != Status.OK:
+                raise self._error(status, pointer)
+            self._kept.append(extension)
+
+    # Discovery.
+
+    def discover(self) -> int:
+        """Scans the search paths, replacing the previous result, and returns how many plugins it found. A bad
+        candidate does not fail the scan; it becomes a `Diagnostic`."""
+        count = c_size_t()
+        self._call("Loader.discover", self._lib.aisopod_loader_discover, byref(count))
+        return count.value
+
+    def plugin_count(self) -> int:
+        count = c_size_t()
+        self._call("Loader.plugin_count", self._lib.aisopod_loader_plugin_count, byref(count))
+        return count.value
+
+    def plugin_at(self, index: int) -> PluginInfo:
+        """The `index`-th discovered plugin, in search-path order; `CallerError` OUT_OF_RANGE past the end."""
+        if index < 0:
+            raise CallerError(Status.OUT_OF_RANGE, f"Loader.plugin_at: index {index} is negative")
+        info = POINTER(PluginInfoHandle)()
+        self._call("Loader.plugin_at", self._lib.aisopod_loader_plugin_at, index, byref(info))
+        return PluginInfo(self._lib, info)
+
+    def find_plugin(self, plugin_id: Text) -> PluginInfo:
+        """The discovered plugin `plugin_id`; `CallerError` NOT_FOUND when the latest discovery has none."""
+        ident = _text(plugin_id, "Loader.find_plugin", "plugin_id")
+        info = POINTER(PluginInfoHandle)()
+        self._call("Loader.find_plugin", self._lib.aisopod_loader_find_plugin, ident, byref(info))
+        return PluginInfo(self._lib, info)
+
+    def plugins(self) -> List[PluginInfo]:
+        """Every plugin of the latest discovery, in search-path order."""
+        return [self.plugin_at(i) for i in range(self.plugin_count())]
+
+    def diagnostic_count(self) -> int:
+        count = c_size_t()
+        self._call("Loader.diagnostic_count", self._lib.aisopod_loader_diagnostic_count, byref(count))
+        return count.value
+
+    def diagnostic_at(self, index: int) -> Diagnostic:
+        if index < 0:
+            raise CallerError(Status.OUT_OF_RANGE, f"Loader.diagnostic_at: index {index} is negative")
+        diagnostic = POINTER(DiagnosticHandle)()
+        self._call("Loader.diagnostic_at", self._lib.aisopod_loader_diagnostic_at, index, byref(diagnostic))
+        return Diagnostic(self._lib, diagnostic)
+
+    def diagnostics(self) -> List[Diagnostic]:
+        """Every candidate the latest discovery refused."""
+        return [self.diagnostic_at(i) for i in range(self.diagnostic_count())]
+
+    # Lifecycle.
+
+    def load(self, plugin_id: Text) -> None:
+        """Checks and loads the discovered plugin; on failure nothing stays loaded and the exception names
+        the failing step."""
+        self._call("Loader.load", self._lib.aisopod_loader_load, _text(plugin_id, "Loader.load", "plugin_id"))
+
+    def init(self, plugin_id: Text, config: Optional[Text] = None, data_dir: Optional[PathArg] = None) -> None:
+        """Calls the loaded plugin's `init` with `config` (JSON by convention; None means "") and `data_dir`
+        (None: no data directory)."""
+        what = "Loader.init"
+        self._call(
+            what,
+            self._lib.aisopod_loader_init,
+            _text(plugin_id, what, "plugin_id"),
+            None if config is None else _text(config, what, "config"),
+            None if data_dir is None else _path(data_dir, what, "data_dir"),
+        )
+
+    def invoke(self, plugin_id: Text, kind: Union[Kind, int], name: Text, data: Data = b"") -> bytes:
+        """Calls capability `name` of `kind` in the initialized plugin with `data`, and returns what it wrote.
+        A handler's non-zero return raises `PluginRuntimeError` (PLUGIN_ERROR) with the code in the message."""
+        what = "Loader.invoke"
+        ident, capability = _text(plugin_id, what, "plugin_id"), _text(name, what, "name")
+        payload = _data(data, what)
+        with self._handle.use(what) as pointer:
+            with _Output() as output:
+                status = self._lib.aisopod_loader_invoke(
+                    pointer, ident, int(kind), capability, payload, len(payload), byref(output.sink)
+                )
+            if status != Status.OK:
+                output.raise_failure()
+                raise self._error(status, pointer)
+        return output.joined()
+
+    def emit(self, event: Text, data: Data = b"") -> Emitted:
+        """Calls the hook handler for `event` in every initialized plugin, in load order. Every handler runs
+        even when one fails; the first failure is raised."""
+        what = "Loader.emit"
+        name, payload = _text(event, what, "event"), _data(data, what)
+        handled = c_size_t()
+        with self._handle.use(what) as pointer:
+            with _Output() as output:
+                status = self._lib.aisopod_loader_emit(
+                    pointer, name, payload, len(payload), byref(output.sink), byref(handled)
+                )
+            if status != Status.OK:
+                output.raise_failure()
+                raise self._error(status, pointer)
+        return Emitted(handled.value, output.joined())
+
+    def plugin_extension(self, plugin_id: Text, extension_id: Text) -> Optional[int]:
+        """The address of the loaded plugin's optional interface `extension_id`, or None when it has none.
+        Read it with ctypes (`MyStruct.from_address(address)`); it is valid until the plugin is unloaded."""
+        what = "Loader.plugin_extension"
+        extension = c_void_p()
+        self._call(
+            what,
+            self._lib.aisopod_loader_plugin_extension,
+            _text(plugin_id, what, "plugin_id"),
+            _text(extension_id, what, "extension_id"),
+            byref(extension),
+        )
+        return extension.value
+
+    def plugin_state(self, plugin_id: Text) -> PluginState:
+        """UNLOADED, LOADED or INITIALIZED; an id that is not loaded, discovered or not, is UNLOADED."""
+        what = "Loader.plugin_state"
+        state = c_uint32()
+        self._call(what, self._lib.aisopod_loader_plugin_state, _text(plugin_id, what, "plugin_id"), byref(state))
+        return PluginState(state.value)
+
+    def unload(self, plugin_id: Text) -> None:
+        """Waits for the plugin's running handlers, then shuts it down, destroys it and closes its library.
+        Refused with `CallerError` BUSY while a `Capability` of it is open."""
+        self._call("Loader.unload", self._lib.aisopod_loader_unload, _text(plugin_id, "Loader.unload", "plugin_id"))
+
+    def resolve(self, plugin_id: Text, kind: Union[Kind, int], name: Text) -> Capability:
+        """Resolves a capability of an initialized plugin once, for calls without lookups. Close the
+        `Capability` (or use it in a `with` block) to let the plugin be unloaded again."""
+        what = "Loader.resolve"
+        ident, capability_name = _text(plugin_id, what, "plugin_id"), _text(name, what, "name")
+        pointer = POINTER(CapabilityHandle)()
+        self._call(what, self._lib.aisopod_loader_resolve, ident, int(kind), capability_name, byref(pointer))
+        capability = Capability(self, pointer, _decode(ident) or "", kind, _decode(capability_name) or "")
+        self._capabilities.add(capability._h)
+        return capability
+
+    # Ownership.
+
+    @property
+    def library(self) -> Library:
+        return self._lib
+
+    @property
+    def closed(self) -> bool:
+        return self._h is None or self._h.closed
+
+    def close(self) -> None:
+        """Closes the loader's open capabilities, then unloads every plugin still loaded (most recent first)
+        and frees the loader. Closing twice does nothing. Info and diagnostic objects stay usable."""
+        if self._h is None:
+            return
+        for capability in list(self._capabilities):
+            capability.close()
+            self._capabilities.discard(capability)
+        self._h.close()
+        # Plugins' shutdown may have logged through a kept callback during the free; nothing can call them now.
+        self._kept.clear()
+
+    def __enter__(self) -> "Loader":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        _finalize(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"library {self._lib.version}"
+        return f"<aisopod_loader.Loader ({state})>"
+
+
+def _log_trampoline(callback: LogCallback) -> Callable[[Any, int, Optional[bytes], Optional[bytes]], None]:
+    def log(userdata: Any, level: int, source: Optional[bytes], message: Optional[bytes]) -> None:
+        try:
+            try:
+                tagged: Union[LogLevel, int] = LogLevel(level)
+            except ValueError:
+                tagged = level
+            callback(tagged, _decode(source) or "", _decode(message) or "")
+        except BaseException:  # noqa: B036 - nothing may cross into C.
+            try:
+                _logger.exception("the log callback %r raised; the loader went on", callback)
+            except BaseException:  # noqa: B036
+                pass
+
+    return log
+
+
+def _finalize(owner: Any) -> None:
+    """`__del__`: frees what is still open. At interpreter exit, modules may already be torn down."""
+    try:
+        owner.close()
+    except Exception:
+        pass
+
+
+def version(library: Union[Library, PathArg, None] = None) -> str:
+    """The library's version string (`aisopod_loader_version()`)."""
+    lib = library if isinstance(library, Library) else open_library(library)
+    return str(lib.aisopod_loader_version().decode())
+
+
+def status_str(status: int, library: Union[Library, PathArg, None] = None) -> str:
+    """The library's static English description of a status value (`aisopod_status_str`)."""
+    lib = library if isinstance(library, Library) else open_library(library)
+    return str(lib.aisopod_status_str(int(status)).decode())
