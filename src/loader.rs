@@ -301,14 +301,14 @@ impl Drop for Loader {
     /// extensions, which belong to the host application's use of this loader.
     fn drop(&mut self) {
         let loaded = std::mem::take(&mut *write(&self.loaded));
-        self.shared.logger.set_callback(None);
-        write(&self.shared.extensions).clear();
         for plugin in loaded.order.iter().rev() {
             if !plugin.is_pinned() {
                 // Only a pin can refuse, and a pin cannot appear: resolving needs this loader.
                 let _ = plugin.teardown();
             }
         }
+        self.shared.logger.set_callback(None);
+        write(&self.shared.extensions).clear();
     }
 }
 
