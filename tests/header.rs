@@ -74,3 +74,51 @@ fn header_is_clean_c11() {
 fn header_is_clean_cpp17() {
     compile_only(true);
 }
+
+/// The status constants the header's enum declares, as (name, value), in header order.
+fn header_statuses(header: &str) -> Vec<(String, u32)> {
+    let start = header.find("enum aisopod_status").expect("the header declares enum aisopod_status");
+    let end = start + header[start..].find("};").expect("the enum ends");
+    header[start..end]
+        .lines()
+        .filter_map(|line| line.trim().strip_suffix(',')?.split_once(" = "))
+        .map(|(name, value)| (name.to_owned(), value.parse().unwrap()))
+        .collect()
+}
+
+/// `NullArgument` -> `AISOPOD_STATUS_NULL_ARGUMENT`, as cbindgen spells a variant.
+fn c_name(variant: &str) -> String {
+    let mut name = String::from("AISOPOD_STATUS");
+    for c in variant.chars() {
+        if c.is_ascii_uppercase() {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}
+
+/// The header's enum and the README's status table list exactly the statuses of the status table, by name and
+/// value: the README's table is kept by hand, and a status added or renamed without it fails here.
+#[test]
+fn header_and_readme_list_every_status() {
+    use aisopod_loader::abi::aisopod_status;
+
+    let expected: Vec<(String, u32)> =
+        aisopod_status::ALL.iter().map(|&status| (c_name(&format!("{status:?}")), status as u32)).collect();
+    let header = std::fs::read_to_string(COMMITTED).unwrap();
+    assert_eq!(header_statuses(&header), expected, "the header's enum aisopod_status");
+
+    let readme = std::fs::read_to_string(format!("{MANIFEST_DIR}/README.md")).unwrap();
+    let section = readme.split("\n### Status codes\n").nth(1).expect("README has a Status codes section");
+    let section = section.split("\n#").next().unwrap();
+    let rows: Vec<(String, u32)> = section
+        .lines()
+        .filter_map(|line| {
+            let mut cells = line.strip_prefix('|')?.split('|').map(str::trim);
+            let value = cells.next()?.parse().ok()?;
+            Some((cells.next()?.trim_matches('`').to_owned(), value))
+        })
+        .collect();
+    assert_eq!(rows, expected, "README's status table");
+}
