@@ -5,21 +5,7 @@ use std::ffi::{c_char, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
 
-use crate::error::{Error, Status};
-
-/// A failed call: its status and message.
-pub(crate) struct Failure {
-    pub(crate) status: Status,
-    pub(crate) message: String,
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Failure { status: error.status(), message: error.message().to_owned() }
-    }
-}
-
-pub(crate) type FfiResult<T = ()> = Result<T, Failure>;
+use crate::error::{Error, Result, Status};
 
 /// Identifies whose last error a message is: a loader's serial, or [`NO_LOADER`].
 pub(crate) type ErrorKey = u64;
@@ -60,25 +46,25 @@ pub(crate) fn forget_last_error(key: ErrorKey) {
 
 /// Runs `body` behind the panic boundary. A failure's message, prefixed with `function`, becomes the calling
 /// thread's last error for `key`.
-pub(crate) fn call(function: &str, key: ErrorKey, body: impl FnOnce() -> FfiResult) -> Status {
-    let failure = match catch_unwind(AssertUnwindSafe(|| {
+pub(crate) fn call(function: &str, key: ErrorKey, body: impl FnOnce() -> Result<()>) -> Status {
+    let error = match catch_unwind(AssertUnwindSafe(|| {
         #[cfg(test)]
         failpoint::hit(function);
         body()
     })) {
         Ok(Ok(())) => return Status::Ok,
-        Ok(Err(failure)) => failure,
+        Ok(Err(error)) => error,
         Err(payload) => {
             let what = payload
                 .downcast_ref::<&str>()
                 .copied()
                 .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
                 .unwrap_or("(no message)");
-            Failure { status: Status::Panic, message: format!("internal panic: {what}") }
+            Error::new(Status::Panic, format!("internal panic: {what}"))
         }
     };
-    set_last_error(key, format!("{function}: {}", failure.message));
-    failure.status
+    set_last_error(key, format!("{function}: {}", error.message()));
+    error.status()
 }
 
 /// Runs `body` behind the panic boundary, returning `default` if it panics. For accessors that return a value.
@@ -87,17 +73,17 @@ pub(crate) fn value<T>(default: T, body: impl FnOnce() -> T) -> T {
 }
 
 /// A failure for a NULL required argument.
-pub(crate) fn null_argument(name: &str) -> Failure {
-    Failure { status: Status::NullArgument, message: format!("argument '{name}' is NULL") }
+pub(crate) fn null_argument(name: &str) -> Error {
+    Error::new(Status::NullArgument, format!("argument '{name}' is NULL"))
 }
 
 /// Checks a required reference argument.
-pub(crate) fn required<'a, T>(value: Option<&'a T>, name: &str) -> FfiResult<&'a T> {
+pub(crate) fn required<'a, T>(value: Option<&'a T>, name: &str) -> Result<&'a T> {
     value.ok_or_else(|| null_argument(name))
 }
 
 /// Checks an out-pointer argument.
-pub(crate) fn out_ptr<T>(out: Option<NonNull<T>>, name: &str) -> FfiResult<NonNull<T>> {
+pub(crate) fn out_ptr<T>(out: Option<NonNull<T>>, name: &str) -> Result<NonNull<T>> {
     out.ok_or_else(|| null_argument(name))
 }
 
@@ -105,14 +91,16 @@ pub(crate) fn out_ptr<T>(out: Option<NonNull<T>>, name: &str) -> FfiResult<NonNu
 ///
 /// # Safety
 /// A non-null `ptr` points to a NUL-terminated string valid for the call.
-pub(crate) unsafe fn string<'a>(ptr: *const c_char, name: &str) -> FfiResult<&'a str> {
+pub(crate) unsafe fn string<'a>(ptr: *const c_char, name: &str) -> Result<&'a str> {
     if ptr.is_null() {
         return Err(null_argument(name));
     }
     // SAFETY: forwarded to the caller.
-    unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|e| Failure {
-        status: Status::InvalidUtf8,
-        message: format!("argument '{name}' is not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+    unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|e| {
+        Error::new(
+            Status::InvalidUtf8,
+            format!("argument '{name}' is not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+        )
     })
 }
 
@@ -120,7 +108,7 @@ pub(crate) unsafe fn string<'a>(ptr: *const c_char, name: &str) -> FfiResult<&'a
 ///
 /// # Safety
 /// A non-null `ptr` points to `len` readable bytes valid for the call.
-pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, name: &str) -> FfiResult<&'a [u8]> {
+pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'a [u8]> {
     match (ptr.is_null(), len) {
         (true, 0) => Ok(&[]),
         (true, _) => Err(null_argument(name)),

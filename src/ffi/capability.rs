@@ -68,7 +68,7 @@ pub extern "C" fn aisopod_capability_invoke(
         let capability = boundary::required(capability, "capability")?;
         // SAFETY: the caller passes `input_len` readable bytes at `input`, or NULL with 0.
         let input = unsafe { bytes(input, input_len, "input") }?;
-        Ok(capability.capability.invoke(input, sink)?)
+        capability.capability.invoke(input, sink)
     })
 }
 

@@ -6,11 +6,11 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::boundary::{self, bytes, call, out_ptr, required, string, ErrorKey, Failure, FfiResult, NO_LOADER};
+use super::boundary::{self, bytes, call, out_ptr, required, string, ErrorKey, NO_LOADER};
 use super::diagnostic::aisopod_diagnostic;
 use super::plugin_info::aisopod_plugin_info;
 use crate::abi::{aisopod_capability_kind, aisopod_log_level, aisopod_sink, aisopod_status};
-use crate::error::Status;
+use crate::error::{Error, Result, Status};
 use crate::{CapabilityKind, Loader, PluginState};
 
 /// A plugin loader: its search paths, its latest discovery result and its loaded plugins.
@@ -61,15 +61,14 @@ impl aisopod_loader {
 pub(crate) fn with_loader(
     function: &str,
     loader: Option<&aisopod_loader>,
-    body: impl FnOnce(&Loader) -> FfiResult,
+    body: impl FnOnce(&Loader) -> Result<()>,
 ) -> aisopod_status {
     call(function, key(loader), || body(&required(loader, "loader")?.core))
 }
 
-pub(crate) fn capability_kind(kind: aisopod_capability_kind) -> FfiResult<CapabilityKind> {
-    CapabilityKind::from_abi(kind).ok_or_else(|| Failure {
-        status: Status::InvalidArgument,
-        message: format!("argument 'kind' is {kind}, not an AISOPOD_CAPABILITY_* value"),
+pub(crate) fn capability_kind(kind: aisopod_capability_kind) -> Result<CapabilityKind> {
+    CapabilityKind::from_abi(kind).ok_or_else(|| {
+        Error::new(Status::InvalidArgument, format!("argument 'kind' is {kind}, not an AISOPOD_CAPABILITY_* value"))
     })
 }
 
@@ -257,9 +256,8 @@ pub extern "C" fn aisopod_loader_set_cache_path(
 #[no_mangle]
 pub extern "C" fn aisopod_loader_use_default_cache(loader: Option<&aisopod_loader>) -> aisopod_status {
     with_loader("aisopod_loader_use_default_cache", loader, |core| {
-        let path = crate::default_cache_path().ok_or_else(|| Failure {
-            status: Status::NotFound,
-            message: "no cache directory: neither XDG_CACHE_HOME nor a home directory is known".into(),
+        let path = crate::default_cache_path().ok_or_else(|| {
+            Error::new(Status::NotFound, "no cache directory: neither XDG_CACHE_HOME nor a home directory is known")
         })?;
         core.set_cache_path(Some(path));
         Ok(())
@@ -313,9 +311,11 @@ pub extern "C" fn aisopod_loader_plugin_at(
     with_loader("aisopod_loader_plugin_at", loader, |core| {
         let out = out_ptr(info_out, "info_out")?;
         let discovery = core.discovery();
-        let info = discovery.plugins().get(index).ok_or_else(|| Failure {
-            status: Status::OutOfRange,
-            message: format!("index {index} is past the {} discovered plugins", discovery.plugins().len()),
+        let info = discovery.plugins().get(index).ok_or_else(|| {
+            Error::new(
+                Status::OutOfRange,
+                format!("index {index} is past the {} discovered plugins", discovery.plugins().len()),
+            )
         })?;
         // SAFETY: a non-null pointer the caller gave for writing.
         unsafe { out.as_ptr().write(aisopod_plugin_info::new_raw(info.clone())) };
@@ -337,10 +337,11 @@ pub extern "C" fn aisopod_loader_find_plugin(
         let out = out_ptr(info_out, "info_out")?;
         // SAFETY: the caller passes a NUL-terminated string or NULL.
         let id = unsafe { string(id, "id") }?;
-        let info = core.discovery().find(id).cloned().ok_or_else(|| Failure {
-            status: Status::NotFound,
-            message: format!("no discovered plugin has id '{id}'"),
-        })?;
+        let info = core
+            .discovery()
+            .find(id)
+            .cloned()
+            .ok_or_else(|| Error::new(Status::NotFound, format!("no discovered plugin has id '{id}'")))?;
         // SAFETY: a non-null pointer the caller gave for writing.
         unsafe { out.as_ptr().write(aisopod_plugin_info::new_raw(info)) };
         Ok(())
@@ -374,9 +375,11 @@ pub extern "C" fn aisopod_loader_diagnostic_at(
     with_loader("aisopod_loader_diagnostic_at", loader, |core| {
         let out = out_ptr(diagnostic_out, "diagnostic_out")?;
         let discovery = core.discovery();
-        let diagnostic = discovery.diagnostics().get(index).ok_or_else(|| Failure {
-            status: Status::OutOfRange,
-            message: format!("index {index} is past the {} diagnostics", discovery.diagnostics().len()),
+        let diagnostic = discovery.diagnostics().get(index).ok_or_else(|| {
+            Error::new(
+                Status::OutOfRange,
+                format!("index {index} is past the {} diagnostics", discovery.diagnostics().len()),
+            )
         })?;
         // SAFETY: a non-null pointer the caller gave for writing.
         unsafe { out.as_ptr().write(aisopod_diagnostic::new_raw(diagnostic)) };
@@ -399,7 +402,7 @@ pub extern "C" fn aisopod_loader_diagnostic_at(
 pub extern "C" fn aisopod_loader_load(loader: Option<&aisopod_loader>, id: *const c_char) -> aisopod_status {
     with_loader("aisopod_loader_load", loader, |core| {
         // SAFETY: the caller passes a NUL-terminated string or NULL.
-        Ok(core.load(unsafe { string(id, "id") }?)?)
+        core.load(unsafe { string(id, "id") }?)
     })
 }
 
@@ -423,7 +426,7 @@ pub extern "C" fn aisopod_loader_init(
         let id = unsafe { string(id, "id") }?;
         let config = if config.is_null() { "" } else { unsafe { string(config, "config") }? };
         let data_dir = if data_dir.is_null() { "" } else { unsafe { string(data_dir, "data_dir") }? };
-        Ok(core.init(id, config, Path::new(data_dir))?)
+        core.init(id, config, Path::new(data_dir))
     })
 }
 
@@ -451,7 +454,7 @@ pub extern "C" fn aisopod_loader_invoke(
         let id = unsafe { string(id, "id") }?;
         let name = unsafe { string(name, "name") }?;
         let input = unsafe { bytes(input, input_len, "input") }?;
-        Ok(core.invoke(id, capability_kind(kind)?, name, input, sink)?)
+        core.invoke(id, capability_kind(kind)?, name, input, sink)
     })
 }
 
@@ -534,6 +537,6 @@ pub extern "C" fn aisopod_loader_plugin_state(
 pub extern "C" fn aisopod_loader_unload(loader: Option<&aisopod_loader>, id: *const c_char) -> aisopod_status {
     with_loader("aisopod_loader_unload", loader, |core| {
         // SAFETY: the caller passes a NUL-terminated string or NULL.
-        Ok(core.unload(unsafe { string(id, "id") }?)?)
+        core.unload(unsafe { string(id, "id") }?)
     })
 }
