@@ -3,8 +3,10 @@
 use std::ffi::c_char;
 use std::ptr::NonNull;
 
-use super::boundary::{self, bytes, call, out_ptr, string, ErrorKey};
+use super::boundary::call;
+use super::last_error::{ErrorKey, NO_LOADER};
 use super::loader::{aisopod_loader, capability_kind, with_loader};
+use super::pointers::{bytes, free_box, out_ptr, required, string};
 use crate::abi::{aisopod_capability_kind, aisopod_sink, aisopod_status};
 use crate::Capability;
 
@@ -63,9 +65,9 @@ pub extern "C" fn aisopod_capability_invoke(
     input_len: usize,
     sink: Option<&aisopod_sink>,
 ) -> aisopod_status {
-    let key = capability.map_or(boundary::NO_LOADER, |c| c.serial);
+    let key = capability.map_or(NO_LOADER, |c| c.serial);
     call("aisopod_capability_invoke", key, || {
-        let capability = boundary::required(capability, "capability")?;
+        let capability = required(capability, "capability")?;
         // SAFETY: the caller passes `input_len` readable bytes at `input`, or NULL with 0.
         let input = unsafe { bytes(input, input_len, "input") }?;
         capability.capability.invoke(input, sink)
@@ -78,8 +80,6 @@ pub extern "C" fn aisopod_capability_invoke(
 /// Ownership: takes ownership of `capability`.
 #[no_mangle]
 pub extern "C" fn aisopod_capability_free(capability: *mut aisopod_capability) {
-    if !capability.is_null() {
-        // SAFETY: a non-null handle came from `aisopod_loader_resolve` and is freed once, by contract.
-        boundary::value((), || drop(unsafe { Box::from_raw(capability) }));
-    }
+    // SAFETY: a non-null handle came from `aisopod_loader_resolve` and is freed once, by contract.
+    unsafe { free_box("aisopod_capability_free", capability) }
 }

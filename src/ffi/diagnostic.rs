@@ -2,7 +2,8 @@
 
 use std::ffi::{c_char, CString};
 
-use super::boundary::{self, c_string, path_string};
+use super::boundary::boundary;
+use super::pointers::{c_string, free_box, path_string};
 use crate::abi::aisopod_status;
 use crate::Diagnostic;
 
@@ -33,26 +34,24 @@ impl aisopod_diagnostic {
 /// Ownership: takes ownership of `diagnostic`; every string obtained from it becomes invalid.
 #[no_mangle]
 pub extern "C" fn aisopod_diagnostic_free(diagnostic: *mut aisopod_diagnostic) {
-    if !diagnostic.is_null() {
-        // SAFETY: a non-null handle came from this library and is freed once, by contract.
-        boundary::value((), || drop(unsafe { Box::from_raw(diagnostic) }));
-    }
+    // SAFETY: a non-null handle came from this library and is freed once, by contract.
+    unsafe { free_box("aisopod_diagnostic_free", diagnostic) }
 }
 
 /// The path of the refused candidate's manifest; NULL when `diagnostic` is NULL. Owned by `diagnostic`.
 #[no_mangle]
 pub extern "C" fn aisopod_diagnostic_path(diagnostic: Option<&aisopod_diagnostic>) -> *const c_char {
-    boundary::value(std::ptr::null(), || diagnostic.map_or(std::ptr::null(), |d| d.path.as_ptr()))
+    boundary("aisopod_diagnostic_path", || diagnostic.map_or(std::ptr::null(), |d| d.path.as_ptr()))
 }
 
 /// Why the candidate was refused; `AISOPOD_STATUS_NULL_ARGUMENT` when `diagnostic` is NULL.
 #[no_mangle]
 pub extern "C" fn aisopod_diagnostic_status(diagnostic: Option<&aisopod_diagnostic>) -> aisopod_status {
-    boundary::value(aisopod_status::Panic, || diagnostic.map_or(aisopod_status::NullArgument, |d| d.status))
+    boundary("aisopod_diagnostic_status", || diagnostic.map_or(aisopod_status::NullArgument, |d| d.status))
 }
 
 /// The full message, naming the file and field; NULL when `diagnostic` is NULL. Owned by `diagnostic`.
 #[no_mangle]
 pub extern "C" fn aisopod_diagnostic_message(diagnostic: Option<&aisopod_diagnostic>) -> *const c_char {
-    boundary::value(std::ptr::null(), || diagnostic.map_or(std::ptr::null(), |d| d.message.as_ptr()))
+    boundary("aisopod_diagnostic_message", || diagnostic.map_or(std::ptr::null(), |d| d.message.as_ptr()))
 }

@@ -6,9 +6,11 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::boundary::{self, bytes, call, out_ptr, required, string, ErrorKey, NO_LOADER};
+use super::boundary::{boundary, call};
 use super::diagnostic::aisopod_diagnostic;
+use super::last_error::{self, ErrorKey, NO_LOADER};
 use super::plugin_info::aisopod_plugin_info;
+use super::pointers::{bytes, c_string, free_box, out_ptr, required, string};
 use crate::abi::{aisopod_capability_kind, aisopod_log_level, aisopod_sink, aisopod_status};
 use crate::error::{Error, Result, Status};
 use crate::{CapabilityKind, Loader, PluginState};
@@ -57,9 +59,16 @@ impl aisopod_loader {
     }
 }
 
+impl Drop for aisopod_loader {
+    /// Drops the freeing thread's last error message for this loader, before the core unloads the plugins.
+    fn drop(&mut self) {
+        last_error::forget(self.serial);
+    }
+}
+
 /// Runs `body` with the checked loader, behind the panic boundary.
 pub(crate) fn with_loader(
-    function: &str,
+    function: &'static str,
     loader: Option<&aisopod_loader>,
     body: impl FnOnce(&Loader) -> Result<()>,
 ) -> aisopod_status {
@@ -110,15 +119,8 @@ pub extern "C" fn aisopod_loader_new(
 /// Thread safety: must not run concurrently with any other call on the same loader.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_free(loader: *mut aisopod_loader) {
-    if loader.is_null() {
-        return;
-    }
-    boundary::value((), || {
-        // SAFETY: a non-null loader came from `aisopod_loader_new` and is freed once, by contract.
-        let loader = unsafe { Box::from_raw(loader) };
-        boundary::forget_last_error(loader.serial);
-        drop(loader);
-    });
+    // SAFETY: a non-null loader came from `aisopod_loader_new` and is freed once, by contract.
+    unsafe { free_box("aisopod_loader_free", loader) }
 }
 
 /// Returns the message of the most recent failed call made **on this thread** with **this loader**, or ""
@@ -133,7 +135,7 @@ pub extern "C" fn aisopod_loader_free(loader: *mut aisopod_loader) {
 /// Thread safety: callable from any thread; each thread sees only its own messages.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_error_message(loader: Option<&aisopod_loader>) -> *const c_char {
-    boundary::value(c"".as_ptr(), || boundary::last_error(key(loader)))
+    boundary("aisopod_loader_error_message", || last_error::get(key(loader)))
 }
 
 /// Appends a directory to search. A leading `~` expands to the home directory at discovery. Host paths are
@@ -198,8 +200,8 @@ pub extern "C" fn aisopod_loader_set_log_callback(
         let userdata = Userdata(userdata);
         core.set_log_callback(callback.map(|callback| {
             Arc::new(move |level: crate::LogLevel, source: &str, message: &str| {
-                let source = boundary::c_string(source);
-                let message = boundary::c_string(message);
+                let source = c_string(source);
+                let message = c_string(message);
                 // SAFETY: the host's callback, with strings valid for the call.
                 unsafe { callback(userdata.get(), level as aisopod_log_level, source.as_ptr(), message.as_ptr()) };
             }) as crate::LogCallback

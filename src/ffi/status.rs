@@ -2,6 +2,7 @@
 
 use std::ffi::c_char;
 
+use super::boundary::boundary;
 use crate::abi::aisopod_status;
 
 /// Returns a static English description of `status` (an `aisopod_status` value), or "unknown status" for a
@@ -10,7 +11,9 @@ use crate::abi::aisopod_status;
 /// Ownership: the string is static; never free it. Thread safety: callable from any thread.
 #[no_mangle]
 pub extern "C" fn aisopod_status_str(status: u32) -> *const c_char {
-    aisopod_status::from_u32(status).map_or(c"unknown status", aisopod_status::description).as_ptr()
+    boundary("aisopod_status_str", || {
+        aisopod_status::from_u32(status).map_or(c"unknown status", aisopod_status::description).as_ptr()
+    })
 }
 
 /// Returns the library's version string, e.g. "0.1.0"; it matches the `AISOPOD_LOADER_VERSION_*` macros of
@@ -24,7 +27,7 @@ pub extern "C" fn aisopod_loader_version() -> *const c_char {
             Ok(v) => v,
             Err(_) => panic!("version has a NUL"),
         };
-    VERSION.as_ptr()
+    boundary("aisopod_loader_version", || VERSION.as_ptr())
 }
 
 #[cfg(test)]
