@@ -6,7 +6,7 @@ use std::ptr::NonNull;
 use super::boundary::call;
 use super::last_error::{ErrorKey, NO_LOADER};
 use super::loader::{aisopod_loader, capability_kind, with_loader};
-use super::pointers::{bytes, free_box, out_ptr, required, string};
+use super::pointers::{bytes, free_box, required, string, write_out};
 use crate::abi::{aisopod_capability_kind, aisopod_sink, aisopod_status};
 use crate::Capability;
 
@@ -40,16 +40,15 @@ pub extern "C" fn aisopod_loader_resolve(
     capability_out: Option<NonNull<*mut aisopod_capability>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_resolve", loader, |core| {
-        let out = out_ptr(capability_out, "capability_out")?;
-        // SAFETY (both): the caller passes NUL-terminated strings or NULL.
-        let id = unsafe { string(id, "id") }?;
-        let name = unsafe { string(name, "name") }?;
-        let capability = core.resolve(id, capability_kind(kind)?, name)?;
-        let serial = loader.map(aisopod_loader::serial).unwrap_or_default();
-        let handle = Box::new(aisopod_capability { serial, capability });
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(Box::into_raw(handle)) };
-        Ok(())
+        write_out(capability_out, "capability_out", || {
+            // SAFETY (both): the caller passes NUL-terminated strings or NULL.
+            let id = unsafe { string(id, "id") }?;
+            let name = unsafe { string(name, "name") }?;
+            let capability = core.resolve(id, capability_kind(kind)?, name)?;
+            let serial = loader.map(aisopod_loader::serial).unwrap_or_default();
+            let handle = Box::new(aisopod_capability { serial, capability });
+            Ok(Box::into_raw(handle))
+        })
     })
 }
 

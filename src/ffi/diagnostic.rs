@@ -3,8 +3,9 @@
 use std::ffi::{c_char, CString};
 
 use super::boundary::boundary;
-use super::pointers::{c_string, free_box, path_string};
+use super::pointers::{c_string, free_box};
 use crate::abi::aisopod_status;
+use crate::paths;
 use crate::Diagnostic;
 
 /// A refused discovery candidate: the path at fault, a status and a message.
@@ -22,7 +23,7 @@ pub struct aisopod_diagnostic {
 impl aisopod_diagnostic {
     pub(crate) fn new_raw(diagnostic: &Diagnostic) -> *mut aisopod_diagnostic {
         Box::into_raw(Box::new(aisopod_diagnostic {
-            path: path_string(&diagnostic.path),
+            path: c_string(paths::bytes(&diagnostic.path)),
             status: diagnostic.status,
             message: c_string(diagnostic.message.as_str()),
         }))

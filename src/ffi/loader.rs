@@ -10,7 +10,7 @@ use super::boundary::{boundary, call};
 use super::diagnostic::aisopod_diagnostic;
 use super::last_error::{self, ErrorKey, NO_LOADER};
 use super::plugin_info::aisopod_plugin_info;
-use super::pointers::{bytes, c_string, free_box, out_ptr, required, string};
+use super::pointers::{bytes, c_string, free_box, required, string, write_optional_out, write_out};
 use crate::abi::{aisopod_capability_kind, aisopod_log_level, aisopod_sink, aisopod_status};
 use crate::error::{Error, Result, Status};
 use crate::{CapabilityKind, Loader, PluginState};
@@ -97,14 +97,13 @@ pub extern "C" fn aisopod_loader_new(
     loader_out: Option<NonNull<*mut aisopod_loader>>,
 ) -> aisopod_status {
     call("aisopod_loader_new", NO_LOADER, || {
-        let out = out_ptr(loader_out, "loader_out")?;
-        // SAFETY: the caller passes a NUL-terminated string or NULL.
-        let host_version = unsafe { string(host_version, "host_version") }?;
-        let core = Loader::new(host_version)?;
-        let loader = Box::new(aisopod_loader { serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed), core });
-        // SAFETY: `out` is a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(Box::into_raw(loader)) };
-        Ok(())
+        write_out(loader_out, "loader_out", || {
+            // SAFETY: the caller passes a NUL-terminated string or NULL.
+            let host_version = unsafe { string(host_version, "host_version") }?;
+            let core = Loader::new(host_version)?;
+            let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+            Ok(Box::into_raw(Box::new(aisopod_loader { serial, core })))
+        })
     })
 }
 
@@ -275,14 +274,7 @@ pub extern "C" fn aisopod_loader_discover(
     loader: Option<&aisopod_loader>,
     count_out: Option<NonNull<usize>>,
 ) -> aisopod_status {
-    with_loader("aisopod_loader_discover", loader, |core| {
-        let count = core.discover();
-        if let Some(out) = count_out {
-            // SAFETY: a non-null pointer the caller gave for writing.
-            unsafe { out.as_ptr().write(count) };
-        }
-        Ok(())
-    })
+    with_loader("aisopod_loader_discover", loader, |core| write_optional_out(count_out, || Ok(core.discover())))
 }
 
 /// Writes the number of plugins the latest discovery found to `*count_out`.
@@ -292,10 +284,7 @@ pub extern "C" fn aisopod_loader_plugin_count(
     count_out: Option<NonNull<usize>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_plugin_count", loader, |core| {
-        let out = out_ptr(count_out, "count_out")?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(core.discovery().plugins().len()) };
-        Ok(())
+        write_out(count_out, "count_out", || Ok(core.discovery().plugins().len()))
     })
 }
 
@@ -311,17 +300,16 @@ pub extern "C" fn aisopod_loader_plugin_at(
     info_out: Option<NonNull<*mut aisopod_plugin_info>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_plugin_at", loader, |core| {
-        let out = out_ptr(info_out, "info_out")?;
-        let discovery = core.discovery();
-        let info = discovery.plugins().get(index).ok_or_else(|| {
-            Error::new(
-                Status::OutOfRange,
-                format!("index {index} is past the {} discovered plugins", discovery.plugins().len()),
-            )
-        })?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(aisopod_plugin_info::new_raw(info.clone())) };
-        Ok(())
+        write_out(info_out, "info_out", || {
+            let discovery = core.discovery();
+            let info = discovery.plugins().get(index).ok_or_else(|| {
+                Error::new(
+                    Status::OutOfRange,
+                    format!("index {index} is past the {} discovered plugins", discovery.plugins().len()),
+                )
+            })?;
+            Ok(aisopod_plugin_info::new_raw(info.clone()))
+        })
     })
 }
 
@@ -336,17 +324,16 @@ pub extern "C" fn aisopod_loader_find_plugin(
     info_out: Option<NonNull<*mut aisopod_plugin_info>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_find_plugin", loader, |core| {
-        let out = out_ptr(info_out, "info_out")?;
-        // SAFETY: the caller passes a NUL-terminated string or NULL.
-        let id = unsafe { string(id, "id") }?;
-        let info = core
-            .discovery()
-            .find(id)
-            .cloned()
-            .ok_or_else(|| Error::new(Status::NotFound, format!("no discovered plugin has id '{id}'")))?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(aisopod_plugin_info::new_raw(info)) };
-        Ok(())
+        write_out(info_out, "info_out", || {
+            // SAFETY: the caller passes a NUL-terminated string or NULL.
+            let id = unsafe { string(id, "id") }?;
+            let info = core
+                .discovery()
+                .find(id)
+                .cloned()
+                .ok_or_else(|| Error::new(Status::NotFound, format!("no discovered plugin has id '{id}'")))?;
+            Ok(aisopod_plugin_info::new_raw(info))
+        })
     })
 }
 
@@ -357,10 +344,7 @@ pub extern "C" fn aisopod_loader_diagnostic_count(
     count_out: Option<NonNull<usize>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_diagnostic_count", loader, |core| {
-        let out = out_ptr(count_out, "count_out")?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(core.discovery().diagnostics().len()) };
-        Ok(())
+        write_out(count_out, "count_out", || Ok(core.discovery().diagnostics().len()))
     })
 }
 
@@ -375,17 +359,16 @@ pub extern "C" fn aisopod_loader_diagnostic_at(
     diagnostic_out: Option<NonNull<*mut aisopod_diagnostic>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_diagnostic_at", loader, |core| {
-        let out = out_ptr(diagnostic_out, "diagnostic_out")?;
-        let discovery = core.discovery();
-        let diagnostic = discovery.diagnostics().get(index).ok_or_else(|| {
-            Error::new(
-                Status::OutOfRange,
-                format!("index {index} is past the {} diagnostics", discovery.diagnostics().len()),
-            )
-        })?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(aisopod_diagnostic::new_raw(diagnostic)) };
-        Ok(())
+        write_out(diagnostic_out, "diagnostic_out", || {
+            let discovery = core.discovery();
+            let diagnostic = discovery.diagnostics().get(index).ok_or_else(|| {
+                Error::new(
+                    Status::OutOfRange,
+                    format!("index {index} is past the {} diagnostics", discovery.diagnostics().len()),
+                )
+            })?;
+            Ok(aisopod_diagnostic::new_raw(diagnostic))
+        })
     })
 }
 
@@ -473,15 +456,12 @@ pub extern "C" fn aisopod_loader_emit(
     handled_out: Option<NonNull<usize>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_emit", loader, |core| {
-        // SAFETY (both): as in `aisopod_loader_invoke`.
-        let event = unsafe { string(event, "event") }?;
-        let input = unsafe { bytes(input, input_len, "input") }?;
-        let handled = core.emit(event, input, sink)?;
-        if let Some(out) = handled_out {
-            // SAFETY: a non-null pointer the caller gave for writing.
-            unsafe { out.as_ptr().write(handled) };
-        }
-        Ok(())
+        write_optional_out(handled_out, || {
+            // SAFETY (both): as in `aisopod_loader_invoke`.
+            let event = unsafe { string(event, "event") }?;
+            let input = unsafe { bytes(input, input_len, "input") }?;
+            core.emit(event, input, sink)
+        })
     })
 }
 
@@ -497,14 +477,12 @@ pub extern "C" fn aisopod_loader_plugin_extension(
     extension_out: Option<NonNull<*const c_void>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_plugin_extension", loader, |core| {
-        let out = out_ptr(extension_out, "extension_out")?;
-        // SAFETY (both): the caller passes NUL-terminated strings or NULL.
-        let id = unsafe { string(id, "id") }?;
-        let extension_id = unsafe { string(extension_id, "extension_id") }?;
-        let extension = core.plugin_extension(id, extension_id)?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(extension) };
-        Ok(())
+        write_out(extension_out, "extension_out", || {
+            // SAFETY (both): the caller passes NUL-terminated strings or NULL.
+            let id = unsafe { string(id, "id") }?;
+            let extension_id = unsafe { string(extension_id, "extension_id") }?;
+            core.plugin_extension(id, extension_id)
+        })
     })
 }
 
@@ -517,17 +495,16 @@ pub extern "C" fn aisopod_loader_plugin_state(
     state_out: Option<NonNull<aisopod_plugin_state>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_plugin_state", loader, |core| {
-        let out = out_ptr(state_out, "state_out")?;
-        // SAFETY: the caller passes a NUL-terminated string or NULL.
-        let id = unsafe { string(id, "id") }?;
-        let state = match core.plugin_state(id) {
-            None => AISOPOD_PLUGIN_STATE_UNLOADED,
-            Some(PluginState::Loaded) => AISOPOD_PLUGIN_STATE_LOADED,
-            Some(PluginState::Initialized) => AISOPOD_PLUGIN_STATE_INITIALIZED,
-        };
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(state) };
-        Ok(())
+        write_out(state_out, "state_out", || {
+            // SAFETY: the caller passes a NUL-terminated string or NULL.
+            let id = unsafe { string(id, "id") }?;
+            let state = match core.plugin_state(id) {
+                None => AISOPOD_PLUGIN_STATE_UNLOADED,
+                Some(PluginState::Loaded) => AISOPOD_PLUGIN_STATE_LOADED,
+                Some(PluginState::Initialized) => AISOPOD_PLUGIN_STATE_INITIALIZED,
+            };
+            Ok(state)
+        })
     })
 }
 

@@ -4,8 +4,9 @@ use std::ffi::{c_char, CString};
 use std::sync::Arc;
 
 use super::boundary::boundary;
-use super::pointers::{c_string, free_box, path_string};
+use super::pointers::{c_string, free_box};
 use crate::abi::aisopod_capability_kind;
+use crate::paths;
 use crate::{CapabilityKind, PluginInfo};
 
 /// A discovered plugin: an immutable snapshot of its manifest and paths.
@@ -41,9 +42,9 @@ impl aisopod_plugin_info {
             version: c_string(m.version.to_string()),
             description: c_string(m.description.as_str()),
             author: c_string(m.author.as_str()),
-            directory: path_string(&info.directory),
-            manifest_path: path_string(&info.manifest_path()),
-            library_path: path_string(&info.library_path()),
+            directory: c_string(paths::bytes(&info.directory)),
+            manifest_path: c_string(paths::bytes(&info.manifest_path())),
+            library_path: c_string(paths::bytes(&info.library_path())),
             min_host_version: m.min_host_version.as_ref().map(|v| c_string(v.to_string())),
             max_host_version: m.max_host_version.as_ref().map(|v| c_string(v.to_string())),
             capabilities,

@@ -17,9 +17,21 @@ pub(crate) fn required<'a, T>(value: Option<&'a T>, name: &str) -> Result<&'a T>
     value.ok_or_else(|| null_argument(name))
 }
 
-/// Checks an out-pointer argument.
-pub(crate) fn out_ptr<T>(out: Option<NonNull<T>>, name: &str) -> Result<NonNull<T>> {
-    out.ok_or_else(|| null_argument(name))
+/// Runs `body` and writes its result through the required `*_out` parameter `out`, named `name`: NULL is
+/// refused before `body` runs, and nothing is written unless `body` succeeds.
+pub(crate) fn write_out<T>(out: Option<NonNull<T>>, name: &str, body: impl FnOnce() -> Result<T>) -> Result<()> {
+    let out = out.ok_or_else(|| null_argument(name))?;
+    write_optional_out(Some(out), body)
+}
+
+/// As [`write_out`], for a `*_out` parameter the caller may leave NULL: `body` runs either way.
+pub(crate) fn write_optional_out<T>(out: Option<NonNull<T>>, body: impl FnOnce() -> Result<T>) -> Result<()> {
+    let value = body()?;
+    if let Some(out) = out {
+        // SAFETY: a non-null `*_out` parameter points to writable memory for a `T`, by every export's contract.
+        unsafe { out.as_ptr().write(value) };
+    }
+    Ok(())
 }
 
 /// Borrows a NUL-terminated UTF-8 string argument.
@@ -66,7 +78,9 @@ pub(crate) unsafe fn free_box<T>(function: &'static str, handle: *mut T) {
     })
 }
 
-/// A `CString` of a string known to hold no NUL (validated manifest fields, paths).
+/// A `CString` of a string the library hands out: a message, a validated manifest field, a path's
+/// [`crate::paths::bytes`]. None of these holds a NUL; should one, it is dropped rather than cutting the string
+/// short or failing a call that has nothing else wrong.
 pub(crate) fn c_string(value: impl Into<Vec<u8>>) -> CString {
     CString::new(value).unwrap_or_else(|e| {
         let mut bytes = e.into_vec();
@@ -75,15 +89,42 @@ pub(crate) fn c_string(value: impl Into<Vec<u8>>) -> CString {
     })
 }
 
-/// A `CString` of a path.
-pub(crate) fn path_string(path: &std::path::Path) -> CString {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        c_string(path.as_os_str().as_bytes())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_null_out_parameter_is_refused_before_the_body_runs() {
+        let mut ran = false;
+        let result = write_out(None::<NonNull<usize>>, "count_out", || {
+            ran = true;
+            Ok(1)
+        });
+        let error = result.unwrap_err();
+        assert_eq!((error.status(), error.message()), (Status::NullArgument, "argument 'count_out' is NULL"));
+        assert!(!ran);
     }
-    #[cfg(not(unix))]
-    {
-        c_string(path.to_string_lossy().into_owned())
+
+    #[test]
+    fn an_out_parameter_is_written_only_when_the_body_succeeds() {
+        let mut out = 7usize;
+        let failed = write_out(Some(NonNull::from(&mut out)), "count_out", || Err(Error::new(Status::Io, "no")));
+        assert_eq!(failed.unwrap_err().status(), Status::Io);
+        assert_eq!(out, 7);
+        assert!(write_out(Some(NonNull::from(&mut out)), "count_out", || Ok(3)).is_ok());
+        assert_eq!(out, 3);
+    }
+
+    #[test]
+    fn an_optional_out_parameter_may_be_null_and_the_body_still_runs() {
+        let mut ran = false;
+        let result = write_optional_out(None::<NonNull<usize>>, || {
+            ran = true;
+            Ok(1)
+        });
+        assert!(result.is_ok() && ran);
+        let mut out = 0usize;
+        assert!(write_optional_out(Some(NonNull::from(&mut out)), || Ok(5)).is_ok());
+        assert_eq!(out, 5);
     }
 }
