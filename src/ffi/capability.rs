@@ -29,8 +29,8 @@ pub struct aisopod_capability {
 /// Resolves the capability `name` of `kind` in the initialised plugin `id` and writes a new handle to
 /// `*capability_out`. Calling through the handle skips the id and name lookups and takes no lock.
 ///
-/// Ownership: on success the caller owns `*capability_out` and frees it with `aisopod_capability_free`, before
-/// or after freeing the loader.
+/// Ownership: borrows `loader`, `id` and `name` for the call. The caller owns `*capability_out` and frees it with
+/// `aisopod_capability_free`, before or after freeing the loader.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_resolve(
     loader: Option<&aisopod_loader>,
@@ -56,7 +56,7 @@ pub extern "C" fn aisopod_loader_resolve(
 /// writing its output to `sink` (NULL discards it). As `aisopod_loader_invoke`, without the lookups.
 /// Failures are reported through `aisopod_loader_error_message` of the capability's loader.
 ///
-/// Ownership: `input` and `sink` are borrowed for the call.
+/// Ownership: borrows `capability`, `input` and `sink` for the call; the sink receives bytes it must copy.
 #[no_mangle]
 pub extern "C" fn aisopod_capability_invoke(
     capability: Option<&aisopod_capability>,
@@ -76,7 +76,7 @@ pub extern "C" fn aisopod_capability_invoke(
 /// Frees a capability handle, letting its plugin be unloaded again. `aisopod_capability_free(NULL)` does
 /// nothing.
 ///
-/// Ownership: takes ownership of `capability`.
+/// Ownership: takes ownership of `capability`; it must not be used afterwards.
 #[no_mangle]
 pub extern "C" fn aisopod_capability_free(capability: *mut aisopod_capability) {
     // SAFETY: a non-null handle came from `aisopod_loader_resolve` and is freed once, by contract.

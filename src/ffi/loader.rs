@@ -90,7 +90,8 @@ pub(crate) fn capability_kind(kind: aisopod_capability_kind) -> Result<Capabilit
 /// Returns `AISOPOD_STATUS_NULL_ARGUMENT`, `AISOPOD_STATUS_INVALID_UTF8` or `AISOPOD_STATUS_INVALID_ARGUMENT`
 /// (not semver) on bad input; `aisopod_loader_error_message(NULL)` then gives the message.
 ///
-/// Ownership: on success the caller owns `*loader_out` and frees it with `aisopod_loader_free`.
+/// Ownership: borrows `host_version` for the call. The caller owns `*loader_out` and frees it with
+/// `aisopod_loader_free`.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_new(
     host_version: *const c_char,
@@ -112,8 +113,8 @@ pub extern "C" fn aisopod_loader_new(
 /// freed; the loader's log callback and host extensions are no longer used from this call on.
 /// `aisopod_loader_free(NULL)` does nothing.
 ///
-/// Ownership: takes ownership of `loader`. Every `aisopod_plugin_info`, `aisopod_diagnostic` and
-/// `aisopod_capability` obtained from it stays valid until freed on its own.
+/// Ownership: takes ownership of `loader`; it must not be used afterwards. Every `aisopod_plugin_info`,
+/// `aisopod_diagnostic` and `aisopod_capability` obtained from it stays valid until freed on its own.
 ///
 /// Thread safety: must not run concurrently with any other call on the same loader.
 #[no_mangle]
@@ -128,8 +129,9 @@ pub extern "C" fn aisopod_loader_free(loader: *mut aisopod_loader) {
 /// or a NULL capability. (Accessors that return a value directly, such as `aisopod_plugin_info_id`, report
 /// nothing: their documented default is the whole answer.)
 ///
-/// Ownership: the string is owned by the library. It stays valid until the next failure on this thread with
-/// the same loader, until this thread frees the loader, or until this thread exits; copy it to keep it.
+/// Ownership: borrows `loader` for the call. The returned string is owned by the library and valid until the next
+/// failure on this thread with the same loader, until this thread frees the loader, or until this thread exits;
+/// copy it to keep it.
 ///
 /// Thread safety: callable from any thread; each thread sees only its own messages.
 #[no_mangle]
@@ -140,7 +142,7 @@ pub extern "C" fn aisopod_loader_error_message(loader: Option<&aisopod_loader>) 
 /// Appends a directory to search. A leading `~` expands to the home directory at discovery. Host paths are
 /// searched after `AISOPOD_PLUGIN_PATH` and before the defaults.
 ///
-/// Ownership: copies `path`.
+/// Ownership: borrows `loader` and `path` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_add_search_path(
     loader: Option<&aisopod_loader>,
@@ -156,6 +158,8 @@ pub extern "C" fn aisopod_loader_add_search_path(
 
 /// Sets whether discovery reads `AISOPOD_PLUGIN_PATH` (default: true). The variable is never read in a
 /// setuid or setgid process.
+///
+/// Ownership: borrows `loader` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_use_env_path(loader: Option<&aisopod_loader>, enabled: bool) -> aisopod_status {
     with_loader("aisopod_loader_use_env_path", loader, |core| {
@@ -167,6 +171,8 @@ pub extern "C" fn aisopod_loader_use_env_path(loader: Option<&aisopod_loader>, e
 /// Sets whether discovery searches the default paths (default: true): `~/.aisopod/plugins`,
 /// `$XDG_DATA_HOME/aisopod/plugins` (or `~/.local/share/aisopod/plugins`), `/usr/local/lib/aisopod/plugins`,
 /// `/usr/lib/aisopod/plugins`.
+///
+/// Ownership: borrows `loader` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_use_default_paths(loader: Option<&aisopod_loader>, enabled: bool) -> aisopod_status {
     with_loader("aisopod_loader_use_default_paths", loader, |core| {
@@ -177,8 +183,8 @@ pub extern "C" fn aisopod_loader_use_default_paths(loader: Option<&aisopod_loade
 
 /// Routes the loader's and its plugins' log messages to `callback`; NULL removes it.
 ///
-/// Ownership: `userdata` stays owned by the caller. Keep it valid until the loader is freed: a callback being
-/// replaced may still be running on another thread when this returns.
+/// Ownership: borrows `loader` for the call, and `userdata` until the loader is freed: a callback being replaced
+/// may still be running on another thread when this returns.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_set_log_callback(
     loader: Option<&aisopod_loader>,
@@ -212,8 +218,8 @@ pub extern "C" fn aisopod_loader_set_log_callback(
 /// Registers a host extension that plugins fetch with `aisopod_host.get_extension(host, id)`; a NULL
 /// `extension` removes it.
 ///
-/// Ownership: copies `id`; `extension` stays owned by the caller, who keeps it valid while plugins may use it
-/// (until the loader is freed or the extension removed and no plugin holds it).
+/// Ownership: borrows `loader` and `id` for the call, and `extension` for as long as plugins may use it: until the
+/// loader is freed, or until the extension is removed and no plugin holds it.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_set_host_extension(
     loader: Option<&aisopod_loader>,
@@ -233,7 +239,7 @@ pub extern "C" fn aisopod_loader_set_host_extension(
 /// truncated, from another loader version or unwritable is ignored and rebuilt, with a diagnostic. Use one
 /// cache file per host configuration.
 ///
-/// Ownership: copies `path`.
+/// Ownership: borrows `loader` and `path` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_set_cache_path(
     loader: Option<&aisopod_loader>,
@@ -254,6 +260,8 @@ pub extern "C" fn aisopod_loader_set_cache_path(
 
 /// Turns the registry cache on in its default file, `$XDG_CACHE_HOME/aisopod/registry.bin` (or
 /// `~/.cache/aisopod/registry.bin`). Returns `AISOPOD_STATUS_NOT_FOUND` when no home directory is known.
+///
+/// Ownership: borrows `loader` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_use_default_cache(loader: Option<&aisopod_loader>) -> aisopod_status {
     with_loader("aisopod_loader_use_default_cache", loader, |core| {
@@ -269,6 +277,8 @@ pub extern "C" fn aisopod_loader_use_default_cache(loader: Option<&aisopod_loade
 /// not fail the scan; it becomes a diagnostic (`aisopod_loader_diagnostic_at`). Loaded plugins are unaffected.
 ///
 /// Writes the number of plugins found to `*count_out` when `count_out` is not NULL.
+///
+/// Ownership: borrows `loader` and `count_out` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_discover(
     loader: Option<&aisopod_loader>,
@@ -278,6 +288,8 @@ pub extern "C" fn aisopod_loader_discover(
 }
 
 /// Writes the number of plugins the latest discovery found to `*count_out`.
+///
+/// Ownership: borrows `loader` and `count_out` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_plugin_count(
     loader: Option<&aisopod_loader>,
@@ -291,8 +303,8 @@ pub extern "C" fn aisopod_loader_plugin_count(
 /// Writes a new handle on the `index`-th discovered plugin (search-path order) to `*info_out`. Returns
 /// `AISOPOD_STATUS_OUT_OF_RANGE` past the end.
 ///
-/// Ownership: on success the caller owns `*info_out` and frees it with `aisopod_plugin_info_free`; it stays
-/// valid after a new discovery or after the loader is freed.
+/// Ownership: borrows `loader` for the call. The caller owns `*info_out` and frees it with
+/// `aisopod_plugin_info_free`; it stays valid after a new discovery or after the loader is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_plugin_at(
     loader: Option<&aisopod_loader>,
@@ -316,7 +328,8 @@ pub extern "C" fn aisopod_loader_plugin_at(
 /// Writes a new handle on the discovered plugin with `id` to `*info_out`. Returns `AISOPOD_STATUS_NOT_FOUND`
 /// when the latest discovery has no such plugin.
 ///
-/// Ownership: as `aisopod_loader_plugin_at`; copies nothing of `id`.
+/// Ownership: borrows `loader` and `id` for the call. The caller owns `*info_out` and frees it with
+/// `aisopod_plugin_info_free`; it stays valid after a new discovery or after the loader is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_find_plugin(
     loader: Option<&aisopod_loader>,
@@ -338,6 +351,8 @@ pub extern "C" fn aisopod_loader_find_plugin(
 }
 
 /// Writes the number of diagnostics (refused candidates) of the latest discovery to `*count_out`.
+///
+/// Ownership: borrows `loader` and `count_out` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_diagnostic_count(
     loader: Option<&aisopod_loader>,
@@ -351,7 +366,8 @@ pub extern "C" fn aisopod_loader_diagnostic_count(
 /// Writes a new handle on the `index`-th diagnostic of the latest discovery to `*diagnostic_out`. Returns
 /// `AISOPOD_STATUS_OUT_OF_RANGE` past the end.
 ///
-/// Ownership: on success the caller owns `*diagnostic_out` and frees it with `aisopod_diagnostic_free`.
+/// Ownership: borrows `loader` for the call. The caller owns `*diagnostic_out` and frees it with
+/// `aisopod_diagnostic_free`; it stays valid after a new discovery or after the loader is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_diagnostic_at(
     loader: Option<&aisopod_loader>,
@@ -379,8 +395,8 @@ pub extern "C" fn aisopod_loader_diagnostic_at(
 /// registrations against the manifest. On any failure everything done so far is undone and the status names
 /// the failing step.
 ///
-/// Ownership: copies nothing of `id`. The loaded plugin belongs to the loader until `aisopod_loader_unload`
-/// or `aisopod_loader_free`.
+/// Ownership: borrows `loader` and `id` for the call. The loaded plugin belongs to the loader until
+/// `aisopod_loader_unload` or `aisopod_loader_free`.
 ///
 /// Thread safety: lifecycle calls (load, init, unload) on one loader are serialized internally.
 #[no_mangle]
@@ -398,7 +414,7 @@ pub extern "C" fn aisopod_loader_load(loader: Option<&aisopod_loader>, id: *cons
 ///
 /// Must not be called from inside a plugin callback (`AISOPOD_STATUS_REENTRANT`); nor may load and unload.
 ///
-/// Ownership: copies nothing; both strings are borrowed for the call.
+/// Ownership: borrows `loader`, `id`, `config` and `data_dir` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_init(
     loader: Option<&aisopod_loader>,
@@ -420,7 +436,8 @@ pub extern "C" fn aisopod_loader_init(
 /// `sink`; a NULL sink, or one whose `write` is NULL, discards it. A handler's non-zero return gives
 /// `AISOPOD_STATUS_PLUGIN_ERROR` with the code in the message.
 ///
-/// Ownership: `input` and `sink` are borrowed for the call; the sink receives bytes it must copy.
+/// Ownership: borrows `loader`, `id`, `name`, `input` and `sink` for the call; the sink receives bytes it must
+/// copy.
 ///
 /// Thread safety: any number of invocations may run at once, on any threads, unless the plugin's manifest says
 /// `thread_safe = false`, in which case calls into that plugin run one at a time.
@@ -446,6 +463,9 @@ pub extern "C" fn aisopod_loader_invoke(
 /// Emits hook `event`: calls the hook handler registered under `event` by every initialized plugin, in load
 /// order, with the same input and sink (see `aisopod_loader_invoke`). Every handler runs even when one fails;
 /// the first failure is returned. Writes how many handlers ran to `*handled_out` on success, when not NULL.
+///
+/// Ownership: borrows `loader`, `event`, `input`, `sink` and `handled_out` for the call; the sink receives bytes it
+/// must copy.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_emit(
     loader: Option<&aisopod_loader>,
@@ -468,7 +488,8 @@ pub extern "C" fn aisopod_loader_emit(
 /// Writes loaded plugin `id`'s optional interface `extension_id` (from its `get_extension`) to
 /// `*extension_out`, NULL when it has none.
 ///
-/// Ownership: the interface is owned by the plugin and valid until the plugin is unloaded.
+/// Ownership: borrows `loader`, `id`, `extension_id` and `extension_out` for the call. `*extension_out` is owned by
+/// the plugin and valid until the plugin is unloaded.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_plugin_extension(
     loader: Option<&aisopod_loader>,
@@ -488,6 +509,8 @@ pub extern "C" fn aisopod_loader_plugin_extension(
 
 /// Writes the state of plugin `id` (an `AISOPOD_PLUGIN_STATE_*` value) to `*state_out`. An id that is not
 /// loaded, discovered or not, is `AISOPOD_PLUGIN_STATE_UNLOADED`.
+///
+/// Ownership: borrows `loader`, `id` and `state_out` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_plugin_state(
     loader: Option<&aisopod_loader>,
@@ -512,6 +535,8 @@ pub extern "C" fn aisopod_loader_plugin_state(
 /// then closes the library (a plugin whose manifest says `unload = false` stays mapped). The same id can be
 /// loaded again afterwards. Refused with `AISOPOD_STATUS_BUSY` while `aisopod_capability` handles of the
 /// plugin are alive.
+///
+/// Ownership: borrows `loader` and `id` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_unload(loader: Option<&aisopod_loader>, id: *const c_char) -> aisopod_status {
     with_loader("aisopod_loader_unload", loader, |core| {

@@ -65,63 +65,81 @@ fn field(
 
 /// Frees a plugin info handle. `aisopod_plugin_info_free(NULL)` does nothing.
 ///
-/// Ownership: takes ownership of `info`; every string obtained from it becomes invalid.
+/// Ownership: takes ownership of `info`; it must not be used afterwards, nor any string obtained from it.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_free(info: *mut aisopod_plugin_info) {
     // SAFETY: a non-null handle came from this library and is freed once, by contract.
     unsafe { free_box("aisopod_plugin_info_free", info) }
 }
 
-/// The plugin id (`[plugin].id`); NULL when `info` is NULL. Owned by `info`.
+/// The plugin id (`[plugin].id`); NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_id(info: Option<&aisopod_plugin_info>) -> *const c_char {
     field("aisopod_plugin_info_id", info, |i| i.id.as_ptr())
 }
 
-/// The display name (`[plugin].name`); NULL when `info` is NULL. Owned by `info`.
+/// The display name (`[plugin].name`); NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_name(info: Option<&aisopod_plugin_info>) -> *const c_char {
     field("aisopod_plugin_info_name", info, |i| i.name.as_ptr())
 }
 
-/// The plugin's semver version (`[plugin].version`), normalised; NULL when `info` is NULL. Owned by `info`.
+/// The plugin's semver version (`[plugin].version`), normalised; NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_version(info: Option<&aisopod_plugin_info>) -> *const c_char {
     field("aisopod_plugin_info_version", info, |i| i.version.as_ptr())
 }
 
-/// The description (`[plugin].description`), "" when absent; NULL when `info` is NULL. Owned by `info`.
+/// The description (`[plugin].description`), "" when absent; NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_description(info: Option<&aisopod_plugin_info>) -> *const c_char {
     field("aisopod_plugin_info_description", info, |i| i.description.as_ptr())
 }
 
-/// The author (`[plugin].author`), "" when absent; NULL when `info` is NULL. Owned by `info`.
+/// The author (`[plugin].author`), "" when absent; NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_author(info: Option<&aisopod_plugin_info>) -> *const c_char {
     field("aisopod_plugin_info_author", info, |i| i.author.as_ptr())
 }
 
-/// The plugin directory, as found under its search path; NULL when `info` is NULL. Owned by `info`.
+/// The plugin directory, as found under its search path; NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_directory(info: Option<&aisopod_plugin_info>) -> *const c_char {
     field("aisopod_plugin_info_directory", info, |i| i.directory.as_ptr())
 }
 
-/// The manifest's path; NULL when `info` is NULL. Owned by `info`.
+/// The manifest's path; NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_manifest_path(info: Option<&aisopod_plugin_info>) -> *const c_char {
     field("aisopod_plugin_info_manifest_path", info, |i| i.manifest_path.as_ptr())
 }
 
-/// The library path the loader will open (`<directory>/lib<entry_point>.so` on Linux); it may not exist.
-/// NULL when `info` is NULL. Owned by `info`.
+/// The library path the loader will open (`<directory>/lib<entry_point>.so` on Linux); it may not exist. NULL when
+/// `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_library_path(info: Option<&aisopod_plugin_info>) -> *const c_char {
     field("aisopod_plugin_info_library_path", info, |i| i.library_path.as_ptr())
 }
 
-/// `[compatibility].min_host_version`, normalised; NULL when absent or when `info` is NULL. Owned by `info`.
+/// `[compatibility].min_host_version`, normalised; NULL when absent or when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_min_host_version(info: Option<&aisopod_plugin_info>) -> *const c_char {
     field("aisopod_plugin_info_min_host_version", info, |i| {
@@ -129,7 +147,9 @@ pub extern "C" fn aisopod_plugin_info_min_host_version(info: Option<&aisopod_plu
     })
 }
 
-/// `[compatibility].max_host_version`, normalised; NULL when absent or when `info` is NULL. Owned by `info`.
+/// `[compatibility].max_host_version`, normalised; NULL when absent or when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_max_host_version(info: Option<&aisopod_plugin_info>) -> *const c_char {
     field("aisopod_plugin_info_max_host_version", info, |i| {
@@ -138,6 +158,8 @@ pub extern "C" fn aisopod_plugin_info_max_host_version(info: Option<&aisopod_plu
 }
 
 /// `[plugin].thread_safe`: whether handlers may run concurrently. False when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_thread_safe(info: Option<&aisopod_plugin_info>) -> bool {
     boundary("aisopod_plugin_info_thread_safe", || info.is_some_and(|i| i.thread_safe))
@@ -145,6 +167,8 @@ pub extern "C" fn aisopod_plugin_info_thread_safe(info: Option<&aisopod_plugin_i
 
 /// `[plugin].unload`: whether unloading closes the library (false keeps it resident). False when `info` is
 /// NULL.
+///
+/// Ownership: borrows `info` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_unloadable(info: Option<&aisopod_plugin_info>) -> bool {
     boundary("aisopod_plugin_info_unloadable", || info.is_some_and(|i| i.unload))
@@ -152,6 +176,8 @@ pub extern "C" fn aisopod_plugin_info_unloadable(info: Option<&aisopod_plugin_in
 
 /// The number of capabilities of `kind` (an `AISOPOD_CAPABILITY_*` value) the manifest declares; 0 when
 /// `info` is NULL or `kind` is unknown.
+///
+/// Ownership: borrows `info` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_capability_count(
     info: Option<&aisopod_plugin_info>,
@@ -164,7 +190,9 @@ pub extern "C" fn aisopod_plugin_info_capability_count(
 }
 
 /// The `index`-th declared capability name of `kind`, in manifest order; NULL when `info` is NULL, `kind` is
-/// unknown or `index` is out of range. Owned by `info`.
+/// unknown or `index` is out of range.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_capability_at(
     info: Option<&aisopod_plugin_info>,

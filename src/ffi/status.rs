@@ -8,7 +8,9 @@ use crate::abi::aisopod_status;
 /// Returns a static English description of `status` (an `aisopod_status` value), or "unknown status" for a
 /// value this version does not define.
 ///
-/// Ownership: the string is static; never free it. Thread safety: callable from any thread.
+/// Ownership: the returned string is static; never free it.
+///
+/// Thread safety: callable from any thread.
 #[no_mangle]
 pub extern "C" fn aisopod_status_str(status: u32) -> *const c_char {
     boundary("aisopod_status_str", || {
@@ -19,7 +21,9 @@ pub extern "C" fn aisopod_status_str(status: u32) -> *const c_char {
 /// Returns the library's version string, e.g. "0.1.0"; it matches the `AISOPOD_LOADER_VERSION_*` macros of
 /// the header the host was compiled against when the two agree.
 ///
-/// Ownership: the string is static; never free it. Thread safety: callable from any thread.
+/// Ownership: the returned string is static; never free it.
+///
+/// Thread safety: callable from any thread.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_version() -> *const c_char {
     const VERSION: &std::ffi::CStr =
