@@ -19,6 +19,9 @@ pub(crate) fn required<'a, T>(value: Option<&'a T>, name: &str) -> Result<&'a T>
 
 /// Runs `body` and writes its result through the required `*_out` parameter `out`, named `name`: NULL is
 /// refused before `body` runs, and nothing is written unless `body` succeeds.
+///
+/// Like the exports it serves, it is not `unsafe` (see the note in `ffi/mod.rs`): it relies on their C caller's
+/// contract that a non-null `*_out` parameter points to memory writable for a `T`.
 pub(crate) fn write_out<T>(out: Option<NonNull<T>>, name: &str, body: impl FnOnce() -> Result<T>) -> Result<()> {
     let out = out.ok_or_else(|| null_argument(name))?;
     write_optional_out(Some(out), body)
@@ -28,7 +31,7 @@ pub(crate) fn write_out<T>(out: Option<NonNull<T>>, name: &str, body: impl FnOnc
 pub(crate) fn write_optional_out<T>(out: Option<NonNull<T>>, body: impl FnOnce() -> Result<T>) -> Result<()> {
     let value = body()?;
     if let Some(out) = out {
-        // SAFETY: a non-null `*_out` parameter points to writable memory for a `T`, by every export's contract.
+        // SAFETY: a non-null `*_out` parameter points to memory writable for a `T`, by every export's contract.
         unsafe { out.as_ptr().write(value) };
     }
     Ok(())
