@@ -66,11 +66,16 @@ extern "C" {
 /**
  * Defined by every plugin: returns AISOPOD_ABI_VERSION. Pure: no side effects.
  * The loader calls it before any other plugin code. Threading: [any thread].
+ *
+ * Ownership: no pointer crosses this call.
  */
 AISOPOD_PLUGIN_EXPORT uint32_t aisopod_plugin_abi_version(void);
 /**
- * Defined by every plugin: returns its vtable, or NULL on failure. `host` is valid
- * until the plugin's destroy returns. Threading: [lifecycle].
+ * Defined by every plugin: returns its vtable, or NULL on failure.
+ * Threading: [lifecycle].
+ *
+ * Ownership: borrows `host` until the plugin's destroy returns. The returned
+ * struct is owned by the plugin and valid until its destroy returns.
  */
 AISOPOD_PLUGIN_EXPORT const struct aisopod_plugin *aisopod_plugin_create(const struct aisopod_host *host);
 #ifdef __cplusplus
@@ -627,8 +632,8 @@ extern "C" {
  * Resolves the capability `name` of `kind` in the initialised plugin `id` and writes a new handle to
  * `*capability_out`. Calling through the handle skips the id and name lookups and takes no lock.
  *
- * Ownership: on success the caller owns `*capability_out` and frees it with `aisopod_capability_free`, before
- * or after freeing the loader.
+ * Ownership: borrows `loader`, `id` and `name` for the call. The caller owns `*capability_out` and frees it with
+ * `aisopod_capability_free`, before or after freeing the loader.
  */
 aisopod_status aisopod_loader_resolve(const struct aisopod_loader *loader,
                                       const char *id,
@@ -641,7 +646,7 @@ aisopod_status aisopod_loader_resolve(const struct aisopod_loader *loader,
  * writing its output to `sink` (NULL discards it). As `aisopod_loader_invoke`, without the lookups.
  * Failures are reported through `aisopod_loader_error_message` of the capability's loader.
  *
- * Ownership: `input` and `sink` are borrowed for the call.
+ * Ownership: borrows `capability`, `input` and `sink` for the call; the sink receives bytes it must copy.
  */
 aisopod_status aisopod_capability_invoke(const struct aisopod_capability *capability,
                                          const uint8_t *input,
@@ -652,29 +657,37 @@ aisopod_status aisopod_capability_invoke(const struct aisopod_capability *capabi
  * Frees a capability handle, letting its plugin be unloaded again. `aisopod_capability_free(NULL)` does
  * nothing.
  *
- * Ownership: takes ownership of `capability`.
+ * Ownership: takes ownership of `capability`; it must not be used afterwards.
  */
 void aisopod_capability_free(struct aisopod_capability *capability);
 
 /**
  * Frees a diagnostic. `aisopod_diagnostic_free(NULL)` does nothing.
  *
- * Ownership: takes ownership of `diagnostic`; every string obtained from it becomes invalid.
+ * Ownership: takes ownership of `diagnostic`; it must not be used afterwards, nor any string obtained from it.
  */
 void aisopod_diagnostic_free(struct aisopod_diagnostic *diagnostic);
 
 /**
- * The path of the refused candidate's manifest; NULL when `diagnostic` is NULL. Owned by `diagnostic`.
+ * The path of the refused candidate's manifest; NULL when `diagnostic` is NULL.
+ *
+ * Ownership: borrows `diagnostic` for the call. The returned string is owned by `diagnostic` and valid until
+ * `diagnostic` is freed.
  */
 const char *aisopod_diagnostic_path(const struct aisopod_diagnostic *diagnostic);
 
 /**
  * Why the candidate was refused; `AISOPOD_STATUS_NULL_ARGUMENT` when `diagnostic` is NULL.
+ *
+ * Ownership: borrows `diagnostic` for the call.
  */
 aisopod_status aisopod_diagnostic_status(const struct aisopod_diagnostic *diagnostic);
 
 /**
- * The full message, naming the file and field; NULL when `diagnostic` is NULL. Owned by `diagnostic`.
+ * The full message, naming the file and field; NULL when `diagnostic` is NULL.
+ *
+ * Ownership: borrows `diagnostic` for the call. The returned string is owned by `diagnostic` and valid until
+ * `diagnostic` is freed.
  */
 const char *aisopod_diagnostic_message(const struct aisopod_diagnostic *diagnostic);
 
@@ -688,7 +701,8 @@ const char *aisopod_diagnostic_message(const struct aisopod_diagnostic *diagnost
  * Returns `AISOPOD_STATUS_NULL_ARGUMENT`, `AISOPOD_STATUS_INVALID_UTF8` or `AISOPOD_STATUS_INVALID_ARGUMENT`
  * (not semver) on bad input; `aisopod_loader_error_message(NULL)` then gives the message.
  *
- * Ownership: on success the caller owns `*loader_out` and frees it with `aisopod_loader_free`.
+ * Ownership: borrows `host_version` for the call. The caller owns `*loader_out` and frees it with
+ * `aisopod_loader_free`.
  */
 aisopod_status aisopod_loader_new(const char *host_version,
                                   struct aisopod_loader **loader_out);
@@ -699,8 +713,8 @@ aisopod_status aisopod_loader_new(const char *host_version,
  * freed; the loader's log callback and host extensions are no longer used from this call on.
  * `aisopod_loader_free(NULL)` does nothing.
  *
- * Ownership: takes ownership of `loader`. Every `aisopod_plugin_info`, `aisopod_diagnostic` and
- * `aisopod_capability` obtained from it stays valid until freed on its own.
+ * Ownership: takes ownership of `loader`; it must not be used afterwards. Every `aisopod_plugin_info`,
+ * `aisopod_diagnostic` and `aisopod_capability` obtained from it stays valid until freed on its own.
  *
  * Thread safety: must not run concurrently with any other call on the same loader.
  */
@@ -713,8 +727,9 @@ void aisopod_loader_free(struct aisopod_loader *loader);
  * or a NULL capability. (Accessors that return a value directly, such as `aisopod_plugin_info_id`, report
  * nothing: their documented default is the whole answer.)
  *
- * Ownership: the string is owned by the library. It stays valid until the next failure on this thread with
- * the same loader, until this thread frees the loader, or until this thread exits; copy it to keep it.
+ * Ownership: borrows `loader` for the call. The returned string is owned by the library and valid until the next
+ * failure on this thread with the same loader, until this thread frees the loader, or until this thread exits;
+ * copy it to keep it.
  *
  * Thread safety: callable from any thread; each thread sees only its own messages.
  */
@@ -724,7 +739,7 @@ const char *aisopod_loader_error_message(const struct aisopod_loader *loader);
  * Appends a directory to search. A leading `~` expands to the home directory at discovery. Host paths are
  * searched after `AISOPOD_PLUGIN_PATH` and before the defaults.
  *
- * Ownership: copies `path`.
+ * Ownership: borrows `loader` and `path` for the call.
  */
 aisopod_status aisopod_loader_add_search_path(const struct aisopod_loader *loader,
                                               const char *path);
@@ -732,6 +747,8 @@ aisopod_status aisopod_loader_add_search_path(const struct aisopod_loader *loade
 /**
  * Sets whether discovery reads `AISOPOD_PLUGIN_PATH` (default: true). The variable is never read in a
  * setuid or setgid process.
+ *
+ * Ownership: borrows `loader` for the call.
  */
 aisopod_status aisopod_loader_use_env_path(const struct aisopod_loader *loader,
                                            bool enabled);
@@ -740,6 +757,8 @@ aisopod_status aisopod_loader_use_env_path(const struct aisopod_loader *loader,
  * Sets whether discovery searches the default paths (default: true): `~/.aisopod/plugins`,
  * `$XDG_DATA_HOME/aisopod/plugins` (or `~/.local/share/aisopod/plugins`), `/usr/local/lib/aisopod/plugins`,
  * `/usr/lib/aisopod/plugins`.
+ *
+ * Ownership: borrows `loader` for the call.
  */
 aisopod_status aisopod_loader_use_default_paths(const struct aisopod_loader *loader,
                                                 bool enabled);
@@ -747,8 +766,8 @@ aisopod_status aisopod_loader_use_default_paths(const struct aisopod_loader *loa
 /**
  * Routes the loader's and its plugins' log messages to `callback`; NULL removes it.
  *
- * Ownership: `userdata` stays owned by the caller. Keep it valid until the loader is freed: a callback being
- * replaced may still be running on another thread when this returns.
+ * Ownership: borrows `loader` for the call, and `userdata` until the loader is freed: a callback being replaced
+ * may still be running on another thread when this returns.
  */
 aisopod_status aisopod_loader_set_log_callback(const struct aisopod_loader *loader,
                                                aisopod_log_callback callback,
@@ -758,8 +777,8 @@ aisopod_status aisopod_loader_set_log_callback(const struct aisopod_loader *load
  * Registers a host extension that plugins fetch with `aisopod_host.get_extension(host, id)`; a NULL
  * `extension` removes it.
  *
- * Ownership: copies `id`; `extension` stays owned by the caller, who keeps it valid while plugins may use it
- * (until the loader is freed or the extension removed and no plugin holds it).
+ * Ownership: borrows `loader` and `id` for the call, and `extension` for as long as plugins may use it: until the
+ * loader is freed, or until the extension is removed and no plugin holds it.
  */
 aisopod_status aisopod_loader_set_host_extension(const struct aisopod_loader *loader,
                                                  const char *id,
@@ -771,7 +790,7 @@ aisopod_status aisopod_loader_set_host_extension(const struct aisopod_loader *lo
  * truncated, from another loader version or unwritable is ignored and rebuilt, with a diagnostic. Use one
  * cache file per host configuration.
  *
- * Ownership: copies `path`.
+ * Ownership: borrows `loader` and `path` for the call.
  */
 aisopod_status aisopod_loader_set_cache_path(const struct aisopod_loader *loader,
                                              const char *path);
@@ -779,6 +798,8 @@ aisopod_status aisopod_loader_set_cache_path(const struct aisopod_loader *loader
 /**
  * Turns the registry cache on in its default file, `$XDG_CACHE_HOME/aisopod/registry.bin` (or
  * `~/.cache/aisopod/registry.bin`). Returns `AISOPOD_STATUS_NOT_FOUND` when no home directory is known.
+ *
+ * Ownership: borrows `loader` for the call.
  */
 aisopod_status aisopod_loader_use_default_cache(const struct aisopod_loader *loader);
 
@@ -787,12 +808,16 @@ aisopod_status aisopod_loader_use_default_cache(const struct aisopod_loader *loa
  * not fail the scan; it becomes a diagnostic (`aisopod_loader_diagnostic_at`). Loaded plugins are unaffected.
  *
  * Writes the number of plugins found to `*count_out` when `count_out` is not NULL.
+ *
+ * Ownership: borrows `loader` and `count_out` for the call.
  */
 aisopod_status aisopod_loader_discover(const struct aisopod_loader *loader,
                                        size_t *count_out);
 
 /**
  * Writes the number of plugins the latest discovery found to `*count_out`.
+ *
+ * Ownership: borrows `loader` and `count_out` for the call.
  */
 aisopod_status aisopod_loader_plugin_count(const struct aisopod_loader *loader, size_t *count_out);
 
@@ -800,8 +825,8 @@ aisopod_status aisopod_loader_plugin_count(const struct aisopod_loader *loader, 
  * Writes a new handle on the `index`-th discovered plugin (search-path order) to `*info_out`. Returns
  * `AISOPOD_STATUS_OUT_OF_RANGE` past the end.
  *
- * Ownership: on success the caller owns `*info_out` and frees it with `aisopod_plugin_info_free`; it stays
- * valid after a new discovery or after the loader is freed.
+ * Ownership: borrows `loader` for the call. The caller owns `*info_out` and frees it with
+ * `aisopod_plugin_info_free`; it stays valid after a new discovery or after the loader is freed.
  */
 aisopod_status aisopod_loader_plugin_at(const struct aisopod_loader *loader,
                                         size_t index,
@@ -811,7 +836,8 @@ aisopod_status aisopod_loader_plugin_at(const struct aisopod_loader *loader,
  * Writes a new handle on the discovered plugin with `id` to `*info_out`. Returns `AISOPOD_STATUS_NOT_FOUND`
  * when the latest discovery has no such plugin.
  *
- * Ownership: as `aisopod_loader_plugin_at`; copies nothing of `id`.
+ * Ownership: borrows `loader` and `id` for the call. The caller owns `*info_out` and frees it with
+ * `aisopod_plugin_info_free`; it stays valid after a new discovery or after the loader is freed.
  */
 aisopod_status aisopod_loader_find_plugin(const struct aisopod_loader *loader,
                                           const char *id,
@@ -819,6 +845,8 @@ aisopod_status aisopod_loader_find_plugin(const struct aisopod_loader *loader,
 
 /**
  * Writes the number of diagnostics (refused candidates) of the latest discovery to `*count_out`.
+ *
+ * Ownership: borrows `loader` and `count_out` for the call.
  */
 aisopod_status aisopod_loader_diagnostic_count(const struct aisopod_loader *loader,
                                                size_t *count_out);
@@ -827,7 +855,8 @@ aisopod_status aisopod_loader_diagnostic_count(const struct aisopod_loader *load
  * Writes a new handle on the `index`-th diagnostic of the latest discovery to `*diagnostic_out`. Returns
  * `AISOPOD_STATUS_OUT_OF_RANGE` past the end.
  *
- * Ownership: on success the caller owns `*diagnostic_out` and frees it with `aisopod_diagnostic_free`.
+ * Ownership: borrows `loader` for the call. The caller owns `*diagnostic_out` and frees it with
+ * `aisopod_diagnostic_free`; it stays valid after a new discovery or after the loader is freed.
  */
 aisopod_status aisopod_loader_diagnostic_at(const struct aisopod_loader *loader,
                                             size_t index,
@@ -844,8 +873,8 @@ aisopod_status aisopod_loader_diagnostic_at(const struct aisopod_loader *loader,
  * done so far is undone and the status names the failing step. Only another process protects the host from a
  * constructor that crashes or hangs.
  *
- * Ownership: copies nothing of `id`. The loaded plugin belongs to the loader until `aisopod_loader_unload`
- * or `aisopod_loader_free`.
+ * Ownership: borrows `loader` and `id` for the call. The loaded plugin belongs to the loader until
+ * `aisopod_loader_unload` or `aisopod_loader_free`.
  *
  * Thread safety: lifecycle calls (load, init, unload) on one loader are serialized internally.
  */
@@ -860,7 +889,7 @@ aisopod_status aisopod_loader_load(const struct aisopod_loader *loader,
  *
  * Must not be called from inside a plugin callback (`AISOPOD_STATUS_REENTRANT`); nor may load and unload.
  *
- * Ownership: copies nothing; both strings are borrowed for the call.
+ * Ownership: borrows `loader`, `id`, `config` and `data_dir` for the call.
  */
 aisopod_status aisopod_loader_init(const struct aisopod_loader *loader,
                                    const char *id,
@@ -873,7 +902,8 @@ aisopod_status aisopod_loader_init(const struct aisopod_loader *loader,
  * `sink`; a NULL sink, or one whose `write` is NULL, discards it. A handler's non-zero return gives
  * `AISOPOD_STATUS_PLUGIN_ERROR` with the code in the message.
  *
- * Ownership: `input` and `sink` are borrowed for the call; the sink receives bytes it must copy.
+ * Ownership: borrows `loader`, `id`, `name`, `input` and `sink` for the call; the sink receives bytes it must
+ * copy.
  *
  * Thread safety: any number of invocations may run at once, on any threads, unless the plugin's manifest says
  * `thread_safe = false`, in which case calls into that plugin run one at a time.
@@ -890,6 +920,9 @@ aisopod_status aisopod_loader_invoke(const struct aisopod_loader *loader,
  * Emits hook `event`: calls the hook handler registered under `event` by every initialized plugin, in load
  * order, with the same input and sink (see `aisopod_loader_invoke`). Every handler runs even when one fails;
  * the first failure is returned. Writes how many handlers ran to `*handled_out` on success, when not NULL.
+ *
+ * Ownership: borrows `loader`, `event`, `input`, `sink` and `handled_out` for the call; the sink receives bytes it
+ * must copy.
  */
 aisopod_status aisopod_loader_emit(const struct aisopod_loader *loader,
                                    const char *event,
@@ -902,7 +935,8 @@ aisopod_status aisopod_loader_emit(const struct aisopod_loader *loader,
  * Writes loaded plugin `id`'s optional interface `extension_id` (from its `get_extension`) to
  * `*extension_out`, NULL when it has none.
  *
- * Ownership: the interface is owned by the plugin and valid until the plugin is unloaded.
+ * Ownership: borrows `loader`, `id`, `extension_id` and `extension_out` for the call. `*extension_out` is owned by
+ * the plugin and valid until the plugin is unloaded.
  */
 aisopod_status aisopod_loader_plugin_extension(const struct aisopod_loader *loader,
                                                const char *id,
@@ -912,6 +946,8 @@ aisopod_status aisopod_loader_plugin_extension(const struct aisopod_loader *load
 /**
  * Writes the state of plugin `id` (an `AISOPOD_PLUGIN_STATE_*` value) to `*state_out`. An id that is not
  * loaded, discovered or not, is `AISOPOD_PLUGIN_STATE_UNLOADED`.
+ *
+ * Ownership: borrows `loader`, `id` and `state_out` for the call.
  */
 aisopod_status aisopod_loader_plugin_state(const struct aisopod_loader *loader,
                                            const char *id,
@@ -922,6 +958,8 @@ aisopod_status aisopod_loader_plugin_state(const struct aisopod_loader *loader,
  * then closes the library (a plugin whose manifest says `unload = false` stays mapped). The same id can be
  * loaded again afterwards. Refused with `AISOPOD_STATUS_BUSY` while `aisopod_capability` handles of the
  * plugin are alive.
+ *
+ * Ownership: borrows `loader` and `id` for the call.
  */
 aisopod_status aisopod_loader_unload(const struct aisopod_loader *loader,
                                      const char *id);
@@ -929,82 +967,110 @@ aisopod_status aisopod_loader_unload(const struct aisopod_loader *loader,
 /**
  * Frees a plugin info handle. `aisopod_plugin_info_free(NULL)` does nothing.
  *
- * Ownership: takes ownership of `info`; every string obtained from it becomes invalid.
+ * Ownership: takes ownership of `info`; it must not be used afterwards, nor any string obtained from it.
  */
 void aisopod_plugin_info_free(struct aisopod_plugin_info *info);
 
 /**
- * The plugin id (`[plugin].id`); NULL when `info` is NULL. Owned by `info`.
+ * The plugin id (`[plugin].id`); NULL when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
  */
 const char *aisopod_plugin_info_id(const struct aisopod_plugin_info *info);
 
 /**
- * The display name (`[plugin].name`); NULL when `info` is NULL. Owned by `info`.
+ * The display name (`[plugin].name`); NULL when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
  */
 const char *aisopod_plugin_info_name(const struct aisopod_plugin_info *info);
 
 /**
- * The plugin's semver version (`[plugin].version`), normalised; NULL when `info` is NULL. Owned by `info`.
+ * The plugin's semver version (`[plugin].version`), normalised; NULL when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
  */
 const char *aisopod_plugin_info_version(const struct aisopod_plugin_info *info);
 
 /**
- * The description (`[plugin].description`), "" when absent; NULL when `info` is NULL. Owned by `info`.
+ * The description (`[plugin].description`), "" when absent; NULL when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
  */
 const char *aisopod_plugin_info_description(const struct aisopod_plugin_info *info);
 
 /**
- * The author (`[plugin].author`), "" when absent; NULL when `info` is NULL. Owned by `info`.
+ * The author (`[plugin].author`), "" when absent; NULL when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
  */
 const char *aisopod_plugin_info_author(const struct aisopod_plugin_info *info);
 
 /**
- * The plugin directory, as found under its search path; NULL when `info` is NULL. Owned by `info`.
+ * The plugin directory, as found under its search path; NULL when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
  */
 const char *aisopod_plugin_info_directory(const struct aisopod_plugin_info *info);
 
 /**
- * The manifest's path; NULL when `info` is NULL. Owned by `info`.
+ * The manifest's path; NULL when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
  */
 const char *aisopod_plugin_info_manifest_path(const struct aisopod_plugin_info *info);
 
 /**
- * The library path the loader will open (`<directory>/lib<entry_point>.so` on Linux); it may not exist.
- * NULL when `info` is NULL. Owned by `info`.
+ * The library path the loader will open (`<directory>/lib<entry_point>.so` on Linux); it may not exist. NULL when
+ * `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
  */
 const char *aisopod_plugin_info_library_path(const struct aisopod_plugin_info *info);
 
 /**
- * `[compatibility].min_host_version`, normalised; NULL when absent or when `info` is NULL. Owned by `info`.
+ * `[compatibility].min_host_version`, normalised; NULL when absent or when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
  */
 const char *aisopod_plugin_info_min_host_version(const struct aisopod_plugin_info *info);
 
 /**
- * `[compatibility].max_host_version`, normalised; NULL when absent or when `info` is NULL. Owned by `info`.
+ * `[compatibility].max_host_version`, normalised; NULL when absent or when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
  */
 const char *aisopod_plugin_info_max_host_version(const struct aisopod_plugin_info *info);
 
 /**
  * `[plugin].thread_safe`: whether handlers may run concurrently. False when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call.
  */
 bool aisopod_plugin_info_thread_safe(const struct aisopod_plugin_info *info);
 
 /**
  * `[plugin].unload`: whether unloading closes the library (false keeps it resident). False when `info` is
  * NULL.
+ *
+ * Ownership: borrows `info` for the call.
  */
 bool aisopod_plugin_info_unloadable(const struct aisopod_plugin_info *info);
 
 /**
  * The number of capabilities of `kind` (an `AISOPOD_CAPABILITY_*` value) the manifest declares; 0 when
  * `info` is NULL or `kind` is unknown.
+ *
+ * Ownership: borrows `info` for the call.
  */
 size_t aisopod_plugin_info_capability_count(const struct aisopod_plugin_info *info,
                                             aisopod_capability_kind kind);
 
 /**
  * The `index`-th declared capability name of `kind`, in manifest order; NULL when `info` is NULL, `kind` is
- * unknown or `index` is out of range. Owned by `info`.
+ * unknown or `index` is out of range.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
  */
 const char *aisopod_plugin_info_capability_at(const struct aisopod_plugin_info *info,
                                               aisopod_capability_kind kind,
@@ -1014,7 +1080,9 @@ const char *aisopod_plugin_info_capability_at(const struct aisopod_plugin_info *
  * Returns a static English description of `status` (an `aisopod_status` value), or "unknown status" for a
  * value this version does not define.
  *
- * Ownership: the string is static; never free it. Thread safety: callable from any thread.
+ * Ownership: the returned string is static; never free it.
+ *
+ * Thread safety: callable from any thread.
  */
 const char *aisopod_status_str(uint32_t status);
 
@@ -1022,7 +1090,9 @@ const char *aisopod_status_str(uint32_t status);
  * Returns the library's version string, e.g. "0.1.0"; it matches the `AISOPOD_LOADER_VERSION_*` macros of
  * the header the host was compiled against when the two agree.
  *
- * Ownership: the string is static; never free it. Thread safety: callable from any thread.
+ * Ownership: the returned string is static; never free it.
+ *
+ * Thread safety: callable from any thread.
  */
 const char *aisopod_loader_version(void);
 

@@ -21,80 +21,11 @@
 
 use std::ffi::{c_char, c_void};
 
-/// The result of a loader call, and the value a registrar returns when it refuses a registration.
-///
-/// Values are stable and grouped in ranges: 0 success; 1-99 caller errors; 100-199 manifest and discovery;
-/// 200-299 library and plugin-struct checks; 300-399 plugin runtime; 900 and up, loader faults. A value is never
-/// reused once retired. Hosts should treat unknown values as errors.
-#[repr(u32)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum aisopod_status {
-    /// Success.
-    Ok = 0,
-    /// A required pointer argument was NULL.
-    NullArgument = 1,
-    /// A string argument or a file that must be UTF-8 is not.
-    InvalidUtf8 = 2,
-    /// An argument is out of its domain: an unknown capability kind, a bad host version, a NUL inside a string.
-    InvalidArgument = 3,
-    /// An index is past the end of a list.
-    OutOfRange = 4,
-    /// No discovered plugin has the requested id.
-    NotFound = 5,
-    /// The plugin is loaded already.
-    AlreadyLoaded = 6,
-    /// The plugin is not loaded.
-    NotLoaded = 7,
-    /// The plugin is loaded but not initialised.
-    NotInitialized = 8,
-    /// The plugin was initialised already.
-    AlreadyInitialized = 9,
-    /// The loaded plugin registered no capability of that kind and name.
-    CapabilityNotFound = 10,
-    /// A lifecycle call (load, init, unload) was made from inside a plugin callback, or a `thread_safe = false`
-    /// plugin was re-entered from its own callback; either would deadlock.
-    Reentrant = 11,
-    /// The plugin has resolved capability handles alive; free them before unloading it.
-    Busy = 12,
-    /// A file or directory could not be read.
-    Io = 100,
-    /// The manifest is not valid TOML, lacks a required field, has a wrongly typed field or an unknown key.
-    ManifestParse = 101,
-    /// A manifest value is invalid: id syntax, semver, entry point, compatibility range, capability name.
-    ManifestInvalid = 102,
-    /// The manifest exceeds the 64 KiB cap.
-    ManifestTooLarge = 103,
-    /// A plugin earlier in the search path has the same id.
-    DuplicateId = 104,
-    /// The host version is outside the manifest's `[compatibility]` range.
-    VersionIncompatible = 105,
-    /// The plugin's library file does not exist.
-    LibraryNotFound = 200,
-    /// The library resolves (through symlinks) to a file outside the plugin directory.
-    LibraryOutsidePluginDir = 201,
-    /// The dynamic linker refused the library.
-    LibraryLoad = 202,
-    /// The library lacks `aisopod_plugin_abi_version` or `aisopod_plugin_create`.
-    MissingSymbol = 203,
-    /// The library speaks another plugin ABI version.
-    AbiMismatch = 204,
-    /// `aisopod_plugin_create` returned NULL.
-    CreateFailed = 205,
-    /// The plugin struct is too small or lacks a mandatory function pointer.
-    InvalidPluginStruct = 206,
-    /// The id the plugin reports differs from its manifest's.
-    IdMismatch = 207,
-    /// `register_capabilities` failed or a registration was refused.
-    RegistrationFailed = 208,
-    /// The registered capabilities differ from those the manifest declares.
-    CapabilityMismatch = 209,
-    /// The plugin's `init` returned non-zero.
-    InitFailed = 300,
-    /// A handler returned non-zero.
-    PluginError = 301,
-    /// A panic inside the loader was caught at the API boundary. The loader stays usable.
-    Panic = 900,
-}
+// `aisopod_status`: the result of a loader call, and the value a registrar returns when it refuses a
+// registration. build.rs generates the enum, `ALL`, `from_u32` and `description` from the one status table,
+// src/status_table.rs; cbindgen reads the same enum file for the header.
+include!(concat!(env!("OUT_DIR"), "/aisopod_status.rs"));
+include!(concat!(env!("OUT_DIR"), "/aisopod_status_impl.rs"));
 
 /// The plugin ABI version this loader speaks. A plugin's `aisopod_plugin_abi_version()` must return exactly this.
 pub const AISOPOD_ABI_VERSION: u32 = 1;

@@ -1,14 +1,14 @@
-//! The core's error type: a status that says which class of failure happened, and a message that names the
-//! file, field, plugin or symbol at fault.
+//! The one error type, of the core and of the C API alike: a status that says which class of failure happened,
+//! and a message that names the file, field, plugin, symbol or argument at fault.
 //!
 //! The status is the same enum the C API returns ([`crate::abi::aisopod_status`]), so a failure class has
-//! one name and one value everywhere.
+//! one name and one value everywhere, and an export returns a core error's status and message unchanged.
 
 use std::fmt;
 
 pub use crate::abi::aisopod_status as Status;
 
-/// A failure of the loader core, with a message naming the culprit.
+/// A failure of the loader or of a C API call, with a message naming the culprit.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct Error {
@@ -33,5 +33,5 @@ impl Error {
     }
 }
 
-/// The core's result type.
+/// The result type of the core and of the C API.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

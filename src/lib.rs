@@ -31,6 +31,8 @@ mod log;
 #[cfg(feature = "loader")]
 mod manifest;
 #[cfg(feature = "loader")]
+mod paths;
+#[cfg(feature = "loader")]
 mod plugin;
 #[cfg(feature = "loader")]
 mod sync;

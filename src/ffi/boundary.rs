@@ -1,153 +1,86 @@
-//! The panic boundary, argument checks and per-thread error messages shared by every export.
+//! The panic boundary every export runs behind: a panic becomes the fallback value of the export's return type,
+//! the process does not abort, and the library stays usable.
 
-use std::cell::RefCell;
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::c_char;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::ptr::NonNull;
 
-use crate::error::{Error, Status};
+use super::last_error::{self, ErrorKey};
+use crate::abi::aisopod_status;
+use crate::error::{Error, Result};
 
-/// A failed call: its status and message.
-pub(crate) struct Failure {
-    pub(crate) status: Status,
-    pub(crate) message: String,
+/// What an export returns in place of its result when its body panicked. Every return type of the C API has
+/// one, so no export picks its own.
+pub(crate) trait PanicFallback {
+    /// The fallback, given the panic's message (`internal panic: ...`), which only a `Result` keeps.
+    fn on_panic(message: String) -> Self;
 }
 
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Failure { status: error.status(), message: error.message().to_owned() }
+impl PanicFallback for aisopod_status {
+    fn on_panic(_: String) -> Self {
+        aisopod_status::Panic
     }
 }
 
-pub(crate) type FfiResult<T = ()> = Result<T, Failure>;
-
-/// Identifies whose last error a message is: a loader's serial, or [`NO_LOADER`].
-pub(crate) type ErrorKey = u64;
-/// The key for failures of calls that have no loader (`aisopod_loader_new`, info and diagnostic accessors).
-pub(crate) const NO_LOADER: ErrorKey = 0;
-
-thread_local! {
-    /// Each thread's last failure message, per loader. Dropped when the thread exits.
-    static LAST_ERRORS: RefCell<Vec<(ErrorKey, CString)>> = const { RefCell::new(Vec::new()) };
+/// A static empty string: the caller may read it like any string the call returns, and must not free it.
+impl PanicFallback for *const c_char {
+    fn on_panic(_: String) -> Self {
+        c"".as_ptr()
+    }
 }
 
-fn set_last_error(key: ErrorKey, message: String) {
-    let message = c_string(message);
-    // During thread teardown the storage may be gone; the message is then dropped rather than panicking.
-    let _ = LAST_ERRORS.try_with(|errors| {
-        let mut errors = errors.borrow_mut();
-        match errors.iter_mut().find(|(k, _)| *k == key) {
-            Some(entry) => entry.1 = message,
-            None => errors.push((key, message)),
-        }
-    });
+impl PanicFallback for bool {
+    fn on_panic(_: String) -> Self {
+        false
+    }
 }
 
-/// The calling thread's last failure message for `key`, or `""`. The pointer stays valid until the next
-/// failure recorded for the same key on the same thread, [`forget_last_error`] for it, or thread exit.
-pub(crate) fn last_error(key: ErrorKey) -> *const c_char {
-    LAST_ERRORS
-        .try_with(|errors| {
-            errors.borrow().iter().find(|(k, _)| *k == key).map_or(c"".as_ptr(), |(_, message)| message.as_ptr())
-        })
-        .unwrap_or(c"".as_ptr())
+impl PanicFallback for usize {
+    fn on_panic(_: String) -> Self {
+        0
+    }
 }
 
-/// Drops the calling thread's message for `key` (when its loader is freed).
-pub(crate) fn forget_last_error(key: ErrorKey) {
-    let _ = LAST_ERRORS.try_with(|errors| errors.borrow_mut().retain(|(k, _)| *k != key));
+impl PanicFallback for () {
+    fn on_panic(_: String) -> Self {}
 }
 
-/// Runs `body` behind the panic boundary. A failure's message, prefixed with `function`, becomes the calling
-/// thread's last error for `key`.
-pub(crate) fn call(function: &str, key: ErrorKey, body: impl FnOnce() -> FfiResult) -> Status {
-    let failure = match catch_unwind(AssertUnwindSafe(|| {
+/// A status-returning call's body: the panic becomes an `AISOPOD_STATUS_PANIC` error with its message, which
+/// [`call`] records like any other failure.
+impl<T> PanicFallback for Result<T> {
+    fn on_panic(message: String) -> Self {
+        Err(Error::new(aisopod_status::Panic, message))
+    }
+}
+
+/// Runs `body`, the whole of export `function`, and returns its result, or `R`'s fallback if it panics.
+pub(crate) fn boundary<R: PanicFallback>(function: &'static str, body: impl FnOnce() -> R) -> R {
+    catch_unwind(AssertUnwindSafe(|| {
         #[cfg(test)]
         failpoint::hit(function);
         body()
-    })) {
-        Ok(Ok(())) => return Status::Ok,
-        Ok(Err(failure)) => failure,
-        Err(payload) => {
-            let what = payload
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("(no message)");
-            Failure { status: Status::Panic, message: format!("internal panic: {what}") }
+    }))
+    .unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        // A caught panic is a bug in the library. A status-returning call reports it to its caller; a value
+        // can carry no message, so the trace is where any panic is seen.
+        tracing::error!(function, "internal panic: {what}");
+        R::on_panic(format!("internal panic: {what}"))
+    })
+}
+
+/// Runs `body`, the whole of status-returning export `function`, behind the [`boundary`]. A failure's message,
+/// panics' included, prefixed with `function`, becomes the calling thread's last error for `key`.
+pub(crate) fn call(function: &'static str, key: ErrorKey, body: impl FnOnce() -> Result<()>) -> aisopod_status {
+    match boundary(function, body) {
+        Ok(()) => aisopod_status::Ok,
+        Err(error) => {
+            last_error::set(key, format!("{function}: {}", error.message()));
+            error.status()
         }
-    };
-    set_last_error(key, format!("{function}: {}", failure.message));
-    failure.status
-}
-
-/// Runs `body` behind the panic boundary, returning `default` if it panics. For accessors that return a value.
-pub(crate) fn value<T>(default: T, body: impl FnOnce() -> T) -> T {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or(default)
-}
-
-/// A failure for a NULL required argument.
-pub(crate) fn null_argument(name: &str) -> Failure {
-    Failure { status: Status::NullArgument, message: format!("argument '{name}' is NULL") }
-}
-
-/// Checks a required reference argument.
-pub(crate) fn required<'a, T>(value: Option<&'a T>, name: &str) -> FfiResult<&'a T> {
-    value.ok_or_else(|| null_argument(name))
-}
-
-/// Checks an out-pointer argument.
-pub(crate) fn out_ptr<T>(out: Option<NonNull<T>>, name: &str) -> FfiResult<NonNull<T>> {
-    out.ok_or_else(|| null_argument(name))
-}
-
-/// Borrows a NUL-terminated UTF-8 string argument.
-///
-/// # Safety
-/// A non-null `ptr` points to a NUL-terminated string valid for the call.
-pub(crate) unsafe fn string<'a>(ptr: *const c_char, name: &str) -> FfiResult<&'a str> {
-    if ptr.is_null() {
-        return Err(null_argument(name));
-    }
-    // SAFETY: forwarded to the caller.
-    unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|e| Failure {
-        status: Status::InvalidUtf8,
-        message: format!("argument '{name}' is not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
-    })
-}
-
-/// Borrows a byte-buffer argument; NULL is allowed when `len` is 0.
-///
-/// # Safety
-/// A non-null `ptr` points to `len` readable bytes valid for the call.
-pub(crate) unsafe fn bytes<'a>(ptr: *const u8, len: usize, name: &str) -> FfiResult<&'a [u8]> {
-    match (ptr.is_null(), len) {
-        (true, 0) => Ok(&[]),
-        (true, _) => Err(null_argument(name)),
-        // SAFETY: forwarded to the caller.
-        (false, _) => Ok(unsafe { std::slice::from_raw_parts(ptr, len) }),
-    }
-}
-
-/// A `CString` of a string known to hold no NUL (validated manifest fields, paths).
-pub(crate) fn c_string(value: impl Into<Vec<u8>>) -> CString {
-    CString::new(value).unwrap_or_else(|e| {
-        let mut bytes = e.into_vec();
-        bytes.retain(|&b| b != 0);
-        CString::new(bytes).expect("NULs removed")
-    })
-}
-
-/// A `CString` of a path.
-pub(crate) fn path_string(path: &std::path::Path) -> CString {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        c_string(path.as_os_str().as_bytes())
-    }
-    #[cfg(not(unix))]
-    {
-        c_string(path.to_string_lossy().into_owned())
     }
 }
 

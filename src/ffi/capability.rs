@@ -3,8 +3,10 @@
 use std::ffi::c_char;
 use std::ptr::NonNull;
 
-use super::boundary::{self, bytes, call, out_ptr, string, ErrorKey};
+use super::boundary::call;
+use super::last_error::{ErrorKey, NO_LOADER};
 use super::loader::{aisopod_loader, capability_kind, with_loader};
+use super::pointers::{bytes, free_box, required, string, write_out};
 use crate::abi::{aisopod_capability_kind, aisopod_sink, aisopod_status};
 use crate::Capability;
 
@@ -27,8 +29,8 @@ pub struct aisopod_capability {
 /// Resolves the capability `name` of `kind` in the initialised plugin `id` and writes a new handle to
 /// `*capability_out`. Calling through the handle skips the id and name lookups and takes no lock.
 ///
-/// Ownership: on success the caller owns `*capability_out` and frees it with `aisopod_capability_free`, before
-/// or after freeing the loader.
+/// Ownership: borrows `loader`, `id` and `name` for the call. The caller owns `*capability_out` and frees it with
+/// `aisopod_capability_free`, before or after freeing the loader.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_resolve(
     loader: Option<&aisopod_loader>,
@@ -38,16 +40,15 @@ pub extern "C" fn aisopod_loader_resolve(
     capability_out: Option<NonNull<*mut aisopod_capability>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_resolve", loader, |core| {
-        let out = out_ptr(capability_out, "capability_out")?;
-        // SAFETY (both): the caller passes NUL-terminated strings or NULL.
-        let id = unsafe { string(id, "id") }?;
-        let name = unsafe { string(name, "name") }?;
-        let capability = core.resolve(id, capability_kind(kind)?, name)?;
-        let serial = loader.map(aisopod_loader::serial).unwrap_or_default();
-        let handle = Box::new(aisopod_capability { serial, capability });
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(Box::into_raw(handle)) };
-        Ok(())
+        write_out(capability_out, "capability_out", || {
+            // SAFETY (both): the caller passes NUL-terminated strings or NULL.
+            let id = unsafe { string(id, "id") }?;
+            let name = unsafe { string(name, "name") }?;
+            let capability = core.resolve(id, capability_kind(kind)?, name)?;
+            let serial = loader.map(aisopod_loader::serial).unwrap_or_default();
+            let handle = Box::new(aisopod_capability { serial, capability });
+            Ok(Box::into_raw(handle))
+        })
     })
 }
 
@@ -55,7 +56,7 @@ pub extern "C" fn aisopod_loader_resolve(
 /// writing its output to `sink` (NULL discards it). As `aisopod_loader_invoke`, without the lookups.
 /// Failures are reported through `aisopod_loader_error_message` of the capability's loader.
 ///
-/// Ownership: `input` and `sink` are borrowed for the call.
+/// Ownership: borrows `capability`, `input` and `sink` for the call; the sink receives bytes it must copy.
 #[no_mangle]
 pub extern "C" fn aisopod_capability_invoke(
     capability: Option<&aisopod_capability>,
@@ -63,23 +64,21 @@ pub extern "C" fn aisopod_capability_invoke(
     input_len: usize,
     sink: Option<&aisopod_sink>,
 ) -> aisopod_status {
-    let key = capability.map_or(boundary::NO_LOADER, |c| c.serial);
+    let key = capability.map_or(NO_LOADER, |c| c.serial);
     call("aisopod_capability_invoke", key, || {
-        let capability = boundary::required(capability, "capability")?;
+        let capability = required(capability, "capability")?;
         // SAFETY: the caller passes `input_len` readable bytes at `input`, or NULL with 0.
         let input = unsafe { bytes(input, input_len, "input") }?;
-        Ok(capability.capability.invoke(input, sink)?)
+        capability.capability.invoke(input, sink)
     })
 }
 
 /// Frees a capability handle, letting its plugin be unloaded again. `aisopod_capability_free(NULL)` does
 /// nothing.
 ///
-/// Ownership: takes ownership of `capability`.
+/// Ownership: takes ownership of `capability`; it must not be used afterwards.
 #[no_mangle]
 pub extern "C" fn aisopod_capability_free(capability: *mut aisopod_capability) {
-    if !capability.is_null() {
-        // SAFETY: a non-null handle came from `aisopod_loader_resolve` and is freed once, by contract.
-        boundary::value((), || drop(unsafe { Box::from_raw(capability) }));
-    }
+    // SAFETY: a non-null handle came from `aisopod_loader_resolve` and is freed once, by contract.
+    unsafe { free_box("aisopod_capability_free", capability) }
 }

@@ -6,11 +6,13 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::boundary::{self, bytes, call, out_ptr, required, string, ErrorKey, Failure, FfiResult, NO_LOADER};
+use super::boundary::{boundary, call};
 use super::diagnostic::aisopod_diagnostic;
+use super::last_error::{self, ErrorKey, NO_LOADER};
 use super::plugin_info::aisopod_plugin_info;
+use super::pointers::{bytes, c_string, free_box, required, string, write_optional_out, write_out};
 use crate::abi::{aisopod_capability_kind, aisopod_log_level, aisopod_sink, aisopod_status};
-use crate::error::Status;
+use crate::error::{Error, Result, Status};
 use crate::{CapabilityKind, Loader, PluginState};
 
 /// A plugin loader: its search paths, its latest discovery result and its loaded plugins.
@@ -57,19 +59,25 @@ impl aisopod_loader {
     }
 }
 
+impl Drop for aisopod_loader {
+    /// Drops the freeing thread's last error message for this loader, before the core unloads the plugins.
+    fn drop(&mut self) {
+        last_error::forget(self.serial);
+    }
+}
+
 /// Runs `body` with the checked loader, behind the panic boundary.
 pub(crate) fn with_loader(
-    function: &str,
+    function: &'static str,
     loader: Option<&aisopod_loader>,
-    body: impl FnOnce(&Loader) -> FfiResult,
+    body: impl FnOnce(&Loader) -> Result<()>,
 ) -> aisopod_status {
     call(function, key(loader), || body(&required(loader, "loader")?.core))
 }
 
-pub(crate) fn capability_kind(kind: aisopod_capability_kind) -> FfiResult<CapabilityKind> {
-    CapabilityKind::from_abi(kind).ok_or_else(|| Failure {
-        status: Status::InvalidArgument,
-        message: format!("argument 'kind' is {kind}, not an AISOPOD_CAPABILITY_* value"),
+pub(crate) fn capability_kind(kind: aisopod_capability_kind) -> Result<CapabilityKind> {
+    CapabilityKind::from_abi(kind).ok_or_else(|| {
+        Error::new(Status::InvalidArgument, format!("argument 'kind' is {kind}, not an AISOPOD_CAPABILITY_* value"))
     })
 }
 
@@ -82,21 +90,21 @@ pub(crate) fn capability_kind(kind: aisopod_capability_kind) -> FfiResult<Capabi
 /// Returns `AISOPOD_STATUS_NULL_ARGUMENT`, `AISOPOD_STATUS_INVALID_UTF8` or `AISOPOD_STATUS_INVALID_ARGUMENT`
 /// (not semver) on bad input; `aisopod_loader_error_message(NULL)` then gives the message.
 ///
-/// Ownership: on success the caller owns `*loader_out` and frees it with `aisopod_loader_free`.
+/// Ownership: borrows `host_version` for the call. The caller owns `*loader_out` and frees it with
+/// `aisopod_loader_free`.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_new(
     host_version: *const c_char,
     loader_out: Option<NonNull<*mut aisopod_loader>>,
 ) -> aisopod_status {
     call("aisopod_loader_new", NO_LOADER, || {
-        let out = out_ptr(loader_out, "loader_out")?;
-        // SAFETY: the caller passes a NUL-terminated string or NULL.
-        let host_version = unsafe { string(host_version, "host_version") }?;
-        let core = Loader::new(host_version)?;
-        let loader = Box::new(aisopod_loader { serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed), core });
-        // SAFETY: `out` is a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(Box::into_raw(loader)) };
-        Ok(())
+        write_out(loader_out, "loader_out", || {
+            // SAFETY: the caller passes a NUL-terminated string or NULL.
+            let host_version = unsafe { string(host_version, "host_version") }?;
+            let core = Loader::new(host_version)?;
+            let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+            Ok(Box::into_raw(Box::new(aisopod_loader { serial, core })))
+        })
     })
 }
 
@@ -105,21 +113,14 @@ pub extern "C" fn aisopod_loader_new(
 /// freed; the loader's log callback and host extensions are no longer used from this call on.
 /// `aisopod_loader_free(NULL)` does nothing.
 ///
-/// Ownership: takes ownership of `loader`. Every `aisopod_plugin_info`, `aisopod_diagnostic` and
-/// `aisopod_capability` obtained from it stays valid until freed on its own.
+/// Ownership: takes ownership of `loader`; it must not be used afterwards. Every `aisopod_plugin_info`,
+/// `aisopod_diagnostic` and `aisopod_capability` obtained from it stays valid until freed on its own.
 ///
 /// Thread safety: must not run concurrently with any other call on the same loader.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_free(loader: *mut aisopod_loader) {
-    if loader.is_null() {
-        return;
-    }
-    boundary::value((), || {
-        // SAFETY: a non-null loader came from `aisopod_loader_new` and is freed once, by contract.
-        let loader = unsafe { Box::from_raw(loader) };
-        boundary::forget_last_error(loader.serial);
-        drop(loader);
-    });
+    // SAFETY: a non-null loader came from `aisopod_loader_new` and is freed once, by contract.
+    unsafe { free_box("aisopod_loader_free", loader) }
 }
 
 /// Returns the message of the most recent failed call made **on this thread** with **this loader**, or ""
@@ -128,19 +129,20 @@ pub extern "C" fn aisopod_loader_free(loader: *mut aisopod_loader) {
 /// or a NULL capability. (Accessors that return a value directly, such as `aisopod_plugin_info_id`, report
 /// nothing: their documented default is the whole answer.)
 ///
-/// Ownership: the string is owned by the library. It stays valid until the next failure on this thread with
-/// the same loader, until this thread frees the loader, or until this thread exits; copy it to keep it.
+/// Ownership: borrows `loader` for the call. The returned string is owned by the library and valid until the next
+/// failure on this thread with the same loader, until this thread frees the loader, or until this thread exits;
+/// copy it to keep it.
 ///
 /// Thread safety: callable from any thread; each thread sees only its own messages.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_error_message(loader: Option<&aisopod_loader>) -> *const c_char {
-    boundary::value(c"".as_ptr(), || boundary::last_error(key(loader)))
+    boundary("aisopod_loader_error_message", || last_error::get(key(loader)))
 }
 
 /// Appends a directory to search. A leading `~` expands to the home directory at discovery. Host paths are
 /// searched after `AISOPOD_PLUGIN_PATH` and before the defaults.
 ///
-/// Ownership: copies `path`.
+/// Ownership: borrows `loader` and `path` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_add_search_path(
     loader: Option<&aisopod_loader>,
@@ -156,6 +158,8 @@ pub extern "C" fn aisopod_loader_add_search_path(
 
 /// Sets whether discovery reads `AISOPOD_PLUGIN_PATH` (default: true). The variable is never read in a
 /// setuid or setgid process.
+///
+/// Ownership: borrows `loader` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_use_env_path(loader: Option<&aisopod_loader>, enabled: bool) -> aisopod_status {
     with_loader("aisopod_loader_use_env_path", loader, |core| {
@@ -167,6 +171,8 @@ pub extern "C" fn aisopod_loader_use_env_path(loader: Option<&aisopod_loader>, e
 /// Sets whether discovery searches the default paths (default: true): `~/.aisopod/plugins`,
 /// `$XDG_DATA_HOME/aisopod/plugins` (or `~/.local/share/aisopod/plugins`), `/usr/local/lib/aisopod/plugins`,
 /// `/usr/lib/aisopod/plugins`.
+///
+/// Ownership: borrows `loader` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_use_default_paths(loader: Option<&aisopod_loader>, enabled: bool) -> aisopod_status {
     with_loader("aisopod_loader_use_default_paths", loader, |core| {
@@ -177,8 +183,8 @@ pub extern "C" fn aisopod_loader_use_default_paths(loader: Option<&aisopod_loade
 
 /// Routes the loader's and its plugins' log messages to `callback`; NULL removes it.
 ///
-/// Ownership: `userdata` stays owned by the caller. Keep it valid until the loader is freed: a callback being
-/// replaced may still be running on another thread when this returns.
+/// Ownership: borrows `loader` for the call, and `userdata` until the loader is freed: a callback being replaced
+/// may still be running on another thread when this returns.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_set_log_callback(
     loader: Option<&aisopod_loader>,
@@ -199,8 +205,8 @@ pub extern "C" fn aisopod_loader_set_log_callback(
         let userdata = Userdata(userdata);
         core.set_log_callback(callback.map(|callback| {
             Arc::new(move |level: crate::LogLevel, source: &str, message: &str| {
-                let source = boundary::c_string(source);
-                let message = boundary::c_string(message);
+                let source = c_string(source);
+                let message = c_string(message);
                 // SAFETY: the host's callback, with strings valid for the call.
                 unsafe { callback(userdata.get(), level as aisopod_log_level, source.as_ptr(), message.as_ptr()) };
             }) as crate::LogCallback
@@ -212,8 +218,8 @@ pub extern "C" fn aisopod_loader_set_log_callback(
 /// Registers a host extension that plugins fetch with `aisopod_host.get_extension(host, id)`; a NULL
 /// `extension` removes it.
 ///
-/// Ownership: copies `id`; `extension` stays owned by the caller, who keeps it valid while plugins may use it
-/// (until the loader is freed or the extension removed and no plugin holds it).
+/// Ownership: borrows `loader` and `id` for the call, and `extension` for as long as plugins may use it: until the
+/// loader is freed, or until the extension is removed and no plugin holds it.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_set_host_extension(
     loader: Option<&aisopod_loader>,
@@ -233,7 +239,7 @@ pub extern "C" fn aisopod_loader_set_host_extension(
 /// truncated, from another loader version or unwritable is ignored and rebuilt, with a diagnostic. Use one
 /// cache file per host configuration.
 ///
-/// Ownership: copies `path`.
+/// Ownership: borrows `loader` and `path` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_set_cache_path(
     loader: Option<&aisopod_loader>,
@@ -254,12 +260,13 @@ pub extern "C" fn aisopod_loader_set_cache_path(
 
 /// Turns the registry cache on in its default file, `$XDG_CACHE_HOME/aisopod/registry.bin` (or
 /// `~/.cache/aisopod/registry.bin`). Returns `AISOPOD_STATUS_NOT_FOUND` when no home directory is known.
+///
+/// Ownership: borrows `loader` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_use_default_cache(loader: Option<&aisopod_loader>) -> aisopod_status {
     with_loader("aisopod_loader_use_default_cache", loader, |core| {
-        let path = crate::default_cache_path().ok_or_else(|| Failure {
-            status: Status::NotFound,
-            message: "no cache directory: neither XDG_CACHE_HOME nor a home directory is known".into(),
+        let path = crate::default_cache_path().ok_or_else(|| {
+            Error::new(Status::NotFound, "no cache directory: neither XDG_CACHE_HOME nor a home directory is known")
         })?;
         core.set_cache_path(Some(path));
         Ok(())
@@ -270,40 +277,34 @@ pub extern "C" fn aisopod_loader_use_default_cache(loader: Option<&aisopod_loade
 /// not fail the scan; it becomes a diagnostic (`aisopod_loader_diagnostic_at`). Loaded plugins are unaffected.
 ///
 /// Writes the number of plugins found to `*count_out` when `count_out` is not NULL.
+///
+/// Ownership: borrows `loader` and `count_out` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_discover(
     loader: Option<&aisopod_loader>,
     count_out: Option<NonNull<usize>>,
 ) -> aisopod_status {
-    with_loader("aisopod_loader_discover", loader, |core| {
-        let count = core.discover();
-        if let Some(out) = count_out {
-            // SAFETY: a non-null pointer the caller gave for writing.
-            unsafe { out.as_ptr().write(count) };
-        }
-        Ok(())
-    })
+    with_loader("aisopod_loader_discover", loader, |core| write_optional_out(count_out, || Ok(core.discover())))
 }
 
 /// Writes the number of plugins the latest discovery found to `*count_out`.
+///
+/// Ownership: borrows `loader` and `count_out` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_plugin_count(
     loader: Option<&aisopod_loader>,
     count_out: Option<NonNull<usize>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_plugin_count", loader, |core| {
-        let out = out_ptr(count_out, "count_out")?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(core.discovery().plugins().len()) };
-        Ok(())
+        write_out(count_out, "count_out", || Ok(core.discovery().plugins().len()))
     })
 }
 
 /// Writes a new handle on the `index`-th discovered plugin (search-path order) to `*info_out`. Returns
 /// `AISOPOD_STATUS_OUT_OF_RANGE` past the end.
 ///
-/// Ownership: on success the caller owns `*info_out` and frees it with `aisopod_plugin_info_free`; it stays
-/// valid after a new discovery or after the loader is freed.
+/// Ownership: borrows `loader` for the call. The caller owns `*info_out` and frees it with
+/// `aisopod_plugin_info_free`; it stays valid after a new discovery or after the loader is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_plugin_at(
     loader: Option<&aisopod_loader>,
@@ -311,22 +312,24 @@ pub extern "C" fn aisopod_loader_plugin_at(
     info_out: Option<NonNull<*mut aisopod_plugin_info>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_plugin_at", loader, |core| {
-        let out = out_ptr(info_out, "info_out")?;
-        let discovery = core.discovery();
-        let info = discovery.plugins().get(index).ok_or_else(|| Failure {
-            status: Status::OutOfRange,
-            message: format!("index {index} is past the {} discovered plugins", discovery.plugins().len()),
-        })?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(aisopod_plugin_info::new_raw(info.clone())) };
-        Ok(())
+        write_out(info_out, "info_out", || {
+            let discovery = core.discovery();
+            let info = discovery.plugins().get(index).ok_or_else(|| {
+                Error::new(
+                    Status::OutOfRange,
+                    format!("index {index} is past the {} discovered plugins", discovery.plugins().len()),
+                )
+            })?;
+            Ok(aisopod_plugin_info::new_raw(info.clone()))
+        })
     })
 }
 
 /// Writes a new handle on the discovered plugin with `id` to `*info_out`. Returns `AISOPOD_STATUS_NOT_FOUND`
 /// when the latest discovery has no such plugin.
 ///
-/// Ownership: as `aisopod_loader_plugin_at`; copies nothing of `id`.
+/// Ownership: borrows `loader` and `id` for the call. The caller owns `*info_out` and frees it with
+/// `aisopod_plugin_info_free`; it stays valid after a new discovery or after the loader is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_find_plugin(
     loader: Option<&aisopod_loader>,
@@ -334,37 +337,37 @@ pub extern "C" fn aisopod_loader_find_plugin(
     info_out: Option<NonNull<*mut aisopod_plugin_info>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_find_plugin", loader, |core| {
-        let out = out_ptr(info_out, "info_out")?;
-        // SAFETY: the caller passes a NUL-terminated string or NULL.
-        let id = unsafe { string(id, "id") }?;
-        let info = core.discovery().find(id).cloned().ok_or_else(|| Failure {
-            status: Status::NotFound,
-            message: format!("no discovered plugin has id '{id}'"),
-        })?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(aisopod_plugin_info::new_raw(info)) };
-        Ok(())
+        write_out(info_out, "info_out", || {
+            // SAFETY: the caller passes a NUL-terminated string or NULL.
+            let id = unsafe { string(id, "id") }?;
+            let info = core
+                .discovery()
+                .find(id)
+                .cloned()
+                .ok_or_else(|| Error::new(Status::NotFound, format!("no discovered plugin has id '{id}'")))?;
+            Ok(aisopod_plugin_info::new_raw(info))
+        })
     })
 }
 
 /// Writes the number of diagnostics (refused candidates) of the latest discovery to `*count_out`.
+///
+/// Ownership: borrows `loader` and `count_out` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_diagnostic_count(
     loader: Option<&aisopod_loader>,
     count_out: Option<NonNull<usize>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_diagnostic_count", loader, |core| {
-        let out = out_ptr(count_out, "count_out")?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(core.discovery().diagnostics().len()) };
-        Ok(())
+        write_out(count_out, "count_out", || Ok(core.discovery().diagnostics().len()))
     })
 }
 
 /// Writes a new handle on the `index`-th diagnostic of the latest discovery to `*diagnostic_out`. Returns
 /// `AISOPOD_STATUS_OUT_OF_RANGE` past the end.
 ///
-/// Ownership: on success the caller owns `*diagnostic_out` and frees it with `aisopod_diagnostic_free`.
+/// Ownership: borrows `loader` for the call. The caller owns `*diagnostic_out` and frees it with
+/// `aisopod_diagnostic_free`; it stays valid after a new discovery or after the loader is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_diagnostic_at(
     loader: Option<&aisopod_loader>,
@@ -372,15 +375,16 @@ pub extern "C" fn aisopod_loader_diagnostic_at(
     diagnostic_out: Option<NonNull<*mut aisopod_diagnostic>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_diagnostic_at", loader, |core| {
-        let out = out_ptr(diagnostic_out, "diagnostic_out")?;
-        let discovery = core.discovery();
-        let diagnostic = discovery.diagnostics().get(index).ok_or_else(|| Failure {
-            status: Status::OutOfRange,
-            message: format!("index {index} is past the {} diagnostics", discovery.diagnostics().len()),
-        })?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(aisopod_diagnostic::new_raw(diagnostic)) };
-        Ok(())
+        write_out(diagnostic_out, "diagnostic_out", || {
+            let discovery = core.discovery();
+            let diagnostic = discovery.diagnostics().get(index).ok_or_else(|| {
+                Error::new(
+                    Status::OutOfRange,
+                    format!("index {index} is past the {} diagnostics", discovery.diagnostics().len()),
+                )
+            })?;
+            Ok(aisopod_diagnostic::new_raw(diagnostic))
+        })
     })
 }
 
@@ -394,15 +398,15 @@ pub extern "C" fn aisopod_loader_diagnostic_at(
 /// done so far is undone and the status names the failing step. Only another process protects the host from a
 /// constructor that crashes or hangs.
 ///
-/// Ownership: copies nothing of `id`. The loaded plugin belongs to the loader until `aisopod_loader_unload`
-/// or `aisopod_loader_free`.
+/// Ownership: borrows `loader` and `id` for the call. The loaded plugin belongs to the loader until
+/// `aisopod_loader_unload` or `aisopod_loader_free`.
 ///
 /// Thread safety: lifecycle calls (load, init, unload) on one loader are serialized internally.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_load(loader: Option<&aisopod_loader>, id: *const c_char) -> aisopod_status {
     with_loader("aisopod_loader_load", loader, |core| {
         // SAFETY: the caller passes a NUL-terminated string or NULL.
-        Ok(core.load(unsafe { string(id, "id") }?)?)
+        core.load(unsafe { string(id, "id") }?)
     })
 }
 
@@ -413,7 +417,7 @@ pub extern "C" fn aisopod_loader_load(loader: Option<&aisopod_loader>, id: *cons
 ///
 /// Must not be called from inside a plugin callback (`AISOPOD_STATUS_REENTRANT`); nor may load and unload.
 ///
-/// Ownership: copies nothing; both strings are borrowed for the call.
+/// Ownership: borrows `loader`, `id`, `config` and `data_dir` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_init(
     loader: Option<&aisopod_loader>,
@@ -426,7 +430,7 @@ pub extern "C" fn aisopod_loader_init(
         let id = unsafe { string(id, "id") }?;
         let config = if config.is_null() { "" } else { unsafe { string(config, "config") }? };
         let data_dir = if data_dir.is_null() { "" } else { unsafe { string(data_dir, "data_dir") }? };
-        Ok(core.init(id, config, Path::new(data_dir))?)
+        core.init(id, config, Path::new(data_dir))
     })
 }
 
@@ -435,7 +439,8 @@ pub extern "C" fn aisopod_loader_init(
 /// `sink`; a NULL sink, or one whose `write` is NULL, discards it. A handler's non-zero return gives
 /// `AISOPOD_STATUS_PLUGIN_ERROR` with the code in the message.
 ///
-/// Ownership: `input` and `sink` are borrowed for the call; the sink receives bytes it must copy.
+/// Ownership: borrows `loader`, `id`, `name`, `input` and `sink` for the call; the sink receives bytes it must
+/// copy.
 ///
 /// Thread safety: any number of invocations may run at once, on any threads, unless the plugin's manifest says
 /// `thread_safe = false`, in which case calls into that plugin run one at a time.
@@ -454,13 +459,16 @@ pub extern "C" fn aisopod_loader_invoke(
         let id = unsafe { string(id, "id") }?;
         let name = unsafe { string(name, "name") }?;
         let input = unsafe { bytes(input, input_len, "input") }?;
-        Ok(core.invoke(id, capability_kind(kind)?, name, input, sink)?)
+        core.invoke(id, capability_kind(kind)?, name, input, sink)
     })
 }
 
 /// Emits hook `event`: calls the hook handler registered under `event` by every initialized plugin, in load
 /// order, with the same input and sink (see `aisopod_loader_invoke`). Every handler runs even when one fails;
 /// the first failure is returned. Writes how many handlers ran to `*handled_out` on success, when not NULL.
+///
+/// Ownership: borrows `loader`, `event`, `input`, `sink` and `handled_out` for the call; the sink receives bytes it
+/// must copy.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_emit(
     loader: Option<&aisopod_loader>,
@@ -471,22 +479,20 @@ pub extern "C" fn aisopod_loader_emit(
     handled_out: Option<NonNull<usize>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_emit", loader, |core| {
-        // SAFETY (both): as in `aisopod_loader_invoke`.
-        let event = unsafe { string(event, "event") }?;
-        let input = unsafe { bytes(input, input_len, "input") }?;
-        let handled = core.emit(event, input, sink)?;
-        if let Some(out) = handled_out {
-            // SAFETY: a non-null pointer the caller gave for writing.
-            unsafe { out.as_ptr().write(handled) };
-        }
-        Ok(())
+        write_optional_out(handled_out, || {
+            // SAFETY (both): as in `aisopod_loader_invoke`.
+            let event = unsafe { string(event, "event") }?;
+            let input = unsafe { bytes(input, input_len, "input") }?;
+            core.emit(event, input, sink)
+        })
     })
 }
 
 /// Writes loaded plugin `id`'s optional interface `extension_id` (from its `get_extension`) to
 /// `*extension_out`, NULL when it has none.
 ///
-/// Ownership: the interface is owned by the plugin and valid until the plugin is unloaded.
+/// Ownership: borrows `loader`, `id`, `extension_id` and `extension_out` for the call. `*extension_out` is owned by
+/// the plugin and valid until the plugin is unloaded.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_plugin_extension(
     loader: Option<&aisopod_loader>,
@@ -495,19 +501,19 @@ pub extern "C" fn aisopod_loader_plugin_extension(
     extension_out: Option<NonNull<*const c_void>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_plugin_extension", loader, |core| {
-        let out = out_ptr(extension_out, "extension_out")?;
-        // SAFETY (both): the caller passes NUL-terminated strings or NULL.
-        let id = unsafe { string(id, "id") }?;
-        let extension_id = unsafe { string(extension_id, "extension_id") }?;
-        let extension = core.plugin_extension(id, extension_id)?;
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(extension) };
-        Ok(())
+        write_out(extension_out, "extension_out", || {
+            // SAFETY (both): the caller passes NUL-terminated strings or NULL.
+            let id = unsafe { string(id, "id") }?;
+            let extension_id = unsafe { string(extension_id, "extension_id") }?;
+            core.plugin_extension(id, extension_id)
+        })
     })
 }
 
 /// Writes the state of plugin `id` (an `AISOPOD_PLUGIN_STATE_*` value) to `*state_out`. An id that is not
 /// loaded, discovered or not, is `AISOPOD_PLUGIN_STATE_UNLOADED`.
+///
+/// Ownership: borrows `loader`, `id` and `state_out` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_plugin_state(
     loader: Option<&aisopod_loader>,
@@ -515,17 +521,16 @@ pub extern "C" fn aisopod_loader_plugin_state(
     state_out: Option<NonNull<aisopod_plugin_state>>,
 ) -> aisopod_status {
     with_loader("aisopod_loader_plugin_state", loader, |core| {
-        let out = out_ptr(state_out, "state_out")?;
-        // SAFETY: the caller passes a NUL-terminated string or NULL.
-        let id = unsafe { string(id, "id") }?;
-        let state = match core.plugin_state(id) {
-            None => AISOPOD_PLUGIN_STATE_UNLOADED,
-            Some(PluginState::Loaded) => AISOPOD_PLUGIN_STATE_LOADED,
-            Some(PluginState::Initialized) => AISOPOD_PLUGIN_STATE_INITIALIZED,
-        };
-        // SAFETY: a non-null pointer the caller gave for writing.
-        unsafe { out.as_ptr().write(state) };
-        Ok(())
+        write_out(state_out, "state_out", || {
+            // SAFETY: the caller passes a NUL-terminated string or NULL.
+            let id = unsafe { string(id, "id") }?;
+            let state = match core.plugin_state(id) {
+                None => AISOPOD_PLUGIN_STATE_UNLOADED,
+                Some(PluginState::Loaded) => AISOPOD_PLUGIN_STATE_LOADED,
+                Some(PluginState::Initialized) => AISOPOD_PLUGIN_STATE_INITIALIZED,
+            };
+            Ok(state)
+        })
     })
 }
 
@@ -533,10 +538,12 @@ pub extern "C" fn aisopod_loader_plugin_state(
 /// then closes the library (a plugin whose manifest says `unload = false` stays mapped). The same id can be
 /// loaded again afterwards. Refused with `AISOPOD_STATUS_BUSY` while `aisopod_capability` handles of the
 /// plugin are alive.
+///
+/// Ownership: borrows `loader` and `id` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_loader_unload(loader: Option<&aisopod_loader>, id: *const c_char) -> aisopod_status {
     with_loader("aisopod_loader_unload", loader, |core| {
         // SAFETY: the caller passes a NUL-terminated string or NULL.
-        Ok(core.unload(unsafe { string(id, "id") }?)?)
+        core.unload(unsafe { string(id, "id") }?)
     })
 }

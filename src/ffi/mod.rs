@@ -8,7 +8,9 @@
 //! - Every pointer argument is checked: NULL gives `AISOPOD_STATUS_NULL_ARGUMENT`, or the documented default
 //!   for functions that return a value directly.
 //! - Strings passed in are NUL-terminated UTF-8 and borrowed for the duration of the call only.
-//! - A panic inside the library is caught and returned as `AISOPOD_STATUS_PANIC`.
+//! - A panic inside the library is caught at the export: a status-returning function returns
+//!   `AISOPOD_STATUS_PANIC` with a message; any other returns its type's fallback (an empty static string,
+//!   false, 0).
 //!
 //! [`aisopod_status`]: crate::abi::aisopod_status
 #![allow(non_camel_case_types)]
@@ -19,8 +21,10 @@
 mod boundary;
 pub mod capability;
 pub mod diagnostic;
+mod last_error;
 pub mod loader;
 pub mod plugin_info;
+mod pointers;
 pub mod status;
 
 #[cfg(test)]

@@ -3,8 +3,10 @@
 use std::ffi::{c_char, CString};
 use std::sync::Arc;
 
-use super::boundary::{self, c_string, path_string};
+use super::boundary::boundary;
+use super::pointers::{c_string, free_box};
 use crate::abi::aisopod_capability_kind;
+use crate::paths;
 use crate::{CapabilityKind, PluginInfo};
 
 /// A discovered plugin: an immutable snapshot of its manifest and paths.
@@ -40,9 +42,9 @@ impl aisopod_plugin_info {
             version: c_string(m.version.to_string()),
             description: c_string(m.description.as_str()),
             author: c_string(m.author.as_str()),
-            directory: path_string(&info.directory),
-            manifest_path: path_string(&info.manifest_path()),
-            library_path: path_string(&info.library_path()),
+            directory: c_string(paths::bytes(&info.directory)),
+            manifest_path: c_string(paths::bytes(&info.manifest_path())),
+            library_path: c_string(paths::bytes(&info.library_path())),
             min_host_version: m.min_host_version.as_ref().map(|v| c_string(v.to_string())),
             max_host_version: m.max_host_version.as_ref().map(|v| c_string(v.to_string())),
             capabilities,
@@ -52,118 +54,152 @@ impl aisopod_plugin_info {
     }
 }
 
-/// Reads a string field of a possibly-NULL handle; NULL for a NULL handle.
-fn field(info: Option<&aisopod_plugin_info>, get: impl FnOnce(&aisopod_plugin_info) -> *const c_char) -> *const c_char {
-    boundary::value(std::ptr::null(), || info.map_or(std::ptr::null(), get))
+/// The body of export `function`: reads a string field of a possibly-NULL handle; NULL for a NULL handle.
+fn field(
+    function: &'static str,
+    info: Option<&aisopod_plugin_info>,
+    get: impl FnOnce(&aisopod_plugin_info) -> *const c_char,
+) -> *const c_char {
+    boundary(function, || info.map_or(std::ptr::null(), get))
 }
 
 /// Frees a plugin info handle. `aisopod_plugin_info_free(NULL)` does nothing.
 ///
-/// Ownership: takes ownership of `info`; every string obtained from it becomes invalid.
+/// Ownership: takes ownership of `info`; it must not be used afterwards, nor any string obtained from it.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_free(info: *mut aisopod_plugin_info) {
-    if !info.is_null() {
-        // SAFETY: a non-null handle came from this library and is freed once, by contract.
-        boundary::value((), || drop(unsafe { Box::from_raw(info) }));
-    }
+    // SAFETY: a non-null handle came from this library and is freed once, by contract.
+    unsafe { free_box("aisopod_plugin_info_free", info) }
 }
 
-/// The plugin id (`[plugin].id`); NULL when `info` is NULL. Owned by `info`.
+/// The plugin id (`[plugin].id`); NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_id(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field(info, |i| i.id.as_ptr())
+    field("aisopod_plugin_info_id", info, |i| i.id.as_ptr())
 }
 
-/// The display name (`[plugin].name`); NULL when `info` is NULL. Owned by `info`.
+/// The display name (`[plugin].name`); NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_name(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field(info, |i| i.name.as_ptr())
+    field("aisopod_plugin_info_name", info, |i| i.name.as_ptr())
 }
 
-/// The plugin's semver version (`[plugin].version`), normalised; NULL when `info` is NULL. Owned by `info`.
+/// The plugin's semver version (`[plugin].version`), normalised; NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_version(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field(info, |i| i.version.as_ptr())
+    field("aisopod_plugin_info_version", info, |i| i.version.as_ptr())
 }
 
-/// The description (`[plugin].description`), "" when absent; NULL when `info` is NULL. Owned by `info`.
+/// The description (`[plugin].description`), "" when absent; NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_description(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field(info, |i| i.description.as_ptr())
+    field("aisopod_plugin_info_description", info, |i| i.description.as_ptr())
 }
 
-/// The author (`[plugin].author`), "" when absent; NULL when `info` is NULL. Owned by `info`.
+/// The author (`[plugin].author`), "" when absent; NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_author(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field(info, |i| i.author.as_ptr())
+    field("aisopod_plugin_info_author", info, |i| i.author.as_ptr())
 }
 
-/// The plugin directory, as found under its search path; NULL when `info` is NULL. Owned by `info`.
+/// The plugin directory, as found under its search path; NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_directory(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field(info, |i| i.directory.as_ptr())
+    field("aisopod_plugin_info_directory", info, |i| i.directory.as_ptr())
 }
 
-/// The manifest's path; NULL when `info` is NULL. Owned by `info`.
+/// The manifest's path; NULL when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_manifest_path(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field(info, |i| i.manifest_path.as_ptr())
+    field("aisopod_plugin_info_manifest_path", info, |i| i.manifest_path.as_ptr())
 }
 
-/// The library path the loader will open (`<directory>/lib<entry_point>.so` on Linux); it may not exist.
-/// NULL when `info` is NULL. Owned by `info`.
+/// The library path the loader will open (`<directory>/lib<entry_point>.so` on Linux); it may not exist. NULL when
+/// `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_library_path(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field(info, |i| i.library_path.as_ptr())
+    field("aisopod_plugin_info_library_path", info, |i| i.library_path.as_ptr())
 }
 
-/// `[compatibility].min_host_version`, normalised; NULL when absent or when `info` is NULL. Owned by `info`.
+/// `[compatibility].min_host_version`, normalised; NULL when absent or when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_min_host_version(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field(info, |i| i.min_host_version.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()))
+    field("aisopod_plugin_info_min_host_version", info, |i| {
+        i.min_host_version.as_ref().map_or(std::ptr::null(), |v| v.as_ptr())
+    })
 }
 
-/// `[compatibility].max_host_version`, normalised; NULL when absent or when `info` is NULL. Owned by `info`.
+/// `[compatibility].max_host_version`, normalised; NULL when absent or when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_max_host_version(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field(info, |i| i.max_host_version.as_ref().map_or(std::ptr::null(), |v| v.as_ptr()))
+    field("aisopod_plugin_info_max_host_version", info, |i| {
+        i.max_host_version.as_ref().map_or(std::ptr::null(), |v| v.as_ptr())
+    })
 }
 
 /// `[plugin].thread_safe`: whether handlers may run concurrently. False when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_thread_safe(info: Option<&aisopod_plugin_info>) -> bool {
-    boundary::value(false, || info.is_some_and(|i| i.thread_safe))
+    boundary("aisopod_plugin_info_thread_safe", || info.is_some_and(|i| i.thread_safe))
 }
 
 /// `[plugin].unload`: whether unloading closes the library (false keeps it resident). False when `info` is
 /// NULL.
+///
+/// Ownership: borrows `info` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_unloadable(info: Option<&aisopod_plugin_info>) -> bool {
-    boundary::value(false, || info.is_some_and(|i| i.unload))
+    boundary("aisopod_plugin_info_unloadable", || info.is_some_and(|i| i.unload))
 }
 
 /// The number of capabilities of `kind` (an `AISOPOD_CAPABILITY_*` value) the manifest declares; 0 when
 /// `info` is NULL or `kind` is unknown.
+///
+/// Ownership: borrows `info` for the call.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_capability_count(
     info: Option<&aisopod_plugin_info>,
     kind: aisopod_capability_kind,
 ) -> usize {
-    boundary::value(0, || match (info, CapabilityKind::from_abi(kind)) {
+    boundary("aisopod_plugin_info_capability_count", || match (info, CapabilityKind::from_abi(kind)) {
         (Some(info), Some(kind)) => info.capabilities[kind.index()].len(),
         _ => 0,
     })
 }
 
 /// The `index`-th declared capability name of `kind`, in manifest order; NULL when `info` is NULL, `kind` is
-/// unknown or `index` is out of range. Owned by `info`.
+/// unknown or `index` is out of range.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_capability_at(
     info: Option<&aisopod_plugin_info>,
     kind: aisopod_capability_kind,
     index: usize,
 ) -> *const c_char {
-    field(info, |info| {
+    field("aisopod_plugin_info_capability_at", info, |info| {
         CapabilityKind::from_abi(kind)
             .and_then(|kind| info.capabilities[kind.index()].get(index))
             .map_or(std::ptr::null(), |name| name.as_ptr())

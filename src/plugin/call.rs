@@ -9,6 +9,7 @@ use super::{describe_code, guard::in_plugin, live::Live, LoadedPlugin};
 use crate::abi::{aisopod_init_context, aisopod_sink};
 use crate::error::{Error, Result, Status};
 use crate::manifest::CapabilityKind;
+use crate::paths;
 use crate::sync::{read, write};
 
 impl LoadedPlugin {
@@ -32,7 +33,7 @@ impl LoadedPlugin {
         let config_c = CString::new(config).map_err(|_| {
             Error::new(Status::InvalidArgument, format!("config for plugin '{id}' contains a NUL byte"))
         })?;
-        let data_dir_c = path_to_cstring(data_dir).ok_or_else(|| {
+        let data_dir_c = paths::c_string(data_dir).ok_or_else(|| {
             Error::new(Status::InvalidArgument, format!("data directory for plugin '{id}' contains a NUL byte"))
         })?;
         let context = aisopod_init_context {
@@ -162,15 +163,4 @@ static DISCARD: SharedSink = SharedSink(aisopod_sink { context: std::ptr::null_m
 
 unsafe extern "C" fn discard(_: *mut c_void, _: *const u8, _: usize) -> i32 {
     0
-}
-
-#[cfg(unix)]
-fn path_to_cstring(path: &Path) -> Option<CString> {
-    use std::os::unix::ffi::OsStrExt;
-    CString::new(path.as_os_str().as_bytes()).ok()
-}
-
-#[cfg(not(unix))]
-fn path_to_cstring(path: &Path) -> Option<CString> {
-    CString::new(path.to_string_lossy().into_owned()).ok()
 }

@@ -1,0 +1,219 @@
+// The status table: every `aisopod_status`, each once, with its value, its name, its one-line description and
+// its documentation. Nothing else lists the statuses.
+//
+// `build.rs` reads this file and generates from it the `aisopod_status` enum (which `src/abi.rs` includes and
+// cbindgen turns into the header's enum), `aisopod_status::ALL`, the number -> status conversion
+// `aisopod_status::from_u32` and `aisopod_status::description`, which `aisopod_status_str` returns. To add a
+// status, add a row: values are stable and grouped in ranges, and a retired value is never reused.
+
+/// One status.
+struct Row {
+    /// The stable value, in the ranges `ENUM_DOC` gives.
+    value: u32,
+    /// The Rust variant name; the header spells it `AISOPOD_STATUS_` and the name in SCREAMING_SNAKE_CASE.
+    name: &'static str,
+    /// What `aisopod_status_str` returns: one line, lower case, no final period, unique to the status.
+    description: &'static str,
+    /// The variant's documentation in the header, one entry per line.
+    doc: &'static [&'static str],
+}
+
+/// The enum's own documentation in the header, one entry per line.
+const ENUM_DOC: &[&str] = &[
+    "The result of a loader call, and the value a registrar returns when it refuses a registration.",
+    "",
+    "Values are stable and grouped in ranges: 0 success; 1-99 caller errors; 100-199 manifest and discovery;",
+    "200-299 library and plugin-struct checks; 300-399 plugin runtime; 900 and up, loader faults. A value is never",
+    "reused once retired. Hosts should treat unknown values as errors.",
+];
+
+/// Every status, in ascending order of value.
+const STATUSES: &[Row] = &[
+    Row { value: 0, name: "Ok", description: "success", doc: &["Success."] },
+    Row {
+        value: 1,
+        name: "NullArgument",
+        description: "a required pointer argument was NULL",
+        doc: &["A required pointer argument was NULL."],
+    },
+    Row {
+        value: 2,
+        name: "InvalidUtf8",
+        description: "a string or file is not valid UTF-8",
+        doc: &["A string argument or a file that must be UTF-8 is not."],
+    },
+    Row {
+        value: 3,
+        name: "InvalidArgument",
+        description: "an argument is invalid",
+        doc: &[
+            "An argument is out of its domain: an unknown capability kind, a bad host version, a NUL inside a string.",
+        ],
+    },
+    Row {
+        value: 4,
+        name: "OutOfRange",
+        description: "an index is out of range",
+        doc: &["An index is past the end of a list."],
+    },
+    Row {
+        value: 5,
+        name: "NotFound",
+        description: "no discovered plugin has that id",
+        doc: &["No discovered plugin has the requested id."],
+    },
+    Row {
+        value: 6,
+        name: "AlreadyLoaded",
+        description: "the plugin is already loaded",
+        doc: &["The plugin is loaded already."],
+    },
+    Row { value: 7, name: "NotLoaded", description: "the plugin is not loaded", doc: &["The plugin is not loaded."] },
+    Row {
+        value: 8,
+        name: "NotInitialized",
+        description: "the plugin is not initialized",
+        doc: &["The plugin is loaded but not initialised."],
+    },
+    Row {
+        value: 9,
+        name: "AlreadyInitialized",
+        description: "the plugin is already initialized",
+        doc: &["The plugin was initialised already."],
+    },
+    Row {
+        value: 10,
+        name: "CapabilityNotFound",
+        description: "the plugin has no such capability",
+        doc: &["The loaded plugin registered no capability of that kind and name."],
+    },
+    Row {
+        value: 11,
+        name: "Reentrant",
+        description: "the call was made re-entrantly from inside a plugin callback",
+        doc: &[
+            "A lifecycle call (load, init, unload) was made from inside a plugin callback, or a `thread_safe = false`",
+            "plugin was re-entered from its own callback; either would deadlock.",
+        ],
+    },
+    Row {
+        value: 12,
+        name: "Busy",
+        description: "the plugin has resolved capability handles alive",
+        doc: &["The plugin has resolved capability handles alive; free them before unloading it."],
+    },
+    Row {
+        value: 100,
+        name: "Io",
+        description: "a file or directory could not be read",
+        doc: &["A file or directory could not be read."],
+    },
+    Row {
+        value: 101,
+        name: "ManifestParse",
+        description: "the manifest could not be parsed",
+        doc: &["The manifest is not valid TOML, lacks a required field, has a wrongly typed field or an unknown key."],
+    },
+    Row {
+        value: 102,
+        name: "ManifestInvalid",
+        description: "a manifest value is invalid",
+        doc: &["A manifest value is invalid: id syntax, semver, entry point, compatibility range, capability name."],
+    },
+    Row {
+        value: 103,
+        name: "ManifestTooLarge",
+        description: "the manifest is too large",
+        doc: &["The manifest exceeds the 64 KiB cap."],
+    },
+    Row {
+        value: 104,
+        name: "DuplicateId",
+        description: "another plugin has the same id",
+        doc: &["A plugin earlier in the search path has the same id."],
+    },
+    Row {
+        value: 105,
+        name: "VersionIncompatible",
+        description: "the host version is outside the plugin's compatibility range",
+        doc: &["The host version is outside the manifest's `[compatibility]` range."],
+    },
+    Row {
+        value: 200,
+        name: "LibraryNotFound",
+        description: "the plugin library does not exist",
+        doc: &["The plugin's library file does not exist."],
+    },
+    Row {
+        value: 201,
+        name: "LibraryOutsidePluginDir",
+        description: "the plugin library resolves outside its plugin directory",
+        doc: &["The library resolves (through symlinks) to a file outside the plugin directory."],
+    },
+    Row {
+        value: 202,
+        name: "LibraryLoad",
+        description: "the dynamic linker could not load the plugin library",
+        doc: &["The dynamic linker refused the library."],
+    },
+    Row {
+        value: 203,
+        name: "MissingSymbol",
+        description: "the plugin library lacks a required symbol",
+        doc: &["The library lacks `aisopod_plugin_abi_version` or `aisopod_plugin_create`."],
+    },
+    Row {
+        value: 204,
+        name: "AbiMismatch",
+        description: "the plugin speaks another ABI version",
+        doc: &["The library speaks another plugin ABI version."],
+    },
+    Row {
+        value: 205,
+        name: "CreateFailed",
+        description: "the plugin's create function returned NULL",
+        doc: &["`aisopod_plugin_create` returned NULL."],
+    },
+    Row {
+        value: 206,
+        name: "InvalidPluginStruct",
+        description: "the plugin struct is invalid",
+        doc: &["The plugin struct is too small or lacks a mandatory function pointer."],
+    },
+    Row {
+        value: 207,
+        name: "IdMismatch",
+        description: "the plugin's id differs from its manifest's",
+        doc: &["The id the plugin reports differs from its manifest's."],
+    },
+    Row {
+        value: 208,
+        name: "RegistrationFailed",
+        description: "the plugin's capability registration failed",
+        doc: &["`register_capabilities` failed or a registration was refused."],
+    },
+    Row {
+        value: 209,
+        name: "CapabilityMismatch",
+        description: "the plugin's registered capabilities differ from its manifest's",
+        doc: &["The registered capabilities differ from those the manifest declares."],
+    },
+    Row {
+        value: 300,
+        name: "InitFailed",
+        description: "the plugin's init failed",
+        doc: &["The plugin's `init` returned non-zero."],
+    },
+    Row {
+        value: 301,
+        name: "PluginError",
+        description: "the plugin returned an error",
+        doc: &["A handler returned non-zero."],
+    },
+    Row {
+        value: 900,
+        name: "Panic",
+        description: "an internal panic was caught",
+        doc: &["A panic inside the loader was caught at the API boundary. The loader stays usable."],
+    },
+];
