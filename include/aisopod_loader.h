@@ -339,6 +339,11 @@ typedef struct aisopod_sink {
 } aisopod_sink;
 
 /**
+ * The state of a plugin as `aisopod_loader_plugin_state` reports it.
+ */
+typedef uint32_t aisopod_plugin_state;
+
+/**
  * A log level, one of the `AISOPOD_LOG_*` constants.
  */
 typedef uint32_t aisopod_log_level;
@@ -353,11 +358,6 @@ typedef void (*aisopod_log_callback)(void *userdata,
                                      aisopod_log_level level,
                                      const char *source,
                                      const char *message);
-
-/**
- * The state of a plugin as `aisopod_loader_plugin_state` reports it.
- */
-typedef uint32_t aisopod_plugin_state;
 
 /**
  * A capability handler.
@@ -692,118 +692,6 @@ aisopod_status aisopod_diagnostic_status(const struct aisopod_diagnostic *diagno
 const char *aisopod_diagnostic_message(const struct aisopod_diagnostic *diagnostic);
 
 /**
- * Creates a loader for a host application whose version is `host_version` (semver, e.g. "1.4.0"); plugin
- * manifests' `[compatibility]` ranges are checked against it.
- *
- * A new loader searches `AISOPOD_PLUGIN_PATH` and the default paths; see `aisopod_loader_use_env_path` and
- * `aisopod_loader_use_default_paths`.
- *
- * Returns `AISOPOD_STATUS_NULL_ARGUMENT`, `AISOPOD_STATUS_INVALID_UTF8` or `AISOPOD_STATUS_INVALID_ARGUMENT`
- * (not semver) on bad input; `aisopod_loader_error_message(NULL)` then gives the message.
- *
- * Ownership: borrows `host_version` for the call. The caller owns `*loader_out` and frees it with
- * `aisopod_loader_free`.
- */
-aisopod_status aisopod_loader_new(const char *host_version,
-                                  struct aisopod_loader **loader_out);
-
-/**
- * Frees a loader: unloads every plugin still loaded (shutdown, destroy, close, most recent first) and
- * releases all memory. A plugin that an `aisopod_capability` still pins stays loaded until that handle is
- * freed; the loader's log callback and host extensions are no longer used from this call on.
- * `aisopod_loader_free(NULL)` does nothing.
- *
- * Ownership: takes ownership of `loader`; it must not be used afterwards. Every `aisopod_plugin_info`,
- * `aisopod_diagnostic` and `aisopod_capability` obtained from it stays valid until freed on its own.
- *
- * Thread safety: must not run concurrently with any other call on the same loader.
- */
-void aisopod_loader_free(struct aisopod_loader *loader);
-
-/**
- * Returns the message of the most recent failed call made **on this thread** with **this loader**, or ""
- * when there was none. Successful calls do not clear it. With `loader` NULL, returns the message of this
- * thread's most recent failed call that had no loader: `aisopod_loader_new`, or a call given a NULL loader
- * or a NULL capability. (Accessors that return a value directly, such as `aisopod_plugin_info_id`, report
- * nothing: their documented default is the whole answer.)
- *
- * Ownership: borrows `loader` for the call. The returned string is owned by the library and valid until the next
- * failure on this thread with the same loader, until this thread frees the loader, or until this thread exits;
- * copy it to keep it.
- *
- * Thread safety: callable from any thread; each thread sees only its own messages.
- */
-const char *aisopod_loader_error_message(const struct aisopod_loader *loader);
-
-/**
- * Appends a directory to search. A leading `~` expands to the home directory at discovery. Host paths are
- * searched after `AISOPOD_PLUGIN_PATH` and before the defaults.
- *
- * Ownership: borrows `loader` and `path` for the call.
- */
-aisopod_status aisopod_loader_add_search_path(const struct aisopod_loader *loader,
-                                              const char *path);
-
-/**
- * Sets whether discovery reads `AISOPOD_PLUGIN_PATH` (default: true). The variable is never read in a
- * setuid or setgid process.
- *
- * Ownership: borrows `loader` for the call.
- */
-aisopod_status aisopod_loader_use_env_path(const struct aisopod_loader *loader,
-                                           bool enabled);
-
-/**
- * Sets whether discovery searches the default paths (default: true): `~/.aisopod/plugins`,
- * `$XDG_DATA_HOME/aisopod/plugins` (or `~/.local/share/aisopod/plugins`), `/usr/local/lib/aisopod/plugins`,
- * `/usr/lib/aisopod/plugins`.
- *
- * Ownership: borrows `loader` for the call.
- */
-aisopod_status aisopod_loader_use_default_paths(const struct aisopod_loader *loader,
-                                                bool enabled);
-
-/**
- * Routes the loader's and its plugins' log messages to `callback`; NULL removes it.
- *
- * Ownership: borrows `loader` for the call, and `userdata` until the loader is freed: a callback being replaced
- * may still be running on another thread when this returns.
- */
-aisopod_status aisopod_loader_set_log_callback(const struct aisopod_loader *loader,
-                                               aisopod_log_callback callback,
-                                               void *userdata);
-
-/**
- * Registers a host extension that plugins fetch with `aisopod_host.get_extension(host, id)`; a NULL
- * `extension` removes it.
- *
- * Ownership: borrows `loader` and `id` for the call, and `extension` for as long as plugins may use it: until the
- * loader is freed, or until the extension is removed and no plugin holds it.
- */
-aisopod_status aisopod_loader_set_host_extension(const struct aisopod_loader *loader,
-                                                 const char *id,
-                                                 const void *extension);
-
-/**
- * Turns the registry cache on, kept in the file `path`, or off when `path` is NULL (the default). With the
- * cache, discovering an unchanged plugin only stats its manifest and library. A cache file that is corrupt,
- * truncated, from another loader version or unwritable is ignored and rebuilt, with a diagnostic. Use one
- * cache file per host configuration.
- *
- * Ownership: borrows `loader` and `path` for the call.
- */
-aisopod_status aisopod_loader_set_cache_path(const struct aisopod_loader *loader,
-                                             const char *path);
-
-/**
- * Turns the registry cache on in its default file, `$XDG_CACHE_HOME/aisopod/registry.bin` (or
- * `~/.cache/aisopod/registry.bin`). Returns `AISOPOD_STATUS_NOT_FOUND` when no home directory is known.
- *
- * Ownership: borrows `loader` for the call.
- */
-aisopod_status aisopod_loader_use_default_cache(const struct aisopod_loader *loader);
-
-/**
  * Scans the search paths, replacing the previous discovery result. Runs no plugin code. A bad candidate does
  * not fail the scan; it becomes a diagnostic (`aisopod_loader_diagnostic_at`). Loaded plugins are unaffected.
  *
@@ -963,6 +851,118 @@ aisopod_status aisopod_loader_plugin_state(const struct aisopod_loader *loader,
  */
 aisopod_status aisopod_loader_unload(const struct aisopod_loader *loader,
                                      const char *id);
+
+/**
+ * Creates a loader for a host application whose version is `host_version` (semver, e.g. "1.4.0"); plugin
+ * manifests' `[compatibility]` ranges are checked against it.
+ *
+ * A new loader searches `AISOPOD_PLUGIN_PATH` and the default paths; see `aisopod_loader_use_env_path` and
+ * `aisopod_loader_use_default_paths`.
+ *
+ * Returns `AISOPOD_STATUS_NULL_ARGUMENT`, `AISOPOD_STATUS_INVALID_UTF8` or `AISOPOD_STATUS_INVALID_ARGUMENT`
+ * (not semver) on bad input; `aisopod_loader_error_message(NULL)` then gives the message.
+ *
+ * Ownership: borrows `host_version` for the call. The caller owns `*loader_out` and frees it with
+ * `aisopod_loader_free`.
+ */
+aisopod_status aisopod_loader_new(const char *host_version,
+                                  struct aisopod_loader **loader_out);
+
+/**
+ * Frees a loader: unloads every plugin still loaded (shutdown, destroy, close, most recent first) and
+ * releases all memory. A plugin that an `aisopod_capability` still pins stays loaded until that handle is
+ * freed; the loader's log callback and host extensions are no longer used from this call on.
+ * `aisopod_loader_free(NULL)` does nothing.
+ *
+ * Ownership: takes ownership of `loader`; it must not be used afterwards. Every `aisopod_plugin_info`,
+ * `aisopod_diagnostic` and `aisopod_capability` obtained from it stays valid until freed on its own.
+ *
+ * Thread safety: must not run concurrently with any other call on the same loader.
+ */
+void aisopod_loader_free(struct aisopod_loader *loader);
+
+/**
+ * Returns the message of the most recent failed call made **on this thread** with **this loader**, or ""
+ * when there was none. Successful calls do not clear it. With `loader` NULL, returns the message of this
+ * thread's most recent failed call that had no loader: `aisopod_loader_new`, or a call given a NULL loader
+ * or a NULL capability. (Accessors that return a value directly, such as `aisopod_plugin_info_id`, report
+ * nothing: their documented default is the whole answer.)
+ *
+ * Ownership: borrows `loader` for the call. The returned string is owned by the library and valid until the next
+ * failure on this thread with the same loader, until this thread frees the loader, or until this thread exits;
+ * copy it to keep it.
+ *
+ * Thread safety: callable from any thread; each thread sees only its own messages.
+ */
+const char *aisopod_loader_error_message(const struct aisopod_loader *loader);
+
+/**
+ * Appends a directory to search. A leading `~` expands to the home directory at discovery. Host paths are
+ * searched after `AISOPOD_PLUGIN_PATH` and before the defaults.
+ *
+ * Ownership: borrows `loader` and `path` for the call.
+ */
+aisopod_status aisopod_loader_add_search_path(const struct aisopod_loader *loader,
+                                              const char *path);
+
+/**
+ * Sets whether discovery reads `AISOPOD_PLUGIN_PATH` (default: true). The variable is never read in a
+ * setuid or setgid process.
+ *
+ * Ownership: borrows `loader` for the call.
+ */
+aisopod_status aisopod_loader_use_env_path(const struct aisopod_loader *loader,
+                                           bool enabled);
+
+/**
+ * Sets whether discovery searches the default paths (default: true): `~/.aisopod/plugins`,
+ * `$XDG_DATA_HOME/aisopod/plugins` (or `~/.local/share/aisopod/plugins`), `/usr/local/lib/aisopod/plugins`,
+ * `/usr/lib/aisopod/plugins`.
+ *
+ * Ownership: borrows `loader` for the call.
+ */
+aisopod_status aisopod_loader_use_default_paths(const struct aisopod_loader *loader,
+                                                bool enabled);
+
+/**
+ * Routes the loader's and its plugins' log messages to `callback`; NULL removes it.
+ *
+ * Ownership: borrows `loader` for the call, and `userdata` until the loader is freed: a callback being replaced
+ * may still be running on another thread when this returns.
+ */
+aisopod_status aisopod_loader_set_log_callback(const struct aisopod_loader *loader,
+                                               aisopod_log_callback callback,
+                                               void *userdata);
+
+/**
+ * Registers a host extension that plugins fetch with `aisopod_host.get_extension(host, id)`; a NULL
+ * `extension` removes it.
+ *
+ * Ownership: borrows `loader` and `id` for the call, and `extension` for as long as plugins may use it: until the
+ * loader is freed, or until the extension is removed and no plugin holds it.
+ */
+aisopod_status aisopod_loader_set_host_extension(const struct aisopod_loader *loader,
+                                                 const char *id,
+                                                 const void *extension);
+
+/**
+ * Turns the registry cache on, kept in the file `path`, or off when `path` is NULL (the default). With the
+ * cache, discovering an unchanged plugin only stats its manifest and library. A cache file that is corrupt,
+ * truncated, from another loader version or unwritable is ignored and rebuilt, with a diagnostic. Use one
+ * cache file per host configuration.
+ *
+ * Ownership: borrows `loader` and `path` for the call.
+ */
+aisopod_status aisopod_loader_set_cache_path(const struct aisopod_loader *loader,
+                                             const char *path);
+
+/**
+ * Turns the registry cache on in its default file, `$XDG_CACHE_HOME/aisopod/registry.bin` (or
+ * `~/.cache/aisopod/registry.bin`). Returns `AISOPOD_STATUS_NOT_FOUND` when no home directory is known.
+ *
+ * Ownership: borrows `loader` for the call.
+ */
+aisopod_status aisopod_loader_use_default_cache(const struct aisopod_loader *loader);
 
 /**
  * Frees a plugin info handle. `aisopod_plugin_info_free(NULL)` does nothing.

@@ -8,6 +8,8 @@ use std::ptr::{null, null_mut, NonNull};
 use ::aisopod_loader::abi::*;
 use ::aisopod_loader::ffi::capability::*;
 use ::aisopod_loader::ffi::diagnostic::*;
+use ::aisopod_loader::ffi::discovery::*;
+use ::aisopod_loader::ffi::lifecycle::*;
 use ::aisopod_loader::ffi::loader::*;
 use ::aisopod_loader::ffi::plugin_info::*;
 use ::aisopod_loader::ffi::status::*;

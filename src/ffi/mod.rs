@@ -21,7 +21,9 @@
 mod boundary;
 pub mod capability;
 pub mod diagnostic;
+pub mod discovery;
 mod last_error;
+pub mod lifecycle;
 pub mod loader;
 pub mod plugin_info;
 mod pointers;

@@ -7,6 +7,7 @@ use std::ptr::{null_mut, NonNull};
 
 use super::boundary::failpoint;
 use super::diagnostic::*;
+use super::discovery::*;
 use super::loader::*;
 use super::plugin_info::*;
 use super::status::*;
