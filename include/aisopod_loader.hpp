@@ -312,7 +312,8 @@ public:
     void use_default_paths(bool enabled) { check(aisopod_loader_use_default_paths(get(), enabled)); }
 
     /// Routes the loader's and its plugins' log messages to `callback`; an empty callback removes it. An
-    /// exception the callback throws is dropped.
+    /// exception the callback throws is dropped. Every callback set is kept until the loader is freed, since
+    /// one being replaced may still be running on another thread: set one per loader, not one per call.
     void set_log_callback(LogCallback callback) {
         if (!callback) {
             check(aisopod_loader_set_log_callback(get(), nullptr, nullptr));
