@@ -23,8 +23,8 @@ INCLUDEDIR_NAME ?= include
 LIBDIR := $(PREFIX)/$(LIBDIR_NAME)
 INCLUDEDIR := $(PREFIX)/$(INCLUDEDIR_NAME)
 CMAKEDIR := $(LIBDIR)/cmake/aisopod_loader
-# What a static link needs besides the archive (from `rustc --print native-static-libs`).
-NATIVE_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# What a static link needs besides the archive; packaging/native-static-libs says why it is not rustc's list.
+NATIVE_STATIC_LIBS := $(shell grep -v '^\#' packaging/native-static-libs)
 SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	-e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' -e 's|@VERSION_MINOR@|$(VERSION_MINOR)|g' \
 	-e 's|@SOVERSION@|$(SOVERSION)|g' -e 's|@NATIVE_STATIC_LIBS@|$(NATIVE_STATIC_LIBS)|g' \
@@ -65,7 +65,8 @@ bench:
 	$(CARGO) bench --bench loader
 
 # The examples as ctest tests: C, Zig and Rust plugins under the C and C++ hosts, cffi, and the install step.
-ctest: lib
+# The CMake build runs cargo itself.
+ctest:
 	cmake -S c_examples -B $(BUILD)/cmake -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(BUILD)/cmake -j 2
 	ctest --test-dir $(BUILD)/cmake --output-on-failure

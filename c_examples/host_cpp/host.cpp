@@ -1,6 +1,7 @@
 // host_cpp: the C host's job in C++, through the RAII wrapper include/aisopod_loader.hpp. It discovers the
-// plugins under the directories given, prints them and the diagnostics, loads and initialises each, invokes
-// every tool with "world", emits "on_start", and unloads everything. Exit status 0 when all of that worked.
+// plugins under the directories given, prints them and the diagnostics, loads and initialises each (printing
+// their log lines), invokes every tool with "world", emits "on_start", and unloads everything. Exit status 0
+// when all of that worked.
 //
 // usage: host_cpp PLUGIN_DIR...
 #include <cstdio>
@@ -17,6 +18,9 @@ int main(int argc, char **argv) {
     try {
         aisopod::Loader loader("1.0.0");
         loader.use_default_paths(false);
+        loader.set_log_callback([](aisopod::LogLevel, std::string_view source, std::string_view message) {
+            std::cout << "log [" << source << "] " << message << "\n";
+        });
         for (int i = 1; i < argc; i++) loader.add_search_path(argv[i]);
         std::cout << "aisopod-loader " << aisopod::version() << " (C++ host)\n";
         std::cout << "discovered " << loader.discover() << " plugin(s)\n";
