@@ -27,7 +27,8 @@ message(STATUS "standalone ${BUILD_TYPE} build: cargo ran: ${cargo_ran}")
 
 run("readelf" readelf -d "${BINARY_DIR}/host")
 string(REGEX MATCH "R(UN)?PATH[^[]*\\[([^]]*)\\]" runpath "${output}")
-message(STATUS "standalone ${BUILD_TYPE} build: host linked against ${CMAKE_MATCH_2}")
+get_filename_component(linked_dir "${CMAKE_MATCH_2}" REALPATH)
+message(STATUS "standalone ${BUILD_TYPE} build: host linked against ${linked_dir}")
 
 run("ctest" "${CMAKE_COMMAND}" -E chdir "${BINARY_DIR}" ctest -R "^(host|host_static)$" --output-on-failure)
 string(REGEX MATCH "100% tests passed, 0 tests failed out of 2" passed "${output}")
