@@ -152,7 +152,7 @@ static int call(const char *library, long iterations) {
     aisopod_plugin_create_fn create = (aisopod_plugin_create_fn)dlsym(h, AISOPOD_PLUGIN_CREATE_SYMBOL);
     aisopod_host host = {sizeof host, AISOPOD_ABI_VERSION, "1.0.0", NULL, NULL};
     const aisopod_plugin *plugin = create(&host);
-    aisopod_registrar registrar = {sizeof registrar, NULL, capture};
+    aisopod_registrar registrar = {.struct_size = sizeof registrar, .register_capability = capture};
     plugin->register_capabilities(plugin, &registrar);
     if (captured == NULL) die("register", "no noop handler");
     aisopod_sink sink = {NULL, discard};
