@@ -8,47 +8,17 @@
 //! never see a torn file.
 
 use std::collections::HashMap;
-use std::fs::Metadata;
 use std::path::{Path, PathBuf};
 
 use semver::Version;
 
 use crate::abi::AISOPOD_ABI_VERSION;
+use crate::capability_kind::{CapabilityKind, PerKind};
+use crate::file_stamp::FileStamp;
 use crate::manifest::Manifest;
 
 const MAGIC: &[u8; 8] = b"AISOPODC";
 const FORMAT_VERSION: u32 = 1;
-
-/// The identity of a file as far as the cache is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileStamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i64,
-}
-
-impl FileStamp {
-    #[cfg(unix)]
-    pub(crate) fn of(metadata: &Metadata) -> FileStamp {
-        use std::os::unix::fs::MetadataExt;
-        FileStamp::from_parts(metadata.dev(), metadata.ino(), metadata.size(), metadata.mtime(), metadata.mtime_nsec())
-    }
-
-    #[cfg(not(unix))]
-    pub(crate) fn of(metadata: &Metadata) -> FileStamp {
-        let mtime_ns = metadata
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i64);
-        FileStamp { dev: 0, ino: 0, size: metadata.len(), mtime_ns }
-    }
-
-    pub(crate) fn from_parts(dev: u64, ino: u64, size: u64, mtime_s: i64, mtime_nsec: i64) -> FileStamp {
-        FileStamp { dev, ino, size, mtime_ns: mtime_s.saturating_mul(1_000_000_000).saturating_add(mtime_nsec) }
-    }
-}
 
 /// One cached plugin.
 #[derive(Debug, Clone)]
@@ -163,7 +133,7 @@ fn encode_as<'a>(version: &str, abi: u32, entries: impl Iterator<Item = (&'a Pat
         }
         w.str(&m.version.to_string());
         w.0.push(u8::from(m.thread_safe) | u8::from(m.unload) << 1);
-        for list in &m.capabilities {
+        for list in m.capabilities.values() {
             w.u32(list.len() as u32);
             for name in list {
                 w.str(name);
@@ -338,7 +308,7 @@ impl<'a> Reader<'a> {
             self.bytes()?;
         }
         self.u8()?;
-        for _ in 0..5 {
+        for _ in 0..CapabilityKind::COUNT {
             for _ in 0..self.u32()? {
                 self.bytes()?;
             }
@@ -353,8 +323,8 @@ impl<'a> Reader<'a> {
             (self.string()?, self.string()?, self.string()?, self.string()?, self.string()?);
         let version = Version::parse(self.str()?).ok()?;
         let flags = self.u8()?;
-        let mut capabilities: [Vec<String>; 5] = Default::default();
-        for list in &mut capabilities {
+        let mut capabilities: PerKind<Vec<String>> = PerKind::default();
+        for (_, list) in capabilities.iter_mut() {
             let count = self.u32()? as usize;
             // Each name takes at least 4 bytes: a count larger than what is left is corrupt.
             if count > self.bytes.len().saturating_sub(self.at) / 4 {

@@ -7,8 +7,9 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cache::{BuildFnv, Cache, Entry, FileStamp};
+use crate::cache::{BuildFnv, Cache, Entry};
 use crate::error::{Error, Status};
+use crate::file_stamp::FileStamp;
 use crate::log::{LogLevel, Logger};
 use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
 
@@ -327,7 +328,7 @@ mod fs_at {
     use std::fs::File;
     use std::io;
 
-    use crate::cache::FileStamp;
+    use crate::file_stamp::FileStamp;
 
     /// Opens `relative` (below `directory`) for reading.
     #[cfg(unix)]

@@ -1,0 +1,151 @@
+//! Unit tests of parsing and validation, and of the fast reader against the full parser.
+use std::path::Path;
+
+use semver::Version;
+
+use super::schema::RawManifest;
+use super::{fast, CapabilityKind, Manifest};
+use crate::error::{Error, Result, Status};
+
+const GOOD: &str = r#"
+[plugin]
+id = "hello"
+name = "Hello"
+version = "1.2.3"
+description = "Says hello"
+author = "A. Author"
+entry_point = "hello"
+
+[capabilities]
+tools = ["greet"]
+hooks = ["on_start"]
+
+[compatibility]
+min_host_version = "0.1.0"
+max_host_version = "2.0.0"
+"#;
+
+fn parse(text: &str) -> Result<Manifest> {
+    Manifest::parse_str(text, Path::new("/p/aisopod.plugin.toml"))
+}
+
+fn error(text: &str) -> Error {
+    parse(text).expect_err("manifest should be refused")
+}
+
+#[test]
+fn good_manifest_parses() {
+    let m = parse(GOOD).unwrap();
+    assert_eq!(m.id, "hello");
+    assert_eq!(m.version, Version::new(1, 2, 3));
+    assert_eq!(m.declared(CapabilityKind::Tool), ["greet"]);
+    assert_eq!(m.declared(CapabilityKind::Hook), ["on_start"]);
+    assert!(m.declared(CapabilityKind::Channel).is_empty());
+    assert!(m.thread_safe && m.unload);
+    assert_eq!(m.library_file_name(), format!("{}hello{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+}
+
+#[test]
+fn unknown_key_is_named_with_its_line() {
+    let e = error(&GOOD.replace("author =", "colour = \"red\"\nauthor ="));
+    assert_eq!(e.status(), Status::ManifestParse);
+    assert!(e.message().contains("colour"), "{e}");
+    assert!(e.message().starts_with("/p/aisopod.plugin.toml:7:"), "{e}");
+}
+
+#[test]
+fn missing_field_is_named() {
+    let e = error(&GOOD.replace("name = \"Hello\"\n", ""));
+    assert_eq!(e.status(), Status::ManifestParse);
+    assert!(e.message().contains("`name`"), "{e}");
+}
+
+#[test]
+fn invalid_values_name_field_and_line() {
+    let cases = [
+        ("id = \"hello\"", "id = \"\"", "[plugin].id"),
+        ("id = \"hello\"", "id = \"Hello World\"", "[plugin].id"),
+        ("id = \"hello\"", &format!("id = \"{}\"", "a".repeat(65)), "[plugin].id"),
+        ("version = \"1.2.3\"", "version = \"1.2\"", "[plugin].version"),
+        ("entry_point = \"hello\"", "entry_point = \"../evil\"", "[plugin].entry_point"),
+        ("entry_point = \"hello\"", "entry_point = \"a/b\"", "[plugin].entry_point"),
+        ("min_host_version = \"0.1.0\"", "min_host_version = \">=0.1\"", "[compatibility].min_host_version"),
+        ("max_host_version = \"2.0.0\"", "max_host_version = \"0.0.1\"", "[compatibility].max_host_version"),
+        ("tools = [\"greet\"]", "tools = [\"greet\", \"greet\"]", "[capabilities].tools"),
+        ("hooks = [\"on_start\"]", "hooks = [\"bad name\"]", "[capabilities].hooks"),
+        ("author = \"A. Author\"", "author = \"A\\u0000B\"", "[plugin].author"),
+    ];
+    for (from, to, field) in cases {
+        let text = GOOD.replace(from, to);
+        let line = 1 + text[..text.find(to).unwrap()].matches('\n').count();
+        let e = error(&text);
+        assert_eq!(e.status(), Status::ManifestInvalid, "{to}: {e}");
+        assert!(e.message().contains(field), "{to}: {e}");
+        assert!(e.message().starts_with(&format!("/p/aisopod.plugin.toml:{line}: ")), "{to}: {e}");
+    }
+}
+
+#[test]
+fn id_of_exactly_64_bytes_is_accepted() {
+    let id = format!("a{}", "-".repeat(63));
+    assert_eq!(parse(&GOOD.replace("id = \"hello\"", &format!("id = \"{id}\""))).unwrap().id, id);
+}
+
+#[test]
+fn non_utf8_is_refused_with_offset() {
+    let mut bytes = GOOD.as_bytes().to_vec();
+    bytes.extend_from_slice(b"# \xff\n");
+    let e = Manifest::parse_bytes(&bytes, Path::new("m.toml")).unwrap_err();
+    assert_eq!(e.status(), Status::InvalidUtf8);
+    assert!(e.message().contains("offset"), "{e}");
+}
+
+#[test]
+fn host_range_is_inclusive() {
+    let m = parse(GOOD).unwrap();
+    let path = Path::new("m.toml");
+    assert!(m.check_host_version(&Version::new(0, 1, 0), path).is_ok());
+    assert!(m.check_host_version(&Version::new(2, 0, 0), path).is_ok());
+    let old = m.check_host_version(&Version::new(0, 0, 9), path).unwrap_err();
+    assert_eq!(old.status(), Status::VersionIncompatible);
+    assert!(old.message().contains("min_host_version") && old.message().contains("'hello'"), "{old}");
+    let new = m.check_host_version(&Version::new(2, 0, 1), path).unwrap_err();
+    assert!(new.message().contains("max_host_version"), "{new}");
+}
+
+/// The fast reader either declines or agrees exactly (values and spans) with the full parser.
+#[test]
+fn fast_reader_agrees_with_the_full_parser() {
+    let cases = [
+        GOOD.to_string(),
+        GOOD.replace('\n', "\r\n"),
+        GOOD.replace("tools = [\"greet\"]", "tools = [\n  \"greet\", # the one tool\n  'b',\n]"),
+        GOOD.replace("author = \"A. Author\"", "author = 'lit\\eral'   # comment"),
+        GOOD.replace("[compatibility]", "[compatibility] # trailing comment"),
+        GOOD.replace("entry_point = \"hello\"", "entry_point = \"hello\"\nthread_safe = false\nunload = true"),
+        GOOD.replace("author = \"A. Author\"", "author = \"\""),
+        GOOD.replace("tools = [\"greet\"]", "tools = []"),
+        GOOD.replace("author = \"A. Author\"", "author = \"esc\\\"aped\""),
+        GOOD.replace("author = \"A. Author\"", "author = \"\"\"multi\"\"\""),
+        GOOD.replace("[plugin]", "[ plugin ]"),
+        GOOD.replace("id = \"hello\"", "\"id\" = \"hello\""),
+        GOOD.replace("id = \"hello\"", "id = \"hello\"\nid = \"again\""),
+        GOOD.replace("author = ", "colour = \"red\"\nauthor = "),
+        GOOD.replace("name = \"Hello\"\n", ""),
+        GOOD.replace("entry_point = \"hello\"", "entry_point = \"hello\"\nunload = 1"),
+        GOOD.replace("tools = [\"greet\"]", "tools = [\"greet\",,]"),
+        GOOD.replace("tools = [\"greet\"]", "tools = [\"greet\"] # x\r"),
+        format!("{GOOD}\n[capabilities]\n"),
+        "[plugin]\r".to_string(),
+        String::new(),
+    ];
+    let mut accepted = 0;
+    for text in &cases {
+        let full: std::result::Result<RawManifest, _> = toml::from_str(text);
+        if let Some(fast) = fast::read(text) {
+            accepted += 1;
+            assert_eq!(Some(fast), full.ok(), "the fast reader disagrees on:\n{text}");
+        }
+    }
+    assert!(accepted >= 8, "the fast reader took only {accepted} cases");
+}

@@ -1,0 +1,162 @@
+//! Validation: every field of a raw manifest checked against its rule, with errors that name the file, the
+//! line, the field and its value.
+
+use std::fmt;
+use std::path::Path;
+
+use semver::Version;
+use toml::Spanned;
+
+use super::schema::RawManifest;
+use super::{line_of, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN};
+use crate::capability_kind::{CapabilityKind, PerKind};
+use crate::error::{Error, Result, Status};
+
+/// Checks raw values against the field rules; `text` and `path` are only used in messages.
+pub(super) struct Validator<'a> {
+    pub(super) text: &'a str,
+    pub(super) path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn invalid<T>(&self, field: &str, value: &Spanned<String>, why: impl fmt::Display) -> Result<T> {
+        Err(Error::new(
+            Status::ManifestInvalid,
+            format!(
+                "{}:{}: {field} = {:?}: {why}",
+                self.path.display(),
+                line_of(self.text.as_bytes(), value.span().start),
+                value.get_ref()
+            ),
+        ))
+    }
+
+    pub(super) fn validate(&self, raw: RawManifest) -> Result<Manifest> {
+        let plugin = raw.plugin;
+        self.check_id(&plugin.id)?;
+        if plugin.name.get_ref().trim().is_empty() {
+            return self.invalid("[plugin].name", &plugin.name, "must not be empty");
+        }
+        for (field, value) in [
+            ("[plugin].name", &plugin.name),
+            ("[plugin].description", &plugin.description),
+            ("[plugin].author", &plugin.author),
+        ] {
+            if value.get_ref().contains('\0') {
+                return self.invalid(field, value, "must not contain a NUL character");
+            }
+        }
+        let version = self.semver("[plugin].version", &plugin.version)?;
+        self.check_entry_point(&plugin.entry_point)?;
+
+        let min_host_version =
+            self.optional_semver("[compatibility].min_host_version", &raw.compatibility.min_host_version)?;
+        let max_host_version =
+            self.optional_semver("[compatibility].max_host_version", &raw.compatibility.max_host_version)?;
+        if let (Some(min), Some(max), Some(max_raw)) =
+            (&min_host_version, &max_host_version, &raw.compatibility.max_host_version)
+        {
+            if min > max {
+                return self.invalid(
+                    "[compatibility].max_host_version",
+                    max_raw,
+                    format!("is lower than min_host_version {min}"),
+                );
+            }
+        }
+
+        let mut capabilities: PerKind<Vec<String>> = PerKind::default();
+        for (kind, list) in raw.capabilities.0 {
+            capabilities[kind] = self.capability_names(kind, list)?;
+        }
+
+        Ok(Manifest {
+            id: plugin.id.into_inner(),
+            name: plugin.name.into_inner(),
+            version,
+            description: plugin.description.into_inner(),
+            author: plugin.author.into_inner(),
+            entry_point: plugin.entry_point.into_inner(),
+            thread_safe: plugin.thread_safe,
+            unload: plugin.unload,
+            capabilities,
+            min_host_version,
+            max_host_version,
+        })
+    }
+
+    fn check_id(&self, id: &Spanned<String>) -> Result<()> {
+        let value = id.get_ref();
+        if value.is_empty() {
+            return self.invalid("[plugin].id", id, "must not be empty");
+        }
+        if value.len() > ID_MAX_LEN {
+            return self.invalid(
+                "[plugin].id",
+                id,
+                format!("is {} bytes, over the {ID_MAX_LEN}-byte limit", value.len()),
+            );
+        }
+        let first_ok = value.as_bytes()[0].is_ascii_lowercase() || value.as_bytes()[0].is_ascii_digit();
+        let rest_ok = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        if !first_ok || !rest_ok {
+            return self.invalid("[plugin].id", id, "must match [a-z0-9][a-z0-9._-]*");
+        }
+        Ok(())
+    }
+
+    fn check_entry_point(&self, entry: &Spanned<String>) -> Result<()> {
+        let value = entry.get_ref();
+        if value.is_empty() {
+            return self.invalid("[plugin].entry_point", entry, "must not be empty");
+        }
+        if value.contains(['/', '\\']) || value.contains("..") || value.contains('\0') {
+            return self.invalid(
+                "[plugin].entry_point",
+                entry,
+                "must be a library stem without path separators, '..' or NUL",
+            );
+        }
+        Ok(())
+    }
+
+    fn semver(&self, field: &str, value: &Spanned<String>) -> Result<Version> {
+        Version::parse(value.get_ref()).or_else(|e| self.invalid(field, value, format!("is not a semver version: {e}")))
+    }
+
+    fn optional_semver(&self, field: &str, value: &Option<Spanned<String>>) -> Result<Option<Version>> {
+        value.as_ref().map(|v| self.semver(field, v)).transpose()
+    }
+
+    fn capability_names(&self, kind: CapabilityKind, list: Vec<Spanned<String>>) -> Result<Vec<String>> {
+        let field = format!("[capabilities].{}", kind.manifest_key());
+        let mut names: Vec<String> = Vec::with_capacity(list.len());
+        for name in list {
+            if let Err(why) = check_capability_name(name.get_ref()) {
+                return self.invalid(&field, &name, why);
+            }
+            if names.iter().any(|n| n == name.get_ref()) {
+                return self.invalid(&field, &name, "is listed twice");
+            }
+            names.push(name.into_inner());
+        }
+        Ok(names)
+    }
+}
+
+/// Checks a capability name: 1 to 128 bytes of `[A-Za-z0-9_.:/-]`, starting with a letter, digit or `_`.
+pub fn check_capability_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        return Err("a capability name must not be empty".into());
+    }
+    if name.len() > CAPABILITY_NAME_MAX_LEN {
+        return Err(format!("a capability name is at most {CAPABILITY_NAME_MAX_LEN} bytes"));
+    }
+    let first = name.as_bytes()[0];
+    let valid = (first.is_ascii_alphanumeric() || first == b'_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.:/-".contains(&b));
+    if !valid {
+        return Err("a capability name must match [A-Za-z0-9_][A-Za-z0-9_.:/-]*".into());
+    }
+    Ok(())
+}
