@@ -8,6 +8,7 @@
 //! never see a torn file.
 
 use std::collections::HashMap;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
 use semver::Version;
@@ -15,7 +16,9 @@ use semver::Version;
 use crate::abi::AISOPOD_ABI_VERSION;
 use crate::capability_kind::{CapabilityKind, PerKind};
 use crate::file_stamp::FileStamp;
+use crate::io_error;
 use crate::manifest::Manifest;
+use crate::open_file::{self, OpenError};
 
 const MAGIC: &[u8; 8] = b"AISOPODC";
 const FORMAT_VERSION: u32 = 1;
@@ -62,37 +65,62 @@ impl Cache {
         self.index.len()
     }
 
-    /// Reads the cache at `path`. A missing file is an empty cache; a file that fails a check is an empty
-    /// cache plus the reason, for a diagnostic.
-    pub(crate) fn load(path: &Path) -> (Cache, Option<String>) {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
-                return (Cache::default(), None)
+    /// Reads the cache at `path`, which must be a regular file or nothing. A missing file is an empty cache;
+    /// one that fails a check is ignored and rebuilt; a path that is not a regular file is neither read nor
+    /// written.
+    pub(crate) fn load(path: &Path) -> Loaded {
+        let mut file = match open_file::open_regular(path) {
+            Ok((file, _)) => file,
+            Err(OpenError::Missing(_)) => return Loaded::Usable(Cache::default(), None),
+            Err(OpenError::WrongKind(kind)) => {
+                return Loaded::Unusable(format!("it is {}, not a regular file", kind.with_article()))
             }
-            Err(e) => return (Cache::default(), Some(format!("cannot read it: {e}"))),
+            Err(OpenError::Failed(e)) => {
+                return Loaded::Usable(Cache::default(), Some(format!("cannot read it: {}", io_error::describe(&e))))
+            }
         };
+        let mut bytes = Vec::new();
+        if let Err(e) = file.read_to_end(&mut bytes) {
+            return Loaded::Usable(Cache::default(), Some(format!("cannot read it: {}", io_error::describe(&e))));
+        }
         match decode(bytes) {
-            Ok(cache) => (cache, None),
-            Err(why) => (Cache::default(), Some(why)),
+            Ok(cache) => Loaded::Usable(cache, None),
+            Err(why) => Loaded::Usable(Cache::default(), Some(why)),
         }
     }
 
     /// Writes `entries` to `path` atomically (temporary file, then rename).
     pub(crate) fn save<'a>(path: &Path, entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Result<(), String> {
         let bytes = encode(entries);
+        let describe = |e: std::io::Error| io_error::describe(&e);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {}", parent.display(), describe(e)))?;
         }
         let mut temporary = path.as_os_str().to_owned();
         temporary.push(format!(".{}.tmp", std::process::id()));
         let temporary = PathBuf::from(temporary);
-        std::fs::write(&temporary, bytes).map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
+        // A leftover of this process id is replaced; creating anew never opens what is there (a FIFO would block).
+        let _ = std::fs::remove_file(&temporary);
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temporary)
+            .and_then(|mut file| file.write_all(&bytes));
+        written.map_err(|e| format!("cannot write {}: {}", temporary.display(), describe(e)))?;
         std::fs::rename(&temporary, path).map_err(|e| {
             let _ = std::fs::remove_file(&temporary);
-            format!("cannot replace {}: {e}", path.display())
+            format!("cannot replace {}: {}", path.display(), describe(e))
         })
     }
+}
+
+/// What reading a cache file gave.
+pub(crate) enum Loaded {
+    /// A cache to use, and to rewrite when discovery finds changes; with the reason when the file was ignored.
+    Usable(Cache, Option<String>),
+    /// The path is not a regular file: the cache is off for this discovery. The reason says what the path is.
+    Unusable(String),
 }
 
 /// A 64-bit checksum, eight bytes at a time: enough to tell a torn or corrupted file from a whole one (it

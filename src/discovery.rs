@@ -7,11 +7,13 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cache::{BuildFnv, Cache, Entry};
+use crate::cache::{BuildFnv, Cache, Entry, Loaded};
 use crate::error::{Error, Status};
 use crate::file_stamp::FileStamp;
+use crate::io_error;
 use crate::log::{LogLevel, Logger};
 use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
+use crate::open_file::{self, OpenError};
 
 /// The environment variable holding extra search paths, `:`-separated (`;` on Windows).
 pub const PLUGIN_PATH_ENV: &str = "AISOPOD_PLUGIN_PATH";
@@ -81,11 +83,15 @@ impl Discovery {
     pub fn scan_cached(search_paths: &[PathBuf], logger: &Logger, cache_path: Option<&Path>) -> Discovery {
         let mut discovery = Discovery::default();
         let (directories, candidates) = discovery.candidates(search_paths, logger);
-        let cache = cache_path.map(|path| {
-            let (cache, ignored) = Cache::load(path);
-            if let Some(why) = ignored {
-                let message = format!("{}: registry cache ignored and rebuilt: {why}", path.display());
-                discovery.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
+        let cache = cache_path.and_then(|path| {
+            let (cache, problem) = match Cache::load(path) {
+                Loaded::Usable(cache, ignored) => {
+                    (Some(cache), ignored.map(|why| format!("ignored and rebuilt: {why}")))
+                }
+                Loaded::Unusable(why) => (None, Some(format!("ignored, neither read nor written: {why}"))),
+            };
+            if let Some(problem) = problem {
+                discovery.cache_problem(path, logger, &problem);
             }
             cache
         });
@@ -118,8 +124,7 @@ impl Discovery {
         }
         if let (true, Some(path)) = (save, cache_path) {
             if let Err(why) = Cache::save(path, entries.iter().map(|(p, e)| (p.as_path(), e))) {
-                let message = format!("{}: registry cache not written: {why}", path.display());
-                discovery.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
+                discovery.cache_problem(path, logger, &format!("not written: {why}"));
             }
         }
         discovery
@@ -130,34 +135,44 @@ impl Discovery {
         let mut directories = Vec::new();
         let mut candidates = Vec::new();
         for search_path in search_paths {
-            let opened = std::fs::File::open(search_path).and_then(|dir| Ok((dir, std::fs::read_dir(search_path)?)));
-            let (handle, entries) = match opened {
-                Ok(opened) => opened,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    logger.log(LogLevel::Debug, &format!("skipping search path {}: {e}", search_path.display()));
+            // Opened without blocking and checked to be a directory: a FIFO here must not hang discovery.
+            let opened = open_file::open_directory(search_path)
+                .and_then(|dir| Ok((dir, std::fs::read_dir(search_path).map_err(OpenError::Failed)?)));
+            let why = match opened {
+                Ok((handle, entries)) => {
+                    self.list(search_path, entries, directories.len(), &mut candidates);
+                    directories.push(SearchDir { path: search_path.clone(), handle });
                     continue;
                 }
-                Err(e) => {
-                    let message = format!("{}: cannot read search directory: {e}", search_path.display());
-                    self.diagnose(search_path.clone(), Error::new(Status::Io, message));
+                Err(OpenError::Missing(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let why = io_error::describe(&e);
+                    logger.log(LogLevel::Debug, &format!("skipping search path {}: {why}", search_path.display()));
                     continue;
+                }
+                Err(OpenError::WrongKind(kind)) => format!("search path is {}, not a directory", kind.with_article()),
+                Err(OpenError::Missing(e) | OpenError::Failed(e)) => {
+                    format!("cannot read search directory: {}", io_error::describe(&e))
                 }
             };
-            let index = directories.len();
-            let first = candidates.len();
-            for entry in entries {
-                match entry {
-                    Ok(entry) => candidates.push(Candidate { search_path: index, name: entry.file_name() }),
-                    Err(e) => {
-                        let message = format!("{}: cannot read a directory entry: {e}", search_path.display());
-                        self.diagnose(search_path.clone(), Error::new(Status::Io, message));
-                    }
-                }
-            }
-            candidates[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
-            directories.push(SearchDir { path: search_path.clone(), handle });
+            self.diagnose(search_path.clone(), Error::new(Status::Io, format!("{}: {why}", search_path.display())));
         }
         (directories, candidates)
+    }
+
+    /// Appends the entries of search directory number `index` to `candidates`, sorted by name.
+    fn list(&mut self, search_path: &Path, entries: std::fs::ReadDir, index: usize, candidates: &mut Vec<Candidate>) {
+        let first = candidates.len();
+        for entry in entries {
+            match entry {
+                Ok(entry) => candidates.push(Candidate { search_path: index, name: entry.file_name() }),
+                Err(e) => {
+                    let why = io_error::describe(&e);
+                    let message = format!("{}: cannot read a directory entry: {why}", search_path.display());
+                    self.diagnose(search_path.to_path_buf(), Error::new(Status::Io, message));
+                }
+            }
+        }
+        candidates[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
     }
 
     fn accept(&mut self, info: Arc<PluginInfo>) {
@@ -173,6 +188,13 @@ impl Discovery {
         }
         self.by_id.insert(info.manifest.id.clone(), self.plugins.len());
         self.plugins.push(info);
+    }
+
+    /// A registry cache problem: a diagnostic, and a warning in the log.
+    fn cache_problem(&mut self, path: &Path, logger: &Logger, problem: &str) {
+        let message = format!("{}: registry cache {problem}", path.display());
+        logger.log(LogLevel::Warn, &message);
+        self.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
     }
 
     fn diagnose(&mut self, path: PathBuf, error: Error) {
@@ -295,12 +317,14 @@ fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>, scratch: 
     };
     let library_stamp = |relative: &mut Vec<u8>, manifest: &Manifest| {
         let file = [DLL_PREFIX, manifest.entry_point.as_str(), DLL_SUFFIX];
-        fs_at::stat(&directory.handle, relative_path(relative, name, &file)).ok()
+        open_file::stat_at(&directory.handle, relative_path(relative, name, &file)).ok().map(|(_, stamp)| stamp)
     };
     if let Some(cache) = cache {
         if let Some(slot) = cache.get(manifest_path) {
             let manifest_file = relative_path(&mut scratch.relative, name, &[MANIFEST_FILE_NAME]);
-            if fs_at::stat(&directory.handle, manifest_file).ok() == Some(slot.manifest_stamp) {
+            if open_file::stat_at(&directory.handle, manifest_file).ok().map(|(_, stamp)| stamp)
+                == Some(slot.manifest_stamp)
+            {
                 if let Some(manifest) = cache.manifest(slot) {
                     let library = library_stamp(&mut scratch.relative, &manifest);
                     if library == slot.library_stamp {
@@ -310,7 +334,8 @@ fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>, scratch: 
             }
         }
     }
-    let opened = fs_at::open(&directory.handle, relative_path(&mut scratch.relative, name, &[MANIFEST_FILE_NAME]));
+    let manifest_file = relative_path(&mut scratch.relative, name, &[MANIFEST_FILE_NAME]);
+    let opened = open_file::open_regular_at(&directory.handle, manifest_file);
     match Manifest::read_opened(opened, &scratch.manifest_path) {
         Ok(None) => Outcome::NotCandidate,
         Err(error) => Outcome::Refused(scratch.manifest_path.clone(), error),
@@ -318,50 +343,6 @@ fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>, scratch: 
             let stamps = cache.map(|_| (stamp, library_stamp(&mut scratch.relative, &manifest)));
             accepted(manifest, stamps, false)
         }
-    }
-}
-
-/// Opening and stat'ing files relative to an open directory: the kernel then walks two path components
-/// instead of the whole path.
-mod fs_at {
-    use std::ffi::CStr;
-    use std::fs::File;
-    use std::io;
-
-    use crate::file_stamp::FileStamp;
-
-    /// Opens `relative` (below `directory`) for reading.
-    #[cfg(unix)]
-    pub(super) fn open(directory: &File, path: &CStr) -> io::Result<File> {
-        use std::os::fd::{AsRawFd, FromRawFd};
-        // SAFETY: a valid directory descriptor and a NUL-terminated path; the new descriptor is owned by the
-        // returned File.
-        let fd = unsafe { libc::openat(directory.as_raw_fd(), path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(unsafe { File::from_raw_fd(fd) })
-    }
-
-    /// The stamp of `relative` (below `directory`), following symlinks.
-    #[cfg(unix)]
-    pub(super) fn stat(directory: &File, path: &CStr) -> io::Result<FileStamp> {
-        use std::os::fd::AsRawFd;
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: as in `open`; `st` is written in full on success.
-        let rc = unsafe { libc::fstatat(directory.as_raw_fd(), path.as_ptr(), st.as_mut_ptr(), 0) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let st = unsafe { st.assume_init() };
-        #[allow(clippy::unnecessary_cast)] // The field types differ between platforms.
-        Ok(FileStamp::from_parts(
-            st.st_dev as u64,
-            st.st_ino as u64,
-            st.st_size as u64,
-            st.st_mtime as i64,
-            st.st_mtime_nsec as i64,
-        ))
     }
 }
 

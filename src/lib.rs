@@ -27,6 +27,8 @@ pub mod ffi;
 #[cfg(feature = "loader")]
 mod file_stamp;
 #[cfg(feature = "loader")]
+mod io_error;
+#[cfg(feature = "loader")]
 mod loader;
 #[cfg(feature = "loader")]
 mod log;
@@ -35,6 +37,8 @@ mod manifest;
 // After `manifest`, where it used to live: cbindgen writes the header in module order.
 #[cfg(feature = "loader")]
 mod capability_kind;
+#[cfg(feature = "loader")]
+mod open_file;
 #[cfg(feature = "loader")]
 mod plugin;
 #[cfg(feature = "loader")]

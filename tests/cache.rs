@@ -123,3 +123,31 @@ fn an_unwritable_cache_is_a_diagnostic_not_a_failure() {
     let diagnostics = cache_diagnostics(&loader, &cache);
     assert!(diagnostics.len() == 1 && diagnostics[0].contains("registry cache not written"), "{diagnostics:?}");
 }
+
+/// A cache path that is a FIFO is neither read nor written (reading would block, and renaming over it would
+/// replace it): discovery goes on without a cache, with a diagnostic and a logged warning naming what it is.
+#[test]
+fn a_fifo_as_cache_is_ignored_without_blocking() {
+    use std::os::unix::fs::FileTypeExt;
+    let (root, cache) = tree("cache-fifo");
+    make_fifo(&cache);
+    let loader = std::sync::Arc::new(cached_loader(&root, &cache));
+    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = warnings.clone();
+    loader.set_log_callback(Some(std::sync::Arc::new(move |level, _: &str, message: &str| {
+        if level == aisopod_loader::LogLevel::Warn {
+            sink.lock().unwrap().push(message.to_owned());
+        }
+    })));
+    for _ in 0..2 {
+        let scanning = loader.clone();
+        assert_eq!(within_10_seconds("discovery", move || scanning.discover()), 3);
+        let expected = format!(
+            "{}: registry cache ignored, neither read nor written: it is a FIFO, not a regular file",
+            cache.display()
+        );
+        assert_eq!(cache_diagnostics(&loader, &cache), std::slice::from_ref(&expected));
+        assert_eq!(warnings.lock().unwrap().drain(..).collect::<Vec<_>>(), [expected]);
+        assert!(std::fs::metadata(&cache).unwrap().file_type().is_fifo(), "the FIFO was replaced");
+    }
+}

@@ -1,49 +1,58 @@
-//! Reading a manifest file: one bounded read of at most [`MANIFEST_MAX_BYTES`], with the identity of the file
-//! read for the registry cache.
+//! Reading a manifest file: a regular file only, opened without blocking, in one bounded read of at most
+//! [`MANIFEST_MAX_BYTES`], with the identity of the file read for the registry cache.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::Read as _;
 use std::path::Path;
 
 use super::{Manifest, MANIFEST_MAX_BYTES};
 use crate::error::{Error, Result, Status};
 use crate::file_stamp::FileStamp;
+use crate::io_error;
+use crate::open_file::{self, OpenError};
 
 impl Manifest {
     /// Reads and validates the manifest at `path`, refusing files over [`MANIFEST_MAX_BYTES`].
     pub fn read(path: &Path) -> Result<Manifest> {
         match Manifest::read_stamped(path)? {
             Some((manifest, _)) => Ok(manifest),
-            None => Err(Error::new(Status::Io, format!("{}: cannot read manifest: no such file", path.display()))),
+            None => {
+                let why = io_error::describe(&std::io::ErrorKind::NotFound.into());
+                Err(Error::new(Status::Io, format!("{}: cannot read manifest: {why}", path.display())))
+            }
         }
     }
 
     /// Reads and validates the manifest at `path`, with the identity of the file it read. `Ok(None)` when
     /// there is no manifest there (the path or its directory does not exist, or is not a directory).
     pub(crate) fn read_stamped(path: &Path) -> Result<Option<(Manifest, FileStamp)>> {
-        Manifest::read_opened(File::open(path), path)
+        Manifest::read_opened(open_file::open_regular(path), path)
     }
 
     /// As [`Manifest::read_stamped`], for a file the caller opened (or failed to open) at `path`.
-    pub(crate) fn read_opened(opened: std::io::Result<File>, path: &Path) -> Result<Option<(Manifest, FileStamp)>> {
-        let io_error =
-            |e: std::io::Error| Error::new(Status::Io, format!("{}: cannot read manifest: {e}", path.display()));
-        let mut file = match opened {
-            Ok(file) => file,
+    pub(crate) fn read_opened(
+        opened: std::result::Result<(File, Metadata), OpenError>,
+        path: &Path,
+    ) -> Result<Option<(Manifest, FileStamp)>> {
+        let io_error = |e: std::io::Error| {
+            Error::new(Status::Io, format!("{}: cannot read manifest: {}", path.display(), io_error::describe(&e)))
+        };
+        let (mut file, metadata) = match opened {
+            Ok(opened) => opened,
             // No manifest, or a directory entry that is not a directory: not a candidate. A manifest that is a
             // dangling symlink is a broken candidate, though, worth a diagnostic.
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+            Err(OpenError::Missing(e)) => {
                 return match std::fs::symlink_metadata(path) {
                     Ok(_) => Err(io_error(e)),
                     Err(_) => Ok(None),
                 };
             }
-            Err(e) => return Err(io_error(e)),
+            Err(OpenError::WrongKind(kind)) => {
+                let message = format!("{}: manifest is {}, not a regular file", path.display(), kind.with_article());
+                return Err(Error::new(Status::Io, message));
+            }
+            Err(OpenError::Failed(e)) => return Err(io_error(e)),
         };
-        let metadata = file.metadata().map_err(io_error)?;
-        if metadata.is_dir() {
-            return Err(Error::new(Status::Io, format!("{}: manifest is a directory, not a file", path.display())));
-        }
         if metadata.len() > MANIFEST_MAX_BYTES {
             return Err(too_large(path, metadata.len()));
         }
@@ -61,7 +70,7 @@ impl Manifest {
                             return Err(too_large(path, filled as u64));
                         }
                         bytes.resize(bytes.len() * 2, 0);
-                    } else if metadata.is_file() {
+                    } else {
                         break;
                     }
                 }
