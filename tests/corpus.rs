@@ -156,6 +156,14 @@ fn cases() -> Vec<Case> {
             setup: |r, c| bad_manifest(r, c, edit(c, "hooks = [\"ping\"]", "hooks = [\"ping\"]\nwidgets = [\"x\"]")),
         },
         Case {
+            name: "duplicate key",
+            id: "m-dup",
+            stage: Stage::Discover,
+            status: Status::ManifestParse,
+            needles: &["m-dup/aisopod.plugin.toml:4: duplicate key `name` in table [plugin]"],
+            setup: |r, c| bad_manifest(r, c, edit(c, "version = ", "name = \"Again\"\nversion = ")),
+        },
+        Case {
             name: "manifest over the size cap",
             id: "m-large",
             stage: Stage::Discover,

@@ -107,6 +107,10 @@ fn check_manifest_error(data: &[u8], path: &Path, status: Status, message: &str)
         .unwrap_or_else(|| panic!("error message lacks a ':<line>: ' after the path: {message:?}"));
     let lines = 1 + data.iter().filter(|&&b| b == b'\n').count();
     assert!((1..=lines).contains(&line), "line {line} is outside the input's {lines} lines: {message:?}");
+    let why = rest.split_once(": ").map_or("", |(_, why)| why);
+    if why.starts_with("duplicate key") {
+        assert!(why.starts_with("duplicate key `"), "a duplicate key without its name: {message:?}");
+    }
 }
 
 /// The most plugin directories one input describes.

@@ -2,6 +2,7 @@
 //! file, the TOML schema, the fast reader and validation each have a module of their own.
 
 mod fast;
+mod full;
 mod read;
 mod schema;
 #[cfg(test)]
@@ -72,7 +73,7 @@ impl Manifest {
         // tree, and declines everything else to the full parser. Both feed the same validation.
         let raw = match fast::read(text) {
             Some(raw) => raw,
-            None => schema::parse(text, path)?,
+            None => full::parse(text, path)?,
         };
         Validator { text, path }.validate(raw)
     }
@@ -81,7 +82,7 @@ impl Manifest {
     /// [`Manifest::parse_str`]'s for every input; the fuzzers check that.
     #[doc(hidden)]
     pub fn parse_str_with_full_parser(text: &str, path: &Path) -> Result<Manifest> {
-        Validator { text, path }.validate(schema::parse(text, path)?)
+        Validator { text, path }.validate(full::parse(text, path)?)
     }
 
     /// Declared names of one capability kind.

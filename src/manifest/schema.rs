@@ -1,16 +1,13 @@
 //! The manifest's tables as the full TOML parser deserializes them: raw values with their spans, before
-//! validation, and the parser call that words syntax and schema errors with the line.
+//! validation.
 
 use std::fmt;
-use std::path::Path;
 
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::line_of;
 use crate::capability_kind::{CapabilityKind, PerKind};
-use crate::error::{Error, Result, Status};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -105,12 +102,4 @@ impl<'de> Deserialize<'de> for KindKey {
 pub(super) struct RawCompatibility {
     pub(super) min_host_version: Option<Spanned<String>>,
     pub(super) max_host_version: Option<Spanned<String>>,
-}
-
-/// The full TOML parser, which also words every syntax and schema error.
-pub(super) fn parse(text: &str, path: &Path) -> Result<RawManifest> {
-    toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|span| line_of(text.as_bytes(), span.start)).unwrap_or(1);
-        Error::new(Status::ManifestParse, format!("{}:{line}: {}", path.display(), e.message().trim_end()))
-    })
 }

@@ -149,3 +149,31 @@ fn fast_reader_agrees_with_the_full_parser() {
     }
     assert!(accepted >= 8, "the fast reader took only {accepted} cases");
 }
+
+/// A duplicate key is named with its table, and both readers agree on the status and the line.
+#[test]
+fn duplicate_keys_name_the_key_and_its_table() {
+    let cases = [
+        (GOOD.replace("name = \"Hello\"", "name = \"Hello\"\nname = \"Again\""), 5, "`name` in table [plugin]"),
+        (GOOD.replace("hooks = ", "\"tools\" = []\nhooks = "), 12, "`tools` in table [capabilities]"),
+        (format!("{GOOD}[plugin]\n"), 17, "`plugin`: table [plugin] is defined twice"),
+        (GOOD.replace("[capabilities]", "[capabilities]\ntools.x = 1"), 12, "`tools` in table [capabilities]"),
+        ("plugin.id = \"a\"\nplugin.id = \"b\"\n".to_string(), 2, "`id` in table [plugin]"),
+        ("x = 1\n'x' = 2\n".to_string(), 2, "`x` at the top level"),
+        ("[a.\"b c\"]\nd = { e = 1, e = 2 }\n".to_string(), 2, "`e` in table [a.\"b c\".d]"),
+    ];
+    for (text, line, why) in cases {
+        let full = Manifest::parse_str_with_full_parser(&text, Path::new("/p/aisopod.plugin.toml"));
+        assert_eq!(parse(&text), full, "the readers disagree on:\n{text}");
+        let e = error(&text);
+        assert_eq!(e.status(), Status::ManifestParse, "{e}");
+        assert_eq!(e.message(), format!("/p/aisopod.plugin.toml:{line}: duplicate key {why}"), "{text}");
+    }
+}
+
+#[test]
+fn a_duplicate_key_written_two_ways_is_named_decoded() {
+    let text = GOOD.replace("name = \"Hello\"", "name = \"Hello\"\n\"na\\u006De\" = \"Again\"");
+    let e = error(&text);
+    assert_eq!(e.message(), "/p/aisopod.plugin.toml:5: duplicate key `name` in table [plugin]");
+}
