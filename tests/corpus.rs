@@ -246,6 +246,24 @@ fn cases() -> Vec<Case> {
             setup: |r, c| bad_manifest(r, c, edit(c, "entry_point = \"l-dotdot\"", "entry_point = \"..evil\"")),
         },
         Case {
+            name: "blank entry_point",
+            id: "l-blank",
+            stage: Stage::Discover,
+            status: Status::ManifestInvalid,
+            needles: &["l-blank/aisopod.plugin.toml:7: [plugin].entry_point = \"   \": must not be blank"],
+            setup: |r, c| bad_manifest(r, c, edit(c, "entry_point = \"l-blank\"", "entry_point = \"   \"")),
+        },
+        Case {
+            name: "entry_point that is a file name",
+            id: "l-file-name",
+            stage: Stage::Discover,
+            status: Status::ManifestInvalid,
+            needles: &["[plugin].entry_point = \"libl-file-name.so.1\"", "the library stem: use \"l-file-name\""],
+            setup: |r, c| {
+                bad_manifest(r, c, edit(c, "entry_point = \"l-file-name\"", "entry_point = \"libl-file-name.so.1\""))
+            },
+        },
+        Case {
             name: "library symlink escaping the plugin directory",
             id: "l-escape",
             stage: Stage::Load,

@@ -55,6 +55,14 @@ fn check_valid_manifest(m: &Manifest) {
         !entry.contains(['/', '\\', '\0']) && !entry.contains(".."),
         "entry_point {entry:?} holds a separator, '..' or NUL"
     );
+    assert!(!entry.trim().is_empty() && entry.trim() == entry, "entry_point {entry:?} is blank or padded");
+    let lower = entry.to_ascii_lowercase();
+    let version = lower.find(".so.").map(|at| &lower[at + 4..]).unwrap_or_default();
+    let versioned = !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    assert!(
+        !([".so", ".dll", ".dylib"].iter().any(|suffix| lower.ends_with(suffix)) || versioned),
+        "entry_point {entry:?} is a library file name, not a stem"
+    );
     let library = m.library_file_name();
     let mut components = Path::new(&library).components();
     assert!(

@@ -177,3 +177,48 @@ fn a_duplicate_key_written_two_ways_is_named_decoded() {
     let e = error(&text);
     assert_eq!(e.message(), "/p/aisopod.plugin.toml:5: duplicate key `name` in table [plugin]");
 }
+
+#[test]
+fn blank_entry_points_are_refused() {
+    for (value, why) in [
+        ("   ", "must not be blank"),
+        ("\t", "must not be blank"),
+        (" hello", "must not begin or end with whitespace"),
+        ("hello ", "must not begin or end with whitespace"),
+    ] {
+        let text = GOOD.replace("entry_point = \"hello\"", &format!("entry_point = \"{value}\""));
+        let e = error(&text);
+        assert_eq!(e.status(), Status::ManifestInvalid, "{e}");
+        assert_eq!(e.message(), format!("/p/aisopod.plugin.toml:8: [plugin].entry_point = {value:?}: {why}"));
+    }
+}
+
+#[test]
+fn entry_points_that_are_file_names_get_the_stem_as_a_hint() {
+    for (value, stem) in [
+        ("libfoo.so", "foo"),
+        ("foo.so", "foo"),
+        ("foo.dll", "foo"),
+        ("libfoo.dll", "libfoo"),
+        ("foo.dylib", "foo"),
+        ("libfoo.dylib", "foo"),
+        ("libfoo.so.1", "foo"),
+        ("libfoo.so.1.2.3", "foo"),
+        ("Foo.DLL", "Foo"),
+        ("libFoo.SO.2", "Foo"),
+        ("lib.so", "lib"),
+        (".so", ""),
+    ] {
+        let text = GOOD.replace("entry_point = \"hello\"", &format!("entry_point = \"{value}\""));
+        let e = error(&text);
+        assert_eq!(e.status(), Status::ManifestInvalid, "{e}");
+        let hint = format!(
+            "[plugin].entry_point = {value:?}: is a file name, but entry_point is the library stem: use {stem:?}"
+        );
+        assert_eq!(e.message(), format!("/p/aisopod.plugin.toml:8: {hint}"));
+    }
+    for stem in ["foo", "libfoo", "foo.so.x", "foo-so", "foo.soap", "my.plugin", "a b"] {
+        let text = GOOD.replace("entry_point = \"hello\"", &format!("entry_point = \"{stem}\""));
+        assert_eq!(parse(&text).unwrap().entry_point, stem);
+    }
+}

@@ -107,14 +107,24 @@ impl Validator<'_> {
 
     fn check_entry_point(&self, entry: &Spanned<String>) -> Result<()> {
         let value = entry.get_ref();
+        let field = "[plugin].entry_point";
         if value.is_empty() {
-            return self.invalid("[plugin].entry_point", entry, "must not be empty");
+            return self.invalid(field, entry, "must not be empty");
+        }
+        if value.trim().is_empty() {
+            return self.invalid(field, entry, "must not be blank");
+        }
+        if value.trim() != value {
+            return self.invalid(field, entry, "must not begin or end with whitespace");
         }
         if value.contains(['/', '\\']) || value.contains("..") || value.contains('\0') {
+            return self.invalid(field, entry, "must be a library stem without path separators, '..' or NUL");
+        }
+        if let Some(stem) = library_stem(value) {
             return self.invalid(
-                "[plugin].entry_point",
+                field,
                 entry,
-                "must be a library stem without path separators, '..' or NUL",
+                format!("is a file name, but entry_point is the library stem: use {stem:?}"),
             );
         }
         Ok(())
@@ -142,6 +152,27 @@ impl Validator<'_> {
         }
         Ok(names)
     }
+}
+
+/// The stem of a library file name (`libfoo.so`, `libfoo.so.1`, `foo.dylib`, `foo.dll` give `foo`; `.so` gives
+/// ""); `None` for a value that does not end like a library file.
+fn library_stem(value: &str) -> Option<&str> {
+    // Suffixes match in any case; lowercasing keeps byte offsets, so `lower` and `value` slice alike.
+    let lower = value.to_ascii_lowercase();
+    let is_version = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let end = match lower.find(".so.") {
+        Some(at) if is_version(&lower[at + 4..]) => at + 3,
+        _ => value.len(),
+    };
+    let (base, unix) = [(".so", true), (".dylib", true), (".dll", false)]
+        .into_iter()
+        .find(|(suffix, _)| lower[..end].ends_with(suffix))
+        .map(|(suffix, unix)| (&value[..end - suffix.len()], unix))?;
+    let stem = match base.strip_prefix("lib") {
+        Some(stem) if unix && !stem.is_empty() => stem,
+        _ => base,
+    };
+    Some(stem)
 }
 
 /// Checks a capability name: 1 to 128 bytes of `[A-Za-z0-9_.:/-]`, starting with a letter, digit or `_`.
