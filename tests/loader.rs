@@ -637,3 +637,45 @@ fn io_errors_are_worded_for_c_users() {
     assert!(error.message().ends_with(": cannot read manifest: No such file or directory"), "{error}");
     assert!(!error.message().contains("os error"), "{error}");
 }
+
+/// A manifest newer than this loader reads is discovered, loaded and run: the keys this loader does not know
+/// are ignored, each with a warning in the log naming the line and both versions. `[metadata]` and `x-` keys are
+/// ignored silently, and `license` is kept.
+#[test]
+fn a_newer_manifest_is_loaded_with_its_unknown_keys_logged() {
+    let root = temp_dir("newer-manifest");
+    let text = format!(
+        "manifest_version = 2\n{}[permissions]\nnetwork = false\n\n[metadata]\ncategory = \"tests\"\n",
+        manifest("later")
+            .replace("author = \"Tests\"", "author = \"Tests\"\nlicense = \"MIT\"\nsandbox = \"strict\"\nx-note = 1")
+    );
+    add_test_plugin_with(&root, "later", &[], &text);
+    let (loader, _) = loader_for(&root);
+    let warnings = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = warnings.clone();
+    loader.set_log_callback(Some(Arc::new(move |level, _: &str, message: &str| {
+        if level == aisopod_loader::LogLevel::Warn {
+            sink.lock().unwrap().push(message.to_owned());
+        }
+    })));
+    assert_eq!(loader.discover(), 1, "{:?}", loader.discovery().diagnostics());
+    let discovery = loader.discovery();
+    let manifest = &discovery.find("later").unwrap().manifest;
+    assert_eq!(manifest.license.as_deref(), Some("MIT"));
+    let path = root.join("later/aisopod.plugin.toml");
+    let note = "(manifest_version 2 is newer than 1, the newest this loader reads)";
+    let expected = [
+        format!("{}:9: ignored unknown field `sandbox` in table [plugin] {note}", path.display()),
+        format!("{}:20: ignored unknown table [permissions] {note}", path.display()),
+    ];
+    assert_eq!(manifest.warnings, expected);
+    assert_eq!(*warnings.lock().unwrap(), expected);
+
+    loader.load("later").unwrap();
+    loader.init("later", "", Path::new("")).unwrap();
+    assert_eq!(
+        loader.invoke_to_vec("later", CapabilityKind::Tool, "echo", b"from the future").unwrap(),
+        b"from the future"
+    );
+    loader.unload("later").unwrap();
+}

@@ -119,7 +119,7 @@ impl Discovery {
                         let entry = Entry { manifest_stamp, library_stamp, manifest: info.manifest.clone() };
                         entries.push((info.manifest_path(), entry));
                     }
-                    discovery.accept(info);
+                    discovery.accept(info, logger);
                 }
             }
         }
@@ -176,7 +176,8 @@ impl Discovery {
         candidates[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
     }
 
-    fn accept(&mut self, info: Arc<PluginInfo>) {
+    /// Accepts a plugin unless an earlier one has its id; logs what was ignored in a newer manifest.
+    fn accept(&mut self, info: Arc<PluginInfo>, logger: &Logger) {
         if let Some(first) = self.find(&info.manifest.id) {
             let manifest_path = info.manifest_path();
             let message = format!(
@@ -186,6 +187,9 @@ impl Discovery {
                 first.manifest_path().display()
             );
             return self.diagnose(manifest_path, Error::new(Status::DuplicateId, message));
+        }
+        for warning in &info.manifest.warnings {
+            logger.log(LogLevel::Warn, warning);
         }
         self.by_id.insert(info.manifest.id.clone(), self.plugins.len());
         self.plugins.push(info);

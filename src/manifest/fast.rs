@@ -1,18 +1,12 @@
-//! A reader for the common shape of a manifest: the three known tables, bare keys, basic strings without
-//! escapes, literal strings, booleans and arrays of those strings, comments. It builds the same
-//! [`RawManifest`] the full parser would, and returns `None` for anything else (other syntax, unknown or
-//! repeated keys and tables, missing fields, wrong types), which the full parser then reads and words.
+//! A reader for the common shape of a manifest: the known keys of the three known tables, bare keys, basic
+//! strings without escapes, literal strings, booleans, arrays of those strings, a plain `manifest_version`,
+//! comments. It builds the same [`RawManifest`] the full parser would, and returns `None` for anything else
+//! (other syntax, unknown, `x-` or repeated keys and tables, `[metadata]`, missing fields, wrong types), which
+//! the full parser then reads and words.
 use toml::Spanned;
 
-use super::schema::{empty, RawCapabilities, RawCompatibility, RawManifest, RawPlugin};
+use super::schema::{empty, RawCapabilities, RawCompatibility, RawManifest, RawPlugin, Table};
 use crate::capability_kind::{CapabilityKind, PerKind};
-
-#[derive(Clone, Copy, PartialEq)]
-enum Table {
-    Plugin,
-    Capabilities,
-    Compatibility,
-}
 
 struct Cursor<'a> {
     text: &'a str,
@@ -108,6 +102,19 @@ impl<'a> Cursor<'a> {
         Some(value)
     }
 
+    /// A decimal integer without sign, underscores or leading zeros.
+    fn integer(&mut self) -> Option<Spanned<i64>> {
+        let start = self.at;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.at += 1;
+        }
+        let digits = &self.text[start..self.at];
+        if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) {
+            return None;
+        }
+        Some(Spanned::new(start..self.at, digits.parse().ok()?))
+    }
+
     fn string_array(&mut self) -> Option<Vec<Spanned<String>>> {
         if self.peek() != Some(b'[') {
             return None;
@@ -147,10 +154,12 @@ fn set<T>(slot: &mut Option<T>, value: T) -> Option<()> {
 
 pub(super) fn read(text: &str) -> Option<RawManifest> {
     let mut cursor = Cursor { text, at: 0 };
-    let mut table: Option<Table> = None;
-    let mut seen = [false; 3];
+    let mut table = Table::Top;
+    let mut seen = [false; Table::NAMED.len()];
+    let mut manifest_version = None;
     let (mut id, mut name, mut version, mut entry_point) = (None, None, None, None);
     let (mut description, mut author, mut thread_safe, mut unload) = (None, None, None, None);
+    let (mut license, mut homepage, mut repository) = (None, None, None);
     let mut lists: PerKind<Option<Vec<Spanned<String>>>> = PerKind::default();
     let (mut min_host_version, mut max_host_version) = (None, None);
     while cursor.peek().is_some() {
@@ -159,18 +168,14 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
             Some(b'#' | b'\n' | b'\r') | None => cursor.end_of_line()?,
             Some(b'[') => {
                 cursor.at += 1;
-                let next = match cursor.bare_key()? {
-                    "plugin" => Table::Plugin,
-                    "capabilities" => Table::Capabilities,
-                    "compatibility" => Table::Compatibility,
-                    _ => return None,
-                };
-                if cursor.peek() != Some(b']') || std::mem::replace(&mut seen[next as usize], true) {
+                let header = cursor.bare_key()?;
+                let index = Table::NAMED.iter().position(|(name, _)| *name == header)?;
+                if cursor.peek() != Some(b']') || std::mem::replace(&mut seen[index], true) {
                     return None;
                 }
                 cursor.at += 1;
                 cursor.end_of_line()?;
-                table = Some(next);
+                table = Table::NAMED[index].1;
             }
             Some(_) => {
                 let key = cursor.bare_key()?;
@@ -180,7 +185,8 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
                 }
                 cursor.at += 1;
                 cursor.skip_blanks();
-                match (table?, key) {
+                match (table, key) {
+                    (Table::Top, "manifest_version") => set(&mut manifest_version, cursor.integer()?)?,
                     (Table::Plugin, "id") => set(&mut id, cursor.string()?)?,
                     (Table::Plugin, "name") => set(&mut name, cursor.string()?)?,
                     (Table::Plugin, "version") => set(&mut version, cursor.string()?)?,
@@ -189,6 +195,9 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
                     (Table::Plugin, "entry_point") => set(&mut entry_point, cursor.string()?)?,
                     (Table::Plugin, "thread_safe") => set(&mut thread_safe, cursor.boolean()?)?,
                     (Table::Plugin, "unload") => set(&mut unload, cursor.boolean()?)?,
+                    (Table::Plugin, "license") => set(&mut license, cursor.string()?)?,
+                    (Table::Plugin, "homepage") => set(&mut homepage, cursor.string()?)?,
+                    (Table::Plugin, "repository") => set(&mut repository, cursor.string()?)?,
                     (Table::Capabilities, key) => {
                         let kind = CapabilityKind::from_manifest_key(key)?;
                         set(&mut lists[kind], cursor.string_array()?)?
@@ -201,10 +210,8 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
             }
         }
     }
-    if !seen[Table::Plugin as usize] {
-        return None;
-    }
     Some(RawManifest {
+        manifest_version,
         plugin: RawPlugin {
             id: id?,
             name: name?,
@@ -214,8 +221,12 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
             entry_point: entry_point?,
             thread_safe: thread_safe.unwrap_or(true),
             unload: unload.unwrap_or(true),
+            license,
+            homepage,
+            repository,
         },
         capabilities: RawCapabilities(lists.map(Option::unwrap_or_default)),
         compatibility: RawCompatibility { min_host_version, max_host_version },
+        unknown: Vec::new(),
     })
 }

@@ -1,26 +1,79 @@
-//! The full TOML parser: it reads any manifest into the raw schema, and words every syntax and schema error
-//! with its line (naming, for a duplicate key, the key and its table).
+//! The full TOML parser: it reads any manifest into the raw schema, finds the keys this loader does not know,
+//! and words every syntax and schema error with its line (naming, for a duplicate key, the key and its table).
 
 use std::ops::Range;
 use std::path::Path;
 
-use toml::de::{DeTable, DeValue};
+use serde::Deserialize as _;
+use toml::de::{DeString, DeTable, DeValue};
+use toml::Spanned;
 
-use super::line_of;
-use super::schema::RawManifest;
+use super::growth::{self, newer_version_note};
+use super::schema::{RawManifest, Table, UnknownKey, EXTENSION_PREFIX, METADATA_TABLE};
+use super::{line_of, MANIFEST_VERSION};
 use crate::error::{Error, Result, Status};
 
-/// Parses `text` into the raw schema; `path` is only used in messages.
+/// Parses `text` into the raw schema, with the keys this loader does not know; `path` is only used in
+/// messages.
 pub(super) fn parse(text: &str, path: &Path) -> Result<RawManifest> {
-    toml::from_str(text).map_err(|e| {
+    let failed = |e: toml::de::Error, newer: Option<i64>| {
         let line = e.span().map(|span| line_of(text.as_bytes(), span.start)).unwrap_or(1);
         let message = match e.span() {
             Some(span) if e.message() == "duplicate key" => duplicate_key(text, span),
             _ => None,
         };
         let message = message.unwrap_or_else(|| e.message().trim_end().to_owned());
-        Error::new(Status::ManifestParse, format!("{}:{line}: {message}", path.display()))
-    })
+        let note = newer.map(newer_version_note).unwrap_or_default();
+        Error::new(Status::ManifestParse, format!("{}:{line}: {message}{note}", path.display()))
+    };
+    let root = DeTable::parse(text).map_err(|e| failed(e, None))?;
+    let newer = declared_version(root.get_ref()).filter(|&v| v > i64::from(MANIFEST_VERSION));
+    let unknown = unknown_keys(root.get_ref()).map_err(|(span, why)| {
+        let line = line_of(text.as_bytes(), span.start);
+        Error::new(Status::ManifestParse, format!("{}:{line}: {why}", path.display()))
+    })?;
+    // In a manifest this loader reads in full, an unknown key is most likely a misspelt known one: saying so
+    // explains a "missing field" that would follow.
+    if let (None, Some(first)) = (newer, unknown.first()) {
+        return Err(growth::refuse(first, text, path));
+    }
+    let mut raw = RawManifest::deserialize(toml::de::Deserializer::from(root)).map_err(|e| failed(e, newer))?;
+    raw.unknown = unknown;
+    Ok(raw)
+}
+
+/// `manifest_version`, when it is an integer.
+fn declared_version(root: &DeTable<'_>) -> Option<i64> {
+    let value = root.get("manifest_version")?.get_ref().as_integer()?;
+    i64::from_str_radix(value.as_str(), value.radix()).ok()
+}
+
+/// Every key of a known table that this loader does not know, in the order of the file: neither one of the
+/// table's keys nor an `x-` key. `[metadata]` is free-form, but must be a table.
+fn unknown_keys(root: &DeTable<'_>) -> std::result::Result<Vec<UnknownKey>, (Range<usize>, String)> {
+    let mut unknown = Vec::new();
+    let mut check = |table: Table, key: &Spanned<DeString<'_>>, value: &Spanned<DeValue<'_>>| {
+        let name: &str = key.get_ref();
+        if !name.starts_with(EXTENSION_PREFIX) && !table.keys().contains(&name) {
+            let is_table = value.get_ref().is_table();
+            unknown.push(UnknownKey { table, key: Spanned::new(key.span(), name.to_owned()), is_table });
+        }
+    };
+    for (key, value) in root {
+        let name: &str = key.get_ref();
+        check(Table::Top, key, value);
+        if name == METADATA_TABLE && !value.get_ref().is_table() {
+            return Err((key.span(), format!("[metadata] must be a table, not {}", value.get_ref().type_str())));
+        }
+        let known = Table::NAMED.iter().find(|(table_name, _)| *table_name == name);
+        if let (Some((_, table)), Some(inner)) = (known, value.get_ref().as_table()) {
+            for (key, value) in inner {
+                check(*table, key, value);
+            }
+        }
+    }
+    unknown.sort_by_key(|u| u.key.span().start);
+    Ok(unknown)
 }
 
 /// "duplicate key `name` in table [plugin]", for the key at `span`: the parser says only "duplicate key".
@@ -36,11 +89,19 @@ fn duplicate_key(text: &str, span: Range<usize>) -> Option<String> {
             first = Some((name_span.start, path.to_vec(), is_table));
         }
     });
-    let Some((_, table, is_table)) = first else {
-        return Some(format!("duplicate key `{key}`"));
-    };
     let line_start = text[..span.start].rfind('\n').map_or(0, |at| at + 1);
-    if is_table && text[line_start..span.start].trim_start().starts_with('[') {
+    let line_end = text[span.end..].find('\n').map_or(text.len(), |at| span.end + at);
+    // A table header ("[plugin]") naming a table defined before, with a header or with dotted keys.
+    let header = Some(text[line_start..line_end].trim())
+        .filter(|line| line.starts_with('[') && text[line_start..span.start].trim_start().starts_with('['))
+        .and_then(|line| Some(line.trim_start_matches('[').split(']').next()?.trim()));
+    let Some((_, table, is_table)) = first else {
+        return Some(match header {
+            Some(header) => format!("duplicate key `{key}`: table [{header}] is defined twice"),
+            None => format!("duplicate key `{key}`"),
+        });
+    };
+    if is_table && header.is_some() {
         let mut defined = table;
         defined.push(key.to_owned());
         return Some(format!("duplicate key `{key}`: table [{}] is defined twice", dotted(&defined)));

@@ -1,10 +1,12 @@
 //! The plugin manifest, `aisopod.plugin.toml`: the validated [`Manifest`] and what it answers. Reading the
-//! file, the TOML schema, the fast reader and validation each have a module of their own.
+//! file, the schema, the two readers, validation and the rules for growth each have a module of their own.
 
 mod fast;
 mod full;
+mod growth;
 mod read;
 mod schema;
+mod spdx;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -27,6 +29,11 @@ pub const MANIFEST_MAX_BYTES: u64 = 64 * 1024;
 pub const ID_MAX_LEN: usize = 64;
 /// The longest capability name, in bytes.
 pub const CAPABILITY_NAME_MAX_LEN: usize = 128;
+/// The newest `manifest_version` this loader reads in full. A manifest declaring a newer one is read with the
+/// keys this loader does not know ignored, each with a warning.
+///
+/// cbindgen:ignore
+pub const MANIFEST_VERSION: u32 = 1;
 
 /// A validated manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +55,15 @@ pub struct Manifest {
     pub min_host_version: Option<Version>,
     /// Inclusive upper bound on the host version.
     pub max_host_version: Option<Version>,
+    /// `[plugin].license`: an SPDX license expression, such as `MIT OR Apache-2.0`.
+    pub license: Option<String>,
+    /// `[plugin].homepage`: an absolute URL.
+    pub homepage: Option<String>,
+    /// `[plugin].repository`: an absolute URL.
+    pub repository: Option<String>,
+    /// In a manifest newer than [`MANIFEST_VERSION`], one message for each key that was ignored, naming the
+    /// file, the line and both versions; empty otherwise. Discovery logs each as a warning.
+    pub warnings: Vec<String>,
 }
 
 impl Manifest {

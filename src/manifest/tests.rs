@@ -222,3 +222,130 @@ fn entry_points_that_are_file_names_get_the_stem_as_a_hint() {
         assert_eq!(parse(&text).unwrap().entry_point, stem);
     }
 }
+
+/// Parses with both readers, which must agree.
+fn both(text: &str) -> Result<Manifest> {
+    let path = Path::new("/p/aisopod.plugin.toml");
+    let result = Manifest::parse_str(text, path);
+    assert_eq!(result, Manifest::parse_str_with_full_parser(text, path), "the readers disagree on:\n{text}");
+    result
+}
+
+#[test]
+fn license_homepage_and_repository_are_kept() {
+    let text = GOOD.replace(
+        "author = \"A. Author\"",
+        "author = \"A. Author\"\nlicense = \"MIT OR Apache-2.0\"\nhomepage = 'https://example.org/hello'\n\
+         repository = \"git+https://example.org/hello.git\"",
+    );
+    let m = both(&text).unwrap();
+    assert!(fast::read(&text).is_some(), "the fast reader declined the metadata fields");
+    assert_eq!(m.license.as_deref(), Some("MIT OR Apache-2.0"));
+    assert_eq!(m.homepage.as_deref(), Some("https://example.org/hello"));
+    assert_eq!(m.repository.as_deref(), Some("git+https://example.org/hello.git"));
+    let m = both(GOOD).unwrap();
+    assert_eq!((m.license, m.homepage, m.repository), (None, None, None));
+}
+
+#[test]
+fn bad_license_and_urls_name_the_field() {
+    for (line, why) in [
+        ("license = \"MIT or Apache-2.0\"", "[plugin].license = \"MIT or Apache-2.0\": is not an SPDX license expression: expected AND, OR or WITH before `or` (operators are upper case)"),
+        ("license = \"\"", "[plugin].license = \"\": is not an SPDX license expression: it is empty"),
+        ("homepage = \"example.org\"", "[plugin].homepage = \"example.org\": must be an absolute URL, such as \"https://example.org/plugin\""),
+        ("repository = \"https://example.org/a b\"", "[plugin].repository = \"https://example.org/a b\": must not contain whitespace or control characters"),
+    ] {
+        let e = both(&GOOD.replace("author = \"A. Author\"", line)).unwrap_err();
+        assert_eq!(e.status(), Status::ManifestInvalid, "{e}");
+        assert_eq!(e.message(), format!("/p/aisopod.plugin.toml:7: {why}"));
+    }
+}
+
+#[test]
+fn metadata_tables_and_x_keys_are_accepted_and_ignored() {
+    let text = format!(
+        "x-generator = \"tool 1.0\"\n{}\n[metadata]\ncategory = \"greeting\"\nnested = {{ any = [1, 2.5, true] }}\n\
+         [metadata.more]\nx = 1\n[x-vendor]\nsetting = 3\n",
+        GOOD.replace("author = \"A. Author\"", "author = \"A. Author\"\nx-icon = \"hello.png\"")
+            .replace("tools = [\"greet\"]", "tools = [\"greet\"]\nx-widgets = [\"w\"]")
+            .replace("max_host_version = \"2.0.0\"", "max_host_version = \"2.0.0\"\nx-tested-with = \"1.4.0\"")
+    );
+    let m = both(&text).unwrap();
+    assert_eq!(m, both(GOOD).unwrap());
+    assert!(m.warnings.is_empty());
+    let e = both(&format!("metadata = 1\n{GOOD}")).unwrap_err();
+    assert_eq!(e.status(), Status::ManifestParse);
+    assert_eq!(e.message(), "/p/aisopod.plugin.toml:1: [metadata] must be a table, not integer");
+}
+
+#[test]
+fn unknown_keys_are_refused_with_a_suggestion_or_the_known_keys() {
+    let cases = [
+        (GOOD.replace("version = ", "verison = "), 5, "unknown field `verison` in table [plugin]: did you mean `version`?"),
+        (GOOD.replace("[plugin]", "[plugins]"), 2, "unknown table [plugins]: did you mean [plugin]?"),
+        (format!("manifest-version = 1\n{GOOD}"), 1, "unknown key `manifest-version` at the top level: did you mean `manifest_version`?"),
+        (
+            GOOD.replace("hooks = ", "widgets = []\nhooks = "),
+            12,
+            "unknown field `widgets` in table [capabilities] (known: `tools`, `commands`, `channels`, `providers`, `hooks`; keys starting with `x-` are ignored)",
+        ),
+        (
+            format!("{GOOD}[extras]\n"),
+            17,
+            "unknown table [extras] (known: `manifest_version`, [plugin], [capabilities], [compatibility], [metadata]; keys starting with `x-` are ignored)",
+        ),
+    ];
+    for (text, line, why) in cases {
+        let e = both(&text).unwrap_err();
+        assert_eq!(e.status(), Status::ManifestParse, "{e}");
+        assert_eq!(e.message(), format!("/p/aisopod.plugin.toml:{line}: {why}"));
+    }
+}
+
+#[test]
+fn manifest_version_defaults_to_1_and_must_be_1_or_more() {
+    assert_eq!(both(&format!("manifest_version = 1\n{GOOD}")).unwrap(), both(GOOD).unwrap());
+    assert!(fast::read(&format!("manifest_version = 1\n{GOOD}")).is_some());
+    let e = both(&format!("manifest_version = 0\n{GOOD}")).unwrap_err();
+    assert_eq!(e.status(), Status::ManifestInvalid);
+    assert_eq!(e.message(), "/p/aisopod.plugin.toml:1: manifest_version = 0: must be 1 or more");
+    let e = both(&format!("manifest_version = \"1\"\n{GOOD}")).unwrap_err();
+    assert_eq!(e.status(), Status::ManifestParse);
+    assert!(e.message().starts_with("/p/aisopod.plugin.toml:1: invalid type: string \"1\""), "{e}");
+}
+
+/// A manifest newer than this loader reads: what the loader does not know is ignored with a warning naming the
+/// line and both versions; what it knows is still checked, and a refusal names both versions too.
+#[test]
+fn newer_manifests_are_read_with_unknown_keys_ignored() {
+    let newer = format!(
+        "manifest_version = 3\n{}[permissions]\nnetwork = true\n",
+        GOOD.replace("author = ", "sandbox = \"strict\"\nauthor = ").replace("hooks = ", "widgets = [\"w\"]\nhooks = ")
+    );
+    let m = both(&newer).unwrap();
+    let note = "(manifest_version 3 is newer than 1, the newest this loader reads)";
+    assert_eq!(
+        m.warnings,
+        [
+            format!("/p/aisopod.plugin.toml:8: ignored unknown field `sandbox` in table [plugin] {note}"),
+            format!("/p/aisopod.plugin.toml:14: ignored unknown field `widgets` in table [capabilities] {note}"),
+            format!("/p/aisopod.plugin.toml:20: ignored unknown table [permissions] {note}"),
+        ]
+    );
+    assert_eq!(Manifest { warnings: Vec::new(), ..m }, both(GOOD).unwrap());
+
+    let e = both(&newer.replace("version = \"1.2.3\"", "version = \"1.2\"")).unwrap_err();
+    assert_eq!(e.status(), Status::ManifestInvalid);
+    assert!(e.message().starts_with("/p/aisopod.plugin.toml:6: [plugin].version = \"1.2\": "), "{e}");
+    assert!(e.message().ends_with(note), "{e}");
+    let e = both(&newer.replace("name = \"Hello\"", "name = { first = \"Hello\" }")).unwrap_err();
+    assert_eq!(e.status(), Status::ManifestParse);
+    assert!(e.message().starts_with("/p/aisopod.plugin.toml:5: invalid type: "), "{e}");
+    assert!(e.message().ends_with(note), "{e}");
+}
+
+#[test]
+fn a_table_defined_by_dotted_keys_then_a_header_is_named() {
+    let e = both("plugin.id = \"a\"\n[plugin]\nname = \"A\"\n").unwrap_err();
+    assert_eq!(e.message(), "/p/aisopod.plugin.toml:2: duplicate key `plugin`: table [plugin] is defined twice");
+}

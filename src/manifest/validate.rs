@@ -7,8 +7,9 @@ use std::path::Path;
 use semver::Version;
 use toml::Spanned;
 
+use super::growth::newer_version_note;
 use super::schema::RawManifest;
-use super::{line_of, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN};
+use super::{line_of, spdx, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_VERSION};
 use crate::capability_kind::{CapabilityKind, PerKind};
 use crate::error::{Error, Result, Status};
 
@@ -19,19 +20,35 @@ pub(super) struct Validator<'a> {
 }
 
 impl Validator<'_> {
-    fn invalid<T>(&self, field: &str, value: &Spanned<String>, why: impl fmt::Display) -> Result<T> {
-        Err(Error::new(
-            Status::ManifestInvalid,
-            format!(
-                "{}:{}: {field} = {:?}: {why}",
-                self.path.display(),
-                line_of(self.text.as_bytes(), value.span().start),
-                value.get_ref()
-            ),
-        ))
+    /// The 1-based line of byte `offset` of the text.
+    pub(super) fn line(&self, offset: usize) -> usize {
+        line_of(self.text.as_bytes(), offset)
     }
 
+    /// A ManifestInvalid error: "<path>:<line>: <field> = <value>: <why>".
+    pub(super) fn invalid<T, V: fmt::Debug>(
+        &self,
+        field: &str,
+        value: &Spanned<V>,
+        why: impl fmt::Display,
+    ) -> Result<T> {
+        let line = self.line(value.span().start);
+        let message = format!("{}:{line}: {field} = {:?}: {why}", self.path.display(), value.get_ref());
+        Err(Error::new(Status::ManifestInvalid, message))
+    }
+
+    /// Checks every field. A manifest newer than this loader reads has every error end with a note naming
+    /// both versions.
     pub(super) fn validate(&self, raw: RawManifest) -> Result<Manifest> {
+        let declared = self.manifest_version(&raw.manifest_version)?;
+        self.fields(raw, declared).map_err(|e| match declared > i64::from(MANIFEST_VERSION) {
+            true => Error::new(e.status(), format!("{}{}", e.message(), newer_version_note(declared))),
+            false => e,
+        })
+    }
+
+    fn fields(&self, raw: RawManifest, declared: i64) -> Result<Manifest> {
+        let warnings = self.unknown_keys(&raw.unknown, declared)?;
         let plugin = raw.plugin;
         self.check_id(&plugin.id)?;
         if plugin.name.get_ref().trim().is_empty() {
@@ -48,6 +65,18 @@ impl Validator<'_> {
         }
         let version = self.semver("[plugin].version", &plugin.version)?;
         self.check_entry_point(&plugin.entry_point)?;
+        if let Some(license) = &plugin.license {
+            if let Err(why) = spdx::check_expression(license.get_ref()) {
+                return self.invalid("[plugin].license", license, format!("is not an SPDX license expression: {why}"));
+            }
+        }
+        for (field, url) in [("[plugin].homepage", &plugin.homepage), ("[plugin].repository", &plugin.repository)] {
+            if let Some(url) = url {
+                if let Err(why) = check_url(url.get_ref()) {
+                    return self.invalid(field, url, why);
+                }
+            }
+        }
 
         let min_host_version =
             self.optional_semver("[compatibility].min_host_version", &raw.compatibility.min_host_version)?;
@@ -82,6 +111,10 @@ impl Validator<'_> {
             capabilities,
             min_host_version,
             max_host_version,
+            license: plugin.license.map(Spanned::into_inner),
+            homepage: plugin.homepage.map(Spanned::into_inner),
+            repository: plugin.repository.map(Spanned::into_inner),
+            warnings,
         })
     }
 
@@ -152,6 +185,22 @@ impl Validator<'_> {
         }
         Ok(names)
     }
+}
+
+/// Checks a `homepage` or `repository` value: an absolute URL, `scheme://` and more, without whitespace.
+fn check_url(value: &str) -> std::result::Result<(), &'static str> {
+    let scheme_ok = |scheme: &str| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    };
+    match value.split_once("://") {
+        Some((scheme, rest)) if scheme_ok(scheme) && !rest.is_empty() => {}
+        _ => return Err("must be an absolute URL, such as \"https://example.org/plugin\""),
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain whitespace or control characters");
+    }
+    Ok(())
 }
 
 /// The stem of a library file name (`libfoo.so`, `libfoo.so.1`, `foo.dylib`, `foo.dll` give `foo`; `.so` gives
