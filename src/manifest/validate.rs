@@ -206,16 +206,22 @@ fn check_url(value: &str) -> std::result::Result<(), &'static str> {
 /// The stem of a library file name (`libfoo.so`, `libfoo.so.1`, `foo.dylib`, `foo.dll` give `foo`; `.so` gives
 /// ""); `None` for a value that does not end like a library file.
 fn library_stem(value: &str) -> Option<&str> {
-    // Suffixes match in any case; lowercasing keeps byte offsets, so `lower` and `value` slice alike.
-    let lower = value.to_ascii_lowercase();
-    let is_version = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.');
-    let end = match lower.find(".so.") {
-        Some(at) if is_version(&lower[at + 4..]) => at + 3,
-        _ => value.len(),
+    // Most stems have no dot: one byte search, and nothing allocated, for the common case.
+    if !value.contains('.') {
+        return None;
+    }
+    // Suffixes match in any case.
+    let bytes = value.as_bytes();
+    let is_version = |v: &[u8]| !v.is_empty() && v.iter().all(|b| b.is_ascii_digit() || *b == b'.');
+    let end = match bytes.windows(4).position(|w| w.eq_ignore_ascii_case(b".so.")) {
+        Some(at) if is_version(&bytes[at + 4..]) => at + 3,
+        _ => bytes.len(),
     };
     let (base, unix) = [(".so", true), (".dylib", true), (".dll", false)]
         .into_iter()
-        .find(|(suffix, _)| lower[..end].ends_with(suffix))
+        .find(|(suffix, _)| {
+            end >= suffix.len() && bytes[end - suffix.len()..end].eq_ignore_ascii_case(suffix.as_bytes())
+        })
         .map(|(suffix, unix)| (&value[..end - suffix.len()], unix))?;
     let stem = match base.strip_prefix("lib") {
         Some(stem) if unix && !stem.is_empty() => stem,
