@@ -25,11 +25,20 @@ mod error;
 #[cfg(feature = "loader")]
 pub mod ffi;
 #[cfg(feature = "loader")]
+mod file_stamp;
+#[cfg(feature = "loader")]
+mod io_error;
+#[cfg(feature = "loader")]
 mod loader;
 #[cfg(feature = "loader")]
 mod log;
 #[cfg(feature = "loader")]
 mod manifest;
+// After `manifest`, where it used to live: cbindgen writes the header in module order.
+#[cfg(feature = "loader")]
+mod capability_kind;
+#[cfg(feature = "loader")]
+mod open_file;
 #[cfg(feature = "loader")]
 mod paths;
 #[cfg(feature = "loader")]
@@ -37,6 +46,8 @@ mod plugin;
 #[cfg(feature = "loader")]
 mod sync;
 
+#[cfg(feature = "loader")]
+pub use capability_kind::{CapabilityKind, PerKind};
 #[cfg(feature = "loader")]
 pub use discovery::{
     default_cache_path, default_paths, expand_tilde, Diagnostic, Discovery, PluginInfo, SearchConfig, PLUGIN_PATH_ENV,
@@ -49,8 +60,7 @@ pub use loader::{Capability, Loader, PluginState, VecSink};
 pub use log::{LogCallback, LogLevel, Logger};
 #[cfg(feature = "loader")]
 pub use manifest::{
-    check_capability_name, CapabilityKind, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_FILE_NAME,
-    MANIFEST_MAX_BYTES,
+    check_capability_name, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_FILE_NAME, MANIFEST_MAX_BYTES,
 };
 
 /// This library's version, from `Cargo.toml`.

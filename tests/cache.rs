@@ -123,3 +123,64 @@ fn an_unwritable_cache_is_a_diagnostic_not_a_failure() {
     let diagnostics = cache_diagnostics(&loader, &cache);
     assert!(diagnostics.len() == 1 && diagnostics[0].contains("registry cache not written"), "{diagnostics:?}");
 }
+
+/// A cache path that is a FIFO is neither read nor written (reading would block, and renaming over it would
+/// replace it): discovery goes on without a cache, with a diagnostic and a logged warning naming what it is.
+#[test]
+fn a_fifo_as_cache_is_ignored_without_blocking() {
+    use std::os::unix::fs::FileTypeExt;
+    let (root, cache) = tree("cache-fifo");
+    make_fifo(&cache);
+    let loader = std::sync::Arc::new(cached_loader(&root, &cache));
+    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = warnings.clone();
+    loader.set_log_callback(Some(std::sync::Arc::new(move |level, _: &str, message: &str| {
+        if level == aisopod_loader::LogLevel::Warn {
+            sink.lock().unwrap().push(message.to_owned());
+        }
+    })));
+    for _ in 0..2 {
+        let scanning = loader.clone();
+        assert_eq!(within_10_seconds("discovery", move || scanning.discover()), 3);
+        let expected = format!(
+            "{}: registry cache ignored, neither read nor written: it is a FIFO, not a regular file",
+            cache.display()
+        );
+        assert_eq!(cache_diagnostics(&loader, &cache), std::slice::from_ref(&expected));
+        assert_eq!(warnings.lock().unwrap().drain(..).collect::<Vec<_>>(), [expected]);
+        assert!(std::fs::metadata(&cache).unwrap().file_type().is_fifo(), "the FIFO was replaced");
+    }
+}
+
+/// `license`, `homepage`, `repository` and the warnings of a newer manifest survive the cache: a loader that
+/// takes the plugin from the cache sees the same manifest and logs the same warnings.
+#[test]
+fn cached_entries_keep_metadata_and_warnings() {
+    let (root, cache) = tree("cache-metadata");
+    let text = format!(
+        "manifest_version = 2\n{}",
+        manifest("a").replace(
+            "author = \"Tests\"",
+            "author = \"Tests\"\nlicense = \"Apache-2.0\"\nhomepage = \"https://example.org/a\"\nfuture = true"
+        )
+    );
+    std::fs::write(root.join("a/aisopod.plugin.toml"), text).unwrap();
+    let first = cached_loader(&root, &cache);
+    assert_eq!(first.discover(), 3);
+    let written = std::fs::read(&cache).unwrap();
+    let fresh = first.discovery().find("a").unwrap().manifest.clone();
+    assert_eq!((fresh.license.as_deref(), fresh.warnings.len()), (Some("Apache-2.0"), 1));
+
+    let second = cached_loader(&root, &cache);
+    let warnings = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = warnings.clone();
+    second.set_log_callback(Some(std::sync::Arc::new(move |level, _: &str, message: &str| {
+        if level == aisopod_loader::LogLevel::Warn {
+            sink.lock().unwrap().push(message.to_owned());
+        }
+    })));
+    assert_eq!(second.discover(), 3);
+    assert_eq!(std::fs::read(&cache).unwrap(), written, "an unchanged tree rewrote the cache");
+    assert_eq!(second.discovery().find("a").unwrap().manifest, fresh);
+    assert_eq!(*warnings.lock().unwrap(), fresh.warnings);
+}

@@ -5,6 +5,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use aisopod_loader::{CapabilityKind, Loader, Status};
 use common::*;
@@ -22,6 +23,7 @@ enum Stage {
     Invoke(&'static str, &'static [u8]),
 }
 
+#[derive(Clone)]
 struct Case {
     name: &'static str,
     /// The id the case's plugin uses (its directory name too).
@@ -154,6 +156,46 @@ fn cases() -> Vec<Case> {
             setup: |r, c| bad_manifest(r, c, edit(c, "hooks = [\"ping\"]", "hooks = [\"ping\"]\nwidgets = [\"x\"]")),
         },
         Case {
+            name: "misspelt key",
+            id: "m-typo",
+            stage: Stage::Discover,
+            status: Status::ManifestParse,
+            needles: &["m-typo/aisopod.plugin.toml:6: unknown field `autor` in table [plugin]: did you mean `author`?"],
+            setup: |r, c| bad_manifest(r, c, edit(c, "author = ", "autor = ")),
+        },
+        Case {
+            name: "manifest_version below 1",
+            id: "m-version-0",
+            stage: Stage::Discover,
+            status: Status::ManifestInvalid,
+            needles: &["m-version-0/aisopod.plugin.toml:1: manifest_version = 0: must be 1 or more"],
+            setup: |r, c| bad_manifest(r, c, format!("manifest_version = 0\n{}", manifest(c.id))),
+        },
+        Case {
+            name: "[metadata] that is not a table",
+            id: "m-metadata",
+            stage: Stage::Discover,
+            status: Status::ManifestParse,
+            needles: &["m-metadata/aisopod.plugin.toml:1: [metadata] must be a table, not string"],
+            setup: |r, c| bad_manifest(r, c, format!("metadata = \"x\"\n{}", manifest(c.id))),
+        },
+        Case {
+            name: "license that is not an SPDX expression",
+            id: "m-license",
+            stage: Stage::Discover,
+            status: Status::ManifestInvalid,
+            needles: &["[plugin].license = \"MIT/Apache\"", "not an SPDX license expression"],
+            setup: |r, c| bad_manifest(r, c, edit(c, "author = ", "license = \"MIT/Apache\"\nauthor = ")),
+        },
+        Case {
+            name: "duplicate key",
+            id: "m-dup",
+            stage: Stage::Discover,
+            status: Status::ManifestParse,
+            needles: &["m-dup/aisopod.plugin.toml:4: duplicate key `name` in table [plugin]"],
+            setup: |r, c| bad_manifest(r, c, edit(c, "version = ", "name = \"Again\"\nversion = ")),
+        },
+        Case {
             name: "manifest over the size cap",
             id: "m-large",
             stage: Stage::Discover,
@@ -182,6 +224,17 @@ fn cases() -> Vec<Case> {
             status: Status::Io,
             needles: &["m-dir/aisopod.plugin.toml", "is a directory"],
             setup: |r, c| std::fs::create_dir_all(r.primary.join(c.id).join("aisopod.plugin.toml")).unwrap(),
+        },
+        Case {
+            name: "manifest is a FIFO",
+            id: "m-fifo",
+            stage: Stage::Discover,
+            status: Status::Io,
+            needles: &["m-fifo/aisopod.plugin.toml: manifest is a FIFO, not a regular file"],
+            setup: |r, c| {
+                std::fs::create_dir_all(r.primary.join(c.id)).unwrap();
+                make_fifo(&r.primary.join(c.id).join("aisopod.plugin.toml"));
+            },
         },
         Case {
             name: "invalid capability name",
@@ -225,6 +278,24 @@ fn cases() -> Vec<Case> {
             setup: |r, c| bad_manifest(r, c, edit(c, "entry_point = \"l-dotdot\"", "entry_point = \"..evil\"")),
         },
         Case {
+            name: "blank entry_point",
+            id: "l-blank",
+            stage: Stage::Discover,
+            status: Status::ManifestInvalid,
+            needles: &["l-blank/aisopod.plugin.toml:7: [plugin].entry_point = \"   \": must not be blank"],
+            setup: |r, c| bad_manifest(r, c, edit(c, "entry_point = \"l-blank\"", "entry_point = \"   \"")),
+        },
+        Case {
+            name: "entry_point that is a file name",
+            id: "l-file-name",
+            stage: Stage::Discover,
+            status: Status::ManifestInvalid,
+            needles: &["[plugin].entry_point = \"libl-file-name.so.1\"", "the library stem: use \"l-file-name\""],
+            setup: |r, c| {
+                bad_manifest(r, c, edit(c, "entry_point = \"l-file-name\"", "entry_point = \"libl-file-name.so.1\""))
+            },
+        },
+        Case {
             name: "library symlink escaping the plugin directory",
             id: "l-escape",
             stage: Stage::Load,
@@ -244,6 +315,17 @@ fn cases() -> Vec<Case> {
             status: Status::LibraryNotFound,
             needles: &["'l-missing'", "libl-missing.so", "[plugin].entry_point"],
             setup: |r, c| bad_manifest(r, c, manifest(c.id)),
+        },
+        Case {
+            name: "library is a FIFO",
+            id: "l-fifo",
+            stage: Stage::Load,
+            status: Status::LibraryLoad,
+            needles: &["'l-fifo'", "libl-fifo.so is not a regular file"],
+            setup: |r, c| {
+                let dir = write_plugin(&r.primary, c.id, &manifest(c.id), c.id, None);
+                make_fifo(&dir.join(library_name(c.id)));
+            },
         },
         Case {
             name: "text file named .so",
@@ -503,7 +585,7 @@ fn good_plugin_still_works(loader: &Loader, after: &str) {
 #[test]
 fn every_bad_input_gets_its_status_and_a_message_naming_the_culprit() {
     let roots = Roots { primary: temp_dir("corpus"), secondary: temp_dir("corpus-second") };
-    let loader = isolated_loader("1.5.0", &[&roots.primary, &roots.secondary]);
+    let loader = Arc::new(isolated_loader("1.5.0", &[&roots.primary, &roots.secondary]));
 
     let mut ran = 0;
     let mut skipped = Vec::new();
@@ -522,7 +604,9 @@ fn every_bad_input_gets_its_status_and_a_message_naming_the_culprit() {
         add_test_plugin(&roots.primary, "good", &[]);
         (case.setup)(&roots, &case);
 
-        let (status, message) = run_case(&loader, &case);
+        // Under a time limit: a case that blocks (on a FIFO, say) fails instead of hanging the run.
+        let (running, case_copy) = (loader.clone(), case.clone());
+        let (status, message) = within_10_seconds(case.name, move || run_case(&running, &case_copy));
         assert_eq!(status, case.status, "{}: {message}", case.name);
         for needle in case.needles {
             assert!(message.contains(needle), "{}: message lacks {needle:?}: {message}", case.name);
@@ -588,6 +672,37 @@ fn build_corpus_host(out: &Path, sanitize: bool) -> PathBuf {
     build_c_host("tests/corpus_host.c", &out.join(name), flags)
 }
 
+/// Runs a C host to completion, killing it and failing if it runs past `limit`: a host that blocks for good
+/// (on a FIFO, say) fails its test instead of hanging the run.
+fn run_host(command: &mut std::process::Command, limit: std::time::Duration) -> std::process::Output {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Drained on threads of their own, so that a chatty host never blocks on a full pipe.
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).unwrap();
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::process::Output { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
+}
+
 /// Every corpus case at once, in one tree (plus the secondary search path).
 fn whole_corpus() -> Roots {
     let roots = Roots { primary: temp_dir("corpus-all"), secondary: temp_dir("corpus-all-second") };
@@ -610,13 +725,14 @@ fn corpus_under_valgrind() {
     }
     let roots = whole_corpus();
     let host = build_corpus_host(&temp_dir("corpus-valgrind"), false);
-    let out = std::process::Command::new("valgrind")
-        .args(["--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=99"])
-        .arg(&host)
-        .arg(&roots.primary)
-        .arg(&roots.secondary)
-        .output()
-        .unwrap();
+    let out = run_host(
+        std::process::Command::new("valgrind")
+            .args(["--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=99"])
+            .arg(&host)
+            .arg(&roots.primary)
+            .arg(&roots.secondary),
+        std::time::Duration::from_secs(300),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let summary: Vec<&str> = stderr
@@ -645,17 +761,40 @@ fn corpus_under_valgrind() {
 fn corpus_under_address_and_undefined_sanitizers() {
     let roots = whole_corpus();
     let host = build_corpus_host(&temp_dir("corpus-asan"), true);
-    let out = std::process::Command::new(&host)
-        .arg(&roots.primary)
-        .arg(&roots.secondary)
-        .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
-        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
-        .output()
-        .unwrap();
+    let out = run_host(
+        std::process::Command::new(&host)
+            .arg(&roots.primary)
+            .arg(&roots.secondary)
+            .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
+            .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1"),
+        std::time::Duration::from_secs(120),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("{}", stdout.lines().last().unwrap_or(""));
     assert!(out.status.success(), "sanitizers found problems (exit {:?}):\n{stdout}\n{stderr}", out.status.code());
     assert!(!stderr.contains("ERROR: AddressSanitizer") && !stderr.contains("runtime error:"), "{stderr}");
     assert!(stdout.contains("0 loader faults"), "{stdout}");
+}
+
+/// A C host discovering a plugin directory whose manifest is a FIFO: the call returns promptly with the
+/// other plugin found and a diagnostic naming the file and what it is.
+#[test]
+fn c_host_reports_a_fifo_manifest_without_blocking() {
+    let root = temp_dir("corpus-fifo");
+    add_test_plugin(&root, "good", &[]);
+    std::fs::create_dir_all(root.join("m-fifo")).unwrap();
+    let fifo = root.join("m-fifo/aisopod.plugin.toml");
+    make_fifo(&fifo);
+    let host = build_corpus_host(&temp_dir("corpus-fifo-host"), false);
+    let out = run_host(std::process::Command::new(&host).arg(&root), std::time::Duration::from_secs(10));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}");
+    assert!(out.status.success(), "exit {:?}:\n{stdout}\n{}", out.status.code(), String::from_utf8_lossy(&out.stderr));
+    let diagnostic = format!(
+        "diagnostic a file or directory could not be read: {}: manifest is a FIFO, not a regular file",
+        fifo.display()
+    );
+    assert!(stdout.lines().any(|line| line == diagnostic), "no line {diagnostic:?} in:\n{stdout}");
+    assert!(stdout.contains("corpus host: 1 plugins, 1 diagnostics, 1 loaded"), "{stdout}");
 }

@@ -540,3 +540,142 @@ fn resolved_capabilities_pin_their_plugin() {
     drop(echo);
     loader.unload("tau").unwrap();
 }
+
+/// Discovery never blocks on, or reads, a file that is not a regular file: a FIFO, a socket or a device as a
+/// manifest each become a diagnostic naming the file and what it is; a FIFO among the plugin directories is
+/// not a candidate. Each scan runs under a 10 s limit, so a regression fails rather than hangs.
+#[test]
+fn special_files_as_manifests_are_refused_without_blocking() {
+    let root = temp_dir("special-manifests");
+    add_test_plugin(&root, "good", &[]);
+    for dir in ["a-fifo", "b-socket", "c-device"] {
+        std::fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    make_fifo(&root.join("a-fifo/aisopod.plugin.toml"));
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("b-socket/aisopod.plugin.toml")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", root.join("c-device/aisopod.plugin.toml")).unwrap();
+    make_fifo(&root.join("d-fifo-entry"));
+
+    let loader = Arc::new(isolated_loader("1.5.0", &[&root]));
+    let scanning = loader.clone();
+    assert_eq!(within_10_seconds("discovery", move || scanning.discover()), 1);
+    let discovery = loader.discovery();
+    assert_eq!(discovery.plugins()[0].manifest.id, "good");
+    let expected = [
+        ("a-fifo", "is a FIFO, not a regular file"),
+        ("b-socket", "is a socket, not a regular file"),
+        ("c-device", "is a character device, not a regular file"),
+    ];
+    let diagnostics = discovery.diagnostics();
+    assert_eq!(diagnostics.len(), expected.len(), "{diagnostics:#?}");
+    for ((dir, needle), diagnostic) in expected.iter().zip(diagnostics) {
+        assert_eq!(diagnostic.status, Status::Io, "{diagnostic:?}");
+        assert!(diagnostic.path.ends_with(format!("{dir}/aisopod.plugin.toml")), "{diagnostic:?}");
+        assert!(
+            diagnostic.message.contains(&format!("{dir}/aisopod.plugin.toml: manifest {needle}")),
+            "{diagnostic:?}"
+        );
+    }
+
+    // Reading one directly does not block either.
+    let fifo = root.join("a-fifo/aisopod.plugin.toml");
+    let error = within_10_seconds("Manifest::read", move || aisopod_loader::Manifest::read(&fifo)).unwrap_err();
+    assert_error(&error, Status::Io, &["a-fifo/aisopod.plugin.toml", "is a FIFO, not a regular file"]);
+}
+
+#[test]
+fn a_fifo_as_search_path_is_refused_without_blocking() {
+    let root = temp_dir("special-search-path");
+    add_test_plugin(&root, "good", &[]);
+    let fifo = temp_dir("special-search-path-fifo").join("plugins");
+    make_fifo(&fifo);
+    let file = fifo.with_file_name("a-file");
+    std::fs::write(&file, "not a directory").unwrap();
+    let loader = Arc::new(isolated_loader("1.5.0", &[&fifo, &file, &root]));
+    let scanning = loader.clone();
+    assert_eq!(within_10_seconds("discovery", move || scanning.discover()), 1);
+    let discovery = loader.discovery();
+    let messages: Vec<(&Path, Status, &str)> =
+        discovery.diagnostics().iter().map(|d| (d.path.as_path(), d.status, d.message.as_str())).collect();
+    assert_eq!(
+        messages,
+        [
+            (
+                fifo.as_path(),
+                Status::Io,
+                format!("{}: search path is a FIFO, not a directory", fifo.display()).as_str()
+            ),
+            (
+                file.as_path(),
+                Status::Io,
+                format!("{}: search path is a regular file, not a directory", file.display()).as_str()
+            ),
+        ]
+    );
+}
+
+/// Messages about files word the system's error as `strerror` does, without Rust's "(os error N)".
+#[test]
+fn io_errors_are_worded_for_c_users() {
+    let root = temp_dir("io-wording");
+    add_test_plugin(&root, "good", &[]);
+    std::fs::create_dir_all(root.join("dangling")).unwrap();
+    std::os::unix::fs::symlink(root.join("nowhere"), root.join("dangling/aisopod.plugin.toml")).unwrap();
+    let loader = isolated_loader("1.5.0", &[&root]);
+    assert_eq!(loader.discover(), 1);
+    let discovery = loader.discovery();
+    let [diagnostic] = discovery.diagnostics() else { panic!("{:?}", discovery.diagnostics()) };
+    assert_eq!(diagnostic.status, Status::Io);
+    assert_eq!(
+        diagnostic.message,
+        format!(
+            "{}: cannot read manifest: No such file or directory",
+            root.join("dangling/aisopod.plugin.toml").display()
+        )
+    );
+    let error = aisopod_loader::Manifest::read(&root.join("absent/aisopod.plugin.toml")).unwrap_err();
+    assert!(error.message().ends_with(": cannot read manifest: No such file or directory"), "{error}");
+    assert!(!error.message().contains("os error"), "{error}");
+}
+
+/// A manifest newer than this loader reads is discovered, loaded and run: the keys this loader does not know
+/// are ignored, each with a warning in the log naming the line and both versions. `[metadata]` and `x-` keys are
+/// ignored silently, and `license` is kept.
+#[test]
+fn a_newer_manifest_is_loaded_with_its_unknown_keys_logged() {
+    let root = temp_dir("newer-manifest");
+    let text = format!(
+        "manifest_version = 2\n{}[permissions]\nnetwork = false\n\n[metadata]\ncategory = \"tests\"\n",
+        manifest("later")
+            .replace("author = \"Tests\"", "author = \"Tests\"\nlicense = \"MIT\"\nsandbox = \"strict\"\nx-note = 1")
+    );
+    add_test_plugin_with(&root, "later", &[], &text);
+    let (loader, _) = loader_for(&root);
+    let warnings = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = warnings.clone();
+    loader.set_log_callback(Some(Arc::new(move |level, _: &str, message: &str| {
+        if level == aisopod_loader::LogLevel::Warn {
+            sink.lock().unwrap().push(message.to_owned());
+        }
+    })));
+    assert_eq!(loader.discover(), 1, "{:?}", loader.discovery().diagnostics());
+    let discovery = loader.discovery();
+    let manifest = &discovery.find("later").unwrap().manifest;
+    assert_eq!(manifest.license.as_deref(), Some("MIT"));
+    let path = root.join("later/aisopod.plugin.toml");
+    let note = "(manifest_version 2 is newer than 1, the newest this loader reads)";
+    let expected = [
+        format!("{}:9: ignored unknown field `sandbox` in table [plugin] {note}", path.display()),
+        format!("{}:20: ignored unknown table [permissions] {note}", path.display()),
+    ];
+    assert_eq!(manifest.warnings, expected);
+    assert_eq!(*warnings.lock().unwrap(), expected);
+
+    loader.load("later").unwrap();
+    loader.init("later", "", Path::new("")).unwrap();
+    assert_eq!(
+        loader.invoke_to_vec("later", CapabilityKind::Tool, "echo", b"from the future").unwrap(),
+        b"from the future"
+    );
+    loader.unload("later").unwrap();
+}

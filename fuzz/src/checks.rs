@@ -29,7 +29,13 @@ pub fn check_manifest(data: &[u8]) {
         );
     }
     match parsed {
-        Ok(manifest) => check_valid_manifest(&manifest),
+        Ok(manifest) => {
+            check_valid_manifest(&manifest);
+            for warning in &manifest.warnings {
+                check_located(data, path, warning);
+                assert!(warning.contains("manifest_version"), "a warning without the versions: {warning:?}");
+            }
+        }
         Err(e) => check_manifest_error(data, path, e.status(), e.message()),
     }
 }
@@ -55,12 +61,28 @@ fn check_valid_manifest(m: &Manifest) {
         !entry.contains(['/', '\\', '\0']) && !entry.contains(".."),
         "entry_point {entry:?} holds a separator, '..' or NUL"
     );
+    assert!(!entry.trim().is_empty() && entry.trim() == entry, "entry_point {entry:?} is blank or padded");
+    let lower = entry.to_ascii_lowercase();
+    let version = lower.find(".so.").map(|at| &lower[at + 4..]).unwrap_or_default();
+    let versioned = !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    assert!(
+        !([".so", ".dll", ".dylib"].iter().any(|suffix| lower.ends_with(suffix)) || versioned),
+        "entry_point {entry:?} is a library file name, not a stem"
+    );
     let library = m.library_file_name();
     let mut components = Path::new(&library).components();
     assert!(
         matches!(components.next(), Some(std::path::Component::Normal(_))) && components.next().is_none(),
         "library file name {library:?} is not a single path component"
     );
+
+    if let Some(license) = &m.license {
+        assert!(!license.trim().is_empty(), "license {license:?} is blank");
+        assert!(license.bytes().all(|b| b.is_ascii_graphic() || b == b' ' || b == b'\t'), "license {license:?}");
+    }
+    for url in [&m.homepage, &m.repository].into_iter().flatten() {
+        assert!(url.contains("://") && !url.contains(char::is_whitespace), "URL {url:?} is not absolute or has spaces");
+    }
 
     if let (Some(min), Some(max)) = (&m.min_host_version, &m.max_host_version) {
         assert!(min <= max, "min_host_version {min} > max_host_version {max}");
@@ -86,10 +108,6 @@ fn check_valid_manifest(m: &Manifest) {
 
 fn check_manifest_error(data: &[u8], path: &Path, status: Status, message: &str) {
     assert!(!message.is_empty(), "empty error message ({status:?})");
-    let shown = path.display().to_string();
-    let Some(rest) = message.strip_prefix(&shown) else {
-        panic!("error message does not start with the path {shown:?}: {message:?}");
-    };
     assert!(
         matches!(status, Status::InvalidUtf8 | Status::ManifestParse | Status::ManifestInvalid),
         "unexpected status {status:?} for in-memory input: {message:?}"
@@ -99,14 +117,26 @@ fn check_manifest_error(data: &[u8], path: &Path, status: Status, message: &str)
         std::str::from_utf8(data).is_err(),
         "InvalidUtf8 must be returned exactly for non-UTF-8 input: {message:?}"
     );
-    // "<path>:<line>: <why>", with a line that exists in the input.
-    let line = rest
+    let why = check_located(data, path, message);
+    if why.starts_with("duplicate key") {
+        assert!(why.starts_with("duplicate key `"), "a duplicate key without its name: {message:?}");
+    }
+}
+
+/// Checks that `message` reads "<path>:<line>: <why>", with a line that exists in `data`; returns the why.
+fn check_located<'m>(data: &[u8], path: &Path, message: &'m str) -> &'m str {
+    let shown = path.display().to_string();
+    let Some(rest) = message.strip_prefix(&shown) else {
+        panic!("message does not start with the path {shown:?}: {message:?}");
+    };
+    let (line, why) = rest
         .strip_prefix(':')
         .and_then(|r| r.split_once(": "))
-        .and_then(|(line, _)| line.parse::<usize>().ok())
-        .unwrap_or_else(|| panic!("error message lacks a ':<line>: ' after the path: {message:?}"));
+        .and_then(|(line, why)| Some((line.parse::<usize>().ok()?, why)))
+        .unwrap_or_else(|| panic!("message lacks a ':<line>: ' after the path: {message:?}"));
     let lines = 1 + data.iter().filter(|&&b| b == b'\n').count();
     assert!((1..=lines).contains(&line), "line {line} is outside the input's {lines} lines: {message:?}");
+    why
 }
 
 /// The most plugin directories one input describes.

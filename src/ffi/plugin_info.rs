@@ -7,7 +7,7 @@ use super::boundary::boundary;
 use super::pointers::{c_string, free_box};
 use crate::abi::aisopod_capability_kind;
 use crate::paths;
-use crate::{CapabilityKind, PluginInfo};
+use crate::{CapabilityKind, PerKind, PluginInfo};
 
 /// A discovered plugin: an immutable snapshot of its manifest and paths.
 ///
@@ -26,7 +26,7 @@ pub struct aisopod_plugin_info {
     library_path: CString,
     min_host_version: Option<CString>,
     max_host_version: Option<CString>,
-    capabilities: [Vec<CString>; 5],
+    capabilities: PerKind<Vec<CString>>,
     thread_safe: bool,
     unload: bool,
 }
@@ -34,8 +34,7 @@ pub struct aisopod_plugin_info {
 impl aisopod_plugin_info {
     pub(crate) fn new_raw(info: Arc<PluginInfo>) -> *mut aisopod_plugin_info {
         let m = &info.manifest;
-        let capabilities =
-            CapabilityKind::ALL.map(|kind| m.declared(kind).iter().map(|n| c_string(n.as_str())).collect());
+        let capabilities = PerKind::from_fn(|kind| m.declared(kind).iter().map(|n| c_string(n.as_str())).collect());
         Box::into_raw(Box::new(aisopod_plugin_info {
             id: c_string(m.id.as_str()),
             name: c_string(m.name.as_str()),
@@ -184,7 +183,7 @@ pub extern "C" fn aisopod_plugin_info_capability_count(
     kind: aisopod_capability_kind,
 ) -> usize {
     boundary("aisopod_plugin_info_capability_count", || match (info, CapabilityKind::from_abi(kind)) {
-        (Some(info), Some(kind)) => info.capabilities[kind.index()].len(),
+        (Some(info), Some(kind)) => info.capabilities[kind].len(),
         _ => 0,
     })
 }
@@ -201,7 +200,7 @@ pub extern "C" fn aisopod_plugin_info_capability_at(
 ) -> *const c_char {
     field("aisopod_plugin_info_capability_at", info, |info| {
         CapabilityKind::from_abi(kind)
-            .and_then(|kind| info.capabilities[kind.index()].get(index))
+            .and_then(|kind| info.capabilities[kind].get(index))
             .map_or(std::ptr::null(), |name| name.as_ptr())
     })
 }

@@ -81,7 +81,7 @@ impl LoadedPlugin {
             if live.vtable.is_null() || !live.initialized {
                 return Ok(false);
             }
-            let Some(handler) = live.handlers[CapabilityKind::Hook.index()].get(event).copied() else {
+            let Some(handler) = live.handlers[CapabilityKind::Hook].get(event).copied() else {
                 return Ok(false);
             };
             (handler, self.in_flight.enter())
@@ -113,7 +113,7 @@ impl LoadedPlugin {
         if !live.initialized {
             return Err(Error::new(Status::NotInitialized, format!("plugin '{}' is not initialized", self.id())));
         }
-        live.handlers[kind.index()].get(name).copied().ok_or_else(|| {
+        live.handlers[kind].get(name).copied().ok_or_else(|| {
             Error::new(Status::CapabilityNotFound, format!("plugin '{}' has no {kind} '{name}'", self.id()))
         })
     }

@@ -88,7 +88,7 @@ impl Target {
 pub(super) fn check_header(path: &Path) -> Result<(), String> {
     let mut header = [0u8; 64];
     let len =
-        read_prefix(path, &mut header).map_err(|e| format!("cannot read it: {}", crate::plugin::describe_io(&e)))?;
+        read_prefix(path, &mut header).map_err(|e| format!("cannot read it: {}", crate::io_error::describe(&e)))?;
     let header = &header[..len];
     if header.len() < 16 || header[..4] != elf::ELFMAG {
         return Err("it is not an ELF file (it does not start with the ELF magic bytes)".to_owned());

@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use libloading::Library;
 
-use super::describe_io;
 use super::guard::in_plugin;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
@@ -26,7 +25,7 @@ pub(super) fn resolve(info: &PluginInfo) -> Result<PathBuf> {
                 "plugin '{id}': library {} (from [plugin].entry_point in {}): {}",
                 path.display(),
                 info.manifest_path().display(),
-                describe_io(&e)
+                crate::io_error::describe(&e)
             ),
         )
     };
@@ -41,7 +40,7 @@ pub(super) fn resolve(info: &PluginInfo) -> Result<PathBuf> {
                 format!(
                     "plugin '{id}': cannot resolve plugin directory {}: {}",
                     info.directory.display(),
-                    describe_io(&e)
+                    crate::io_error::describe(&e)
                 ),
             )
         })?;

@@ -128,14 +128,6 @@ impl LoadedPlugin {
     }
 }
 
-/// An I/O error as a C programmer reads it: "no such file or directory", without Rust's "(os error 2)".
-pub(crate) fn describe_io(error: &std::io::Error) -> String {
-    let text = error.to_string();
-    let text = text.split(" (os error").next().unwrap_or(&text);
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| first.to_lowercase().chain(chars).collect())
-}
-
 /// How a plugin's non-zero return code reads in a message.
 fn describe_code(code: i32) -> String {
     if code == AISOPOD_PLUGIN_PANICKED {

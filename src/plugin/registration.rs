@@ -10,9 +10,10 @@ use super::describe_code;
 use super::guard::in_plugin;
 use crate::abi::{aisopod_capability_kind, aisopod_handler, aisopod_plugin, aisopod_registrar};
 use crate::cache::BuildFnv;
+use crate::capability_kind::{CapabilityKind, PerKind};
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
-use crate::manifest::{check_capability_name, CapabilityKind};
+use crate::manifest::check_capability_name;
 
 /// A handler as registered: the function and its userdata.
 #[derive(Clone, Copy)]
@@ -22,7 +23,7 @@ pub(super) struct Handler {
 }
 
 /// A plugin's handlers by kind, then by name.
-pub(super) type Handlers = [HashMap<String, Handler, BuildFnv>; 5];
+pub(super) type Handlers = PerKind<HashMap<String, Handler, BuildFnv>>;
 
 thread_local! {
     /// The registration in progress on this thread, during `register_capabilities`.
@@ -67,11 +68,11 @@ impl Registration {
             self.refused.push(format!("{kind} '{name}' with a NULL handler"));
             return Status::NullArgument;
         };
-        if self.handlers[kind.index()].contains_key(name) {
+        if self.handlers[kind].contains_key(name) {
             self.refused.push(format!("{kind} '{name}' registered twice"));
             return Status::InvalidArgument;
         }
-        self.handlers[kind.index()].insert(name.to_owned(), Handler { function, userdata });
+        self.handlers[kind].insert(name.to_owned(), Handler { function, userdata });
         Status::Ok
     }
 }
@@ -131,7 +132,7 @@ pub(super) fn register(
     let mut problems = Vec::new();
     for kind in CapabilityKind::ALL {
         let declared = manifest.declared(kind);
-        let registered = &registration.handlers[kind.index()];
+        let registered = &registration.handlers[kind];
         let key = kind.manifest_key();
         let mut undeclared: Vec<&String> = registered.keys().filter(|name| !declared.contains(name)).collect();
         undeclared.sort();

@@ -215,6 +215,11 @@ pub fn build_c_host(source: &str, output: &Path, extra_flags: &[&str]) -> PathBu
         .arg(format!("-L{}", lib_dir.display()))
         .arg("-laisopod_loader")
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()));
+    if cfg!(target_os = "linux") {
+        // DT_RPATH rather than DT_RUNPATH: it wins over the LD_LIBRARY_PATH cargo sets, which also lists
+        // target/<profile>, where an older copy of the library may sit.
+        cmd.arg("-Wl,--disable-new-dtags");
+    }
     let result = cmd.output().unwrap();
     assert!(result.status.success(), "building {source}: {}", String::from_utf8_lossy(&result.stderr));
     output.to_path_buf()
@@ -230,4 +235,27 @@ pub fn isolated_loader(host_version: &str, search_paths: &[&Path]) -> aisopod_lo
         loader.add_search_path(path);
     }
     loader
+}
+
+/// Runs `f` on a thread of its own and returns its result, failing if it takes more than 10 s: a call that
+/// blocks for good (on a FIFO, say) then fails its test instead of hanging the test run.
+pub fn within_10_seconds<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(f());
+    });
+    match result.recv_timeout(std::time::Duration::from_secs(10)) {
+        Ok(value) => value,
+        Err(RecvTimeoutError::Timeout) => panic!("{what} did not finish within 10 s"),
+        Err(RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
+    }
+}
+
+/// Creates a FIFO at `path`.
+pub fn make_fifo(path: &Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a NUL-terminated path; mkfifo touches nothing else.
+    let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) };
+    assert_eq!(rc, 0, "mkfifo {}: {}", path.display(), std::io::Error::last_os_error());
 }

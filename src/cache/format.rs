@@ -1,133 +1,25 @@
-//! The registry cache: validated manifests saved to one file, keyed by manifest path and by the identity of
-//! both the manifest and the library (device, inode, size, modification time in ns). A discovery of an
-//! unchanged tree then only stats files.
-//!
-//! The file is never trusted blindly: it starts with a magic, its format version, the loader version and the
-//! ABI version, and ends with a checksum of everything before it; a file that fails any check is ignored and
-//! rebuilt. It is replaced atomically (written to a temporary file, then renamed), so processes sharing it
-//! never see a torn file.
+//! The cache file's binary format: a header (magic, format, loader and ABI versions), the entries, and a
+//! checksum; encoding entries, and decoding a file with every check a file read from disk needs.
 
 use std::collections::HashMap;
-use std::fs::Metadata;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use semver::Version;
 
+use super::{BuildFnv, Cache, Entry, Slot};
 use crate::abi::AISOPOD_ABI_VERSION;
+use crate::capability_kind::{CapabilityKind, PerKind};
+use crate::file_stamp::FileStamp;
 use crate::manifest::Manifest;
+use crate::paths;
 
 const MAGIC: &[u8; 8] = b"AISOPODC";
-const FORMAT_VERSION: u32 = 1;
-
-/// The identity of a file as far as the cache is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileStamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i64,
-}
-
-impl FileStamp {
-    #[cfg(unix)]
-    pub(crate) fn of(metadata: &Metadata) -> FileStamp {
-        use std::os::unix::fs::MetadataExt;
-        FileStamp::from_parts(metadata.dev(), metadata.ino(), metadata.size(), metadata.mtime(), metadata.mtime_nsec())
-    }
-
-    #[cfg(not(unix))]
-    pub(crate) fn of(metadata: &Metadata) -> FileStamp {
-        let mtime_ns = metadata
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos() as i64);
-        FileStamp { dev: 0, ino: 0, size: metadata.len(), mtime_ns }
-    }
-
-    pub(crate) fn from_parts(dev: u64, ino: u64, size: u64, mtime_s: i64, mtime_nsec: i64) -> FileStamp {
-        FileStamp { dev, ino, size, mtime_ns: mtime_s.saturating_mul(1_000_000_000).saturating_add(mtime_nsec) }
-    }
-}
-
-/// One cached plugin.
-#[derive(Debug, Clone)]
-pub(crate) struct Entry {
-    pub(crate) manifest_stamp: FileStamp,
-    /// `None` when the library did not exist.
-    pub(crate) library_stamp: Option<FileStamp>,
-    pub(crate) manifest: Manifest,
-}
-
-/// A cached plugin as found in the file: its stamps, and where its manifest starts, decoded only on use.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Slot {
-    pub(crate) manifest_stamp: FileStamp,
-    pub(crate) library_stamp: Option<FileStamp>,
-    path: (usize, usize),
-    manifest_at: usize,
-}
-
-/// A cache file, checked and indexed by manifest path; manifests are decoded only when used.
-#[derive(Debug, Default)]
-pub(crate) struct Cache {
-    bytes: Vec<u8>,
-    /// FNV-1a of a manifest path's bytes -> its slot. A collision only costs a cache miss.
-    index: HashMap<u64, Slot, BuildFnv>,
-}
-
-impl Cache {
-    /// The slot for a manifest path, if the cache has one.
-    pub(crate) fn get(&self, manifest_path: &Path) -> Option<&Slot> {
-        let key = path_bytes(manifest_path);
-        self.index.get(&checksum(key)).filter(|slot| &self.bytes[slot.path.0..slot.path.1] == key)
-    }
-
-    /// The manifest of a slot this cache returned.
-    pub(crate) fn manifest(&self, slot: &Slot) -> Option<Manifest> {
-        Reader { bytes: &self.bytes, at: slot.manifest_at }.manifest()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    /// Reads the cache at `path`. A missing file is an empty cache; a file that fails a check is an empty
-    /// cache plus the reason, for a diagnostic.
-    pub(crate) fn load(path: &Path) -> (Cache, Option<String>) {
-        let bytes = match std::fs::read(path) {
-            Ok(bytes) => bytes,
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
-                return (Cache::default(), None)
-            }
-            Err(e) => return (Cache::default(), Some(format!("cannot read it: {e}"))),
-        };
-        match decode(bytes) {
-            Ok(cache) => (cache, None),
-            Err(why) => (Cache::default(), Some(why)),
-        }
-    }
-
-    /// Writes `entries` to `path` atomically (temporary file, then rename).
-    pub(crate) fn save<'a>(path: &Path, entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Result<(), String> {
-        let bytes = encode(entries);
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        }
-        let mut temporary = path.as_os_str().to_owned();
-        temporary.push(format!(".{}.tmp", std::process::id()));
-        let temporary = PathBuf::from(temporary);
-        std::fs::write(&temporary, bytes).map_err(|e| format!("cannot write {}: {e}", temporary.display()))?;
-        std::fs::rename(&temporary, path).map_err(|e| {
-            let _ = std::fs::remove_file(&temporary);
-            format!("cannot replace {}: {e}", path.display())
-        })
-    }
-}
+/// 2: license, homepage, repository and warnings after the host bounds.
+const FORMAT_VERSION: u32 = 2;
 
 /// A 64-bit checksum, eight bytes at a time: enough to tell a torn or corrupted file from a whole one (it
 /// guards against accidents, not against someone forging a cache).
-fn checksum(bytes: &[u8]) -> u64 {
+pub(super) fn checksum(bytes: &[u8]) -> u64 {
     let mut chunks = bytes.chunks_exact(8);
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ bytes.len() as u64;
     for chunk in &mut chunks {
@@ -140,7 +32,7 @@ fn checksum(bytes: &[u8]) -> u64 {
     hash ^ (hash >> 32)
 }
 
-fn encode<'a>(entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Vec<u8> {
+pub(super) fn encode<'a>(entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Vec<u8> {
     encode_as(crate::VERSION, AISOPOD_ABI_VERSION, entries)
 }
 
@@ -154,7 +46,7 @@ fn encode_as<'a>(version: &str, abi: u32, entries: impl Iterator<Item = (&'a Pat
     let entries: Vec<_> = entries.collect();
     w.u32(entries.len() as u32);
     for (path, entry) in entries {
-        w.bytes(path_bytes(path));
+        w.bytes(paths::bytes(path));
         w.stamp(Some(entry.manifest_stamp));
         w.stamp(entry.library_stamp);
         let m = &entry.manifest;
@@ -163,22 +55,23 @@ fn encode_as<'a>(version: &str, abi: u32, entries: impl Iterator<Item = (&'a Pat
         }
         w.str(&m.version.to_string());
         w.0.push(u8::from(m.thread_safe) | u8::from(m.unload) << 1);
-        for list in &m.capabilities {
-            w.u32(list.len() as u32);
-            for name in list {
-                w.str(name);
-            }
+        for list in m.capabilities.values() {
+            w.strings(list);
         }
         for bound in [&m.min_host_version, &m.max_host_version] {
             w.str(&bound.as_ref().map_or(String::new(), Version::to_string));
         }
+        for optional in [&m.license, &m.homepage, &m.repository] {
+            w.strings(optional.as_slice());
+        }
+        w.strings(&m.warnings);
     }
     let sum = checksum(&w.0);
     w.0.extend_from_slice(&sum.to_le_bytes());
     w.0
 }
 
-fn decode(bytes: Vec<u8>) -> Result<Cache, String> {
+pub(super) fn decode(bytes: Vec<u8>) -> Result<Cache, String> {
     if bytes.len() < MAGIC.len() + 8 || !bytes.starts_with(MAGIC) {
         return Err("not a registry cache (bad magic)".into());
     }
@@ -212,40 +105,6 @@ fn decode(bytes: Vec<u8>) -> Result<Cache, String> {
     Ok(Cache { bytes, index })
 }
 
-/// FNV-1a as a `HashMap` hasher: for short keys (ids, paths, hashes) it is several times cheaper than the
-/// default SipHash, and these maps hold no attacker-chosen keys that could collide on purpose to any harm.
-#[derive(Default, Clone, Copy, Debug)]
-pub(crate) struct BuildFnv;
-
-pub(crate) struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = bytes.iter().fold(self.0, |hash, &b| (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-    }
-}
-
-impl std::hash::BuildHasher for BuildFnv {
-    type Hasher = Fnv;
-    fn build_hasher(&self) -> Fnv {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-#[cfg(unix)]
-fn path_bytes(path: &Path) -> &[u8] {
-    use std::os::unix::ffi::OsStrExt;
-    path.as_os_str().as_bytes()
-}
-
-#[cfg(not(unix))]
-fn path_bytes(path: &Path) -> &[u8] {
-    path.to_str().unwrap_or("").as_bytes()
-}
-
 struct Writer(Vec<u8>);
 
 impl Writer {
@@ -262,6 +121,13 @@ impl Writer {
     fn str(&mut self, s: &str) {
         self.bytes(s.as_bytes());
     }
+    /// A count, then each string: a list, or an optional value as a list of at most one.
+    fn strings(&mut self, list: &[String]) {
+        self.u32(list.len() as u32);
+        for s in list {
+            self.str(s);
+        }
+    }
     fn stamp(&mut self, stamp: Option<FileStamp>) {
         match stamp {
             None => self.0.push(0),
@@ -276,9 +142,9 @@ impl Writer {
 }
 
 /// Bounds-checked reads: every getter returns `None` past the end.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+pub(super) struct Reader<'a> {
+    pub(super) bytes: &'a [u8],
+    pub(super) at: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -338,31 +204,53 @@ impl<'a> Reader<'a> {
             self.bytes()?;
         }
         self.u8()?;
-        for _ in 0..5 {
-            for _ in 0..self.u32()? {
-                self.bytes()?;
-            }
+        for _ in 0..CapabilityKind::COUNT {
+            self.skip_strings()?;
         }
         self.bytes()?;
         self.bytes()?;
+        // license, homepage, repository, warnings
+        for _ in 0..4 {
+            self.skip_strings()?;
+        }
         Some(Slot { manifest_stamp, library_stamp, path, manifest_at })
     }
 
-    fn manifest(&mut self) -> Option<Manifest> {
+    fn skip_strings(&mut self) -> Option<()> {
+        for _ in 0..self.u32()? {
+            self.bytes()?;
+        }
+        Some(())
+    }
+
+    fn strings(&mut self) -> Option<Vec<String>> {
+        let count = self.u32()? as usize;
+        // Each string takes at least 4 bytes: a count larger than what is left is corrupt.
+        if count > self.bytes.len().saturating_sub(self.at) / 4 {
+            return None;
+        }
+        (0..count).map(|_| self.string()).collect()
+    }
+
+    fn optional(&mut self) -> Option<Option<String>> {
+        let mut list = self.strings()?;
+        match list.len() {
+            0 | 1 => Some(list.pop()),
+            _ => None,
+        }
+    }
+
+    pub(super) fn manifest(&mut self) -> Option<Manifest> {
         let (id, name, description, author, entry_point) =
             (self.string()?, self.string()?, self.string()?, self.string()?, self.string()?);
         let version = Version::parse(self.str()?).ok()?;
         let flags = self.u8()?;
-        let mut capabilities: [Vec<String>; 5] = Default::default();
-        for list in &mut capabilities {
-            let count = self.u32()? as usize;
-            // Each name takes at least 4 bytes: a count larger than what is left is corrupt.
-            if count > self.bytes.len().saturating_sub(self.at) / 4 {
-                return None;
-            }
-            *list = (0..count).map(|_| self.string()).collect::<Option<_>>()?;
+        let mut capabilities: PerKind<Vec<String>> = PerKind::default();
+        for (_, list) in capabilities.iter_mut() {
+            *list = self.strings()?;
         }
         let (min_host_version, max_host_version) = (self.version()?, self.version()?);
+        let (license, homepage, repository) = (self.optional()?, self.optional()?, self.optional()?);
         Some(Manifest {
             id,
             name,
@@ -375,21 +263,32 @@ impl<'a> Reader<'a> {
             capabilities,
             min_host_version,
             max_host_version,
+            license,
+            homepage,
+            repository,
+            warnings: self.strings()?,
         })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn sample() -> (PathBuf, Entry) {
         let manifest = Manifest::parse_str(
-            "[plugin]\nid = \"a\"\nname = \"A\"\nversion = \"1.2.3-rc.1+b5\"\nentry_point = \"a\"\nunload = false\n\
+            "manifest_version = 2\n[plugin]\nid = \"a\"\nname = \"A\"\nversion = \"1.2.3-rc.1+b5\"\nentry_point = \"a\"\n\
+             unload = false\nlicense = \"MIT\"\nrepository = \"https://example.org/a\"\nsandbox = true\n\
              [capabilities]\ntools = [\"t1\", \"t2\"]\nhooks = [\"h\"]\n[compatibility]\nmax_host_version = \"2.0.0\"\n",
             Path::new("m"),
         )
         .unwrap();
+        assert_eq!(
+            (manifest.license.as_deref(), manifest.homepage.as_deref(), manifest.warnings.len()),
+            (Some("MIT"), None, 1)
+        );
         let stamp = FileStamp { dev: 1, ino: 2, size: 3, mtime_ns: -4 };
         (PathBuf::from("/p/a/aisopod.plugin.toml"), Entry { manifest_stamp: stamp, library_stamp: None, manifest })
     }

@@ -7,13 +7,18 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::cache::{BuildFnv, Cache, Entry, FileStamp};
+pub use search_paths::{default_cache_path, default_paths, expand_tilde, SearchConfig, PLUGIN_PATH_ENV};
+
+use crate::cache::{BuildFnv, Cache, Entry, Loaded};
 use crate::error::{Error, Status};
+use crate::file_stamp::FileStamp;
+use crate::io_error;
 use crate::log::{LogLevel, Logger};
 use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
+use crate::open_file::{self, OpenError};
+use crate::paths;
 
-/// The environment variable holding extra search paths, `:`-separated (`;` on Windows).
-pub const PLUGIN_PATH_ENV: &str = "AISOPOD_PLUGIN_PATH";
+mod search_paths;
 
 /// A plugin found by discovery: its validated manifest and where it lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,11 +85,15 @@ impl Discovery {
     pub fn scan_cached(search_paths: &[PathBuf], logger: &Logger, cache_path: Option<&Path>) -> Discovery {
         let mut discovery = Discovery::default();
         let (directories, candidates) = discovery.candidates(search_paths, logger);
-        let cache = cache_path.map(|path| {
-            let (cache, ignored) = Cache::load(path);
-            if let Some(why) = ignored {
-                let message = format!("{}: registry cache ignored and rebuilt: {why}", path.display());
-                discovery.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
+        let cache = cache_path.and_then(|path| {
+            let (cache, problem) = match Cache::load(path) {
+                Loaded::Usable(cache, ignored) => {
+                    (Some(cache), ignored.map(|why| format!("ignored and rebuilt: {why}")))
+                }
+                Loaded::Unusable(why) => (None, Some(format!("ignored, neither read nor written: {why}"))),
+            };
+            if let Some(problem) = problem {
+                discovery.cache_problem(path, logger, &problem);
             }
             cache
         });
@@ -111,14 +120,13 @@ impl Discovery {
                         let entry = Entry { manifest_stamp, library_stamp, manifest: info.manifest.clone() };
                         entries.push((info.manifest_path(), entry));
                     }
-                    discovery.accept(info);
+                    discovery.accept(info, logger);
                 }
             }
         }
         if let (true, Some(path)) = (save, cache_path) {
             if let Err(why) = Cache::save(path, entries.iter().map(|(p, e)| (p.as_path(), e))) {
-                let message = format!("{}: registry cache not written: {why}", path.display());
-                discovery.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
+                discovery.cache_problem(path, logger, &format!("not written: {why}"));
             }
         }
         discovery
@@ -129,37 +137,48 @@ impl Discovery {
         let mut directories = Vec::new();
         let mut candidates = Vec::new();
         for search_path in search_paths {
-            let opened = std::fs::File::open(search_path).and_then(|dir| Ok((dir, std::fs::read_dir(search_path)?)));
-            let (handle, entries) = match opened {
-                Ok(opened) => opened,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    logger.log(LogLevel::Debug, &format!("skipping search path {}: {e}", search_path.display()));
+            // Opened without blocking and checked to be a directory: a FIFO here must not hang discovery.
+            let opened = open_file::open_directory(search_path)
+                .and_then(|dir| Ok((dir, std::fs::read_dir(search_path).map_err(OpenError::Failed)?)));
+            let why = match opened {
+                Ok((handle, entries)) => {
+                    self.list(search_path, entries, directories.len(), &mut candidates);
+                    directories.push(SearchDir { path: search_path.clone(), handle });
                     continue;
                 }
-                Err(e) => {
-                    let message = format!("{}: cannot read search directory: {e}", search_path.display());
-                    self.diagnose(search_path.clone(), Error::new(Status::Io, message));
+                Err(OpenError::Missing(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let why = io_error::describe(&e);
+                    logger.log(LogLevel::Debug, &format!("skipping search path {}: {why}", search_path.display()));
                     continue;
+                }
+                Err(OpenError::WrongKind(kind)) => format!("search path is {}, not a directory", kind.with_article()),
+                Err(OpenError::Missing(e) | OpenError::Failed(e)) => {
+                    format!("cannot read search directory: {}", io_error::describe(&e))
                 }
             };
-            let index = directories.len();
-            let first = candidates.len();
-            for entry in entries {
-                match entry {
-                    Ok(entry) => candidates.push(Candidate { search_path: index, name: entry.file_name() }),
-                    Err(e) => {
-                        let message = format!("{}: cannot read a directory entry: {e}", search_path.display());
-                        self.diagnose(search_path.clone(), Error::new(Status::Io, message));
-                    }
-                }
-            }
-            candidates[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
-            directories.push(SearchDir { path: search_path.clone(), handle });
+            self.diagnose(search_path.clone(), Error::new(Status::Io, format!("{}: {why}", search_path.display())));
         }
         (directories, candidates)
     }
 
-    fn accept(&mut self, info: Arc<PluginInfo>) {
+    /// Appends the entries of search directory number `index` to `candidates`, sorted by name.
+    fn list(&mut self, search_path: &Path, entries: std::fs::ReadDir, index: usize, candidates: &mut Vec<Candidate>) {
+        let first = candidates.len();
+        for entry in entries {
+            match entry {
+                Ok(entry) => candidates.push(Candidate { search_path: index, name: entry.file_name() }),
+                Err(e) => {
+                    let why = io_error::describe(&e);
+                    let message = format!("{}: cannot read a directory entry: {why}", search_path.display());
+                    self.diagnose(search_path.to_path_buf(), Error::new(Status::Io, message));
+                }
+            }
+        }
+        candidates[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    }
+
+    /// Accepts a plugin unless an earlier one has its id; logs what was ignored in a newer manifest.
+    fn accept(&mut self, info: Arc<PluginInfo>, logger: &Logger) {
         if let Some(first) = self.find(&info.manifest.id) {
             let manifest_path = info.manifest_path();
             let message = format!(
@@ -170,8 +189,18 @@ impl Discovery {
             );
             return self.diagnose(manifest_path, Error::new(Status::DuplicateId, message));
         }
+        for warning in &info.manifest.warnings {
+            logger.log(LogLevel::Warn, warning);
+        }
         self.by_id.insert(info.manifest.id.clone(), self.plugins.len());
         self.plugins.push(info);
+    }
+
+    /// A registry cache problem: a diagnostic, and a warning in the log.
+    fn cache_problem(&mut self, path: &Path, logger: &Logger, problem: &str) {
+        let message = format!("{}: registry cache {problem}", path.display());
+        logger.log(LogLevel::Warn, &message);
+        self.diagnose(path.to_path_buf(), Error::new(Status::Io, message));
     }
 
     fn diagnose(&mut self, path: PathBuf, error: Error) {
@@ -270,7 +299,7 @@ struct Scratch {
 /// `<name>/<file>` as a C string in `buffer`.
 fn relative_path<'a>(buffer: &'a mut Vec<u8>, name: &OsStr, file: &[&str]) -> &'a std::ffi::CStr {
     buffer.clear();
-    buffer.extend_from_slice(name.as_encoded_bytes());
+    buffer.extend_from_slice(paths::bytes(Path::new(name)));
     buffer.push(b'/');
     for part in file {
         buffer.extend_from_slice(part.as_bytes());
@@ -294,12 +323,14 @@ fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>, scratch: 
     };
     let library_stamp = |relative: &mut Vec<u8>, manifest: &Manifest| {
         let file = [DLL_PREFIX, manifest.entry_point.as_str(), DLL_SUFFIX];
-        fs_at::stat(&directory.handle, relative_path(relative, name, &file)).ok()
+        open_file::stat_at(&directory.handle, relative_path(relative, name, &file)).ok().map(|(_, stamp)| stamp)
     };
     if let Some(cache) = cache {
         if let Some(slot) = cache.get(manifest_path) {
             let manifest_file = relative_path(&mut scratch.relative, name, &[MANIFEST_FILE_NAME]);
-            if fs_at::stat(&directory.handle, manifest_file).ok() == Some(slot.manifest_stamp) {
+            if open_file::stat_at(&directory.handle, manifest_file).ok().map(|(_, stamp)| stamp)
+                == Some(slot.manifest_stamp)
+            {
                 if let Some(manifest) = cache.manifest(slot) {
                     let library = library_stamp(&mut scratch.relative, &manifest);
                     if library == slot.library_stamp {
@@ -309,7 +340,8 @@ fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>, scratch: 
             }
         }
     }
-    let opened = fs_at::open(&directory.handle, relative_path(&mut scratch.relative, name, &[MANIFEST_FILE_NAME]));
+    let manifest_file = relative_path(&mut scratch.relative, name, &[MANIFEST_FILE_NAME]);
+    let opened = open_file::open_regular_at(&directory.handle, manifest_file);
     match Manifest::read_opened(opened, &scratch.manifest_path) {
         Ok(None) => Outcome::NotCandidate,
         Err(error) => Outcome::Refused(scratch.manifest_path.clone(), error),
@@ -317,181 +349,5 @@ fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>, scratch: 
             let stamps = cache.map(|_| (stamp, library_stamp(&mut scratch.relative, &manifest)));
             accepted(manifest, stamps, false)
         }
-    }
-}
-
-/// Opening and stat'ing files relative to an open directory: the kernel then walks two path components
-/// instead of the whole path.
-mod fs_at {
-    use std::ffi::CStr;
-    use std::fs::File;
-    use std::io;
-
-    use crate::cache::FileStamp;
-
-    /// Opens `relative` (below `directory`) for reading.
-    #[cfg(unix)]
-    pub(super) fn open(directory: &File, path: &CStr) -> io::Result<File> {
-        use std::os::fd::{AsRawFd, FromRawFd};
-        // SAFETY: a valid directory descriptor and a NUL-terminated path; the new descriptor is owned by the
-        // returned File.
-        let fd = unsafe { libc::openat(directory.as_raw_fd(), path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(unsafe { File::from_raw_fd(fd) })
-    }
-
-    /// The stamp of `relative` (below `directory`), following symlinks.
-    #[cfg(unix)]
-    pub(super) fn stat(directory: &File, path: &CStr) -> io::Result<FileStamp> {
-        use std::os::fd::AsRawFd;
-        let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
-        // SAFETY: as in `open`; `st` is written in full on success.
-        let rc = unsafe { libc::fstatat(directory.as_raw_fd(), path.as_ptr(), st.as_mut_ptr(), 0) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let st = unsafe { st.assume_init() };
-        #[allow(clippy::unnecessary_cast)] // The field types differ between platforms.
-        Ok(FileStamp::from_parts(
-            st.st_dev as u64,
-            st.st_ino as u64,
-            st.st_size as u64,
-            st.st_mtime as i64,
-            st.st_mtime_nsec as i64,
-        ))
-    }
-}
-
-/// Which sources of search paths a loader uses, besides those the host adds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SearchConfig {
-    /// Paths the host added, searched after `AISOPOD_PLUGIN_PATH` and before the defaults.
-    pub host_paths: Vec<PathBuf>,
-    /// Whether to read `AISOPOD_PLUGIN_PATH` (never read in a setuid or setgid process).
-    pub use_env: bool,
-    /// Whether to search [`default_paths`].
-    pub use_defaults: bool,
-}
-
-impl Default for SearchConfig {
-    fn default() -> Self {
-        SearchConfig { host_paths: Vec::new(), use_env: true, use_defaults: true }
-    }
-}
-
-impl SearchConfig {
-    /// The search paths in search order: `AISOPOD_PLUGIN_PATH` entries, host paths, defaults, each with a
-    /// leading `~` expanded and repeats dropped.
-    pub fn resolve(&self) -> Vec<PathBuf> {
-        let mut paths = Vec::new();
-        if self.use_env && !process_is_privileged() {
-            if let Some(value) = std::env::var_os(PLUGIN_PATH_ENV) {
-                paths.extend(std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty()));
-            }
-        }
-        paths.extend(self.host_paths.iter().cloned());
-        if self.use_defaults {
-            paths.extend(default_paths());
-        }
-        let mut resolved: Vec<PathBuf> = Vec::with_capacity(paths.len());
-        for path in paths.iter().filter_map(|p| expand_tilde(p)) {
-            if !resolved.contains(&path) {
-                resolved.push(path);
-            }
-        }
-        resolved
-    }
-}
-
-/// The default search paths: `~/.aisopod/plugins`, `$XDG_DATA_HOME/aisopod/plugins` (or
-/// `~/.local/share/aisopod/plugins`), `/usr/local/lib/aisopod/plugins` and `/usr/lib/aisopod/plugins`.
-pub fn default_paths() -> Vec<PathBuf> {
-    let mut paths = vec![PathBuf::from("~/.aisopod/plugins")];
-    match std::env::var_os("XDG_DATA_HOME").filter(|v| Path::new(v).is_absolute()) {
-        Some(data_home) => paths.push(Path::new(&data_home).join("aisopod/plugins")),
-        None => paths.push(PathBuf::from("~/.local/share/aisopod/plugins")),
-    }
-    if cfg!(unix) {
-        paths.push(PathBuf::from("/usr/local/lib/aisopod/plugins"));
-        paths.push(PathBuf::from("/usr/lib/aisopod/plugins"));
-    }
-    paths
-}
-
-/// The default registry cache file: `$XDG_CACHE_HOME/aisopod/registry.bin`, or `~/.cache/aisopod/registry.bin`.
-/// `None` when neither a cache home nor a home directory is known.
-pub fn default_cache_path() -> Option<PathBuf> {
-    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| Path::new(v).is_absolute()) {
-        Some(cache_home) => PathBuf::from(cache_home),
-        None => expand_tilde(Path::new("~/.cache")).filter(|p| !p.starts_with("~"))?,
-    };
-    Some(base.join("aisopod/registry.bin"))
-}
-
-/// Expands a leading `~` or `~/` to the user's home directory. `~user` forms are left as they are. Returns
-/// `None` for a `~` path when no home directory is known.
-pub fn expand_tilde(path: &Path) -> Option<PathBuf> {
-    let mut components = path.components();
-    match components.next() {
-        Some(std::path::Component::Normal(first)) if first == OsStr::new("~") => {
-            #[allow(deprecated)] // Deprecated only for Windows quirks before Rust 1.85; correct on Unix.
-            let home = std::env::home_dir().filter(|h| !h.as_os_str().is_empty())?;
-            Some(home.join(components.as_path()))
-        }
-        _ => Some(path.to_path_buf()),
-    }
-}
-
-/// True in a setuid or setgid process, whose environment must not choose which code it runs.
-fn process_is_privileged() -> bool {
-    #[cfg(unix)]
-    {
-        extern "C" {
-            fn getuid() -> u32;
-            fn geteuid() -> u32;
-            fn getgid() -> u32;
-            fn getegid() -> u32;
-        }
-        // SAFETY: these calls take no arguments, cannot fail and touch no memory of ours.
-        unsafe { getuid() != geteuid() || getgid() != getegid() }
-    }
-    #[cfg(not(unix))]
-    {
-        false
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tilde_expands_to_home() {
-        #[allow(deprecated)]
-        let home = std::env::home_dir().unwrap();
-        assert_eq!(expand_tilde(Path::new("~/.aisopod/plugins")).unwrap(), home.join(".aisopod/plugins"));
-        assert_eq!(expand_tilde(Path::new("~")).unwrap(), home);
-        assert_eq!(expand_tilde(Path::new("/abs/~/x")).unwrap(), PathBuf::from("/abs/~/x"));
-        assert_eq!(expand_tilde(Path::new("~user/x")).unwrap(), PathBuf::from("~user/x"));
-    }
-
-    #[test]
-    fn defaults_contain_no_literal_tilde_after_resolve() {
-        let config = SearchConfig { host_paths: vec![], use_env: false, use_defaults: true };
-        let resolved = config.resolve();
-        assert!(!resolved.is_empty());
-        assert!(resolved.iter().all(|p| !p.starts_with("~")), "{resolved:?}");
-    }
-
-    #[test]
-    fn host_paths_keep_order_and_drop_repeats() {
-        let config = SearchConfig {
-            host_paths: vec!["/a".into(), "/b".into(), "/a".into()],
-            use_env: false,
-            use_defaults: false,
-        };
-        assert_eq!(config.resolve(), vec![PathBuf::from("/a"), PathBuf::from("/b")]);
     }
 }
