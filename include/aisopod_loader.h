@@ -1058,6 +1058,29 @@ bool aisopod_plugin_info_thread_safe(const struct aisopod_plugin_info *info);
 bool aisopod_plugin_info_unloadable(const struct aisopod_plugin_info *info);
 
 /**
+ * The plugin's license (`[plugin].license`, an SPDX expression such as "MIT OR Apache-2.0"); NULL when
+ * absent or when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+ */
+const char *aisopod_plugin_info_license(const struct aisopod_plugin_info *info);
+
+/**
+ * The plugin's home page (`[plugin].homepage`, an absolute URL); NULL when absent or when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+ */
+const char *aisopod_plugin_info_homepage(const struct aisopod_plugin_info *info);
+
+/**
+ * The plugin's source repository (`[plugin].repository`, an absolute URL); NULL when absent or when `info` is
+ * NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+ */
+const char *aisopod_plugin_info_repository(const struct aisopod_plugin_info *info);
+
+/**
  * The number of capabilities of `kind` (an `AISOPOD_CAPABILITY_*` value) the manifest declares; 0 when
  * `info` is NULL or `kind` is unknown.
  *

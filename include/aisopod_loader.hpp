@@ -222,6 +222,14 @@ public:
     std::optional<std::string> max_host_version() const {
         return detail::optional_str(aisopod_plugin_info_max_host_version(get()));
     }
+    /// `[plugin].license` (an SPDX expression), or nothing when the manifest has none.
+    std::optional<std::string> license() const { return detail::optional_str(aisopod_plugin_info_license(get())); }
+    /// `[plugin].homepage` (a URL), or nothing when the manifest has none.
+    std::optional<std::string> homepage() const { return detail::optional_str(aisopod_plugin_info_homepage(get())); }
+    /// `[plugin].repository` (a URL), or nothing when the manifest has none.
+    std::optional<std::string> repository() const {
+        return detail::optional_str(aisopod_plugin_info_repository(get()));
+    }
     bool thread_safe() const noexcept { return aisopod_plugin_info_thread_safe(get()); }
     /// False when the manifest says `unload = false`: unloading then keeps the library mapped.
     bool unloadable() const noexcept { return aisopod_plugin_info_unloadable(get()); }

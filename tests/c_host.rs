@@ -33,6 +33,7 @@ fn c_host_discovers_loads_invokes_and_unloads() {
         "plugin hello 1.0.0",
         "  name: Hello",
         "  description: Greets whoever calls its tool and counts the hook events it sees.",
+        "  license: MIT OR Apache-2.0",
         "  tool: greet",
         "  hook: on_start",
         "log [hello] hello: init with config {\"greeting\": \"hi\"}",

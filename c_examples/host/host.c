@@ -58,6 +58,8 @@ static void print_plugin(const aisopod_plugin_info *info) {
     printf("  name: %s\n", aisopod_plugin_info_name(info));
     printf("  description: %s\n", aisopod_plugin_info_description(info));
     printf("  author: %s\n", aisopod_plugin_info_author(info));
+    const char *license = aisopod_plugin_info_license(info);
+    if (license != NULL) printf("  license: %s\n", license);
     printf("  library: %s\n", aisopod_plugin_info_library_path(info));
     for (uint32_t kind = AISOPOD_CAPABILITY_TOOL; kind <= AISOPOD_CAPABILITY_HOOK; kind++) {
         size_t count = aisopod_plugin_info_capability_count(info, kind);

@@ -256,6 +256,21 @@ class PluginInfo:
         return _decode(self._get(self._lib.aisopod_plugin_info_max_host_version, "max_host_version"))
 
     @property
+    def license(self) -> Optional[str]:
+        """`[plugin].license` (an SPDX expression), or None when the manifest has none."""
+        return _decode(self._get(self._lib.aisopod_plugin_info_license, "license"))
+
+    @property
+    def homepage(self) -> Optional[str]:
+        """`[plugin].homepage` (a URL), or None when the manifest has none."""
+        return _decode(self._get(self._lib.aisopod_plugin_info_homepage, "homepage"))
+
+    @property
+    def repository(self) -> Optional[str]:
+        """`[plugin].repository` (a URL), or None when the manifest has none."""
+        return _decode(self._get(self._lib.aisopod_plugin_info_repository, "repository"))
+
+    @property
     def thread_safe(self) -> bool:
         return bool(self._get(self._lib.aisopod_plugin_info_thread_safe, "thread_safe"))
 

@@ -59,9 +59,34 @@ unload = false
         self.assertEqual(info.version, "2.0.0-rc.1")
         self.assertIsNone(info.min_host_version)
         self.assertIsNone(info.max_host_version)
+        self.assertEqual((info.license, info.homepage, info.repository), (None, None, None))
         self.assertFalse(info.thread_safe)
         self.assertFalse(info.unloadable)
         self.assertEqual(info.capabilities(Kind.TOOL), [])
+
+    def test_metadata_fields(self):
+        text = """manifest_version = 1
+
+[plugin]
+id = "described"
+name = "Described"
+version = "1.0.0"
+entry_point = "described"
+license = "MIT OR Apache-2.0"
+homepage = "https://plugins.example/described"
+repository = "https://git.example/described.git"
+x-build-id = "ignored by the loader"
+
+[metadata]
+anything = ["kept", "out", "of", "the", "loader's", "way"]
+"""
+        add_manifest_only(self.root, "described", text)
+        with isolated_loader(self.root) as loader:
+            loader.discover()
+            info = loader.find_plugin("described")
+        self.assertEqual(info.license, "MIT OR Apache-2.0")
+        self.assertEqual(info.homepage, "https://plugins.example/described")
+        self.assertEqual(info.repository, "https://git.example/described.git")
 
     def test_find_plugin_and_indexes(self):
         add_plugin(self.root, "alpha")

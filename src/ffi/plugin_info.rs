@@ -26,6 +26,9 @@ pub struct aisopod_plugin_info {
     library_path: CString,
     min_host_version: Option<CString>,
     max_host_version: Option<CString>,
+    license: Option<CString>,
+    homepage: Option<CString>,
+    repository: Option<CString>,
     capabilities: PerKind<Vec<CString>>,
     thread_safe: bool,
     unload: bool,
@@ -46,6 +49,9 @@ impl aisopod_plugin_info {
             library_path: c_string(paths::bytes(&info.library_path())),
             min_host_version: m.min_host_version.as_ref().map(|v| c_string(v.to_string())),
             max_host_version: m.max_host_version.as_ref().map(|v| c_string(v.to_string())),
+            license: m.license.as_deref().map(c_string),
+            homepage: m.homepage.as_deref().map(c_string),
+            repository: m.repository.as_deref().map(c_string),
             capabilities,
             thread_safe: m.thread_safe,
             unload: m.unload,
@@ -141,9 +147,7 @@ pub extern "C" fn aisopod_plugin_info_library_path(info: Option<&aisopod_plugin_
 /// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_min_host_version(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field("aisopod_plugin_info_min_host_version", info, |i| {
-        i.min_host_version.as_ref().map_or(std::ptr::null(), |v| v.as_ptr())
-    })
+    field("aisopod_plugin_info_min_host_version", info, |i| optional(&i.min_host_version))
 }
 
 /// `[compatibility].max_host_version`, normalised; NULL when absent or when `info` is NULL.
@@ -151,9 +155,7 @@ pub extern "C" fn aisopod_plugin_info_min_host_version(info: Option<&aisopod_plu
 /// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_max_host_version(info: Option<&aisopod_plugin_info>) -> *const c_char {
-    field("aisopod_plugin_info_max_host_version", info, |i| {
-        i.max_host_version.as_ref().map_or(std::ptr::null(), |v| v.as_ptr())
-    })
+    field("aisopod_plugin_info_max_host_version", info, |i| optional(&i.max_host_version))
 }
 
 /// `[plugin].thread_safe`: whether handlers may run concurrently. False when `info` is NULL.
@@ -171,6 +173,37 @@ pub extern "C" fn aisopod_plugin_info_thread_safe(info: Option<&aisopod_plugin_i
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_unloadable(info: Option<&aisopod_plugin_info>) -> bool {
     boundary("aisopod_plugin_info_unloadable", || info.is_some_and(|i| i.unload))
+}
+
+/// The plugin's license (`[plugin].license`, an SPDX expression such as "MIT OR Apache-2.0"); NULL when
+/// absent or when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+#[no_mangle]
+pub extern "C" fn aisopod_plugin_info_license(info: Option<&aisopod_plugin_info>) -> *const c_char {
+    field("aisopod_plugin_info_license", info, |i| optional(&i.license))
+}
+
+/// The plugin's home page (`[plugin].homepage`, an absolute URL); NULL when absent or when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+#[no_mangle]
+pub extern "C" fn aisopod_plugin_info_homepage(info: Option<&aisopod_plugin_info>) -> *const c_char {
+    field("aisopod_plugin_info_homepage", info, |i| optional(&i.homepage))
+}
+
+/// The plugin's source repository (`[plugin].repository`, an absolute URL); NULL when absent or when `info` is
+/// NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+#[no_mangle]
+pub extern "C" fn aisopod_plugin_info_repository(info: Option<&aisopod_plugin_info>) -> *const c_char {
+    field("aisopod_plugin_info_repository", info, |i| optional(&i.repository))
+}
+
+/// An optional field's pointer: NULL when the manifest has no such field.
+fn optional(value: &Option<CString>) -> *const c_char {
+    value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr())
 }
 
 /// The number of capabilities of `kind` (an `AISOPOD_CAPABILITY_*` value) the manifest declares; 0 when
