@@ -167,15 +167,7 @@ fn wrapper_compiles_as_strict_cpp17() {
          int main() { return aisopod::status_str(AISOPOD_STATUS_OK).empty() ? 1 : 0; }\n",
     )
     .unwrap();
-    let target = env!("AISOPOD_BUILD_TARGET");
-    let mut cmd = cc::Build::new()
-        .cargo_metadata(false)
-        .target(target)
-        .host(target)
-        .opt_level(0)
-        .cpp(true)
-        .get_compiler()
-        .to_command();
+    let mut cmd = compiler(true);
     cmd.args(["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wshadow", "-c"])
         .arg(format!("-I{MANIFEST_DIR}/include"))
         .arg("-o")

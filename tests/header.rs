@@ -47,15 +47,7 @@ fn compile_only(cpp: bool) {
          return (int)status_of(&p) + (int)AISOPOD_CAPABILITY_HOOK - 4; }\n",
     )
     .unwrap();
-    let target = env!("AISOPOD_BUILD_TARGET");
-    let mut cmd = cc::Build::new()
-        .cargo_metadata(false)
-        .target(target)
-        .host(target)
-        .opt_level(0)
-        .cpp(cpp)
-        .get_compiler()
-        .to_command();
+    let mut cmd = compiler(cpp);
     cmd.args([if cpp { "-std=c++17" } else { "-std=c11" }, "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-c"])
         .arg(format!("-I{MANIFEST_DIR}/include"))
         .arg("-o")

@@ -197,6 +197,16 @@ class Emitted(NamedTuple):
     output: bytes
 
 
+def _text_field(accessor: Callable[[Library], Any], what: str, optional: bool, doc: str) -> property:
+    """A `PluginInfo` property reading one string field: None when absent if `optional`, else "" when NULL."""
+
+    def get(self: "PluginInfo") -> Optional[str]:
+        value = _decode(self._get(accessor(self._lib), what))
+        return value if optional else (value or "")
+
+    return property(get, doc=doc)
+
+
 class PluginInfo:
     """A discovered plugin: an immutable snapshot of its manifest and paths (owns an `aisopod_plugin_info`).
 
@@ -212,63 +222,52 @@ class PluginInfo:
         with self._h.use(f"PluginInfo.{what}") as pointer:
             return accessor(pointer, *args)
 
-    @property
-    def id(self) -> str:
-        return _decode(self._get(self._lib.aisopod_plugin_info_id, "id")) or ""
-
-    @property
-    def name(self) -> str:
-        return _decode(self._get(self._lib.aisopod_plugin_info_name, "name")) or ""
-
-    @property
-    def version(self) -> str:
-        return _decode(self._get(self._lib.aisopod_plugin_info_version, "version")) or ""
-
-    @property
-    def description(self) -> str:
-        return _decode(self._get(self._lib.aisopod_plugin_info_description, "description")) or ""
-
-    @property
-    def author(self) -> str:
-        return _decode(self._get(self._lib.aisopod_plugin_info_author, "author")) or ""
-
-    @property
-    def directory(self) -> str:
-        return _decode(self._get(self._lib.aisopod_plugin_info_directory, "directory")) or ""
-
-    @property
-    def manifest_path(self) -> str:
-        return _decode(self._get(self._lib.aisopod_plugin_info_manifest_path, "manifest_path")) or ""
-
-    @property
-    def library_path(self) -> str:
-        """The library the loader will open; it may not exist."""
-        return _decode(self._get(self._lib.aisopod_plugin_info_library_path, "library_path")) or ""
-
-    @property
-    def min_host_version(self) -> Optional[str]:
-        """`[compatibility].min_host_version`, or None when the manifest has none."""
-        return _decode(self._get(self._lib.aisopod_plugin_info_min_host_version, "min_host_version"))
-
-    @property
-    def max_host_version(self) -> Optional[str]:
-        """`[compatibility].max_host_version`, or None when the manifest has none."""
-        return _decode(self._get(self._lib.aisopod_plugin_info_max_host_version, "max_host_version"))
-
-    @property
-    def license(self) -> Optional[str]:
-        """`[plugin].license` (an SPDX expression), or None when the manifest has none."""
-        return _decode(self._get(self._lib.aisopod_plugin_info_license, "license"))
-
-    @property
-    def homepage(self) -> Optional[str]:
-        """`[plugin].homepage` (a URL), or None when the manifest has none."""
-        return _decode(self._get(self._lib.aisopod_plugin_info_homepage, "homepage"))
-
-    @property
-    def repository(self) -> Optional[str]:
-        """`[plugin].repository` (a URL), or None when the manifest has none."""
-        return _decode(self._get(self._lib.aisopod_plugin_info_repository, "repository"))
+    id = _text_field(lambda lib: lib.aisopod_plugin_info_id, "id", False, "`[plugin].id`.")
+    name = _text_field(lambda lib: lib.aisopod_plugin_info_name, "name", False, "`[plugin].name`.")
+    version = _text_field(
+        lambda lib: lib.aisopod_plugin_info_version, "version", False,
+        "`[plugin].version`, normalised.",
+    )
+    description = _text_field(
+        lambda lib: lib.aisopod_plugin_info_description, "description", False,
+        "`[plugin].description`, \"\" when absent.",
+    )
+    author = _text_field(
+        lambda lib: lib.aisopod_plugin_info_author, "author", False,
+        "`[plugin].author`, \"\" when absent.",
+    )
+    directory = _text_field(
+        lambda lib: lib.aisopod_plugin_info_directory, "directory", False,
+        "The plugin directory, as found under its search path.",
+    )
+    manifest_path = _text_field(
+        lambda lib: lib.aisopod_plugin_info_manifest_path, "manifest_path", False,
+        "The manifest's path.",
+    )
+    library_path = _text_field(
+        lambda lib: lib.aisopod_plugin_info_library_path, "library_path", False,
+        "The library the loader will open; it may not exist.",
+    )
+    min_host_version = _text_field(
+        lambda lib: lib.aisopod_plugin_info_min_host_version, "min_host_version", True,
+        "`[compatibility].min_host_version`, or None when the manifest has none.",
+    )
+    max_host_version = _text_field(
+        lambda lib: lib.aisopod_plugin_info_max_host_version, "max_host_version", True,
+        "`[compatibility].max_host_version`, or None when the manifest has none.",
+    )
+    license = _text_field(
+        lambda lib: lib.aisopod_plugin_info_license, "license", True,
+        "`[plugin].license` (an SPDX expression), or None when the manifest has none.",
+    )
+    homepage = _text_field(
+        lambda lib: lib.aisopod_plugin_info_homepage, "homepage", True,
+        "`[plugin].homepage` (a URL), or None when the manifest has none.",
+    )
+    repository = _text_field(
+        lambda lib: lib.aisopod_plugin_info_repository, "repository", True,
+        "`[plugin].repository` (a URL), or None when the manifest has none.",
+    )
 
     @property
     def thread_safe(self) -> bool:

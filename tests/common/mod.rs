@@ -26,6 +26,11 @@ pub fn temp_dir(name: &str) -> PathBuf {
 
 /// The C compiler `cc` finds for this target.
 pub fn c_compiler() -> Command {
+    compiler(false)
+}
+
+/// The C (or, with `cpp`, the C++) compiler `cc` finds for this target.
+pub fn compiler(cpp: bool) -> Command {
     let target = env!("AISOPOD_BUILD_TARGET");
     cc::Build::new()
         .cargo_metadata(false)
@@ -33,6 +38,7 @@ pub fn c_compiler() -> Command {
         .host(target)
         .opt_level(1)
         .debug(false)
+        .cpp(cpp)
         .get_compiler()
         .to_command()
 }
