@@ -167,12 +167,5 @@ fn wrapper_compiles_as_strict_cpp17() {
          int main() { return aisopod::status_str(AISOPOD_STATUS_OK).empty() ? 1 : 0; }\n",
     )
     .unwrap();
-    let mut cmd = compiler(true);
-    cmd.args(["-std=c++17", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-Wshadow", "-c"])
-        .arg(format!("-I{MANIFEST_DIR}/include"))
-        .arg("-o")
-        .arg(dir.join("use.o"))
-        .arg(&source);
-    let result = cmd.output().unwrap();
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    compile_object(&source, true, &["-Wshadow"]);
 }

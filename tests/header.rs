@@ -47,14 +47,7 @@ fn compile_only(cpp: bool) {
          return (int)status_of(&p) + (int)AISOPOD_CAPABILITY_HOOK - 4; }\n",
     )
     .unwrap();
-    let mut cmd = compiler(cpp);
-    cmd.args([if cpp { "-std=c++17" } else { "-std=c11" }, "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-c"])
-        .arg(format!("-I{MANIFEST_DIR}/include"))
-        .arg("-o")
-        .arg(dir.join("use.o"))
-        .arg(&source);
-    let result = cmd.output().unwrap();
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    compile_object(&source, cpp, &[]);
 }
 
 #[test]

@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 from ctypes import POINTER, byref, c_size_t, c_uint32, c_void_p
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Union
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Set, TypeVar, Union
 
 from ._bindings import (
     LOG_CALLBACK,
@@ -197,6 +197,32 @@ class Emitted(NamedTuple):
     output: bytes
 
 
+_O = TypeVar("_O", bound="_Owner")
+
+
+class _Owner:
+    """What every class owning one C handle (`self._h`) offers: `closed`, `close()`, a `with` block, and
+    freeing by the garbage collector."""
+
+    _h: _Handle
+
+    @property
+    def closed(self) -> bool:
+        return self._h.closed
+
+    def close(self) -> None:
+        self._h.close()
+
+    def __enter__(self: _O) -> _O:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        _finalize(self)
+
+
 def _text_field(accessor: Callable[[Library], Any], what: str, optional: bool, doc: str) -> property:
     """A `PluginInfo` property reading one string field: None when absent if `optional`, else "" when NULL."""
 
@@ -207,7 +233,7 @@ def _text_field(accessor: Callable[[Library], Any], what: str, optional: bool, d
     return property(get, doc=doc)
 
 
-class PluginInfo:
+class PluginInfo(_Owner):
     """A discovered plugin: an immutable snapshot of its manifest and paths (owns an `aisopod_plugin_info`).
 
     It stays valid after a new discovery and after its loader is closed. Close it with `close()` or a `with`
@@ -288,29 +314,13 @@ class PluginInfo:
             names = [self._lib.aisopod_plugin_info_capability_at(pointer, int(kind), i) for i in range(count)]
         return [_decode(name) or "" for name in names]
 
-    @property
-    def closed(self) -> bool:
-        return self._h.closed
-
-    def close(self) -> None:
-        self._h.close()
-
-    def __enter__(self) -> "PluginInfo":
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        _finalize(self)
-
     def __repr__(self) -> str:
         if self.closed:
             return "<aisopod_loader.PluginInfo (closed)>"
         return f"<aisopod_loader.PluginInfo {self.id!r} {self.version} at {self.directory!r}>"
 
 
-class Diagnostic:
+class Diagnostic(_Owner):
     """A refused discovery candidate: the path at fault, a status and a message (owns an
     `aisopod_diagnostic`). `error()` gives the exception the status stands for."""
 
@@ -342,29 +352,13 @@ class Diagnostic:
         """The exception for this refusal, of the class its status belongs to (not raised)."""
         return error_for(int(self.status), self.message)
 
-    @property
-    def closed(self) -> bool:
-        return self._h.closed
-
-    def close(self) -> None:
-        self._h.close()
-
-    def __enter__(self) -> "Diagnostic":
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        _finalize(self)
-
     def __repr__(self) -> str:
         if self.closed:
             return "<aisopod_loader.Diagnostic (closed)>"
         return f"<aisopod_loader.Diagnostic {self.error()}>"
 
 
-class Capability:
+class Capability(_Owner):
     """A resolved capability (owns an `aisopod_capability`): calls skip the id and name lookups.
 
     While it is open its plugin cannot be unloaded (`Status.BUSY`). Closing the loader closes it first.
@@ -393,23 +387,10 @@ class Capability:
 
     __call__ = invoke
 
-    @property
-    def closed(self) -> bool:
-        return self._h.closed
-
     def close(self) -> None:
         """Frees the handle, letting its plugin be unloaded again."""
         self._h.close()
         self._loader._capabilities.discard(self._h)
-
-    def __enter__(self) -> "Capability":
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        _finalize(self)
 
     def __repr__(self) -> str:
         state = " (closed)" if self.closed else ""

@@ -43,6 +43,20 @@ pub fn compiler(cpp: bool) -> Command {
         .to_command()
 }
 
+/// Compiles `source` to an object file next to it, against the committed headers, with strict warnings (C11,
+/// or C++17 when `cpp`) and `extra` flags; fails the test on any warning.
+pub fn compile_object(source: &Path, cpp: bool, extra: &[&str]) {
+    let mut cmd = compiler(cpp);
+    cmd.args([if cpp { "-std=c++17" } else { "-std=c11" }, "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-c"])
+        .args(extra)
+        .arg(format!("-I{MANIFEST_DIR}/include"))
+        .arg("-o")
+        .arg(source.with_extension("o"))
+        .arg(source);
+    let result = cmd.output().unwrap();
+    assert!(result.status.success(), "{}: {}", source.display(), String::from_utf8_lossy(&result.stderr));
+}
+
 /// The platform's shared-library file name for a stem.
 pub fn library_name(stem: &str) -> String {
     format!("{}{stem}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX)
