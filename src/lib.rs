@@ -28,6 +28,13 @@ pub mod ffi;
 mod file_stamp;
 #[cfg(feature = "loader")]
 mod io_error;
+/// The loader's helper process and the protocol it speaks; shared with `aisopod-plugin-host` and `fuzz/`, not
+/// a public API. The annotation below keeps its constants out of the C header.
+///
+/// cbindgen:ignore
+#[cfg(feature = "loader")]
+#[doc(hidden)]
+pub mod isolation;
 #[cfg(feature = "loader")]
 mod loader;
 #[cfg(feature = "loader")]

@@ -1,0 +1,259 @@
+use super::*;
+
+fn decode_all(bytes: &[u8]) -> Result<Vec<Frame>, FrameError> {
+    let mut decoder = Decoder::new();
+    let mut input = bytes;
+    let mut frames = Vec::new();
+    while let Some(frame) = decoder.decode(&mut input)? {
+        frames.push(frame);
+    }
+    assert!(input.is_empty(), "the decoder left {} bytes of input", input.len());
+    decoder.finish()?;
+    Ok(frames)
+}
+
+fn header(length: u32, kind: u16, flags: u16, request_id: u64) -> Vec<u8> {
+    Header { length, kind: FrameKind(kind), flags, request_id }.encode().to_vec()
+}
+
+#[test]
+fn the_header_is_laid_out_as_documented() {
+    let bytes = Frame::new(FrameKind::PING, 0x0102_0304_0506_0708, *b"abc").encode().unwrap();
+    assert_eq!(bytes, [3, 0, 0, 0, 0x10, 0x00, 0, 0, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, b'a', b'b', b'c'],);
+}
+
+#[test]
+fn every_kind_round_trips_whole_and_byte_by_byte() {
+    let mut frames: Vec<Frame> = FrameKind::KNOWN
+        .iter()
+        .enumerate()
+        .map(|(i, &kind)| Frame::new(kind, i as u64 * 1000, vec![i as u8; i * 3]))
+        .collect();
+    frames.push(Frame::new(FrameKind(0x7777), u64::MAX, Vec::new()));
+    frames.push(Frame::handshake(&Handshake::ours()));
+    let mut stream = Vec::new();
+    for frame in &frames {
+        frame.encode_into(&mut stream).unwrap();
+    }
+    assert_eq!(decode_all(&stream).unwrap(), frames);
+
+    let mut decoder = Decoder::new();
+    let mut decoded = Vec::new();
+    for byte in stream.chunks(1) {
+        let mut input = byte;
+        while let Some(frame) = decoder.decode(&mut input).unwrap() {
+            decoded.push(frame);
+        }
+    }
+    decoder.finish().unwrap();
+    assert_eq!(decoded, frames);
+}
+
+#[test]
+fn two_frames_in_one_chunk_come_out_one_call_each() {
+    let mut stream = Frame::new(FrameKind::PING, 1, *b"one").encode().unwrap();
+    Frame::new(FrameKind::PING, 2, *b"two").encode_into(&mut stream).unwrap();
+    let mut decoder = Decoder::new();
+    let mut input = &stream[..];
+    assert_eq!(decoder.decode(&mut input).unwrap().unwrap().request_id, 1);
+    assert_eq!(input.len(), HEADER_LEN + 3);
+    assert_eq!(decoder.decode(&mut input).unwrap().unwrap().request_id, 2);
+    assert!(input.is_empty());
+    assert_eq!(decoder.decode(&mut input).unwrap(), None);
+}
+
+#[test]
+fn the_largest_payload_is_accepted_and_one_more_byte_is_refused() {
+    let largest = Frame::new(FrameKind::PING, 9, vec![7; MAX_PAYLOAD_LEN as usize]);
+    let bytes = largest.encode().unwrap();
+    assert_eq!(decode_all(&bytes).unwrap(), [largest]);
+
+    let too_large = Frame::new(FrameKind::PING, 9, vec![7; MAX_PAYLOAD_LEN as usize + 1]);
+    let error = too_large.encode().unwrap_err();
+    assert_eq!(
+        error,
+        FrameError::TooLarge { kind: FrameKind::PING, request_id: 9, length: u64::from(MAX_PAYLOAD_LEN) + 1 }
+    );
+    let mut out = vec![1, 2];
+    assert!(too_large.encode_into(&mut out).is_err());
+    assert_eq!(out, [1, 2], "a failed encode wrote something");
+}
+
+#[test]
+fn an_oversized_length_is_refused_from_the_header_alone_before_allocating() {
+    let bytes = header(u32::MAX, 0x0010, 0, 5);
+    let mut decoder = Decoder::new();
+    let error = decoder.decode(&mut &bytes[..]).unwrap_err();
+    assert_eq!(error, FrameError::TooLarge { kind: FrameKind::PING, request_id: 5, length: u64::from(u32::MAX) });
+    assert_eq!(
+        error.to_string(),
+        "a frame of Ping (0x0010) for request 5 declares a payload of 4294967295 bytes, more than the maximum 16777216"
+    );
+    assert_eq!(decoder.allocated(), 0);
+}
+
+#[test]
+fn a_payload_buffer_grows_with_what_arrives_not_with_what_is_declared() {
+    let mut bytes = header(MAX_PAYLOAD_LEN, 0x0010, 0, 1);
+    bytes.extend_from_slice(&[0; 100]);
+    let mut decoder = Decoder::new();
+    assert_eq!(decoder.decode(&mut &bytes[..]).unwrap(), None);
+    assert!(decoder.allocated() <= PAYLOAD_MIN_RESERVE, "{} bytes allocated for 100", decoder.allocated());
+    let more = vec![0; 1 << 20];
+    decoder.decode(&mut &more[..]).unwrap();
+    assert!(decoder.allocated() <= 2 * ((1 << 20) + 100), "{} bytes allocated for 1 MiB", decoder.allocated());
+
+    let small = Frame::new(FrameKind::PING, 1, vec![1; 10]).encode().unwrap();
+    let mut decoder = Decoder::new();
+    decoder.decode(&mut &small[..HEADER_LEN + 5]).unwrap();
+    assert_eq!(decoder.allocated(), 10, "a small payload's buffer is its length");
+}
+
+#[test]
+fn unknown_flags_are_refused_and_named() {
+    let bytes = header(0, 0x0011, 0x8001, 77);
+    let error = decode_all(&bytes).unwrap_err();
+    assert_eq!(error, FrameError::UnknownFlags { kind: FrameKind::PONG, request_id: 77, flags: 0x8001 });
+    assert_eq!(
+        error.to_string(),
+        "a frame of Pong (0x0011) for request 77 sets flags 0x8001; protocol version 1 defines none"
+    );
+}
+
+#[test]
+fn a_decode_error_is_final() {
+    let mut bytes = header(0, 0x0010, 1, 3);
+    bytes.extend(Frame::new(FrameKind::PING, 4, Vec::new()).encode().unwrap());
+    let mut decoder = Decoder::new();
+    let mut input = &bytes[..];
+    let first = decoder.decode(&mut input).unwrap_err();
+    assert_eq!(decoder.decode(&mut input).unwrap_err(), first);
+    assert_eq!(decoder.finish().unwrap_err(), first);
+}
+
+#[test]
+fn a_stream_that_ends_inside_a_frame_is_truncated() {
+    let frame = Frame::new(FrameKind::PING, 3, *b"hello").encode().unwrap();
+    let mut decoder = Decoder::new();
+    decoder.decode(&mut &frame[..7]).unwrap();
+    let error = decoder.finish().unwrap_err();
+    assert_eq!(error, FrameError::Truncated { kind: None, received: 7, expected: HEADER_LEN });
+    assert_eq!(error.to_string(), "the stream ended inside a frame header: 7 of its 16 bytes arrived");
+
+    decoder.decode(&mut &frame[7..HEADER_LEN + 2]).unwrap();
+    let error = decoder.finish().unwrap_err();
+    assert_eq!(error, FrameError::Truncated { kind: Some(FrameKind::PING), received: 18, expected: 21 });
+    assert_eq!(error.to_string(), "the stream ended inside a frame of Ping (0x0010): 18 of its 21 bytes arrived");
+
+    assert_eq!(decoder.decode(&mut &frame[HEADER_LEN + 2..]).unwrap().unwrap().payload, b"hello");
+    decoder.finish().unwrap();
+}
+
+#[test]
+fn kinds_display_their_name_or_their_number() {
+    assert_eq!(FrameKind::HANDSHAKE.to_string(), "Handshake (0x0001)");
+    assert_eq!(FrameKind(0x7777).to_string(), "unknown kind 0x7777");
+    for kind in FrameKind::KNOWN {
+        assert!(kind.name().is_some());
+    }
+}
+
+#[test]
+fn our_handshake_round_trips_and_is_accepted() {
+    let ours = Handshake::ours();
+    assert_eq!(ours.loader_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(ours.abi_version, AISOPOD_ABI_VERSION);
+    let payload = ours.encode();
+    assert_eq!(&payload[..8], b"AISOPOD\0");
+    assert_eq!(payload[8..10], PROTOCOL_VERSION.to_le_bytes());
+    assert_eq!(usize::from(u16::from_le_bytes([payload[10], payload[11]])), LOADER_VERSION.len());
+    assert_eq!(payload[12..16], AISOPOD_ABI_VERSION.to_le_bytes());
+    assert_eq!(&payload[16..], LOADER_VERSION.as_bytes());
+    assert_eq!(Handshake::accept(&payload).unwrap(), ours);
+}
+
+#[test]
+fn each_mismatch_names_both_versions() {
+    let ours = Handshake::ours();
+    let newer = Handshake { protocol_version: PROTOCOL_VERSION + 1, ..ours.clone() };
+    let error = Handshake::accept(&newer.encode()).unwrap_err();
+    assert_eq!(error, HandshakeError::ProtocolMismatch { ours: 1, theirs: 2 });
+    assert_eq!(error.to_string(), "protocol version mismatch: the peer speaks version 2, this side speaks version 1");
+    assert_eq!(newer.check().unwrap_err(), error);
+
+    let error = Handshake::accept(&Handshake { abi_version: 7, ..ours.clone() }.encode()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "plugin ABI version mismatch: the peer has ABI version 7, this side has ABI version {AISOPOD_ABI_VERSION}"
+        )
+    );
+
+    let other = Handshake { loader_version: "9.9.9-rc.1".into(), ..ours };
+    let error = Handshake::accept(&other.encode()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!("loader version mismatch: the peer is aisopod-loader 9.9.9-rc.1, this side is aisopod-loader {LOADER_VERSION}")
+    );
+}
+
+#[test]
+fn a_handshake_without_the_magic_is_not_one() {
+    for payload in [&b""[..], b"AISOPOD\0\x01", b"AISOPOD\x01\x01\x00rest", b"PING"] {
+        assert_eq!(
+            Handshake::decode(payload).unwrap_err(),
+            HandshakeError::NotAHandshake { length: payload.len() },
+            "{payload:?}"
+        );
+    }
+    assert_eq!(
+        HandshakeError::NotAHandshake { length: 4 }.to_string(),
+        "the peer's handshake (4 bytes) does not start with the aisopod magic and a protocol version"
+    );
+}
+
+#[test]
+fn a_malformed_handshake_says_what_is_wrong() {
+    let good = Handshake::ours().encode();
+    let malformed = |payload: &[u8]| match Handshake::decode(payload) {
+        Err(HandshakeError::Malformed { why }) => why,
+        other => panic!("{payload:?} gave {other:?}"),
+    };
+    assert_eq!(malformed(&good[..12]), "12 bytes, fewer than the 16 of its fixed part");
+    assert_eq!(
+        malformed(&good[..good.len() - 1]),
+        format!(
+            "{} bytes after the fixed part where the loader version's length says {}",
+            LOADER_VERSION.len() - 1,
+            LOADER_VERSION.len()
+        )
+    );
+    let mut trailing = good.clone();
+    trailing.push(b'x');
+    assert!(malformed(&trailing).starts_with(&format!("{} bytes after the fixed part", LOADER_VERSION.len() + 1)));
+
+    let mut empty_version = good[..16].to_vec();
+    empty_version[10..12].copy_from_slice(&0u16.to_le_bytes());
+    assert_eq!(malformed(&empty_version), "a loader version of 0 bytes, outside 1 to 64");
+
+    let long = Handshake { loader_version: "1".repeat(65), ..Handshake::ours() };
+    assert_eq!(malformed(&long.encode()), "a loader version of 65 bytes, outside 1 to 64");
+
+    let mut not_utf8 = good[..16].to_vec();
+    not_utf8[10..12].copy_from_slice(&2u16.to_le_bytes());
+    not_utf8.extend_from_slice(&[0xff, 0xfe]);
+    assert!(malformed(&not_utf8).starts_with("a loader version that is not UTF-8"), "{}", malformed(&not_utf8));
+}
+
+#[test]
+fn error_replies_round_trip() {
+    let reply = ErrorReply::new(ErrorCode::UNKNOWN_KIND, "no such kind: unknown kind 0x7777");
+    let payload = reply.encode();
+    assert_eq!(payload[..4], [1, 0, 0, 0]);
+    assert_eq!(ErrorReply::decode(&payload), Some(reply.clone()));
+    let frame = Frame::error(12, &reply);
+    assert_eq!((frame.kind, frame.request_id), (FrameKind::ERROR, 12));
+    assert_eq!(ErrorReply::decode(&[1, 0, 0]), None);
+    assert_eq!(ErrorReply::decode(&[1, 0, 0, 0, 0xff]), None);
+    assert_eq!(ErrorReply::decode(&[3, 0, 0, 0]), Some(ErrorReply::new(ErrorCode::BAD_FRAME, "")));
+}
