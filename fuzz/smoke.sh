@@ -36,5 +36,7 @@ run() {
 
 run manifest -max_len=4096 -dict=manifest.dict
 run discovery -max_len=2048
+# A single allocation past the largest frame (16 MiB payload) is a crash.
+run frame -max_len=4096 -malloc_limit_mb=17
 
 echo "== fuzz smoke test passed"

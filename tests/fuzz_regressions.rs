@@ -36,3 +36,8 @@ fn manifest_regressions() {
 fn discovery_regressions() {
     replay("discovery", checks::check_discovery);
 }
+
+#[test]
+fn frame_regressions() {
+    replay("frame", checks::check_frame);
+}

@@ -5,6 +5,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use aisopod_loader::isolation::protocol::{
+    Decoder, ErrorReply, Frame, FrameError, FrameKind, Handshake, HEADER_LEN, MAX_PAYLOAD_LEN,
+};
 use aisopod_loader::{
     check_capability_name, CapabilityKind, Diagnostic, Discovery, Logger, Manifest, PluginInfo, Status, ID_MAX_LEN,
     MANIFEST_FILE_NAME, MANIFEST_MAX_BYTES,
@@ -502,5 +505,124 @@ pub fn check_discovery(data: &[u8]) {
         let mut doubled = outcomes.clone();
         doubled.extend(again);
         check_against_model("scan of the same path twice", &twice, &doubled);
+    }
+}
+
+/// What decoding a stream gives: its whole frames, where the last of them ends, and the error that stopped it.
+#[derive(Debug, PartialEq)]
+struct Decoded {
+    frames: Vec<Frame>,
+    frames_end: usize,
+    error: Option<FrameError>,
+}
+
+/// Decodes `stream` fed in pieces of the sizes `chunk_sizes` gives, checking after every call that the decoder
+/// has allocated no more than the maximum payload, nor much more than the bytes it has been given.
+fn decode_stream(stream: &[u8], mut chunk_sizes: impl FnMut() -> usize) -> Decoded {
+    let mut decoder = Decoder::new();
+    let mut decoded = Decoded { frames: Vec::new(), frames_end: 0, error: None };
+    let mut fed = 0;
+    while fed < stream.len() {
+        let chunk = &stream[fed..(fed + chunk_sizes()).min(stream.len())];
+        let mut input = chunk;
+        loop {
+            let result = decoder.decode(&mut input);
+            let taken = fed + chunk.len() - input.len();
+            let allocated = decoder.allocated();
+            assert!(allocated <= MAX_PAYLOAD_LEN as usize, "{allocated} bytes allocated, past the maximum payload");
+            assert!(allocated <= 2 * taken + 4096, "{allocated} bytes allocated after {taken} bytes of input");
+            match result {
+                Ok(Some(frame)) => {
+                    decoded.frames.push(frame);
+                    decoded.frames_end = taken;
+                }
+                Ok(None) => {
+                    assert!(input.is_empty(), "the decoder wants more input but left {} bytes", input.len());
+                    break;
+                }
+                Err(error) => {
+                    assert_eq!(decoder.decode(&mut &b"more"[..]), Err(error.clone()), "a decode error is not final");
+                    decoded.error = Some(error);
+                    return decoded;
+                }
+            }
+        }
+        fed += chunk.len();
+    }
+    decoded.error = decoder.finish().err();
+    decoded
+}
+
+/// Piece sizes from a seed: all at once for 0, otherwise 1 to `seed % 64 + 1` bytes from a xorshift sequence.
+fn chunk_sizes(seed: u8) -> impl FnMut() -> usize {
+    let largest = usize::from(seed % 64) + 1;
+    let mut state = 0x9e37_79b9_u32 ^ u32::from(seed);
+    move || {
+        if seed == 0 {
+            return usize::MAX;
+        }
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        1 + state as usize % largest
+    }
+}
+
+/// Decodes `data[1..]` as a stream of frames, fed whole and in pieces whose sizes `data[0]` picks, and checks:
+/// the pieces change nothing; the decoder never allocates past the maximum payload or far past its input; the
+/// frames re-encode to exactly the bytes they came from; a stream that stops decoding stops for the reason the
+/// next header (or its absence) gives; and handshake and error payloads that decode re-encode to themselves.
+pub fn check_frame(data: &[u8]) {
+    let Some((&seed, stream)) = data.split_first() else { return };
+    let whole = decode_stream(stream, || usize::MAX);
+    let pieces = decode_stream(stream, chunk_sizes(seed));
+    assert_eq!(whole, pieces, "feeding the stream in pieces changed what it decodes to");
+
+    let mut reencoded = Vec::new();
+    for frame in &whole.frames {
+        frame.encode_into(&mut reencoded).expect("a decoded frame encodes");
+        check_payload(frame);
+    }
+    assert_eq!(reencoded, &stream[..whole.frames_end], "the frames do not re-encode to their bytes");
+
+    let rest = &stream[whole.frames_end..];
+    let Some(error) = whole.error else {
+        assert!(rest.is_empty(), "{} bytes after the last frame, and no error", rest.len());
+        return;
+    };
+    let header = rest.first_chunk::<HEADER_LEN>().map(|h| {
+        let length = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+        let kind = FrameKind(u16::from_le_bytes([h[4], h[5]]));
+        let flags = u16::from_le_bytes([h[6], h[7]]);
+        (length, kind, flags, u64::from_le_bytes(h[8..16].try_into().unwrap()))
+    });
+    let expected = match header {
+        None => FrameError::Truncated { kind: None, received: rest.len(), expected: HEADER_LEN },
+        Some((length, kind, _, request_id)) if length > MAX_PAYLOAD_LEN => {
+            FrameError::TooLarge { kind, request_id, length: u64::from(length) }
+        }
+        Some((_, kind, flags, request_id)) if flags != 0 => FrameError::UnknownFlags { kind, request_id, flags },
+        Some((length, kind, _, _)) => {
+            let expected = HEADER_LEN + length as usize;
+            assert!(rest.len() < expected, "a whole, valid frame was not decoded");
+            FrameError::Truncated { kind: Some(kind), received: rest.len(), expected }
+        }
+    };
+    assert_eq!(error, expected, "the decoder stopped for another reason than the stream gives");
+    assert!(!error.to_string().is_empty());
+}
+
+fn check_payload(frame: &Frame) {
+    match frame.kind {
+        FrameKind::HANDSHAKE => match Handshake::decode(&frame.payload) {
+            Ok(handshake) => assert_eq!(handshake.encode(), frame.payload, "a handshake does not re-encode"),
+            Err(error) => assert!(!error.to_string().is_empty()),
+        },
+        FrameKind::ERROR => {
+            if let Some(reply) = ErrorReply::decode(&frame.payload) {
+                assert_eq!(reply.encode(), frame.payload, "an error reply does not re-encode");
+            }
+        }
+        _ => {}
     }
 }
