@@ -451,6 +451,19 @@ fn a_channel_closed_inside_a_frame_or_before_the_handshake_is_a_protocol_error()
     );
 }
 
+#[test]
+fn a_reply_the_host_will_not_read_is_a_channel_error() {
+    let mut helper = Helper::start("host-stops-reading");
+    helper.handshake();
+    // On an AF_UNIX stream, the host's SHUT_RD makes the helper's next write fail with EPIPE.
+    helper.channel().shutdown(std::net::Shutdown::Read).unwrap();
+    helper.send(&ping(1, b"unheard"));
+    assert_eq!(
+        helper.expect_exit(HelperExit::ChannelIo),
+        "aisopod-plugin-host: writing Pong (0x0011) to the channel failed: Broken pipe\n"
+    );
+}
+
 /// Starts the helper with `args` and `inherited`, and returns its exit and stderr.
 fn run_helper(args: &[String], inherited: Option<OwnedFd>) -> (Option<HelperExit>, String) {
     let stderr = stderr_file("arguments");

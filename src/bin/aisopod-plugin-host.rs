@@ -103,7 +103,7 @@ fn check_stream_socket(fd: RawFd) -> Result<(), Stop> {
         if error.raw_os_error() == Some(libc::EBADF) {
             return Err(not_socket("is not open".to_owned()));
         }
-        return Err(not_socket(format!("cannot be used as the channel: {error}")));
+        return Err(not_socket(format!("cannot be used as the channel: {}", describe(&error))));
     }
     if stat.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return Err(not_socket(format!("is not a socket but {}", file_type_name(stat.st_mode))));
@@ -113,12 +113,24 @@ fn check_stream_socket(fd: RawFd) -> Result<(), Stop> {
     // SAFETY: SO_TYPE writes one int into a buffer of that size, and `len` says so.
     let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&raw mut socket_type).cast(), &mut len) };
     if rc != 0 {
-        return Err(not_socket(format!("is a socket whose type cannot be read: {}", io::Error::last_os_error())));
+        return Err(not_socket(format!(
+            "is a socket whose type cannot be read: {}",
+            describe(&io::Error::last_os_error())
+        )));
     }
     if socket_type != libc::SOCK_STREAM {
         return Err(not_socket(format!("is a socket of type {socket_type}, not SOCK_STREAM")));
     }
     Ok(())
+}
+
+/// An I/O error in the system's words, without Rust's "(os error N)".
+fn describe(error: &io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
 }
 
 fn file_type_name(mode: libc::mode_t) -> &'static str {
@@ -161,8 +173,9 @@ impl Channel {
                     other => break other,
                 }
             };
-            let read =
-                read.map_err(|e| Stop::new(HelperExit::ChannelIo, format!("reading the channel failed: {e}")))?;
+            let read = read.map_err(|e| {
+                Stop::new(HelperExit::ChannelIo, format!("reading the channel failed: {}", describe(&e)))
+            })?;
             self.buffer.truncate(read);
             self.start = 0;
             if read == 0 {
@@ -176,9 +189,9 @@ impl Channel {
 
     fn send(&mut self, frame: &Frame) -> Result<(), Stop> {
         let bytes = frame.encode().map_err(|e| Stop::new(HelperExit::ProtocolError, format!("cannot reply: {e}")))?;
-        self.stream
-            .write_all(&bytes)
-            .map_err(|e| Stop::new(HelperExit::ChannelIo, format!("writing {} to the channel failed: {e}", frame.kind)))
+        self.stream.write_all(&bytes).map_err(|e| {
+            Stop::new(HelperExit::ChannelIo, format!("writing {} to the channel failed: {}", frame.kind, describe(&e)))
+        })
     }
 
     /// Replies to a frame whose header broke the format, naming what was wrong, and stops: the stream cannot be
