@@ -1,7 +1,11 @@
-//! Out-of-process isolation: what the loader and its helper process, `aisopod-plugin-host`, agree on.
+//! Out-of-process isolation: the helper process, `aisopod-plugin-host`, and the loader's side of it.
 //!
-//! Only the first step exists: the wire protocol ([`protocol`]) and the helper's start-up contract
-//! ([`helper`]). Plugins still run inside the host's process.
+//! What exists: the wire protocol ([`protocol`]), the helper's start-up contract ([`helper`]), finding the helper
+//! ([`locate`]), and starting, talking to and reaping it ([`child`]). Plugins still run inside the host's
+//! process.
 
+#[cfg(target_os = "linux")]
+pub mod child;
 pub mod helper;
+pub mod locate;
 pub mod protocol;

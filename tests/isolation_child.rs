@@ -1,0 +1,357 @@
+//! The loader's side of the helper process, with real processes: the real helper, and fake helpers written as
+//! shell scripts that crash, exit, hang, flood stderr or report what they inherited. The lookup of the helper
+//! runs in a child process of this test (this test binary, run again), so that no test changes the
+//! environment of another.
+
+#![cfg(target_os = "linux")]
+
+use std::ffi::CString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use aisopod_loader::isolation::child::{Child, Ending, Failure, STDERR_TAIL_LEN};
+use aisopod_loader::isolation::locate::{locate, HELPER_ENV, HELPER_NAME, INSTALL_SUBDIR};
+use aisopod_loader::isolation::protocol::{ErrorCode, ErrorReply, FrameKind, Handshake};
+use aisopod_loader::Status;
+
+const HELPER: &str = env!("CARGO_BIN_EXE_aisopod-plugin-host");
+/// The deadline of an exchange that should succeed.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn deadline() -> Instant {
+    Instant::now() + TIMEOUT
+}
+
+/// A new, empty directory for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "isolation-child-{name}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::canonicalize(&dir).unwrap()
+}
+
+/// Writes an executable shell script named `name` with `body` and returns its path.
+fn fake_helper(name: &str, body: &str) -> PathBuf {
+    let path = temp_dir(name).join(HELPER_NAME);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// Starts `helper`, expecting the start to fail, and returns the failure.
+fn spawn_failure(helper: &Path, deadline: Instant) -> Failure {
+    match Child::spawn(helper, deadline) {
+        Ok(child) => panic!("{} started and answered the handshake (pid {})", helper.display(), child.pid()),
+        Err(failure) => failure,
+    }
+}
+
+#[test]
+fn the_real_helper_answers_the_handshake_and_pings_and_exits_0_when_shut_down() {
+    let mut child = Child::spawn(Path::new(HELPER), deadline()).unwrap_or_else(|f| panic!("{f}: {:?}", f.outcome));
+    assert_eq!(child.peer(), Some(&Handshake::ours()));
+    assert!(child.outcome().is_none());
+
+    let first = child.request(FrameKind::PING, b"hello", deadline()).unwrap();
+    assert_eq!((first.kind, first.payload.as_slice()), (FrameKind::PONG, &b"hello"[..]));
+    let large: Vec<u8> = (0..256 * 1024).map(|i| (i % 251) as u8).collect();
+    let second = child.request(FrameKind::PING, &large, deadline()).unwrap();
+    assert_eq!(second.kind, FrameKind::PONG);
+    assert!(second.payload == large, "a 256 KiB ping comes back unchanged");
+    assert_ne!(first.request_id, second.request_id, "each request gets its own id");
+
+    let unknown = child.request(FrameKind(0x7777), b"", deadline()).unwrap();
+    assert_eq!(unknown.kind, FrameKind::ERROR);
+    let reply = ErrorReply::decode(&unknown.payload).unwrap();
+    assert_eq!(reply.code, ErrorCode::UNKNOWN_KIND, "{reply:?}");
+    assert!(reply.message.contains(&format!("request {}", unknown.request_id)), "{reply:?}");
+
+    let outcome = child.shutdown(deadline());
+    assert_eq!(outcome.ending, Ending::Exited(0));
+    assert_eq!(outcome.ending.to_string(), "exited with code 0");
+    assert_eq!(outcome.stderr_text(), "", "a clean exit writes nothing");
+}
+
+#[test]
+fn dropping_a_child_ends_the_helper() {
+    let child = Child::spawn(Path::new(HELPER), deadline()).unwrap();
+    let pid = child.pid();
+    drop(child);
+    // SAFETY: signal 0 only checks whether the pid exists; the child was reaped, so it should not.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    assert!(!alive, "the helper {pid} is still there after Drop");
+}
+
+#[test]
+fn a_helper_killed_by_sigsegv_is_named_with_its_stderr() {
+    let helper = fake_helper("segv", "echo 'fake helper: about to crash' >&2\nkill -SEGV $$");
+    let failure = spawn_failure(&helper, deadline());
+    let outcome = failure.outcome.expect("the helper ended");
+    assert_eq!(outcome.ending, Ending::Signaled(libc::SIGSEGV));
+    assert_eq!(outcome.stderr_text(), "fake helper: about to crash\n");
+    assert_eq!(failure.error.status(), Status::Io);
+    let message = failure.error.message();
+    assert!(message.contains(&helper.display().to_string()), "{message}");
+    assert!(message.ends_with("killed by signal SIGSEGV"), "{message}");
+}
+
+#[test]
+fn a_helper_that_exits_before_the_handshake_gives_its_exit_code() {
+    let helper = fake_helper("exit7", "exit 7");
+    let failure = spawn_failure(&helper, deadline());
+    assert_eq!(failure.outcome.as_ref().map(|o| o.ending), Some(Ending::Exited(7)));
+    let message = failure.error.message();
+    assert!(message.contains("during the handshake"), "{message}");
+    assert!(message.ends_with(&format!("the helper {} exited with code 7", helper.display())), "{message}");
+}
+
+#[test]
+fn a_helper_that_never_answers_is_killed_at_the_handshake_deadline() {
+    let helper = fake_helper("sleeper", "exec sleep 1000");
+    let started = Instant::now();
+    let failure = spawn_failure(&helper, Instant::now() + Duration::from_millis(300));
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "the deadline was 300 ms, the start took {took:?}");
+    let outcome = failure.outcome.expect("the helper was reaped");
+    let Ending::TimedOut(limit) = outcome.ending else { panic!("{:?}", outcome.ending) };
+    assert!(limit <= Duration::from_millis(300) && limit >= Duration::from_millis(250), "{limit:?}");
+    assert_eq!(outcome.ending.to_string(), format!("did not finish within {} ms, killed", limit.as_millis()));
+    let message = failure.error.message();
+    assert!(message.contains("did not finish the handshake within"), "{message}");
+    assert!(message.ends_with("it was killed"), "{message}");
+}
+
+#[test]
+fn only_the_last_4_kib_of_stderr_are_kept() {
+    // 3200 lines of 32 bytes: 100 KiB, more than the pipe holds, so the loader must read while it waits.
+    let helper = fake_helper("flood", "seq -f '%031g' 0 3199 >&2\nexit 0");
+    let failure = spawn_failure(&helper, deadline());
+    let outcome = failure.outcome.expect("the helper ended");
+    assert_eq!(outcome.ending, Ending::Exited(0));
+    let expected: String = (3200 - STDERR_TAIL_LEN / 32..3200).map(|i| format!("{i:031}\n")).collect();
+    assert_eq!(outcome.stderr_tail.len(), STDERR_TAIL_LEN);
+    assert_eq!(outcome.stderr_text(), expected);
+    assert_eq!(outcome.stderr_dropped, (100 * 1024 - STDERR_TAIL_LEN) as u64);
+}
+
+#[test]
+fn no_descriptor_but_the_channel_and_stdio_reaches_the_helper() {
+    // A descriptor opened without close-on-exec, as a C host may: it must not reach the helper either.
+    let path = CString::new(HELPER).unwrap();
+    // SAFETY: opening a file read-only with a NUL-terminated path; closed below.
+    let leaky = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY) };
+    assert!(leaky >= 0);
+    // `ls` lists the shell's descriptors; the redirection is made in the subshell, so it changes none of them.
+    let helper = fake_helper("fds", "(ls -l /proc/$$/fd >&2)\nexit 0");
+    let failure = spawn_failure(&helper, deadline());
+    // SAFETY: closing the descriptor opened above.
+    unsafe { libc::close(leaky) };
+    let outcome = failure.outcome.expect("the helper ended");
+    assert_eq!(outcome.ending, Ending::Exited(0), "{}", outcome.stderr_text());
+    let listing = outcome.stderr_text();
+    let mut fds: Vec<(u32, String)> = listing
+        .lines()
+        .filter_map(|line| {
+            let (left, target) = line.split_once(" -> ")?;
+            Some((left.rsplit(' ').next()?.parse().ok()?, target.to_owned()))
+        })
+        // The shell's own descriptor on the script it runs.
+        .filter(|(_, target)| Path::new(target) != helper)
+        .collect();
+    fds.sort();
+    let numbers: Vec<u32> = fds.iter().map(|(fd, _)| *fd).collect();
+    assert_eq!(numbers, [0, 1, 2, 3], "{listing}");
+    assert_eq!((fds[0].1.as_str(), fds[1].1.as_str()), ("/dev/null", "/dev/null"), "{listing}");
+    assert!(fds[2].1.starts_with("pipe:"), "{listing}");
+    assert!(fds[3].1.starts_with("socket:"), "{listing}");
+}
+
+/// The signals a host commonly ignores, which the helper must get back at their default disposition.
+const RESET_SIGNALS: [libc::c_int; 14] = [
+    libc::SIGPIPE,
+    libc::SIGCHLD,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGALRM,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+    libc::SIGXCPU,
+    libc::SIGXFSZ,
+];
+
+#[test]
+fn the_helper_starts_with_no_blocked_or_ignored_signals_and_the_hosts_environment() {
+    // The test harness ignores SIGPIPE, as every Rust program does, and ignores SIGUSR1 and SIGTERM for this
+    // test's spawn; the helper must not inherit that.
+    let helper =
+        fake_helper("signals", "printf '%s\\n' \"$PATH\" >&2\nexec grep -E '^Sig(Blk|Ign):' /proc/self/status >&2");
+    let failure = {
+        let _ignored = IgnoredSignals::new(&[libc::SIGUSR1, libc::SIGTERM]);
+        spawn_failure(&helper, deadline())
+    };
+    let outcome = failure.outcome.expect("the helper ended");
+    let text = outcome.stderr_text();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(std::env::var("PATH").unwrap().as_str()), "{text}");
+    let mask = |name: &str, line: Option<&str>| {
+        let value = line.and_then(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("no {name} in {text}"));
+        u64::from_str_radix(value.trim(), 16).unwrap()
+    };
+    assert_eq!(mask("SigBlk:", lines.next()), 0, "no signal is blocked: {text}");
+    let ignored = mask("SigIgn:", lines.next());
+    for signal in RESET_SIGNALS {
+        assert_eq!(ignored & (1 << (signal - 1)), 0, "signal {signal} is ignored in the helper: {text}");
+    }
+    // Only glibc's two internal signals (32 and 33), which its posix_spawn ignores while it sets up the
+    // child, may remain.
+    assert_eq!(ignored & !(0b11 << 31), 0, "{text}");
+}
+
+/// Ignores `signals` in this process until dropped. The other tests' spawns may see them ignored meanwhile,
+/// which is what the helper must be protected from anyway.
+struct IgnoredSignals(Vec<(libc::c_int, libc::sighandler_t)>);
+
+impl IgnoredSignals {
+    fn new(signals: &[libc::c_int]) -> IgnoredSignals {
+        // SAFETY: setting a disposition to SIG_IGN and keeping the previous one to restore.
+        IgnoredSignals(signals.iter().map(|&s| (s, unsafe { libc::signal(s, libc::SIG_IGN) })).collect())
+    }
+}
+
+impl Drop for IgnoredSignals {
+    fn drop(&mut self) {
+        for &(signal, previous) in &self.0 {
+            // SAFETY: restoring the disposition saved in `new`.
+            unsafe { libc::signal(signal, previous) };
+        }
+    }
+}
+
+#[test]
+fn a_helper_that_is_not_executable_or_missing_cannot_start() {
+    let dir = temp_dir("not-executable");
+    let plain = dir.join("plain");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    let failure = spawn_failure(&plain, deadline());
+    assert_eq!(failure.outcome, None);
+    assert_eq!(failure.error.message(), format!("cannot start the helper {}: Permission denied", plain.display()));
+    let missing = dir.join("missing");
+    let failure = spawn_failure(&missing, deadline());
+    assert_eq!(
+        failure.error.message(),
+        format!("cannot start the helper {}: No such file or directory", missing.display())
+    );
+}
+
+/// What [`locate`] says in a child process: `LOCATED <origin> <path>` or `FAILED <status> <message>`.
+fn locate_in_child(exe: &Path, explicit: Option<&Path>, helper_env: Option<&Path>) -> String {
+    let mut command = Command::new(exe);
+    command.args(["locate_probe", "--exact", "--nocapture", "--test-threads", "1"]);
+    command.env("AISOPOD_TEST_LOCATE_PROBE", explicit.map(|p| p.as_os_str()).unwrap_or_default());
+    match helper_env {
+        Some(value) => command.env(HELPER_ENV, value),
+        None => command.env_remove(HELPER_ENV),
+    };
+    let output = command.output().unwrap_or_else(|e| panic!("{}: {e}", exe.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let line = stdout.lines().find_map(|line| line.split_once("locate-probe: ").map(|(_, result)| result));
+    line.unwrap_or_else(|| panic!("no result from the probe: {stdout}")).to_owned()
+}
+
+/// The entry point of [`locate_in_child`]: it does something only in the child process that function starts.
+#[test]
+fn locate_probe() {
+    let Some(explicit) = std::env::var_os("AISOPOD_TEST_LOCATE_PROBE") else { return };
+    let explicit = (!explicit.is_empty()).then(|| PathBuf::from(explicit));
+    match locate(explicit.as_deref()) {
+        Ok(found) => println!("locate-probe: LOCATED {:?} {}", found.origin, found.path.display()),
+        Err(e) => println!("locate-probe: FAILED {:?} {}", e.status(), e.message()),
+    }
+}
+
+/// This test binary, hard-linked (or copied) into `dir`, so that the library it carries sits outside the
+/// build tree.
+fn test_binary_in(dir: &Path) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let copy = dir.join("isolation_child_host");
+    if std::fs::hard_link(&exe, &copy).is_err() {
+        std::fs::copy(&exe, &copy).unwrap();
+    }
+    copy
+}
+
+fn canonical_helper() -> PathBuf {
+    std::fs::canonicalize(HELPER).unwrap()
+}
+
+#[test]
+fn the_build_tree_lookup_finds_the_helper_when_nothing_else_is_given() {
+    let exe = std::env::current_exe().unwrap();
+    let result = locate_in_child(&exe, None, None);
+    let path = result.strip_prefix("LOCATED BuildTree ").unwrap_or_else(|| panic!("{result}"));
+    assert_eq!(std::fs::canonicalize(path).unwrap(), canonical_helper());
+}
+
+#[test]
+fn aisopod_helper_is_honoured_and_an_explicit_path_comes_before_it() {
+    let fake = fake_helper("env", "exit 0");
+    let exe = std::env::current_exe().unwrap();
+    assert_eq!(locate_in_child(&exe, None, Some(&fake)), format!("LOCATED Environment {}", fake.display()));
+    assert_eq!(locate_in_child(&exe, Some(Path::new(HELPER)), Some(&fake)), format!("LOCATED Explicit {HELPER}"));
+    // An unusable explicit path is passed over.
+    let missing = fake.with_file_name("missing");
+    assert_eq!(locate_in_child(&exe, Some(&missing), Some(&fake)), format!("LOCATED Environment {}", fake.display()));
+}
+
+#[test]
+fn the_installed_location_is_next_to_the_library() {
+    let dir = temp_dir("installed");
+    let exe = test_binary_in(&dir);
+    std::fs::create_dir(dir.join(INSTALL_SUBDIR)).unwrap();
+    let installed = dir.join(INSTALL_SUBDIR).join(HELPER_NAME);
+    std::fs::copy(HELPER, &installed).unwrap();
+    assert_eq!(locate_in_child(&exe, None, None), format!("LOCATED Installed {}", installed.display()));
+}
+
+#[test]
+fn a_missing_helper_gives_every_place_tried_and_why() {
+    let dir = temp_dir("missing");
+    let exe = test_binary_in(&dir);
+    let plain = dir.join("plain");
+    std::fs::write(&plain, "not a program").unwrap();
+    let d = dir.display();
+    let result = locate_in_child(&exe, Some(&dir.join("nowhere")), Some(&plain));
+    assert_eq!(
+        result,
+        format!(
+            "FAILED Io the helper executable aisopod-plugin-host was not found; tried \
+             the path given by the caller: {d}/nowhere (No such file or directory); \
+             AISOPOD_HELPER: {d}/plain (not executable); \
+             the installed location: {d}/aisopod_loader/aisopod-plugin-host (No such file or directory); \
+             the build tree: {d} is not a cargo profile directory"
+        )
+    );
+
+    let result = locate_in_child(&exe, None, Some(&dir));
+    assert!(
+        result.starts_with(&format!(
+            "FAILED Io the helper executable aisopod-plugin-host was not found; tried \
+             the path given by the caller: none given; AISOPOD_HELPER: {d} (a directory); "
+        )),
+        "{result}"
+    );
+}
