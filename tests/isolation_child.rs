@@ -130,6 +130,25 @@ fn a_helper_that_never_answers_is_killed_at_the_handshake_deadline() {
 }
 
 #[test]
+fn a_helper_that_breaks_the_frame_format_is_killed() {
+    // A frame header with flags 0x0004, which protocol version 1 does not define; then the helper hangs.
+    let header = r"\000\000\000\000\001\000\004\000\000\000\000\000\000\000\000\000";
+    let helper = fake_helper("bad-frame", &format!("printf '{header}' >&3\nexec sleep 1000"));
+    let started = Instant::now();
+    let failure = spawn_failure(&helper, deadline());
+    assert!(started.elapsed() < Duration::from_secs(5), "killed at once, not at the deadline");
+    assert_eq!(failure.outcome.map(|o| o.ending), Some(Ending::Signaled(libc::SIGKILL)));
+    assert_eq!(
+        failure.error.message(),
+        format!(
+            "the helper {} broke the frame format during the handshake: a frame of Handshake (0x0001) for \
+             request 0 sets flags 0x0004; protocol version 1 defines none; it was killed",
+            helper.display()
+        )
+    );
+}
+
+#[test]
 fn only_the_last_4_kib_of_stderr_are_kept() {
     // 3200 lines of 32 bytes: 100 KiB, more than the pipe holds, so the loader must read while it waits.
     let helper = fake_helper("flood", "seq -f '%031g' 0 3199 >&2\nexit 0");

@@ -344,13 +344,13 @@ impl Child {
     /// Closes the channel, which asks the helper to exit, and waits for it until `deadline`; then kills it.
     pub fn shutdown(mut self, deadline: Instant) -> Outcome {
         let limit = deadline.saturating_duration_since(Instant::now());
-        self.reap(deadline, limit)
+        self.reap(deadline, Some(limit))
     }
 
     /// Ends the helper (closing the channel, then at most [`CLOSE_GRACE`] before `SIGKILL`) and fails with
     /// `message`: for failures after which the channel is of no use.
     fn fail_now(&mut self, message: String) -> Failure {
-        let outcome = self.reap(Instant::now() + CLOSE_GRACE, CLOSE_GRACE);
+        let outcome = self.reap(Instant::now() + CLOSE_GRACE, Some(CLOSE_GRACE));
         Failure { error: Error::new(Status::Io, message), outcome: Some(outcome) }
     }
 
@@ -360,7 +360,7 @@ impl Child {
         let limit = deadline.saturating_duration_since(started);
         let (message, outcome) = match stop {
             Stop::TimedOut => {
-                let outcome = self.reap(Instant::now(), limit);
+                let outcome = self.reap(Instant::now(), Some(limit));
                 (
                     format!("the helper {path} did not finish {doing} within {} ms: it was killed", limit.as_millis()),
                     outcome,
@@ -372,15 +372,15 @@ impl Child {
                     _ => format!("the helper closed the channel during {doing}"),
                 };
                 let bound = deadline.max(Instant::now() + CLOSE_GRACE);
-                let outcome = self.reap(bound, bound.saturating_duration_since(started));
+                let outcome = self.reap(bound, Some(bound.saturating_duration_since(started)));
                 (format!("{why}: the helper {path} {}", outcome.ending), outcome)
             }
             Stop::BadFrame(e) => {
-                let outcome = self.reap(Instant::now(), Duration::ZERO);
+                let outcome = self.reap(Instant::now(), None);
                 (format!("the helper {path} broke the frame format during {doing}: {e}; it was killed"), outcome)
             }
             Stop::Unexpected(what) => {
-                let outcome = self.reap(Instant::now(), Duration::ZERO);
+                let outcome = self.reap(Instant::now(), None);
                 (format!("the helper {path} {what}, during {doing}; it was killed"), outcome)
             }
         };
@@ -524,9 +524,10 @@ impl Child {
     }
 
     /// Closes the channel and waits for the helper to exit until `deadline`, reading its stderr; then kills it
-    /// with `SIGKILL` and records that it did not finish within `limit`. Returns how it ended (the recorded
-    /// outcome, if it was reaped before).
-    fn reap(&mut self, deadline: Instant, limit: Duration) -> Outcome {
+    /// with `SIGKILL` and records that it did not finish within `limit`, or with no limit (a helper killed for
+    /// what it sent), that `SIGKILL` ended it. Returns how it ended (the recorded outcome, if it was reaped
+    /// before).
+    fn reap(&mut self, deadline: Instant, limit: Option<Duration>) -> Outcome {
         if let Some(outcome) = &self.outcome {
             return outcome.clone();
         }
@@ -535,16 +536,19 @@ impl Child {
         if ending.is_none() {
             // SAFETY: the pid is our child's and it has not been reaped, so it names no other process.
             unsafe { libc::kill(self.pid, libc::SIGKILL) };
-            ending = Some(match self.wait_for_exit(Instant::now() + KILL_REAP_BOUND) {
-                Some(Ending::Lost) => Ending::Lost,
+            let killed = self.wait_for_exit(Instant::now() + KILL_REAP_BOUND);
+            ending = Some(match (killed, limit) {
+                (Some(Ending::Lost), _) => Ending::Lost,
                 // Killed by us at the deadline, or (rarely) it exited just before: either way it was late.
-                _ => Ending::TimedOut(limit),
+                (_, Some(limit)) => Ending::TimedOut(limit),
+                (Some(ending), None) => ending,
+                (None, None) => Ending::Signaled(libc::SIGKILL),
             });
         }
         self.drain_stderr();
         self.stderr = None;
         let outcome = Outcome {
-            ending: ending.unwrap_or(Ending::TimedOut(limit)),
+            ending: ending.unwrap_or(Ending::Signaled(libc::SIGKILL)),
             stderr_tail: self.tail.bytes.iter().copied().collect(),
             stderr_dropped: self.tail.dropped,
         };
@@ -584,7 +588,7 @@ impl Drop for Child {
     /// Closes the channel and gives the helper [`DROP_GRACE`] to exit before killing it.
     fn drop(&mut self) {
         if self.outcome.is_none() {
-            self.reap(Instant::now() + DROP_GRACE, DROP_GRACE);
+            self.reap(Instant::now() + DROP_GRACE, Some(DROP_GRACE));
         }
     }
 }
