@@ -1,7 +1,8 @@
 //! Out-of-process isolation: what the loader and its helper process, `aisopod-plugin-host`, agree on.
 //!
-//! Only the first step exists: the wire protocol ([`protocol`]) and the helper's start-up contract
-//! ([`helper`]). Plugins still run inside the host's process.
+//! What exists: the wire protocol ([`protocol`]), the helper's start-up contract ([`helper`]) and the probe the
+//! helper runs on a plugin ([`probe`]). No C API uses them yet: plugins still run inside the host's process.
 
 pub mod helper;
+pub mod probe;
 pub mod protocol;
