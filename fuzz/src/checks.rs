@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aisopod_loader::isolation::protocol::{
-    Decoder, ErrorReply, Frame, FrameError, FrameKind, Handshake, HEADER_LEN, MAX_PAYLOAD_LEN,
+    Decoder, ErrorReply, Frame, FrameError, FrameKind, Handshake, PayloadError, ProbeReport, ProbeRequest, HEADER_LEN,
+    MAX_PAYLOAD_LEN,
 };
 use aisopod_loader::{
     check_capability_name, CapabilityKind, Diagnostic, Discovery, Logger, Manifest, PluginInfo, Status, ID_MAX_LEN,
@@ -571,7 +572,8 @@ fn chunk_sizes(seed: u8) -> impl FnMut() -> usize {
 /// Decodes `data[1..]` as a stream of frames, fed whole and in pieces whose sizes `data[0]` picks, and checks:
 /// the pieces change nothing; the decoder never allocates past the maximum payload or far past its input; the
 /// frames re-encode to exactly the bytes they came from; a stream that stops decoding stops for the reason the
-/// next header (or its absence) gives; and handshake and error payloads that decode re-encode to themselves.
+/// next header (or its absence) gives; and handshake, error, probe and probe report payloads that decode
+/// re-encode to themselves, while those that do not are refused as malformed with a message.
 pub fn check_frame(data: &[u8]) {
     let Some((&seed, stream)) = data.split_first() else { return };
     let whole = decode_stream(stream, || usize::MAX);
@@ -623,6 +625,25 @@ fn check_payload(frame: &Frame) {
                 assert_eq!(reply.encode(), frame.payload, "an error reply does not re-encode");
             }
         }
+        FrameKind::PROBE => match ProbeRequest::decode(&frame.payload) {
+            Ok(request) => assert_eq!(request.encode().as_ref(), Ok(&frame.payload), "a probe does not re-encode"),
+            Err(error) => check_payload_error(&error, FrameKind::PROBE),
+        },
+        FrameKind::PROBE_REPORT => match ProbeReport::decode(&frame.payload) {
+            Ok(report) => assert_eq!(report.encode().as_ref(), Ok(&frame.payload), "a probe report does not re-encode"),
+            Err(error) => check_payload_error(&error, FrameKind::PROBE_REPORT),
+        },
         _ => {}
+    }
+}
+
+/// A payload decoder refuses bad bytes as malformed, for the frame's own kind, with a reason.
+fn check_payload_error(error: &PayloadError, expected: FrameKind) {
+    match error {
+        PayloadError::Malformed { kind, why } => {
+            assert_eq!(*kind, expected, "a payload error names another kind");
+            assert!(!why.is_empty(), "a payload error without a reason");
+        }
+        PayloadError::Unencodable { .. } => panic!("a decoder returned an encoding error: {error}"),
     }
 }

@@ -1,5 +1,5 @@
-//! `aisopod-plugin-host`: the helper process that will run plugins out of the host's process. For now it does
-//! the handshake and answers pings; it loads no plugin.
+//! `aisopod-plugin-host`: the helper process that runs plugins out of the host's process. For now it does the
+//! handshake, answers pings and probes plugins.
 //!
 //! # Contract
 //!
@@ -11,9 +11,16 @@
 //! - **Environment:** none is read.
 //! - **Protocol:** the frames of `aisopod_loader::isolation::protocol`. The host sends its handshake first; the
 //!   helper answers with its own, or with a `Refused` frame naming both sides' versions and exits with code 4.
-//!   Then it answers each `Ping` with a `Pong` of the same request id and payload, in the order received, and
-//!   any other frame with an `Error` frame of the same request id naming its kind. When the host closes the
-//!   channel between frames, the helper exits 0.
+//!   Then it answers each request in the order received: a `Ping` with a `Pong` of the same request id and
+//!   payload; a `Probe` by probing that plugin in this process (`aisopod_loader::isolation::probe::probe`) and
+//!   replying with its `ProbeReport`, or with an `Error` of code `BAD_PAYLOAD` when the payload is malformed;
+//!   any other frame with an `Error` frame of the same request id naming its kind. Several probes on one channel
+//!   make a batch; every plugin probed is unloaded before the next. When the host closes the channel between
+//!   frames, the helper exits 0.
+//! - **Plugin code** runs in this process during a probe. A plugin that crashes, aborts or exits ends the
+//!   helper with the plugin's signal or exit code, and one that hangs hangs it: the host sees the channel close
+//!   or its deadline pass, and reads the helper's status. A plugin's own output to stdout or stderr goes where
+//!   the helper's goes.
 //! - **Exit codes:** those of `aisopod_loader::isolation::helper::HelperExit`: 0 the channel was closed after the
 //!   handshake; 2 usage; 3 the descriptor is not an open stream socket; 4 handshake refused; 5 protocol error
 //!   (a bad frame header, which gets an `Error` reply first, or a channel closed inside a frame or before the
@@ -25,8 +32,9 @@ use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 
 use aisopod_loader::isolation::helper::{HelperExit, CHANNEL_FD_OPTION};
+use aisopod_loader::isolation::probe::probe;
 use aisopod_loader::isolation::protocol::{
-    Decoder, ErrorCode, ErrorReply, Frame, FrameError, FrameKind, Handshake, HandshakeError,
+    Decoder, ErrorCode, ErrorReply, Frame, FrameError, FrameKind, Handshake, HandshakeError, ProbeRequest,
 };
 
 /// How much the helper reads from the channel at once.
@@ -232,6 +240,7 @@ fn serve(channel: &mut Channel) -> Result<(), Stop> {
     while let Some(request) = channel.receive()? {
         let reply = match request.kind {
             FrameKind::PING => Frame::new(FrameKind::PONG, request.request_id, request.payload),
+            FrameKind::PROBE => answer_probe(request.request_id, &request.payload),
             kind if kind.name().is_none() => Frame::error(
                 request.request_id,
                 &ErrorReply::new(
@@ -250,4 +259,16 @@ fn serve(channel: &mut Channel) -> Result<(), Stop> {
         channel.send(&reply)?;
     }
     Ok(())
+}
+
+/// Probes the plugin a `Probe` payload names and returns the `ProbeReport`, or an `Error` saying what is wrong
+/// with the payload or the report.
+fn answer_probe(request_id: u64, payload: &[u8]) -> Frame {
+    let bad = |why: String| Frame::error(request_id, &ErrorReply::new(ErrorCode::BAD_PAYLOAD, why));
+    let request = match ProbeRequest::decode(payload) {
+        Ok(request) => request,
+        Err(e) => return bad(format!("request {request_id}: {e}")),
+    };
+    let report = probe(&request.plugin_dir, &request.host_version, request.init_config.as_deref());
+    report.frame(request_id).unwrap_or_else(|e| bad(format!("request {request_id}: {e}")))
 }

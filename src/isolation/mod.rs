@@ -1,11 +1,12 @@
 //! Out-of-process isolation: the helper process, `aisopod-plugin-host`, and the loader's side of it.
 //!
 //! What exists: the wire protocol ([`protocol`]), the helper's start-up contract ([`helper`]), finding the helper
-//! ([`locate`]), and starting, talking to and reaping it ([`child`]). Plugins still run inside the host's
-//! process.
+//! ([`locate`]), starting, talking to and reaping it ([`child`]), and the probe the helper runs on a plugin
+//! ([`probe`]). No C API uses them yet: plugins still run inside the host's process.
 
 #[cfg(target_os = "linux")]
 pub mod child;
 pub mod helper;
 pub mod locate;
+pub mod probe;
 pub mod protocol;

@@ -33,6 +33,8 @@
 //! | `0x0003` | `Error` | reply to a request that could not be served | [`ErrorReply`] |
 //! | `0x0010` | `Ping` | request | any bytes |
 //! | `0x0011` | `Pong` | reply to `Ping` | the `Ping`'s payload, unchanged |
+//! | `0x0020` | `Probe` | request: probe one plugin in the helper's process | [`ProbeRequest`] |
+//! | `0x0021` | `ProbeReport` | reply to `Probe` | [`ProbeReport`] |
 //!
 //! A receiver that gets a kind it does not know replies with an `Error` frame of code
 //! [`ErrorCode::UNKNOWN_KIND`] that names the kind, and carries on. Later versions add kinds and flags.
@@ -61,10 +63,49 @@
 //! |---|---|---|
 //! | 0 | 4 | code ([`ErrorCode`]) |
 //! | 4 | rest | message, UTF-8 |
+//!
+//! # Probe payload
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 1 | `init`: 1 to call the plugin's `init` with the config, 0 not to; no other value |
+//! | 1 | 1 | reserved, 0 |
+//! | 2 | 2 | `v`: the host version's length in bytes, 1 to [`HOST_VERSION_MAX_LEN`] |
+//! | 4 | 4 | `p`: the plugin directory's length in bytes, 1 to [`PLUGIN_DIR_MAX_LEN`] |
+//! | 8 | 4 | `c`: the config's length in bytes; 0 when `init` is 0 |
+//! | 12 | `v` | the host version (semver), UTF-8 |
+//! | 12 + `v` | `p` | the plugin directory's path, as the OS spells it, without a NUL |
+//! | 12 + `v` + `p` | `c` | the config, UTF-8 |
+//!
+//! The payload is exactly `12 + v + p + c` bytes. The helper answers with a `ProbeReport` of the same request
+//! id, or with an `Error` of code [`ErrorCode::BAD_PAYLOAD`] when the payload breaks this layout. Probes run one
+//! at a time, in the order they arrive, so a batch is a series of `Probe` frames on one channel. A plugin that
+//! crashes, exits or hangs the helper gets no reply: the host sees the channel close, or its deadline pass.
+//!
+//! # ProbeReport payload
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 2 | `failed`: 0 when every step succeeded, otherwise the failing step's code ([`ProbeStep`]) |
+//! | 2 | 2 | `n`: how many steps ran, at most 12 |
+//! | 4 | 4 | `status`: 0 when `failed` is 0, otherwise the failure's `aisopod_status` value (not 0) |
+//! | 8 | 4 | `m`: the message's length in bytes: 0 when `failed` is 0, otherwise 1 to [`REPORT_MESSAGE_MAX_LEN`] |
+//! | 12 | 10 each | `n` step records, in the order the steps ran: the step's code (2), then its duration in nanoseconds on the monotonic clock (8) |
+//! | 12 + 10`n` | `m` | the failure's message, UTF-8; it names the plugin |
+//! | 12 + 10`n` + `m` | rest | the registered capabilities: for each kind in ABI order (tool, command, channel, provider, hook), a count (2), then that many names, each as its length (1 byte, 1 to 128) and its bytes |
+//!
+//! The payload ends with the last name. Steps run in ascending code order, each at most once, so the records'
+//! codes ascend, and a failed step is one of them. Names keep the manifest's rules for capability names and
+//! ascend bytewise within a kind. Both the encoder and the decoder enforce all of this.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 
+pub use super::probe::{ProbeOutcome, ProbeReport, ProbeStep, StepTiming};
 use crate::abi::AISOPOD_ABI_VERSION;
+use crate::capability_kind::{CapabilityKind, PerKind};
+use crate::error::Status;
+use crate::manifest::check_capability_name;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -78,6 +119,13 @@ pub const HANDSHAKE_MAGIC: [u8; 8] = *b"AISOPOD\0";
 pub const LOADER_VERSION_MAX_LEN: usize = 64;
 /// This build's loader version, as a handshake carries it.
 pub const LOADER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The longest host version a `Probe` carries, in bytes.
+pub const HOST_VERSION_MAX_LEN: usize = 64;
+/// The longest plugin directory a `Probe` carries, in bytes: Linux's `PATH_MAX`.
+pub const PLUGIN_DIR_MAX_LEN: usize = 4096;
+/// The longest failure message a `ProbeReport` carries, in bytes.
+pub const REPORT_MESSAGE_MAX_LEN: usize = 64 * 1024;
 
 /// The size of the handshake's fixed part, before the loader version.
 const HANDSHAKE_FIXED_LEN: usize = 16;
@@ -101,10 +149,21 @@ impl FrameKind {
     pub const PING: FrameKind = FrameKind(0x0010);
     /// The reply to [`FrameKind::PING`].
     pub const PONG: FrameKind = FrameKind(0x0011);
+    /// A request to probe one plugin.
+    pub const PROBE: FrameKind = FrameKind(0x0020);
+    /// The reply to [`FrameKind::PROBE`].
+    pub const PROBE_REPORT: FrameKind = FrameKind(0x0021);
 
     /// Every kind this version defines.
-    pub const KNOWN: [FrameKind; 5] =
-        [FrameKind::HANDSHAKE, FrameKind::REFUSED, FrameKind::ERROR, FrameKind::PING, FrameKind::PONG];
+    pub const KNOWN: [FrameKind; 7] = [
+        FrameKind::HANDSHAKE,
+        FrameKind::REFUSED,
+        FrameKind::ERROR,
+        FrameKind::PING,
+        FrameKind::PONG,
+        FrameKind::PROBE,
+        FrameKind::PROBE_REPORT,
+    ];
 
     /// The kind's name, or `None` for a kind this version does not define.
     pub fn name(self) -> Option<&'static str> {
@@ -114,6 +173,8 @@ impl FrameKind {
             FrameKind::ERROR => "Error",
             FrameKind::PING => "Ping",
             FrameKind::PONG => "Pong",
+            FrameKind::PROBE => "Probe",
+            FrameKind::PROBE_REPORT => "ProbeReport",
             _ => return None,
         })
     }
@@ -484,6 +545,9 @@ impl ErrorCode {
     pub const UNEXPECTED_KIND: ErrorCode = ErrorCode(2);
     /// The frame header is invalid; the sender of the error closes the channel next.
     pub const BAD_FRAME: ErrorCode = ErrorCode(3);
+    /// The request's payload breaks its kind's layout, or the reply could not be encoded; the message says which
+    /// field. The channel stays usable.
+    pub const BAD_PAYLOAD: ErrorCode = ErrorCode(4);
 }
 
 /// The payload of an `Error` frame.
@@ -514,6 +578,328 @@ impl ErrorReply {
             code: ErrorCode(u32::from_le_bytes(*code)),
             message: std::str::from_utf8(message).ok()?.to_owned(),
         })
+    }
+}
+
+/// Why a request or reply payload cannot be encoded or decoded. The message names the frame kind and the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// The bytes break the kind's layout.
+    #[error("a {kind} payload is malformed: {why}")]
+    Malformed { kind: FrameKind, why: String },
+    /// A value does not fit the kind's layout, so nothing was encoded.
+    #[error("cannot encode a {kind} payload: {why}")]
+    Unencodable { kind: FrameKind, why: String },
+}
+
+/// Reads a payload's fields front to back; every read names the field it wanted when the payload ends first.
+struct Fields<'a> {
+    kind: FrameKind,
+    payload: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn new(kind: FrameKind, payload: &'a [u8]) -> Fields<'a> {
+        Fields { kind, payload, at: 0 }
+    }
+
+    fn malformed(&self, why: impl Into<String>) -> PayloadError {
+        PayloadError::Malformed { kind: self.kind, why: why.into() }
+    }
+
+    fn bytes(&mut self, len: usize, what: impl fmt::Display) -> Result<&'a [u8], PayloadError> {
+        let rest = &self.payload[self.at..];
+        if rest.len() < len {
+            return Err(self.malformed(format!(
+                "it ends after {} bytes, inside {what} (bytes {} to {})",
+                self.payload.len(),
+                self.at,
+                self.at.saturating_add(len)
+            )));
+        }
+        self.at += len;
+        Ok(&rest[..len])
+    }
+
+    fn array<const N: usize>(&mut self, what: impl fmt::Display) -> Result<[u8; N], PayloadError> {
+        Ok(self.bytes(N, what)?.try_into().expect("N bytes"))
+    }
+
+    fn u8(&mut self, what: impl fmt::Display) -> Result<u8, PayloadError> {
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    fn u16(&mut self, what: impl fmt::Display) -> Result<u16, PayloadError> {
+        self.array(what).map(u16::from_le_bytes)
+    }
+
+    fn u32(&mut self, what: impl fmt::Display) -> Result<u32, PayloadError> {
+        self.array(what).map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self, what: impl fmt::Display) -> Result<u64, PayloadError> {
+        self.array(what).map(u64::from_le_bytes)
+    }
+
+    fn text(&mut self, len: usize, what: impl fmt::Display + Copy) -> Result<&'a str, PayloadError> {
+        let at = self.at;
+        let bytes = self.bytes(len, what)?;
+        std::str::from_utf8(bytes).map_err(|e| self.malformed(format!("{what} at byte {at} is not UTF-8 ({e})")))
+    }
+
+    /// Checks that nothing follows the last field.
+    fn end(&self) -> Result<(), PayloadError> {
+        match self.payload.len() - self.at {
+            0 => Ok(()),
+            extra => Err(self.malformed(format!("{extra} bytes follow its last field, at byte {}", self.at))),
+        }
+    }
+}
+
+/// A request to probe one plugin: the `Probe` frame's payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeRequest {
+    /// The plugin directory, the one holding `aisopod.plugin.toml`.
+    pub plugin_dir: PathBuf,
+    /// The host's version, as `Loader::new` takes it.
+    pub host_version: String,
+    /// The config to call `init` with, or `None` not to call it.
+    pub init_config: Option<String>,
+}
+
+/// The fixed part of a `Probe` payload, before its strings.
+const PROBE_FIXED_LEN: usize = 12;
+
+impl ProbeRequest {
+    /// The `Probe` frame for request `request_id`.
+    pub fn frame(&self, request_id: u64) -> Result<Frame, PayloadError> {
+        Ok(Frame::new(FrameKind::PROBE, request_id, self.encode()?))
+    }
+
+    /// The payload. Fails, naming the field, when a field is outside its documented bounds.
+    pub fn encode(&self) -> Result<Vec<u8>, PayloadError> {
+        let unencodable = |why: String| PayloadError::Unencodable { kind: FrameKind::PROBE, why };
+        let version = self.host_version.as_bytes();
+        let dir = crate::paths::bytes(&self.plugin_dir);
+        let config = self.init_config.as_deref().unwrap_or("").as_bytes();
+        if !(1..=HOST_VERSION_MAX_LEN).contains(&version.len()) {
+            return Err(unencodable(format!(
+                "a host version of {} bytes, outside 1 to {HOST_VERSION_MAX_LEN}",
+                version.len()
+            )));
+        }
+        check_plugin_dir(dir).map_err(unencodable)?;
+        let total = PROBE_FIXED_LEN + version.len() + dir.len() + config.len();
+        if total > MAX_PAYLOAD_LEN as usize {
+            return Err(unencodable(format!(
+                "a config of {} bytes makes the payload {total} bytes, more than the maximum {MAX_PAYLOAD_LEN}",
+                config.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(total);
+        out.push(u8::from(self.init_config.is_some()));
+        out.push(0);
+        out.extend_from_slice(&(version.len() as u16).to_le_bytes());
+        out.extend_from_slice(&(dir.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(config.len() as u32).to_le_bytes());
+        out.extend_from_slice(version);
+        out.extend_from_slice(dir);
+        out.extend_from_slice(config);
+        Ok(out)
+    }
+
+    /// Reads a `Probe` payload; the error names the first field that breaks the layout.
+    pub fn decode(payload: &[u8]) -> Result<ProbeRequest, PayloadError> {
+        let mut fields = Fields::new(FrameKind::PROBE, payload);
+        let init = fields.u8("the init flag")?;
+        if init > 1 {
+            return Err(fields.malformed(format!("the init flag is {init}, neither 0 nor 1")));
+        }
+        let reserved = fields.u8("the reserved byte")?;
+        if reserved != 0 {
+            return Err(fields.malformed(format!("the reserved byte is {reserved}, not 0")));
+        }
+        let version_len = usize::from(fields.u16("the host version's length")?);
+        if !(1..=HOST_VERSION_MAX_LEN).contains(&version_len) {
+            return Err(
+                fields.malformed(format!("a host version of {version_len} bytes, outside 1 to {HOST_VERSION_MAX_LEN}"))
+            );
+        }
+        let dir_len = fields.u32("the plugin directory's length")? as usize;
+        if !(1..=PLUGIN_DIR_MAX_LEN).contains(&dir_len) {
+            return Err(
+                fields.malformed(format!("a plugin directory of {dir_len} bytes, outside 1 to {PLUGIN_DIR_MAX_LEN}"))
+            );
+        }
+        let config_len = fields.u32("the config's length")? as usize;
+        if init == 0 && config_len != 0 {
+            return Err(fields.malformed(format!("a config of {config_len} bytes with the init flag 0")));
+        }
+        let host_version = fields.text(version_len, "the host version")?.to_owned();
+        let dir = fields.bytes(dir_len, "the plugin directory")?;
+        check_plugin_dir(dir).map_err(|why| fields.malformed(why))?;
+        let plugin_dir = path_from_bytes(dir).map_err(|why| fields.malformed(why))?;
+        let config = fields.text(config_len, "the config")?;
+        fields.end()?;
+        Ok(ProbeRequest { plugin_dir, host_version, init_config: (init == 1).then(|| config.to_owned()) })
+    }
+}
+
+fn check_plugin_dir(dir: &[u8]) -> Result<(), String> {
+    if !(1..=PLUGIN_DIR_MAX_LEN).contains(&dir.len()) {
+        return Err(format!("a plugin directory of {} bytes, outside 1 to {PLUGIN_DIR_MAX_LEN}", dir.len()));
+    }
+    if let Some(at) = dir.iter().position(|&b| b == 0) {
+        return Err(format!("the plugin directory holds a NUL byte at its byte {at}"));
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn path_from_bytes(bytes: &[u8]) -> Result<PathBuf, String> {
+    use std::os::unix::ffi::OsStrExt;
+    Ok(Path::new(std::ffi::OsStr::from_bytes(bytes)).to_path_buf())
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(bytes: &[u8]) -> Result<PathBuf, String> {
+    std::str::from_utf8(bytes).map(PathBuf::from).map_err(|e| format!("the plugin directory is not UTF-8 ({e})"))
+}
+
+/// The fixed part of a `ProbeReport` payload, before its step records.
+const REPORT_FIXED_LEN: usize = 12;
+/// The size of one step record.
+const STEP_RECORD_LEN: usize = 10;
+
+impl ProbeReport {
+    /// The `ProbeReport` frame replying to request `request_id`.
+    pub fn frame(&self, request_id: u64) -> Result<Frame, PayloadError> {
+        Ok(Frame::new(FrameKind::PROBE_REPORT, request_id, self.encode()?))
+    }
+
+    /// The payload. Fails, naming the rule, when the report breaks one the decoder checks.
+    pub fn encode(&self) -> Result<Vec<u8>, PayloadError> {
+        self.check().map_err(|why| PayloadError::Unencodable { kind: FrameKind::PROBE_REPORT, why })?;
+        let (failed, status, message) = match &self.outcome {
+            ProbeOutcome::Ok => (0, 0, ""),
+            ProbeOutcome::Failed { step, status, message } => (step.code(), *status as u32, message.as_str()),
+        };
+        let names: usize =
+            self.capabilities.iter().map(|(_, names)| names.iter().map(|n| 1 + n.len()).sum::<usize>()).sum();
+        let mut out = Vec::with_capacity(
+            REPORT_FIXED_LEN + STEP_RECORD_LEN * self.steps.len() + message.len() + 2 * CapabilityKind::COUNT + names,
+        );
+        out.extend_from_slice(&failed.to_le_bytes());
+        out.extend_from_slice(&(self.steps.len() as u16).to_le_bytes());
+        out.extend_from_slice(&status.to_le_bytes());
+        out.extend_from_slice(&(message.len() as u32).to_le_bytes());
+        for timing in &self.steps {
+            out.extend_from_slice(&timing.step.code().to_le_bytes());
+            out.extend_from_slice(&timing.nanos.to_le_bytes());
+        }
+        out.extend_from_slice(message.as_bytes());
+        for (_, names) in self.capabilities.iter() {
+            out.extend_from_slice(&(names.len() as u16).to_le_bytes());
+            for name in names {
+                out.push(name.len() as u8);
+                out.extend_from_slice(name.as_bytes());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads a `ProbeReport` payload; the error names the first field or rule it breaks.
+    pub fn decode(payload: &[u8]) -> Result<ProbeReport, PayloadError> {
+        let mut fields = Fields::new(FrameKind::PROBE_REPORT, payload);
+        let failed = fields.u16("the failed step")?;
+        let step_count = usize::from(fields.u16("the step count")?);
+        if step_count > ProbeStep::ALL.len() {
+            return Err(
+                fields.malformed(format!("{step_count} steps, more than the {} a probe has", ProbeStep::ALL.len()))
+            );
+        }
+        let status = fields.u32("the status")?;
+        let message_len = fields.u32("the message's length")? as usize;
+        if message_len > REPORT_MESSAGE_MAX_LEN {
+            return Err(fields.malformed(format!(
+                "a message of {message_len} bytes, more than the maximum {REPORT_MESSAGE_MAX_LEN}"
+            )));
+        }
+        let mut steps = Vec::with_capacity(step_count);
+        for i in 0..step_count {
+            let code = fields.u16(format_args!("step record {i}"))?;
+            let step = ProbeStep::from_code(code)
+                .ok_or_else(|| fields.malformed(format!("step record {i} has step code {code}, which is no step")))?;
+            steps.push(StepTiming { step, nanos: fields.u64(format_args!("step record {i}'s duration"))? });
+        }
+        let message = fields.text(message_len, "the message")?;
+        let outcome = if failed == 0 {
+            if status != 0 || message_len != 0 {
+                return Err(fields.malformed(format!(
+                    "no step failed, yet the status is {status} and the message {message_len} bytes long"
+                )));
+            }
+            ProbeOutcome::Ok
+        } else {
+            let step = ProbeStep::from_code(failed)
+                .ok_or_else(|| fields.malformed(format!("the failed step is {failed}, which is no step")))?;
+            let status = Status::from_u32(status)
+                .ok_or_else(|| fields.malformed(format!("the status is {status}, which is no aisopod_status")))?;
+            ProbeOutcome::Failed { step, status, message: message.to_owned() }
+        };
+        let mut capabilities = PerKind::<Vec<String>>::default();
+        for kind in CapabilityKind::ALL {
+            let count = fields.u16(format_args!("the {kind} count"))?;
+            for i in 0..count {
+                let len = usize::from(fields.u8(format_args!("{kind} name {i}'s length"))?);
+                capabilities[kind].push(fields.text(len, format_args!("{kind} name {i}"))?.to_owned());
+            }
+        }
+        fields.end()?;
+        let report = ProbeReport { outcome, steps, capabilities };
+        report.check().map_err(|why| fields.malformed(why))?;
+        Ok(report)
+    }
+
+    /// The rules a report's payload keeps, beyond its layout.
+    fn check(&self) -> Result<(), String> {
+        for pair in self.steps.windows(2) {
+            if pair[0].step >= pair[1].step {
+                return Err(format!("step {} is listed after step {}", pair[1].step, pair[0].step));
+            }
+        }
+        match &self.outcome {
+            ProbeOutcome::Ok => {}
+            ProbeOutcome::Failed { step, status, message } => {
+                if !self.steps.iter().any(|timing| timing.step == *step) {
+                    return Err(format!("the failed step {step} is not among the steps that ran"));
+                }
+                if *status == Status::Ok {
+                    return Err(format!("step {step} failed with status 0 (Ok)"));
+                }
+                if !(1..=REPORT_MESSAGE_MAX_LEN).contains(&message.len()) {
+                    return Err(format!(
+                        "a failure message of {} bytes, outside 1 to {REPORT_MESSAGE_MAX_LEN}",
+                        message.len()
+                    ));
+                }
+            }
+        }
+        for (kind, names) in self.capabilities.iter() {
+            if names.len() > usize::from(u16::MAX) {
+                return Err(format!("{} {kind} names, more than {}", names.len(), u16::MAX));
+            }
+            for name in names {
+                check_capability_name(name).map_err(|why| format!("{kind} {name:?}: {why}"))?;
+            }
+            for pair in names.windows(2) {
+                if pair[0] >= pair[1] {
+                    return Err(format!("{kind} '{}' is listed after {kind} '{}'", pair[1], pair[0]));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

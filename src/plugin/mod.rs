@@ -26,6 +26,7 @@ mod resolved;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use semver::Version;
 
@@ -36,6 +37,7 @@ pub(crate) use self::host::{ExtensionPtr, HostShared};
 use self::live::Live;
 pub(crate) use self::resolved::Resolved;
 use crate::abi::AISOPOD_PLUGIN_PANICKED;
+use crate::capability_kind::PerKind;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
 use crate::sync::{read, write};
@@ -52,6 +54,53 @@ pub(crate) struct LoadedPlugin {
     pins: AtomicUsize,
 }
 
+/// One step of [`LoadedPlugin::load`], named and ordered as the README's "Loading, step by step" numbers them
+/// (the README's step 7 is split here into the struct check and the id check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LoadStep {
+    /// 1. The host version is inside the manifest's `[compatibility]` range.
+    HostVersion,
+    /// 2. The library resolves to a regular file inside the plugin directory.
+    LibraryPath,
+    /// 3. Its ELF header names a shared library for this machine.
+    ElfHeader,
+    /// 4. `dlopen`, which runs the library's constructors.
+    Dlopen,
+    /// 5. `aisopod_plugin_abi_version`, the ABI gate.
+    AbiGate,
+    /// 6. `aisopod_plugin_create`.
+    Create,
+    /// 7. The plugin struct's size and mandatory functions.
+    PluginStruct,
+    /// 7. The id the plugin reports is its manifest's.
+    PluginId,
+    /// 8. `register_capabilities`, checked against the manifest.
+    Registration,
+}
+
+/// Sees each load step that ran, with how long it took, the failing one included.
+pub(crate) type LoadObserver<'a> = &'a mut dyn FnMut(LoadStep, Duration);
+
+/// Runs load steps, timing them only when someone observes: the normal load reads no clock.
+struct Steps<'a> {
+    observer: Option<LoadObserver<'a>>,
+}
+
+impl Steps<'_> {
+    #[inline]
+    fn run<T>(&mut self, step: LoadStep, body: impl FnOnce() -> Result<T>) -> Result<T> {
+        match self.observer.as_deref_mut() {
+            None => body(),
+            Some(observer) => {
+                let started = Instant::now();
+                let result = body();
+                observer(step, started.elapsed());
+                result
+            }
+        }
+    }
+}
+
 impl LoadedPlugin {
     /// Runs the load sequence for `info`, in the documented order. A failing step undoes every step before it.
     pub(crate) fn load(
@@ -59,34 +108,59 @@ impl LoadedPlugin {
         host_version: &Version,
         shared: &Arc<HostShared>,
     ) -> Result<LoadedPlugin> {
+        LoadedPlugin::load_observed(info, host_version, shared, None)
+    }
+
+    /// [`LoadedPlugin::load`], telling `observer` (when given) each step that ran and how long it took.
+    pub(crate) fn load_observed(
+        info: Arc<PluginInfo>,
+        host_version: &Version,
+        shared: &Arc<HostShared>,
+        observer: Option<LoadObserver<'_>>,
+    ) -> Result<LoadedPlugin> {
+        let mut steps = Steps { observer };
         let manifest = &info.manifest;
         let id = manifest.id.as_str();
         // 1. The host version is inside the manifest's [compatibility] range.
-        manifest.check_host_version(host_version, &info.manifest_path())?;
+        steps.run(LoadStep::HostVersion, || manifest.check_host_version(host_version, &info.manifest_path()))?;
         // 2. The library resolves to a regular file inside the plugin directory.
-        let library_path = library::resolve(&info)?;
+        let library_path = steps.run(LoadStep::LibraryPath, || library::resolve(&info))?;
         let culprit = Culprit { id, library: &library_path };
         // 3. Its ELF header names a shared library for this machine. No plugin code has run so far.
-        library::check_format(id, &library_path)?;
+        steps.run(LoadStep::ElfHeader, || library::check_format(id, &library_path))?;
         // 4. dlopen: the library's constructors run here. From now on, dropping `live` undoes the load.
-        let mut live = Live::opened(id, library::open(id, &library_path, !manifest.unload)?);
+        let library = steps.run(LoadStep::Dlopen, || library::open(id, &library_path, !manifest.unload))?;
+        let mut live = Live::opened(id, library);
         // 5. The ABI gate: the first plugin function called.
-        gate::check_abi_version(live.library.as_ref().expect("just opened"), &culprit)?;
+        steps.run(LoadStep::AbiGate, || {
+            gate::check_abi_version(live.library.as_ref().expect("just opened"), &culprit)
+        })?;
         // 6. create, with the plugin's own host struct.
-        let vtable = gate::create(&mut live, host_version, shared, &culprit)?;
+        let vtable = steps.run(LoadStep::Create, || gate::create(&mut live, host_version, shared, &culprit))?;
         // 7. The plugin struct: size and mandatory functions.
-        let plugin = gate::validate_struct(&mut live, vtable, &culprit)?;
+        let plugin = steps.run(LoadStep::PluginStruct, || gate::validate_struct(&mut live, vtable, &culprit))?;
         // 8. The id the plugin reports is its manifest's.
-        gate::check_reported_id(plugin.id, manifest, &info.manifest_path())?;
+        steps.run(LoadStep::PluginId, || gate::check_reported_id(plugin.id, manifest, &info.manifest_path()))?;
         // 9. Registration, checked against the manifest's declarations.
         let register_capabilities = plugin.register_capabilities.expect("validated");
-        live.handlers = registration::register(register_capabilities, vtable, &info)?;
+        live.handlers =
+            steps.run(LoadStep::Registration, || registration::register(register_capabilities, vtable, &info))?;
         Ok(LoadedPlugin {
             serial: (!manifest.thread_safe).then(Serial::default),
             info,
             live: RwLock::new(live),
             in_flight: InFlightCount::default(),
             pins: AtomicUsize::new(0),
+        })
+    }
+
+    /// The names of the capabilities the plugin registered, by kind, sorted. Empty once it is torn down.
+    pub(crate) fn registered_capabilities(&self) -> PerKind<Vec<String>> {
+        let live = read(&self.live);
+        PerKind::from_fn(|kind| {
+            let mut names: Vec<String> = live.handlers[kind].keys().cloned().collect();
+            names.sort();
+            names
         })
     }
 

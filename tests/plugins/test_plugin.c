@@ -15,6 +15,13 @@
  *   DETECT_OVERLAP      echo fails with code 99 when two calls overlap (for
  *                       thread_safe = false plugins, which must never see that)
  *
+ * Switches that take the process down, for probes run in a helper process:
+ *
+ *   CTOR_ABORT          a constructor calls abort(): dlopen never returns
+ *   CREATE_EXIT         aisopod_plugin_create calls exit(3)
+ *   INIT_SEGFAULT       init writes through a null pointer (SIGSEGV)
+ *   INIT_LOOP           init never returns (it sleeps in a loop)
+ *
  * Behaviour without switches: tool "echo" writes its input back, and fails with
  * code 7 when the input is "fail"; hook "ping" writes "<id>;". init fails with
  * code 3 when the config is "fail". When the host provides the extension
@@ -67,6 +74,18 @@ static void record(const char *event) {
 __attribute__((destructor)) static void library_unloaded(void) {
     record("dlclose");
 }
+
+#ifdef CTOR_ABORT
+__attribute__((constructor)) static void library_loaded_abort(void) {
+    abort();
+}
+#endif
+
+#ifdef INIT_SEGFAULT
+/* Volatile, so that the compiler cannot see the store is through NULL and
+ * replace it with a trap instruction: the process gets a real SIGSEGV. */
+static int *volatile nowhere = NULL;
+#endif
 
 static int32_t echo(void *userdata, const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
     (void)userdata;
@@ -127,6 +146,15 @@ static int32_t test_register(const aisopod_plugin *plugin, const aisopod_registr
 static int32_t test_init(const aisopod_plugin *plugin, const aisopod_init_context *context) {
     (void)plugin;
     record("init");
+#ifdef INIT_SEGFAULT
+    *nowhere = 1;
+#endif
+#ifdef INIT_LOOP
+    for (;;) {
+        struct timespec pause = {1, 0};
+        nanosleep(&pause, NULL);
+    }
+#endif
     if (context->config_len != strlen(context->config)) return 4;
     return strcmp(context->config, "fail") == 0 ? 3 : 0;
 }
@@ -159,6 +187,9 @@ AISOPOD_PLUGIN_EXPORT const aisopod_plugin *aisopod_plugin_create(const aisopod_
     events = host->get_extension(host, "test.events");
     callback = host->get_extension(host, "test.callback");
     record("create");
+#ifdef CREATE_EXIT
+    exit(3);
+#endif
 #ifdef CREATE_NULL
     return NULL;
 #else

@@ -1,4 +1,5 @@
 use super::*;
+use std::path::PathBuf;
 
 fn decode_all(bytes: &[u8]) -> Result<Vec<Frame>, FrameError> {
     let mut decoder = Decoder::new();
@@ -256,4 +257,213 @@ fn error_replies_round_trip() {
     assert_eq!(ErrorReply::decode(&[1, 0, 0]), None);
     assert_eq!(ErrorReply::decode(&[1, 0, 0, 0, 0xff]), None);
     assert_eq!(ErrorReply::decode(&[3, 0, 0, 0]), Some(ErrorReply::new(ErrorCode::BAD_FRAME, "")));
+}
+
+fn probe_request(init_config: Option<&str>) -> ProbeRequest {
+    ProbeRequest {
+        plugin_dir: PathBuf::from("/plugins/hello"),
+        host_version: "1.2.3".to_owned(),
+        init_config: init_config.map(str::to_owned),
+    }
+}
+
+fn probe_malformed(payload: &[u8]) -> String {
+    match ProbeRequest::decode(payload) {
+        Err(PayloadError::Malformed { kind, why }) => {
+            assert_eq!(kind, FrameKind::PROBE);
+            why
+        }
+        other => panic!("not malformed: {other:?}"),
+    }
+}
+
+#[test]
+fn a_probe_request_is_laid_out_as_documented_and_round_trips() {
+    let request = probe_request(Some("{}"));
+    let payload = request.encode().unwrap();
+    let mut expected = vec![1, 0, 5, 0, 14, 0, 0, 0, 2, 0, 0, 0];
+    expected.extend_from_slice(b"1.2.3/plugins/hello{}");
+    assert_eq!(payload, expected);
+    assert_eq!(ProbeRequest::decode(&payload).unwrap(), request);
+
+    let without_init = probe_request(None);
+    let payload = without_init.encode().unwrap();
+    assert_eq!(payload[..12], [0, 0, 5, 0, 14, 0, 0, 0, 0, 0, 0, 0]);
+    assert_eq!(ProbeRequest::decode(&payload).unwrap(), without_init);
+    // An empty config is still a request to call init.
+    let empty = probe_request(Some(""));
+    assert_eq!(ProbeRequest::decode(&empty.encode().unwrap()).unwrap(), empty);
+
+    let frame = request.frame(77).unwrap();
+    assert_eq!((frame.kind, frame.request_id), (FrameKind::PROBE, 77));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_probe_request_keeps_a_path_that_is_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let plugin_dir = Path::new(std::ffi::OsStr::from_bytes(b"/plugins/caf\xe9")).to_path_buf();
+    let request = ProbeRequest { plugin_dir, ..probe_request(None) };
+    assert_eq!(ProbeRequest::decode(&request.encode().unwrap()).unwrap(), request);
+}
+
+#[test]
+fn a_malformed_probe_request_is_refused_naming_the_field() {
+    let good = probe_request(Some("{}")).encode().unwrap();
+    let with = |at: usize, bytes: &[u8]| {
+        let mut payload = good.clone();
+        payload[at..at + bytes.len()].copy_from_slice(bytes);
+        payload
+    };
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (with(0, &[2]), "the init flag is 2, neither 0 nor 1"),
+        (with(1, &[1]), "the reserved byte is 1, not 0"),
+        (with(2, &[0, 0]), "a host version of 0 bytes, outside 1 to 64"),
+        (with(2, &[65, 0]), "a host version of 65 bytes, outside 1 to 64"),
+        (with(4, &[0, 0, 0, 0]), "a plugin directory of 0 bytes, outside 1 to 4096"),
+        (with(4, &[1, 16, 0, 0]), "a plugin directory of 4097 bytes, outside 1 to 4096"),
+        (with(0, &[0]), "a config of 2 bytes with the init flag 0"),
+        (with(8, &[3, 0, 0, 0]), "it ends after 33 bytes, inside the config (bytes 31 to 34)"),
+        (with(8, &[0xff, 0xff, 0xff, 0xff]), "it ends after 33 bytes, inside the config (bytes 31 to 4294967326)"),
+        (
+            with(12, &[0xff]),
+            "the host version at byte 12 is not UTF-8 (invalid utf-8 sequence of 1 bytes from index 0)",
+        ),
+        (with(17, &[0]), "the plugin directory holds a NUL byte at its byte 0"),
+        (with(32, &[0xc3]), "the config at byte 31 is not UTF-8 (incomplete utf-8 byte sequence from index 1)"),
+        ([&good[..], b"x"].concat(), "1 bytes follow its last field, at byte 33"),
+        (good[..3].to_vec(), "it ends after 3 bytes, inside the host version's length (bytes 2 to 4)"),
+    ];
+    for (payload, why) in cases {
+        assert_eq!(probe_malformed(&payload), why, "{payload:?}");
+    }
+    // Every strict prefix is refused, none panics.
+    for len in 0..good.len() {
+        assert!(ProbeRequest::decode(&good[..len]).is_err(), "a prefix of {len} bytes decoded");
+    }
+}
+
+#[test]
+fn a_probe_request_that_breaks_a_bound_is_not_encoded() {
+    let unencodable = |request: ProbeRequest| match request.encode() {
+        Err(PayloadError::Unencodable { kind: FrameKind::PROBE, why }) => why,
+        other => panic!("encoded: {other:?}"),
+    };
+    assert_eq!(
+        unencodable(ProbeRequest { host_version: String::new(), ..probe_request(None) }),
+        "a host version of 0 bytes, outside 1 to 64"
+    );
+    assert_eq!(
+        unencodable(ProbeRequest { plugin_dir: PathBuf::new(), ..probe_request(None) }),
+        "a plugin directory of 0 bytes, outside 1 to 4096"
+    );
+    assert_eq!(
+        unencodable(ProbeRequest { plugin_dir: PathBuf::from("/a\0b"), ..probe_request(None) }),
+        "the plugin directory holds a NUL byte at its byte 2"
+    );
+    let huge = "x".repeat(MAX_PAYLOAD_LEN as usize);
+    assert!(unencodable(probe_request(Some(&huge))).starts_with("a config of 16777216 bytes makes the payload"));
+}
+
+fn failed_report() -> ProbeReport {
+    let mut capabilities = PerKind::<Vec<String>>::default();
+    capabilities[CapabilityKind::Tool] = vec!["echo".to_owned(), "upper".to_owned()];
+    capabilities[CapabilityKind::Hook] = vec!["ping".to_owned()];
+    ProbeReport {
+        outcome: ProbeOutcome::Failed {
+            step: ProbeStep::Init,
+            status: Status::InitFailed,
+            message: "plugin 'p': init returned 3".to_owned(),
+        },
+        steps: ProbeStep::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, &step)| StepTiming { step, nanos: 1000 * i as u64 + 1 })
+            .collect(),
+        capabilities,
+    }
+}
+
+fn report_malformed(payload: &[u8]) -> String {
+    match ProbeReport::decode(payload) {
+        Err(PayloadError::Malformed { kind, why }) => {
+            assert_eq!(kind, FrameKind::PROBE_REPORT);
+            why
+        }
+        other => panic!("not malformed: {other:?}"),
+    }
+}
+
+#[test]
+fn a_probe_report_is_laid_out_as_documented_and_round_trips() {
+    let ok = ProbeReport {
+        outcome: ProbeOutcome::Ok,
+        steps: vec![StepTiming { step: ProbeStep::Manifest, nanos: 0x0102 }],
+        capabilities: PerKind::from_fn(
+            |kind| if kind == CapabilityKind::Command { vec!["go".to_owned()] } else { vec![] },
+        ),
+    };
+    let payload = ok.encode().unwrap();
+    #[rustfmt::skip]
+    let expected = [
+        0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        1, 0, 0x02, 0x01, 0, 0, 0, 0, 0, 0,
+        0, 0, 1, 0, 2, b'g', b'o', 0, 0, 0, 0, 0, 0,
+    ];
+    assert_eq!(payload, expected);
+    assert_eq!(ProbeReport::decode(&payload).unwrap(), ok);
+
+    let failed = failed_report();
+    let payload = failed.encode().unwrap();
+    assert_eq!(payload[..12], [11, 0, 12, 0, 0x2c, 1, 0, 0, 27, 0, 0, 0]);
+    assert_eq!(ProbeReport::decode(&payload).unwrap(), failed);
+    let frame = failed.frame(5).unwrap();
+    assert_eq!((frame.kind, frame.request_id), (FrameKind::PROBE_REPORT, 5));
+    for len in 0..payload.len() {
+        assert!(ProbeReport::decode(&payload[..len]).is_err(), "a prefix of {len} bytes decoded");
+    }
+}
+
+#[test]
+fn a_malformed_probe_report_is_refused_naming_the_field_or_rule() {
+    let good = failed_report().encode().unwrap();
+    let with = |at: usize, bytes: &[u8]| {
+        let mut payload = good.clone();
+        payload[at..at + bytes.len()].copy_from_slice(bytes);
+        payload
+    };
+    let steps_end = 12 + 10 * 12;
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (with(2, &[13, 0]), "13 steps, more than the 12 a probe has"),
+        (with(8, &[1, 0, 1, 0]), "a message of 65537 bytes, more than the maximum 65536"),
+        (with(12, &[13, 0]), "step record 0 has step code 13, which is no step"),
+        (with(22, &[1, 0]), "step manifest is listed after step manifest"),
+        (with(0, &[0, 0]), "no step failed, yet the status is 300 and the message 27 bytes long"),
+        (with(0, &[99, 0]), "the failed step is 99, which is no step"),
+        (with(4, &[0x99, 0x99, 0, 0]), "the status is 39321, which is no aisopod_status"),
+        (with(4, &[0, 0, 0, 0]), "step init failed with status 0 (Ok)"),
+        (with(steps_end + 27 + 3, b"zzzz"), "tool 'upper' is listed after tool 'zzzz'"),
+        (
+            with(steps_end + 27 + 3, b"e ho"),
+            "tool \"e ho\": a capability name must match [A-Za-z0-9_][A-Za-z0-9_.:/-]*",
+        ),
+        (
+            with(steps_end + 27 + 3, &[0xff]),
+            "tool name 0 at byte 162 is not UTF-8 (invalid utf-8 sequence of 1 bytes from index 0)",
+        ),
+        ([&good[..], &[0]].concat(), "1 bytes follow its last field, at byte 185"),
+    ];
+    for (payload, why) in cases {
+        assert_eq!(report_malformed(&payload), why, "{payload:?}");
+    }
+    let mut not_ran = failed_report();
+    not_ran.steps.pop();
+    not_ran.steps.pop();
+    assert_eq!(
+        not_ran.encode(),
+        Err(PayloadError::Unencodable {
+            kind: FrameKind::PROBE_REPORT,
+            why: "the failed step init is not among the steps that ran".to_owned()
+        })
+    );
 }

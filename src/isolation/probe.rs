@@ -1,0 +1,244 @@
+//! The probe: one plugin directory taken through its manifest, the load sequence, an optional `init` and
+//! teardown, with each step timed, in whatever process calls it. The helper calls it in its own process, so that
+//! a plugin that crashes, exits or hangs takes only the helper with it.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use semver::Version;
+
+use crate::capability_kind::PerKind;
+use crate::discovery::PluginInfo;
+use crate::error::{Error, Result, Status};
+use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
+use crate::plugin::{HostShared, LoadStep, LoadedPlugin};
+
+/// One step of a probe. The numbers are the wire codes of the `ProbeReport` frame; a retired code is never
+/// reused.
+#[repr(u16)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProbeStep {
+    /// Reading and validating `aisopod.plugin.toml`.
+    Manifest = 1,
+    /// Load step 1: the host version against `[compatibility]`.
+    HostVersion = 2,
+    /// Load step 2: the library resolves to a regular file inside the plugin directory.
+    LibraryPath = 3,
+    /// Load step 3: the ELF header.
+    ElfHeader = 4,
+    /// Load step 4: `dlopen`, which runs the library's constructors.
+    Dlopen = 5,
+    /// Load step 5: `aisopod_plugin_abi_version`.
+    AbiGate = 6,
+    /// Load step 6: `aisopod_plugin_create`.
+    Create = 7,
+    /// Load step 7: the plugin struct's size and mandatory functions.
+    PluginStruct = 8,
+    /// Load step 7: the id the plugin reports.
+    PluginId = 9,
+    /// Load step 8: `register_capabilities`, checked against the manifest.
+    Registration = 10,
+    /// `init`, with the probe's config, when asked for.
+    Init = 11,
+    /// `shutdown` (after a successful `init`), `destroy` and `dlclose`.
+    Unload = 12,
+}
+
+impl ProbeStep {
+    /// Every step, in the order a probe runs them.
+    pub const ALL: [ProbeStep; 12] = [
+        ProbeStep::Manifest,
+        ProbeStep::HostVersion,
+        ProbeStep::LibraryPath,
+        ProbeStep::ElfHeader,
+        ProbeStep::Dlopen,
+        ProbeStep::AbiGate,
+        ProbeStep::Create,
+        ProbeStep::PluginStruct,
+        ProbeStep::PluginId,
+        ProbeStep::Registration,
+        ProbeStep::Init,
+        ProbeStep::Unload,
+    ];
+
+    /// The wire code.
+    pub const fn code(self) -> u16 {
+        self as u16
+    }
+
+    /// The step whose wire code is `code`.
+    pub fn from_code(code: u16) -> Option<ProbeStep> {
+        ProbeStep::ALL.into_iter().find(|step| step.code() == code)
+    }
+
+    /// The step's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ProbeStep::Manifest => "manifest",
+            ProbeStep::HostVersion => "host version",
+            ProbeStep::LibraryPath => "library path",
+            ProbeStep::ElfHeader => "ELF header",
+            ProbeStep::Dlopen => "dlopen",
+            ProbeStep::AbiGate => "ABI gate",
+            ProbeStep::Create => "create",
+            ProbeStep::PluginStruct => "plugin struct",
+            ProbeStep::PluginId => "plugin id",
+            ProbeStep::Registration => "registration",
+            ProbeStep::Init => "init",
+            ProbeStep::Unload => "unload",
+        }
+    }
+}
+
+impl From<LoadStep> for ProbeStep {
+    fn from(step: LoadStep) -> ProbeStep {
+        match step {
+            LoadStep::HostVersion => ProbeStep::HostVersion,
+            LoadStep::LibraryPath => ProbeStep::LibraryPath,
+            LoadStep::ElfHeader => ProbeStep::ElfHeader,
+            LoadStep::Dlopen => ProbeStep::Dlopen,
+            LoadStep::AbiGate => ProbeStep::AbiGate,
+            LoadStep::Create => ProbeStep::Create,
+            LoadStep::PluginStruct => ProbeStep::PluginStruct,
+            LoadStep::PluginId => ProbeStep::PluginId,
+            LoadStep::Registration => ProbeStep::Registration,
+        }
+    }
+}
+
+impl fmt::Display for ProbeStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A step that ran, and how long it took on the monotonic clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepTiming {
+    pub step: ProbeStep,
+    pub nanos: u64,
+}
+
+/// How a probe ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// Every step asked for succeeded.
+    Ok,
+    /// `step` failed with `status`; `message` names the plugin and what went wrong.
+    Failed { step: ProbeStep, status: Status, message: String },
+}
+
+/// What a probe found: its outcome, the steps that ran with their durations, and the capabilities the plugin
+/// registered (empty unless registration succeeded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeReport {
+    pub outcome: ProbeOutcome,
+    /// In the order they ran; a failed step is the last load step listed (an `Unload` may follow a failed
+    /// `Init`).
+    pub steps: Vec<StepTiming>,
+    /// Names by kind, sorted.
+    pub capabilities: PerKind<Vec<String>>,
+}
+
+impl ProbeReport {
+    /// Whether the probe succeeded.
+    pub fn is_ok(&self) -> bool {
+        self.outcome == ProbeOutcome::Ok
+    }
+
+    /// How long `step` took, if it ran.
+    pub fn duration(&self, step: ProbeStep) -> Option<Duration> {
+        self.steps.iter().find(|timing| timing.step == step).map(|timing| Duration::from_nanos(timing.nanos))
+    }
+}
+
+/// Records the steps of one probe and its first failure.
+struct Recorder {
+    steps: Vec<StepTiming>,
+    failure: Option<(ProbeStep, Error)>,
+}
+
+impl Recorder {
+    fn record(&mut self, step: ProbeStep, took: Duration) {
+        self.steps.push(StepTiming { step, nanos: u64::try_from(took.as_nanos()).unwrap_or(u64::MAX) });
+    }
+
+    /// Runs `body` as `step`, recording its duration and, when it fails, the failure.
+    fn run<T>(&mut self, step: ProbeStep, body: impl FnOnce() -> Result<T>) -> Option<T> {
+        let started = Instant::now();
+        let result = body();
+        self.record(step, started.elapsed());
+        self.keep(step, result)
+    }
+
+    fn keep<T>(&mut self, step: ProbeStep, result: Result<T>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.failure.get_or_insert((step, error));
+                None
+            }
+        }
+    }
+
+    fn report(self, capabilities: PerKind<Vec<String>>) -> ProbeReport {
+        let outcome = match self.failure {
+            None => ProbeOutcome::Ok,
+            Some((step, error)) => {
+                ProbeOutcome::Failed { step, status: error.status(), message: error.message().to_owned() }
+            }
+        };
+        ProbeReport { outcome, steps: self.steps, capabilities }
+    }
+}
+
+/// Probes the plugin in `plugin_dir` in this process: reads its manifest, runs the load sequence as
+/// `Loader::load` does for a host of version `host_version`, calls `init` with `init_config` (and an empty data
+/// directory) when it is given, then unloads the plugin. Each step that ran is timed, the failing one included.
+///
+/// Plugin code runs here: a plugin that crashes or exits takes this process with it, and one that hangs hangs
+/// it. That is why the helper process calls this, not the host.
+pub fn probe(plugin_dir: &Path, host_version: &str, init_config: Option<&str>) -> ProbeReport {
+    let mut recorder = Recorder { steps: Vec::new(), failure: None };
+    let no_capabilities = PerKind::<Vec<String>>::default;
+    let Some(info) = recorder.run(ProbeStep::Manifest, || read_plugin(plugin_dir)) else {
+        return recorder.report(no_capabilities());
+    };
+    let host_version = match Version::parse(host_version) {
+        Ok(version) => version,
+        Err(e) => {
+            let error = Error::new(
+                Status::InvalidArgument,
+                format!("host version {host_version:?} is not a semver version: {e}"),
+            );
+            recorder.record(ProbeStep::HostVersion, Duration::ZERO);
+            recorder.keep::<()>(ProbeStep::HostVersion, Err(error));
+            return recorder.report(no_capabilities());
+        }
+    };
+    let shared = Arc::<HostShared>::default();
+    let loaded = LoadedPlugin::load_observed(
+        info,
+        &host_version,
+        &shared,
+        Some(&mut |step, took| recorder.record(step.into(), took)),
+    );
+    let failed_step = recorder.steps.last().map_or(ProbeStep::HostVersion, |timing| timing.step);
+    let Some(plugin) = recorder.keep(failed_step, loaded) else {
+        return recorder.report(no_capabilities());
+    };
+    let capabilities = plugin.registered_capabilities();
+    if let Some(config) = init_config {
+        recorder.run(ProbeStep::Init, || plugin.init(config, Path::new("")));
+    }
+    recorder.run(ProbeStep::Unload, || plugin.teardown());
+    recorder.report(capabilities)
+}
+
+/// The plugin described by `plugin_dir/aisopod.plugin.toml`, as discovery would accept it.
+fn read_plugin(plugin_dir: &Path) -> Result<Arc<PluginInfo>> {
+    let manifest = Manifest::read(&plugin_dir.join(MANIFEST_FILE_NAME))?;
+    Ok(Arc::new(PluginInfo { manifest, directory: plugin_dir.to_path_buf() }))
+}
