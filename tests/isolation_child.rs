@@ -193,24 +193,6 @@ fn no_descriptor_but_the_channel_and_stdio_reaches_the_helper() {
     assert!(fds[3].1.starts_with("socket:"), "{listing}");
 }
 
-/// The signals a host commonly ignores, which the helper must get back at their default disposition.
-const RESET_SIGNALS: [libc::c_int; 14] = [
-    libc::SIGPIPE,
-    libc::SIGCHLD,
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTERM,
-    libc::SIGHUP,
-    libc::SIGALRM,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-    libc::SIGTSTP,
-    libc::SIGTTIN,
-    libc::SIGTTOU,
-    libc::SIGXCPU,
-    libc::SIGXFSZ,
-];
-
 #[test]
 fn the_helper_starts_with_no_blocked_or_ignored_signals_and_the_hosts_environment() {
     // The test harness ignores SIGPIPE, as every Rust program does, and ignores SIGUSR1 and SIGTERM for this
@@ -231,7 +213,7 @@ fn the_helper_starts_with_no_blocked_or_ignored_signals_and_the_hosts_environmen
     };
     assert_eq!(mask("SigBlk:", lines.next()), 0, "no signal is blocked: {text}");
     let ignored = mask("SigIgn:", lines.next());
-    for signal in RESET_SIGNALS {
+    for signal in aisopod_loader::isolation::child::DEFAULT_SIGNALS {
         assert_eq!(ignored & (1 << (signal - 1)), 0, "signal {signal} is ignored in the helper: {text}");
     }
     // Only glibc's two internal signals (32 and 33), which its posix_spawn ignores while it sets up the

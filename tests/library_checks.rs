@@ -121,40 +121,12 @@ fn an_executable_is_not_a_shared_library() {
     assert!(message.contains("it is an executable (ET_EXEC), not a shared library (ET_DYN)"), "{message}");
 }
 
-/// The test plugin linked against `libaisopod_gone.so`, which is then removed.
-fn plugin_with_missing_dependency(name: &str, id: &str) -> PathBuf {
-    let dir = temp_dir(name);
-    let dep_source = dir.join("gone.c");
-    std::fs::write(&dep_source, "int aisopod_gone(void) { return 1; }\n").unwrap();
-    let dep = dir.join("libaisopod_gone.so");
-    let out = c_compiler().args(["-shared", "-fPIC", "-o"]).arg(&dep).arg(&dep_source).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let library = dir.join(library_name(id));
-    let out = c_compiler()
-        .args(["-std=c11", "-shared", "-fPIC"])
-        .arg(format!("-I{}/include", env!("CARGO_MANIFEST_DIR")))
-        .arg(format!("-DPLUGIN_ID=\"{id}\""))
-        .arg("-o")
-        .arg(&library)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/test_plugin.c"))
-        .arg("-Wl,--no-as-needed")
-        .arg(format!("-L{}", dir.display()))
-        .arg("-laisopod_gone")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::remove_file(&dep).unwrap();
-    let tree = dir.join("plugins");
-    write_plugin(&tree, id, &manifest(id), id, Some(&library));
-    tree
-}
-
 #[test]
 fn a_missing_dt_needed_library_is_named() {
     if !cfg!(target_os = "linux") {
         return;
     }
-    let tree = plugin_with_missing_dependency("missing-dep", "needy");
+    let tree = plugin_with_missing_dependency(&temp_dir("missing-dep"), "needy");
     let message = load_failure(&tree, "needy");
     assert!(
         message.contains("it needs libaisopod_gone.so (DT_NEEDED), which the dynamic linker cannot find"),
@@ -169,7 +141,7 @@ fn c_host_reads_the_library_messages() {
         return;
     }
     let work = temp_dir("library-checks-c");
-    let tree = plugin_with_missing_dependency("library-checks-c-dep", "needy");
+    let tree = plugin_with_missing_dependency(&temp_dir("library-checks-c-dep"), "needy");
     let text = temp_dir("library-checks-c-text").join(library_name("text"));
     std::fs::write(&text, "not a library\n").unwrap();
     write_plugin(&tree, "text", &manifest("text"), "text", Some(&text));

@@ -11,7 +11,7 @@ use aisopod_loader::isolation::helper::HelperExit;
 use aisopod_loader::isolation::probe::{probe, ProbeOutcome, ProbeReport, ProbeStep};
 use aisopod_loader::isolation::protocol::{ErrorCode, Frame, FrameKind, ProbeRequest};
 use aisopod_loader::{CapabilityKind, PerKind, Status};
-use common::{add_test_plugin, c_compiler, isolated_loader, library_name, manifest, temp_dir, write_plugin};
+use common::{add_test_plugin, isolated_loader, plugin_with_missing_dependency, temp_dir};
 use plugin_host_harness::{error_reply, Helper, Received};
 
 const HOST_VERSION: &str = "1.0.0";
@@ -182,38 +182,13 @@ fn the_helper_reports_a_bad_abi_version_and_carries_on() {
     helper.expect_exit(HelperExit::Closed);
 }
 
-/// The test plugin linked against `libaisopod_gone.so`, which is then removed; returns its plugin directory.
-fn plugin_with_missing_dependency(root: &Path, id: &str) -> PathBuf {
-    let dep_source = root.join("gone.c");
-    std::fs::write(&dep_source, "int aisopod_gone(void) { return 1; }\n").unwrap();
-    let dep = root.join("libaisopod_gone.so");
-    let out = c_compiler().args(["-shared", "-fPIC", "-o"]).arg(&dep).arg(&dep_source).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let library = root.join(library_name(id));
-    let out = c_compiler()
-        .args(["-std=c11", "-shared", "-fPIC"])
-        .arg(format!("-I{}/include", env!("CARGO_MANIFEST_DIR")))
-        .arg(format!("-DPLUGIN_ID=\"{id}\""))
-        .arg("-o")
-        .arg(&library)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plugins/test_plugin.c"))
-        .arg("-Wl,--no-as-needed")
-        .arg(format!("-L{}", root.display()))
-        .arg("-laisopod_gone")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    std::fs::remove_file(&dep).unwrap();
-    write_plugin(&root.join("plugins"), id, &manifest(id), id, Some(&library))
-}
-
 #[test]
 fn a_missing_dt_needed_library_fails_the_dlopen_step_naming_it() {
     if !cfg!(target_os = "linux") {
         return;
     }
     let root = temp_dir("helper-probe-needed");
-    let dir = plugin_with_missing_dependency(&root, "needy");
+    let dir = plugin_with_missing_dependency(&root, "needy").join("needy");
     let mut helper = ready_helper("probe-needed");
     let report = probe_in_helper(&mut helper, 1, &dir, None);
     let (step, status, message) = failure(&report);

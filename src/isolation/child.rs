@@ -676,7 +676,7 @@ fn addclosefrom() -> Option<unsafe extern "C" fn(*mut libc::posix_spawn_file_act
 
 /// The signals whose disposition the helper gets back to the default: those a host commonly ignores or
 /// handles, since an ignored disposition survives `exec`.
-const DEFAULT_SIGNALS: [libc::c_int; 14] = [
+pub const DEFAULT_SIGNALS: [libc::c_int; 14] = [
     libc::SIGPIPE,
     libc::SIGCHLD,
     libc::SIGINT,

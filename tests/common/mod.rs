@@ -279,3 +279,31 @@ pub fn make_fifo(path: &Path) {
     let rc = unsafe { libc::mkfifo(c_path.as_ptr(), 0o644) };
     assert_eq!(rc, 0, "mkfifo {}: {}", path.display(), std::io::Error::last_os_error());
 }
+
+/// Under `dir`: the test plugin `id` linked against `libaisopod_gone.so`, which is then removed, in the plugin
+/// tree `dir/plugins`, which it returns.
+pub fn plugin_with_missing_dependency(dir: &Path, id: &str) -> PathBuf {
+    let dep_source = dir.join("gone.c");
+    std::fs::write(&dep_source, "int aisopod_gone(void) { return 1; }\n").unwrap();
+    let dep = dir.join("libaisopod_gone.so");
+    let out = c_compiler().args(["-shared", "-fPIC", "-o"]).arg(&dep).arg(&dep_source).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let library = dir.join(library_name(id));
+    let out = c_compiler()
+        .args(["-std=c11", "-shared", "-fPIC"])
+        .arg(format!("-I{MANIFEST_DIR}/include"))
+        .arg(format!("-DPLUGIN_ID=\"{id}\""))
+        .arg("-o")
+        .arg(&library)
+        .arg(Path::new(MANIFEST_DIR).join("tests/plugins/test_plugin.c"))
+        .arg("-Wl,--no-as-needed")
+        .arg(format!("-L{}", dir.display()))
+        .arg("-laisopod_gone")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_file(&dep).unwrap();
+    let tree = dir.join("plugins");
+    write_plugin(&tree, id, &manifest(id), id, Some(&library));
+    tree
+}
