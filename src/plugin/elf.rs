@@ -6,7 +6,6 @@
 //! directory", and a missing dependency under the dependency's name alone; both read as if the plugin's own
 //! library were missing.
 
-use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -14,6 +13,11 @@ use object::elf::{self, FileHeader32, FileHeader64};
 use object::read::elf::FileHeader;
 use object::Endianness;
 
+use crate::io_error;
+use crate::open_file::{self, OpenError};
+
+/// The size of a 64-bit ELF header, the most the header check reads.
+const HEADER_BYTES: usize = 64;
 /// The offset of the class byte (32 or 64 bits) in the ELF identification.
 const EI_CLASS: usize = 4;
 /// The largest library read whole to list its dependencies after a failed `dlopen`.
@@ -86,10 +90,8 @@ impl Target {
 /// Reads the ELF header of the library at `path` and refuses a file that is not an ELF shared object for
 /// this machine. Returns the reason, worded for the message that names the plugin and the file.
 pub(super) fn check_header(path: &Path) -> Result<(), String> {
-    let mut header = [0u8; 64];
-    let len =
-        read_prefix(path, &mut header).map_err(|e| format!("cannot read it: {}", crate::io_error::describe(&e)))?;
-    let header = &header[..len];
+    let header = read_header(path)?;
+    let header = header.as_slice();
     if header.len() < 16 || header[..4] != elf::ELFMAG {
         return Err("it is not an ELF file (it does not start with the ELF magic bytes)".to_owned());
     }
@@ -130,30 +132,17 @@ fn parse<Elf: FileHeader<Endian = Endianness>>(bytes: &[u8]) -> Result<(Target, 
     Ok((target, header.e_type(endian)))
 }
 
-/// Reads up to `buffer.len()` bytes from the start of the file, without blocking on anything but a regular file.
-fn read_prefix(path: &Path, buffer: &mut [u8]) -> std::io::Result<usize> {
-    let mut file = open_nonblocking(path)?;
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match file.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
-fn open_nonblocking(path: &Path) -> std::io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
-    }
-    options.open(path)
+/// The first bytes of the library, up to the size of a 64-bit ELF header. The library is opened as discovery
+/// opens manifests: without blocking, and only if it is a regular file.
+fn read_header(path: &Path) -> Result<Vec<u8>, String> {
+    let cannot_read = |e: std::io::Error| format!("cannot read it: {}", io_error::describe(&e));
+    let (file, _) = open_file::open_regular(path).map_err(|e| match e {
+        OpenError::WrongKind(kind) => format!("it is {}, not a regular file", kind.with_article()),
+        OpenError::Missing(e) | OpenError::Failed(e) => cannot_read(e),
+    })?;
+    let mut header = Vec::with_capacity(HEADER_BYTES);
+    file.take(HEADER_BYTES as u64).read_to_end(&mut header).map_err(cannot_read)?;
+    Ok(header)
 }
 
 /// Explains a failed `dlopen` of `path` whose error is `dlerror`, when the dynamic linker named a dependency it
@@ -189,12 +178,12 @@ fn missing_dependency(dlerror: &str) -> Option<&str> {
 
 /// The library's `DT_NEEDED` entries, in order.
 fn needed_libraries(path: &Path) -> Option<Vec<String>> {
-    let file = open_nonblocking(path).ok()?;
-    if file.metadata().ok()?.len() > MAX_DEPENDENCY_SCAN_BYTES {
+    let (mut file, metadata) = open_file::open_regular(path).ok()?;
+    if metadata.len() > MAX_DEPENDENCY_SCAN_BYTES {
         return None;
     }
     let mut data = Vec::new();
-    (&file).read_to_end(&mut data).ok()?;
+    file.read_to_end(&mut data).ok()?;
     match data.get(EI_CLASS).copied()? {
         elf::ELFCLASS64 => needed::<FileHeader64<Endianness>>(&data),
         elf::ELFCLASS32 => needed::<FileHeader32<Endianness>>(&data),
