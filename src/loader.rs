@@ -109,9 +109,7 @@ impl Loader {
     /// Creates a loader for a host application whose version is `host_version` (semver). It searches
     /// `AISOPOD_PLUGIN_PATH` and the default paths unless told otherwise.
     pub fn new(host_version: &str) -> Result<Loader> {
-        let host_version = Version::parse(host_version).map_err(|e| {
-            Error::new(Status::InvalidArgument, format!("host version {host_version:?} is not a semver version: {e}"))
-        })?;
+        let host_version = parse_host_version(host_version)?;
         Ok(Loader {
             host_version,
             search: RwLock::new(SearchConfig::default()),
@@ -310,6 +308,13 @@ impl Drop for Loader {
         self.shared.logger.set_callback(None);
         write(&self.shared.extensions).clear();
     }
+}
+
+/// A host application's version, which must be semver; the error is `InvalidArgument` naming the text.
+pub(crate) fn parse_host_version(host_version: &str) -> Result<Version> {
+    Version::parse(host_version).map_err(|e| {
+        Error::new(Status::InvalidArgument, format!("host version {host_version:?} is not a semver version: {e}"))
+    })
 }
 
 fn not_loaded(id: &str) -> Error {

@@ -7,11 +7,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use semver::Version;
-
 use crate::capability_kind::PerKind;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
+use crate::loader::parse_host_version;
 use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
 use crate::plugin::{HostShared, LoadStep, LoadedPlugin};
 
@@ -206,13 +205,9 @@ pub fn probe(plugin_dir: &Path, host_version: &str, init_config: Option<&str>) -
     let Some(info) = recorder.run(ProbeStep::Manifest, || read_plugin(plugin_dir)) else {
         return recorder.report(no_capabilities());
     };
-    let host_version = match Version::parse(host_version) {
+    let host_version = match parse_host_version(host_version) {
         Ok(version) => version,
-        Err(e) => {
-            let error = Error::new(
-                Status::InvalidArgument,
-                format!("host version {host_version:?} is not a semver version: {e}"),
-            );
+        Err(error) => {
             recorder.record(ProbeStep::HostVersion, Duration::ZERO);
             recorder.keep::<()>(ProbeStep::HostVersion, Err(error));
             return recorder.report(no_capabilities());
