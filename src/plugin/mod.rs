@@ -139,9 +139,9 @@ impl LoadedPlugin {
         let vtable = steps.run(LoadStep::Create, || gate::create(&mut live, host_version, shared, &culprit))?;
         // 7. The plugin struct: size and mandatory functions.
         let plugin = steps.run(LoadStep::PluginStruct, || gate::validate_struct(&mut live, vtable, &culprit))?;
-        // 8. The id the plugin reports is its manifest's.
+        // 7. (continued) The id the plugin reports is its manifest's.
         steps.run(LoadStep::PluginId, || gate::check_reported_id(plugin.id, manifest, &info.manifest_path()))?;
-        // 9. Registration, checked against the manifest's declarations.
+        // 8. Registration, checked against the manifest's declarations.
         let register_capabilities = plugin.register_capabilities.expect("validated");
         live.handlers =
             steps.run(LoadStep::Registration, || registration::register(register_capabilities, vtable, &info))?;
