@@ -265,6 +265,60 @@ typedef uint32_t aisopod_status;
 #endif // __cplusplus
 
 /**
+ * One step of [`LoadedPlugin::load`], named and ordered as the README's "Loading, step by step" numbers them
+ * (the README's step 7 is split here into the struct check and the id check). The values give the order.
+ */
+enum LoadStep
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint16_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * 1. The host version is inside the manifest's `[compatibility]` range.
+   */
+  LOAD_STEP_HOST_VERSION = 1,
+  /**
+   * 2. The library resolves to a regular file inside the plugin directory.
+   */
+  LOAD_STEP_LIBRARY_PATH = 2,
+  /**
+   * 3. Its ELF header names a shared library for this machine.
+   */
+  LOAD_STEP_ELF_HEADER = 3,
+  /**
+   * 4. `dlopen`, which runs the library's constructors.
+   */
+  LOAD_STEP_DLOPEN = 4,
+  /**
+   * 5. `aisopod_plugin_abi_version`, the ABI gate.
+   */
+  LOAD_STEP_ABI_GATE = 5,
+  /**
+   * 6. `aisopod_plugin_create`.
+   */
+  LOAD_STEP_CREATE = 6,
+  /**
+   * 7. The plugin struct's size and mandatory functions.
+   */
+  LOAD_STEP_PLUGIN_STRUCT = 7,
+  /**
+   * 7. The id the plugin reports is its manifest's.
+   */
+  LOAD_STEP_PLUGIN_ID = 8,
+  /**
+   * 8. `register_capabilities`, checked against the manifest.
+   */
+  LOAD_STEP_REGISTRATION = 9,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum LoadStep LoadStep;
+#else
+typedef uint16_t LoadStep;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A resolved capability of a loaded, initialised plugin.
  *
  * Ownership: owned by the caller that resolved it and freed with `aisopod_capability_free`. It keeps its
@@ -623,6 +677,11 @@ typedef const struct aisopod_plugin *(*aisopod_plugin_create_fn)(const struct ai
 #define AISOPOD_PLUGIN_STATE_INITIALIZED 2
 
 
+
+/**
+ * Every step, in the order a load runs them.
+ */
+#define LoadStep_ALL { LoadStep_HostVersion, LoadStep_LibraryPath, LoadStep_ElfHeader, LoadStep_Dlopen, LoadStep_AbiGate, LoadStep_Create, LoadStep_PluginStruct, LoadStep_PluginId, LoadStep_Registration, }
 
 #ifdef __cplusplus
 extern "C" {

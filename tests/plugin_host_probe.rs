@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aisopod_loader::isolation::helper::HelperExit;
-use aisopod_loader::isolation::probe::{probe, ProbeOutcome, ProbeReport, ProbeStep};
+use aisopod_loader::isolation::probe::{probe, LoadStep, ProbeOutcome, ProbeReport, ProbeStep};
 use aisopod_loader::isolation::protocol::{ErrorCode, Frame, FrameKind, ProbeRequest};
 use aisopod_loader::{CapabilityKind, PerKind, Status};
 use common::{add_test_plugin, isolated_loader, plugin_with_missing_dependency, temp_dir};
@@ -48,7 +48,7 @@ fn probing_a_good_plugin_in_process_runs_every_step_and_matches_what_the_loader_
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(steps(&report), all_steps(false));
     assert!(report.steps.iter().all(|timing| timing.nanos > 0), "a step took no time: {report:?}");
-    assert!(report.duration(ProbeStep::Dlopen).unwrap() > Duration::ZERO);
+    assert!(report.duration(ProbeStep::Load(LoadStep::Dlopen)).unwrap() > Duration::ZERO);
     assert_eq!(report.capabilities, test_plugin_capabilities());
 
     // The loader registers the same capabilities: each resolves, and nothing else of any kind does.
@@ -77,7 +77,7 @@ fn an_in_process_probe_names_the_failing_step_its_status_and_the_plugin() {
     let abi = add_test_plugin(&root, "wrong-abi", &["ABI_VERSION=99"]);
     let report = probe(&abi, HOST_VERSION, None);
     let (step, status, message) = failure(&report);
-    assert_eq!((step, status), (ProbeStep::AbiGate, Status::AbiMismatch), "{message}");
+    assert_eq!((step, status), (ProbeStep::Load(LoadStep::AbiGate), Status::AbiMismatch), "{message}");
     assert!(message.contains("plugin 'wrong-abi'") && message.contains("returns ABI version 99"), "{message}");
     assert_eq!(steps(&report), all_steps(false)[..=5].to_vec(), "the steps up to the ABI gate ran, no more");
     assert_eq!(report.capabilities, PerKind::default());
@@ -91,7 +91,7 @@ fn an_in_process_probe_names_the_failing_step_its_status_and_the_plugin() {
 
     let report = probe(&init_fails, "1.5", None);
     let (step, status, message) = failure(&report);
-    assert_eq!((step, status), (ProbeStep::HostVersion, Status::InvalidArgument), "{message}");
+    assert_eq!((step, status), (ProbeStep::Load(LoadStep::HostVersion), Status::InvalidArgument), "{message}");
     assert!(message.starts_with("host version \"1.5\" is not a semver version"), "{message}");
 
     let report = probe(&init_fails, "2.0.0", None);
@@ -174,7 +174,7 @@ fn the_helper_reports_a_bad_abi_version_and_carries_on() {
     let mut helper = ready_helper("probe-abi");
     let report = probe_in_helper(&mut helper, 1, &bad, None);
     let (step, status, message) = failure(&report);
-    assert_eq!((step, status), (ProbeStep::AbiGate, Status::AbiMismatch), "{message}");
+    assert_eq!((step, status), (ProbeStep::Load(LoadStep::AbiGate), Status::AbiMismatch), "{message}");
     assert!(message.starts_with("plugin 'old-abi' ("), "{message}");
     assert!(message.contains("aisopod_plugin_abi_version returns ABI version 0"), "{message}");
     assert!(probe_in_helper(&mut helper, 2, &good, None).is_ok());
@@ -192,7 +192,7 @@ fn a_missing_dt_needed_library_fails_the_dlopen_step_naming_it() {
     let mut helper = ready_helper("probe-needed");
     let report = probe_in_helper(&mut helper, 1, &dir, None);
     let (step, status, message) = failure(&report);
-    assert_eq!((step, status), (ProbeStep::Dlopen, Status::LibraryLoad), "{message}");
+    assert_eq!((step, status), (ProbeStep::Load(LoadStep::Dlopen), Status::LibraryLoad), "{message}");
     assert!(message.starts_with("plugin 'needy': cannot load "), "{message}");
     assert!(
         message.contains("it needs libaisopod_gone.so (DT_NEEDED), which the dynamic linker cannot find"),

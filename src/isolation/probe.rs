@@ -12,59 +12,45 @@ use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
 use crate::loader::parse_host_version;
 use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
-use crate::plugin::{HostShared, LoadStep, LoadedPlugin};
+pub use crate::plugin::LoadStep;
+use crate::plugin::{HostShared, LoadedPlugin};
 
-/// One step of a probe. The numbers are the wire codes of the `ProbeReport` frame; a retired code is never
-/// reused.
-#[repr(u16)]
+/// One step of a probe: reading the manifest, a step of the load sequence, `init`, or unloading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ProbeStep {
     /// Reading and validating `aisopod.plugin.toml`.
-    Manifest = 1,
-    /// Load step 1: the host version against `[compatibility]`.
-    HostVersion = 2,
-    /// Load step 2: the library resolves to a regular file inside the plugin directory.
-    LibraryPath = 3,
-    /// Load step 3: the ELF header.
-    ElfHeader = 4,
-    /// Load step 4: `dlopen`, which runs the library's constructors.
-    Dlopen = 5,
-    /// Load step 5: `aisopod_plugin_abi_version`.
-    AbiGate = 6,
-    /// Load step 6: `aisopod_plugin_create`.
-    Create = 7,
-    /// Load step 7: the plugin struct's size and mandatory functions.
-    PluginStruct = 8,
-    /// Load step 7: the id the plugin reports.
-    PluginId = 9,
-    /// Load step 8: `register_capabilities`, checked against the manifest.
-    Registration = 10,
+    Manifest,
+    /// A step of the load sequence, as `Loader::load` runs it.
+    Load(LoadStep),
     /// `init`, with the probe's config, when asked for.
-    Init = 11,
+    Init,
     /// `shutdown` (after a successful `init`), `destroy` and `dlclose`.
-    Unload = 12,
+    Unload,
 }
 
 impl ProbeStep {
     /// Every step, in the order a probe runs them.
-    pub const ALL: [ProbeStep; 12] = [
-        ProbeStep::Manifest,
-        ProbeStep::HostVersion,
-        ProbeStep::LibraryPath,
-        ProbeStep::ElfHeader,
-        ProbeStep::Dlopen,
-        ProbeStep::AbiGate,
-        ProbeStep::Create,
-        ProbeStep::PluginStruct,
-        ProbeStep::PluginId,
-        ProbeStep::Registration,
-        ProbeStep::Init,
-        ProbeStep::Unload,
-    ];
+    pub const ALL: [ProbeStep; LoadStep::ALL.len() + 3] = {
+        let mut all = [ProbeStep::Manifest; LoadStep::ALL.len() + 3];
+        let mut i = 0;
+        while i < LoadStep::ALL.len() {
+            all[i + 1] = ProbeStep::Load(LoadStep::ALL[i]);
+            i += 1;
+        }
+        all[LoadStep::ALL.len() + 1] = ProbeStep::Init;
+        all[LoadStep::ALL.len() + 2] = ProbeStep::Unload;
+        all
+    };
 
-    /// The wire code.
+    /// The wire code of the `ProbeReport` frame: 1 for the manifest, then the load steps from 2 in their order,
+    /// then `init` and unloading. A retired code is never reused.
     pub const fn code(self) -> u16 {
-        self as u16
+        match self {
+            ProbeStep::Manifest => 1,
+            ProbeStep::Load(step) => 1 + step as u16,
+            ProbeStep::Init => 2 + LoadStep::ALL.len() as u16,
+            ProbeStep::Unload => 3 + LoadStep::ALL.len() as u16,
+        }
     }
 
     /// The step whose wire code is `code`.
@@ -76,33 +62,9 @@ impl ProbeStep {
     pub fn name(self) -> &'static str {
         match self {
             ProbeStep::Manifest => "manifest",
-            ProbeStep::HostVersion => "host version",
-            ProbeStep::LibraryPath => "library path",
-            ProbeStep::ElfHeader => "ELF header",
-            ProbeStep::Dlopen => "dlopen",
-            ProbeStep::AbiGate => "ABI gate",
-            ProbeStep::Create => "create",
-            ProbeStep::PluginStruct => "plugin struct",
-            ProbeStep::PluginId => "plugin id",
-            ProbeStep::Registration => "registration",
+            ProbeStep::Load(step) => step.name(),
             ProbeStep::Init => "init",
             ProbeStep::Unload => "unload",
-        }
-    }
-}
-
-impl From<LoadStep> for ProbeStep {
-    fn from(step: LoadStep) -> ProbeStep {
-        match step {
-            LoadStep::HostVersion => ProbeStep::HostVersion,
-            LoadStep::LibraryPath => ProbeStep::LibraryPath,
-            LoadStep::ElfHeader => ProbeStep::ElfHeader,
-            LoadStep::Dlopen => ProbeStep::Dlopen,
-            LoadStep::AbiGate => ProbeStep::AbiGate,
-            LoadStep::Create => ProbeStep::Create,
-            LoadStep::PluginStruct => ProbeStep::PluginStruct,
-            LoadStep::PluginId => ProbeStep::PluginId,
-            LoadStep::Registration => ProbeStep::Registration,
         }
     }
 }
@@ -208,8 +170,8 @@ pub fn probe(plugin_dir: &Path, host_version: &str, init_config: Option<&str>) -
     let host_version = match parse_host_version(host_version) {
         Ok(version) => version,
         Err(error) => {
-            recorder.record(ProbeStep::HostVersion, Duration::ZERO);
-            recorder.keep::<()>(ProbeStep::HostVersion, Err(error));
+            recorder.record(ProbeStep::Load(LoadStep::HostVersion), Duration::ZERO);
+            recorder.keep::<()>(ProbeStep::Load(LoadStep::HostVersion), Err(error));
             return recorder.report(no_capabilities());
         }
     };
@@ -218,9 +180,9 @@ pub fn probe(plugin_dir: &Path, host_version: &str, init_config: Option<&str>) -
         info,
         &host_version,
         &shared,
-        Some(&mut |step, took| recorder.record(step.into(), took)),
+        Some(&mut |step, took| recorder.record(ProbeStep::Load(step), took)),
     );
-    let failed_step = recorder.steps.last().map_or(ProbeStep::HostVersion, |timing| timing.step);
+    let failed_step = recorder.steps.last().map_or(ProbeStep::Load(LoadStep::HostVersion), |timing| timing.step);
     let Some(plugin) = recorder.keep(failed_step, loaded) else {
         return recorder.report(no_capabilities());
     };

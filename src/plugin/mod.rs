@@ -55,27 +55,58 @@ pub(crate) struct LoadedPlugin {
 }
 
 /// One step of [`LoadedPlugin::load`], named and ordered as the README's "Loading, step by step" numbers them
-/// (the README's step 7 is split here into the struct check and the id check).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// (the README's step 7 is split here into the struct check and the id check). The values give the order.
+#[repr(u16)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LoadStep {
     /// 1. The host version is inside the manifest's `[compatibility]` range.
-    HostVersion,
+    HostVersion = 1,
     /// 2. The library resolves to a regular file inside the plugin directory.
-    LibraryPath,
+    LibraryPath = 2,
     /// 3. Its ELF header names a shared library for this machine.
-    ElfHeader,
+    ElfHeader = 3,
     /// 4. `dlopen`, which runs the library's constructors.
-    Dlopen,
+    Dlopen = 4,
     /// 5. `aisopod_plugin_abi_version`, the ABI gate.
-    AbiGate,
+    AbiGate = 5,
     /// 6. `aisopod_plugin_create`.
-    Create,
+    Create = 6,
     /// 7. The plugin struct's size and mandatory functions.
-    PluginStruct,
+    PluginStruct = 7,
     /// 7. The id the plugin reports is its manifest's.
-    PluginId,
+    PluginId = 8,
     /// 8. `register_capabilities`, checked against the manifest.
-    Registration,
+    Registration = 9,
+}
+
+impl LoadStep {
+    /// Every step, in the order a load runs them.
+    pub const ALL: [LoadStep; 9] = [
+        LoadStep::HostVersion,
+        LoadStep::LibraryPath,
+        LoadStep::ElfHeader,
+        LoadStep::Dlopen,
+        LoadStep::AbiGate,
+        LoadStep::Create,
+        LoadStep::PluginStruct,
+        LoadStep::PluginId,
+        LoadStep::Registration,
+    ];
+
+    /// The step's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            LoadStep::HostVersion => "host version",
+            LoadStep::LibraryPath => "library path",
+            LoadStep::ElfHeader => "ELF header",
+            LoadStep::Dlopen => "dlopen",
+            LoadStep::AbiGate => "ABI gate",
+            LoadStep::Create => "create",
+            LoadStep::PluginStruct => "plugin struct",
+            LoadStep::PluginId => "plugin id",
+            LoadStep::Registration => "registration",
+        }
+    }
 }
 
 /// Sees each load step that ran, with how long it took, the failing one included.
