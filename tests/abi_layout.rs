@@ -11,72 +11,42 @@ use std::process::Command;
 use aisopod_loader::abi::*;
 use common::*;
 
-/// Every size and offset, as the Rust definitions give them.
-fn rust_layout() -> HashMap<String, usize> {
-    let mut m = HashMap::new();
-    let mut put = |k: &str, v: usize| {
-        m.insert(k.to_owned(), v);
-    };
-    put("aisopod_sink", size_of::<aisopod_sink>());
-    put("aisopod_sink.context", offset_of!(aisopod_sink, context));
-    put("aisopod_sink.write", offset_of!(aisopod_sink, write));
-    put("aisopod_registrar", size_of::<aisopod_registrar>());
-    put("aisopod_registrar.struct_size", offset_of!(aisopod_registrar, struct_size));
-    put("aisopod_registrar.context", offset_of!(aisopod_registrar, context));
-    put("aisopod_registrar.register_capability", offset_of!(aisopod_registrar, register_capability));
-    put("aisopod_init_context", size_of::<aisopod_init_context>());
-    put("aisopod_init_context.struct_size", offset_of!(aisopod_init_context, struct_size));
-    put("aisopod_init_context.config", offset_of!(aisopod_init_context, config));
-    put("aisopod_init_context.config_len", offset_of!(aisopod_init_context, config_len));
-    put("aisopod_init_context.data_dir", offset_of!(aisopod_init_context, data_dir));
-    put("aisopod_host", size_of::<aisopod_host>());
-    put("aisopod_host.struct_size", offset_of!(aisopod_host, struct_size));
-    put("aisopod_host.abi_version", offset_of!(aisopod_host, abi_version));
-    put("aisopod_host.host_version", offset_of!(aisopod_host, host_version));
-    put("aisopod_host.log", offset_of!(aisopod_host, log));
-    put("aisopod_host.get_extension", offset_of!(aisopod_host, get_extension));
-    put("aisopod_plugin", size_of::<aisopod_plugin>());
-    put("aisopod_plugin.struct_size", offset_of!(aisopod_plugin, struct_size));
-    put("aisopod_plugin.plugin_data", offset_of!(aisopod_plugin, plugin_data));
-    put("aisopod_plugin.id", offset_of!(aisopod_plugin, id));
-    put("aisopod_plugin.register_capabilities", offset_of!(aisopod_plugin, register_capabilities));
-    put("aisopod_plugin.init", offset_of!(aisopod_plugin, init));
-    put("aisopod_plugin.shutdown", offset_of!(aisopod_plugin, shutdown));
-    put("aisopod_plugin.destroy", offset_of!(aisopod_plugin, destroy));
-    put("aisopod_plugin.get_extension", offset_of!(aisopod_plugin, get_extension));
-    m
-}
-
-/// ABI v1 on every 64-bit target, as first shipped (before its padding was made explicit).
-const FROZEN_64: &[(&str, usize)] = &[
-    ("aisopod_sink", 16),
-    ("aisopod_sink.context", 0),
-    ("aisopod_sink.write", 8),
-    ("aisopod_registrar", 24),
-    ("aisopod_registrar.struct_size", 0),
-    ("aisopod_registrar.context", 8),
-    ("aisopod_registrar.register_capability", 16),
-    ("aisopod_init_context", 32),
-    ("aisopod_init_context.struct_size", 0),
-    ("aisopod_init_context.config", 8),
-    ("aisopod_init_context.config_len", 16),
-    ("aisopod_init_context.data_dir", 24),
-    ("aisopod_host", 32),
-    ("aisopod_host.struct_size", 0),
-    ("aisopod_host.abi_version", 4),
-    ("aisopod_host.host_version", 8),
-    ("aisopod_host.log", 16),
-    ("aisopod_host.get_extension", 24),
-    ("aisopod_plugin", 64),
-    ("aisopod_plugin.struct_size", 0),
-    ("aisopod_plugin.plugin_data", 8),
-    ("aisopod_plugin.id", 16),
-    ("aisopod_plugin.register_capabilities", 24),
-    ("aisopod_plugin.init", 32),
-    ("aisopod_plugin.shutdown", 40),
-    ("aisopod_plugin.destroy", 48),
-    ("aisopod_plugin.get_extension", 56),
+/// Every size and offset of the ABI structs: its name as the C program prints it, the value the Rust definition
+/// gives, and the value of ABI v1 on every 64-bit target as first shipped (before its padding was made explicit).
+const LAYOUT: &[(&str, usize, usize)] = &[
+    ("aisopod_sink", size_of::<aisopod_sink>(), 16),
+    ("aisopod_sink.context", offset_of!(aisopod_sink, context), 0),
+    ("aisopod_sink.write", offset_of!(aisopod_sink, write), 8),
+    ("aisopod_registrar", size_of::<aisopod_registrar>(), 24),
+    ("aisopod_registrar.struct_size", offset_of!(aisopod_registrar, struct_size), 0),
+    ("aisopod_registrar.context", offset_of!(aisopod_registrar, context), 8),
+    ("aisopod_registrar.register_capability", offset_of!(aisopod_registrar, register_capability), 16),
+    ("aisopod_init_context", size_of::<aisopod_init_context>(), 32),
+    ("aisopod_init_context.struct_size", offset_of!(aisopod_init_context, struct_size), 0),
+    ("aisopod_init_context.config", offset_of!(aisopod_init_context, config), 8),
+    ("aisopod_init_context.config_len", offset_of!(aisopod_init_context, config_len), 16),
+    ("aisopod_init_context.data_dir", offset_of!(aisopod_init_context, data_dir), 24),
+    ("aisopod_host", size_of::<aisopod_host>(), 32),
+    ("aisopod_host.struct_size", offset_of!(aisopod_host, struct_size), 0),
+    ("aisopod_host.abi_version", offset_of!(aisopod_host, abi_version), 4),
+    ("aisopod_host.host_version", offset_of!(aisopod_host, host_version), 8),
+    ("aisopod_host.log", offset_of!(aisopod_host, log), 16),
+    ("aisopod_host.get_extension", offset_of!(aisopod_host, get_extension), 24),
+    ("aisopod_plugin", size_of::<aisopod_plugin>(), 64),
+    ("aisopod_plugin.struct_size", offset_of!(aisopod_plugin, struct_size), 0),
+    ("aisopod_plugin.plugin_data", offset_of!(aisopod_plugin, plugin_data), 8),
+    ("aisopod_plugin.id", offset_of!(aisopod_plugin, id), 16),
+    ("aisopod_plugin.register_capabilities", offset_of!(aisopod_plugin, register_capabilities), 24),
+    ("aisopod_plugin.init", offset_of!(aisopod_plugin, init), 32),
+    ("aisopod_plugin.shutdown", offset_of!(aisopod_plugin, shutdown), 40),
+    ("aisopod_plugin.destroy", offset_of!(aisopod_plugin, destroy), 48),
+    ("aisopod_plugin.get_extension", offset_of!(aisopod_plugin, get_extension), 56),
 ];
+
+/// The sizes and offsets the Rust definitions give.
+fn rust_layout() -> HashMap<String, usize> {
+    LAYOUT.iter().map(|&(name, rust, _)| (name.to_owned(), rust)).collect()
+}
 
 fn c_layout(compiler: &str, flags: &[&str]) -> HashMap<String, usize> {
     let out = temp_dir(&format!("abi-layout-{compiler}")).join("abi_layout");
@@ -110,8 +80,8 @@ fn c_and_rust_agree_and_no_struct_is_padded() {
         assert_eq!(c.get(name), Some(value), "{name}: C {:?}, Rust {value}", c.get(name));
     }
     if cfg!(target_pointer_width = "64") {
-        for (name, value) in FROZEN_64 {
-            assert_eq!(rust[*name], *value, "{name} moved: ABI v1 is frozen");
+        for &(name, rust, frozen) in LAYOUT {
+            assert_eq!(rust, frozen, "{name} moved: ABI v1 is frozen");
         }
     }
 }
