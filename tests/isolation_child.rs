@@ -5,11 +5,12 @@
 
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::ffi::CString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aisopod_loader::isolation::child::{Child, Ending, Failure, STDERR_TAIL_LEN};
@@ -25,17 +26,9 @@ fn deadline() -> Instant {
     Instant::now() + TIMEOUT
 }
 
-/// A new, empty directory for one test.
+/// A new, empty directory for one test, by its real path.
 fn temp_dir(name: &str) -> PathBuf {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
-        "isolation-child-{name}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::canonicalize(&dir).unwrap()
+    std::fs::canonicalize(common::temp_dir(&format!("isolation-child-{name}"))).unwrap()
 }
 
 /// Writes an executable shell script named `name` with `body` and returns its path.
