@@ -51,6 +51,8 @@ mod paths;
 #[cfg(feature = "loader")]
 mod plugin;
 #[cfg(feature = "loader")]
+mod privilege;
+#[cfg(feature = "loader")]
 mod sync;
 
 #[cfg(feature = "loader")]

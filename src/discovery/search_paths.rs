@@ -29,7 +29,7 @@ impl SearchConfig {
     /// leading `~` expanded and repeats dropped.
     pub fn resolve(&self) -> Vec<PathBuf> {
         let mut paths = Vec::new();
-        if self.use_env && !process_is_privileged() {
+        if self.use_env && !crate::privilege::is_secure_process() {
             if let Some(value) = std::env::var_os(PLUGIN_PATH_ENV) {
                 paths.extend(std::env::split_paths(&value).filter(|p| !p.as_os_str().is_empty()));
             }
@@ -84,25 +84,6 @@ pub fn expand_tilde(path: &Path) -> Option<PathBuf> {
             Some(home.join(components.as_path()))
         }
         _ => Some(path.to_path_buf()),
-    }
-}
-
-/// True in a setuid or setgid process, whose environment must not choose which code it runs.
-fn process_is_privileged() -> bool {
-    #[cfg(unix)]
-    {
-        extern "C" {
-            fn getuid() -> u32;
-            fn geteuid() -> u32;
-            fn getgid() -> u32;
-            fn getegid() -> u32;
-        }
-        // SAFETY: these calls take no arguments, cannot fail and touch no memory of ours.
-        unsafe { getuid() != geteuid() || getgid() != getegid() }
-    }
-    #[cfg(not(unix))]
-    {
-        false
     }
 }
 

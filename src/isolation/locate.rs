@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result, Status};
 use crate::io_error::describe;
+use crate::privilege;
 
 /// The helper's file name.
 pub const HELPER_NAME: &str = "aisopod-plugin-host";
@@ -84,7 +85,7 @@ pub fn locate(explicit: Option<&Path>) -> Result<Located> {
         None => tried.push(format!("{}: none given", Origin::Explicit)),
     }
 
-    if is_secure_process() {
+    if privilege::is_secure_process() {
         tried.push(format!("{HELPER_ENV}: not read, because the process runs setuid or setgid"));
     } else {
         match std::env::var_os(HELPER_ENV).filter(|value| !value.is_empty()) {
@@ -134,33 +135,6 @@ fn check_executable(path: &Path) -> std::result::Result<(), String> {
         return Err("not executable".to_owned());
     }
     Ok(())
-}
-
-/// Whether the process runs with privileges its environment's owner does not have (setuid, setgid, file
-/// capabilities), so that environment variables must not choose what it executes.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn is_secure_process() -> bool {
-    // SAFETY: getauxval reads the auxiliary vector the kernel passed; AT_SECURE is always present on Linux.
-    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
-}
-
-#[cfg(any(target_vendor = "apple", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd"))]
-fn is_secure_process() -> bool {
-    // SAFETY: issetugid takes no arguments and only reads the process's credentials.
-    unsafe { libc::issetugid() != 0 }
-}
-
-#[cfg(not(any(
-    target_os = "linux",
-    target_os = "android",
-    target_vendor = "apple",
-    target_os = "freebsd",
-    target_os = "openbsd",
-    target_os = "netbsd"
-)))]
-fn is_secure_process() -> bool {
-    // SAFETY: these calls only read the process's credentials.
-    unsafe { libc::getuid() != libc::geteuid() || libc::getgid() != libc::getegid() }
 }
 
 /// The directories of the object this code is in: as the dynamic linker names it, and (when that is a
