@@ -31,7 +31,7 @@ use std::os::fd::{FromRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 
-use aisopod_loader::isolation::helper::{HelperExit, CHANNEL_FD_OPTION};
+use aisopod_loader::isolation::helper::{describe_io_error, HelperExit, CHANNEL_FD_OPTION};
 use aisopod_loader::isolation::probe::probe;
 use aisopod_loader::isolation::protocol::{
     Decoder, ErrorCode, ErrorReply, Frame, FrameError, FrameKind, Handshake, HandshakeError, ProbeRequest,
@@ -111,7 +111,7 @@ fn check_stream_socket(fd: RawFd) -> Result<(), Stop> {
         if error.raw_os_error() == Some(libc::EBADF) {
             return Err(not_socket("is not open".to_owned()));
         }
-        return Err(not_socket(format!("cannot be used as the channel: {}", describe(&error))));
+        return Err(not_socket(format!("cannot be used as the channel: {}", describe_io_error(&error))));
     }
     if stat.st_mode & libc::S_IFMT != libc::S_IFSOCK {
         return Err(not_socket(format!("is not a socket but {}", file_type_name(stat.st_mode))));
@@ -123,22 +123,13 @@ fn check_stream_socket(fd: RawFd) -> Result<(), Stop> {
     if rc != 0 {
         return Err(not_socket(format!(
             "is a socket whose type cannot be read: {}",
-            describe(&io::Error::last_os_error())
+            describe_io_error(&io::Error::last_os_error())
         )));
     }
     if socket_type != libc::SOCK_STREAM {
         return Err(not_socket(format!("is a socket of type {socket_type}, not SOCK_STREAM")));
     }
     Ok(())
-}
-
-/// An I/O error in the system's words, without Rust's "(os error N)".
-fn describe(error: &io::Error) -> String {
-    let text = error.to_string();
-    match text.find(" (os error ") {
-        Some(at) => text[..at].to_owned(),
-        None => text,
-    }
 }
 
 fn file_type_name(mode: libc::mode_t) -> &'static str {
@@ -182,7 +173,7 @@ impl Channel {
                 }
             };
             let read = read.map_err(|e| {
-                Stop::new(HelperExit::ChannelIo, format!("reading the channel failed: {}", describe(&e)))
+                Stop::new(HelperExit::ChannelIo, format!("reading the channel failed: {}", describe_io_error(&e)))
             })?;
             self.buffer.truncate(read);
             self.start = 0;
@@ -198,7 +189,10 @@ impl Channel {
     fn send(&mut self, frame: &Frame) -> Result<(), Stop> {
         let bytes = frame.encode().map_err(|e| Stop::new(HelperExit::ProtocolError, format!("cannot reply: {e}")))?;
         self.stream.write_all(&bytes).map_err(|e| {
-            Stop::new(HelperExit::ChannelIo, format!("writing {} to the channel failed: {}", frame.kind, describe(&e)))
+            Stop::new(
+                HelperExit::ChannelIo,
+                format!("writing {} to the channel failed: {}", frame.kind, describe_io_error(&e)),
+            )
         })
     }
 

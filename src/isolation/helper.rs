@@ -49,3 +49,9 @@ impl HelperExit {
         HelperExit::ALL.into_iter().find(|exit| i32::from(exit.code()) == code)
     }
 }
+
+/// An I/O error in the words every message of the loader uses (`strerror`'s text, without Rust's
+/// "(os error N)"), for the helper's own messages.
+pub fn describe_io_error(error: &std::io::Error) -> String {
+    crate::io_error::describe(error)
+}
