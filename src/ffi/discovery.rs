@@ -8,7 +8,7 @@ use super::loader::{aisopod_loader, with_loader};
 use super::plugin_info::aisopod_plugin_info;
 use super::pointers::{string, write_optional_out, write_out};
 use crate::abi::aisopod_status;
-use crate::error::{Error, Status};
+use crate::error::{Error, Result, Status};
 
 /// Scans the search paths, replacing the previous discovery result. Runs no plugin code. A bad candidate does
 /// not fail the scan; it becomes a diagnostic (`aisopod_loader_diagnostic_at`). Loaded plugins are unaffected.
@@ -51,12 +51,7 @@ pub extern "C" fn aisopod_loader_plugin_at(
     with_loader("aisopod_loader_plugin_at", loader, |core| {
         write_out(info_out, "info_out", || {
             let discovery = core.discovery();
-            let info = discovery.plugins().get(index).ok_or_else(|| {
-                Error::new(
-                    Status::OutOfRange,
-                    format!("index {index} is past the {} discovered plugins", discovery.plugins().len()),
-                )
-            })?;
+            let info = item_at(discovery.plugins(), index, "discovered plugins")?;
             Ok(aisopod_plugin_info::new_raw(info.clone()))
         })
     })
@@ -114,13 +109,16 @@ pub extern "C" fn aisopod_loader_diagnostic_at(
     with_loader("aisopod_loader_diagnostic_at", loader, |core| {
         write_out(diagnostic_out, "diagnostic_out", || {
             let discovery = core.discovery();
-            let diagnostic = discovery.diagnostics().get(index).ok_or_else(|| {
-                Error::new(
-                    Status::OutOfRange,
-                    format!("index {index} is past the {} diagnostics", discovery.diagnostics().len()),
-                )
-            })?;
+            let diagnostic = item_at(discovery.diagnostics(), index, "diagnostics")?;
             Ok(aisopod_diagnostic::new_raw(diagnostic))
         })
     })
+}
+
+/// The `index`-th of `items` (the `what` of the latest discovery), or `AISOPOD_STATUS_OUT_OF_RANGE` naming how
+/// many there are.
+fn item_at<'a, T>(items: &'a [T], index: usize, what: &str) -> Result<&'a T> {
+    items
+        .get(index)
+        .ok_or_else(|| Error::new(Status::OutOfRange, format!("index {index} is past the {} {what}", items.len())))
 }
