@@ -302,11 +302,11 @@ enum LoadStep
    */
   LOAD_STEP_PLUGIN_STRUCT = 7,
   /**
-   * 7. The id the plugin reports is its manifest's.
+   * 8. The id the plugin reports is its manifest's.
    */
   LOAD_STEP_PLUGIN_ID = 8,
   /**
-   * 8. `register_capabilities`, checked against the manifest.
+   * 9. `register_capabilities`, checked against the manifest.
    */
   LOAD_STEP_REGISTRATION = 9,
 };

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aisopod_loader::isolation::helper::HelperExit;
-use aisopod_loader::isolation::probe::{probe, LoadStep, ProbeOutcome, ProbeReport, ProbeStep};
-use aisopod_loader::isolation::protocol::{ErrorCode, Frame, FrameKind, ProbeRequest};
+use aisopod_loader::isolation::probe::{probe, LoadStep, ProbeOutcome, ProbeReport, ProbeStep, StepTiming};
+use aisopod_loader::isolation::protocol::{ErrorCode, Frame, FrameKind, ProbeProgress, ProbeRequest};
 use aisopod_loader::{CapabilityKind, PerKind, Status};
 use common::{add_test_plugin, isolated_loader, plugin_with_missing_dependency, temp_dir};
 use plugin_host_harness::{error_reply, Helper, Received};
@@ -119,12 +119,35 @@ fn request(dir: &Path, init_config: Option<&str>) -> ProbeRequest {
     }
 }
 
+/// Reads the `ProbeProgress` frames of request `request_id` and then its reply, or `None` when the channel
+/// closes first; returns the steps the progress frames named, and the reply.
+fn progress_then_reply(helper: &mut Helper, request_id: u64) -> (Vec<StepTiming>, Option<Frame>) {
+    let mut progress = Vec::new();
+    loop {
+        let Some(frame) = helper.receive_or_closed() else { return (progress, None) };
+        assert_eq!(frame.request_id, request_id, "{frame:?}");
+        if frame.kind != FrameKind::PROBE_PROGRESS {
+            return (progress, Some(frame));
+        }
+        progress.push(ProbeProgress::decode(&frame.payload).unwrap().0);
+    }
+}
+
+/// Reads the progress and the report of request `request_id`, and checks that the progress frames named
+/// exactly the steps the report lists, with the same timings.
+fn report_of(helper: &mut Helper, request_id: u64) -> ProbeReport {
+    let (progress, reply) = progress_then_reply(helper, request_id);
+    let reply = reply.expect("the helper closed the channel before its report");
+    assert_eq!(reply.kind, FrameKind::PROBE_REPORT, "{reply:?}");
+    let report = ProbeReport::decode(&reply.payload).unwrap();
+    assert_eq!(progress, report.steps);
+    report
+}
+
 /// Asks the helper to probe `dir` as request `request_id` and returns its report.
 fn probe_in_helper(helper: &mut Helper, request_id: u64, dir: &Path, init_config: Option<&str>) -> ProbeReport {
     helper.send(&request(dir, init_config).frame(request_id).unwrap());
-    let reply = helper.receive();
-    assert_eq!((reply.kind, reply.request_id), (FrameKind::PROBE_REPORT, request_id), "{reply:?}");
-    ProbeReport::decode(&reply.payload).unwrap()
+    report_of(helper, request_id)
 }
 
 #[test]
@@ -156,9 +179,7 @@ fn one_helper_probes_a_batch_of_plugins_in_sequence() {
         helper.send(&request(dir, Some("")).frame(10 + i as u64).unwrap());
     }
     for (i, id) in ids.iter().enumerate() {
-        let reply = helper.receive();
-        assert_eq!((reply.kind, reply.request_id), (FrameKind::PROBE_REPORT, 10 + i as u64));
-        let report = ProbeReport::decode(&reply.payload).unwrap();
+        let report = report_of(&mut helper, 10 + i as u64);
         assert!(report.is_ok(), "{id}: {report:?}");
         assert_eq!(report.capabilities, test_plugin_capabilities());
     }
@@ -203,31 +224,34 @@ fn a_missing_dt_needed_library_fails_the_dlopen_step_naming_it() {
 }
 
 /// Probes the test plugin built with `switch` in a fresh helper, and checks that the helper sends no report
-/// and closes the channel: the plugin took it down.
-fn probe_that_kills_the_helper(name: &str, switch: &str, init_config: Option<&str>) -> Helper {
+/// and closes the channel: the plugin took it down. The progress it sent first ends just before `dies_in`.
+fn probe_that_kills_the_helper(name: &str, switch: &str, init_config: Option<&str>, dies_in: ProbeStep) -> Helper {
     let root = temp_dir(name);
     let dir = add_test_plugin(&root, name, &[switch]);
     let mut helper = ready_helper(name);
     helper.send(&request(&dir, init_config).frame(1).unwrap());
-    assert_eq!(helper.receive_or_closed(), None, "the helper should have died before replying");
+    let (progress, reply) = progress_then_reply(&mut helper, 1);
+    assert_eq!(reply, None, "the helper should have died before replying");
+    let last = progress.last().expect("the manifest step finished").step;
+    assert_eq!(last.next(init_config.is_some()), Some(dies_in), "{progress:?}");
     helper
 }
 
 #[test]
 fn a_constructor_that_aborts_kills_the_helper_with_sigabrt() {
-    let mut helper = probe_that_kills_the_helper("ctor-abort", "CTOR_ABORT", None);
+    let mut helper = probe_that_kills_the_helper("ctor-abort", "CTOR_ABORT", None, ProbeStep::Load(LoadStep::Dlopen));
     helper.expect_signal(libc::SIGABRT);
 }
 
 #[test]
 fn create_calling_exit_3_makes_the_helper_exit_3() {
-    let mut helper = probe_that_kills_the_helper("create-exit", "CREATE_EXIT", None);
+    let mut helper = probe_that_kills_the_helper("create-exit", "CREATE_EXIT", None, ProbeStep::Load(LoadStep::Create));
     assert_eq!(helper.wait(), 3, "stderr: {}", helper.stderr_text());
 }
 
 #[test]
 fn init_that_segfaults_kills_the_helper_with_sigsegv() {
-    let mut helper = probe_that_kills_the_helper("init-segfault", "INIT_SEGFAULT", Some(""));
+    let mut helper = probe_that_kills_the_helper("init-segfault", "INIT_SEGFAULT", Some(""), ProbeStep::Init);
     helper.expect_signal(libc::SIGSEGV);
 }
 
@@ -239,7 +263,19 @@ fn init_that_never_returns_leaves_the_probe_unanswered_until_the_host_kills_the_
     let started = Instant::now();
     helper.send(&request(&dir, Some("")).frame(1).unwrap());
     let deadline = started + Duration::from_millis(1500);
-    assert_eq!(helper.receive_until(deadline), Received::TimedOut);
+    let mut last_progress = None;
+    loop {
+        match helper.receive_until(deadline) {
+            Received::Frame(frame) if frame.kind == FrameKind::PROBE_PROGRESS => {
+                last_progress = Some(ProbeProgress::decode(&frame.payload).unwrap().0.step);
+            }
+            other => {
+                assert_eq!(other, Received::TimedOut);
+                break;
+            }
+        }
+    }
+    assert_eq!(last_progress.and_then(|step| step.next(true)), Some(ProbeStep::Init), "the helper is stuck in init");
     // SAFETY: signalling our own child, which has not been reaped, so the pid is still ours.
     assert_eq!(unsafe { libc::kill(helper.pid, libc::SIGKILL) }, 0);
     helper.expect_signal(libc::SIGKILL);

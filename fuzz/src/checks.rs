@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aisopod_loader::isolation::protocol::{
-    Decoder, ErrorReply, Frame, FrameError, FrameKind, Handshake, PayloadError, ProbeReport, ProbeRequest, HEADER_LEN,
-    MAX_PAYLOAD_LEN,
+    Decoder, ErrorReply, Frame, FrameError, FrameKind, Handshake, PayloadError, ProbeProgress, ProbeReport,
+    ProbeRequest, HEADER_LEN, MAX_PAYLOAD_LEN,
 };
 use aisopod_loader::{
     check_capability_name, CapabilityKind, Diagnostic, Discovery, Logger, Manifest, PluginInfo, Status, ID_MAX_LEN,
@@ -572,7 +572,7 @@ fn chunk_sizes(seed: u8) -> impl FnMut() -> usize {
 /// Decodes `data[1..]` as a stream of frames, fed whole and in pieces whose sizes `data[0]` picks, and checks:
 /// the pieces change nothing; the decoder never allocates past the maximum payload or far past its input; the
 /// frames re-encode to exactly the bytes they came from; a stream that stops decoding stops for the reason the
-/// next header (or its absence) gives; and handshake, error, probe and probe report payloads that decode
+/// next header (or its absence) gives; and handshake, error, probe, probe progress and probe report payloads that decode
 /// re-encode to themselves, while those that do not are refused as malformed with a message.
 pub fn check_frame(data: &[u8]) {
     let Some((&seed, stream)) = data.split_first() else { return };
@@ -632,6 +632,13 @@ fn check_payload(frame: &Frame) {
         FrameKind::PROBE_REPORT => match ProbeReport::decode(&frame.payload) {
             Ok(report) => assert_eq!(report.encode().as_ref(), Ok(&frame.payload), "a probe report does not re-encode"),
             Err(error) => check_payload_error(&error, FrameKind::PROBE_REPORT),
+        },
+        FrameKind::PROBE_PROGRESS => match ProbeProgress::decode(&frame.payload) {
+            Ok(progress) => {
+                let again = progress.frame(frame.request_id);
+                assert_eq!(again.payload, frame.payload, "a probe progress does not re-encode");
+            }
+            Err(error) => check_payload_error(&error, FrameKind::PROBE_PROGRESS),
         },
         _ => {}
     }

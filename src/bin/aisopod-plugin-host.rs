@@ -12,8 +12,8 @@
 //! - **Protocol:** the frames of `aisopod_loader::isolation::protocol`. The host sends its handshake first; the
 //!   helper answers with its own, or with a `Refused` frame naming both sides' versions and exits with code 4.
 //!   Then it answers each request in the order received: a `Ping` with a `Pong` of the same request id and
-//!   payload; a `Probe` by probing that plugin in this process (`aisopod_loader::isolation::probe::probe`) and
-//!   replying with its `ProbeReport`, or with an `Error` of code `BAD_PAYLOAD` when the payload is malformed;
+//!   payload; a `Probe` by probing that plugin in this process (`aisopod_loader::isolation::probe::probe`),
+//!   sending a `ProbeProgress` as each step finishes, and replying with its `ProbeReport`, or with an `Error` of code `BAD_PAYLOAD` when the payload is malformed;
 //!   any other frame with an `Error` frame of the same request id naming its kind. Several probes on one channel
 //!   make a batch; every plugin probed is unloaded before the next. When the host closes the channel between
 //!   frames, the helper exits 0.
@@ -32,9 +32,10 @@ use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 
 use aisopod_loader::isolation::helper::{describe_io_error, HelperExit, CHANNEL_FD_OPTION};
-use aisopod_loader::isolation::probe::probe;
+use aisopod_loader::isolation::probe::probe_observed;
 use aisopod_loader::isolation::protocol::{
-    Decoder, ErrorCode, ErrorReply, Frame, FrameError, FrameKind, Handshake, HandshakeError, ProbeRequest,
+    Decoder, ErrorCode, ErrorReply, Frame, FrameError, FrameKind, Handshake, HandshakeError, ProbeProgress,
+    ProbeRequest,
 };
 
 /// How much the helper reads from the channel at once.
@@ -234,7 +235,7 @@ fn serve(channel: &mut Channel) -> Result<(), Stop> {
     while let Some(request) = channel.receive()? {
         let reply = match request.kind {
             FrameKind::PING => Frame::new(FrameKind::PONG, request.request_id, request.payload),
-            FrameKind::PROBE => answer_probe(request.request_id, &request.payload),
+            FrameKind::PROBE => answer_probe(channel, request.request_id, &request.payload)?,
             kind if kind.name().is_none() => Frame::error(
                 request.request_id,
                 &ErrorReply::new(
@@ -255,14 +256,21 @@ fn serve(channel: &mut Channel) -> Result<(), Stop> {
     Ok(())
 }
 
-/// Probes the plugin a `Probe` payload names and returns the `ProbeReport`, or an `Error` saying what is wrong
-/// with the payload or the report.
-fn answer_probe(request_id: u64, payload: &[u8]) -> Frame {
+/// Probes the plugin a `Probe` payload names, sending a `ProbeProgress` as each step finishes, and returns the
+/// `ProbeReport`, or an `Error` saying what is wrong with the payload or the report.
+fn answer_probe(channel: &mut Channel, request_id: u64, payload: &[u8]) -> Result<Frame, Stop> {
     let bad = |why: String| Frame::error(request_id, &ErrorReply::new(ErrorCode::BAD_PAYLOAD, why));
     let request = match ProbeRequest::decode(payload) {
         Ok(request) => request,
-        Err(e) => return bad(format!("request {request_id}: {e}")),
+        Err(e) => return Ok(bad(format!("request {request_id}: {e}"))),
     };
-    let report = probe(&request.plugin_dir, &request.host_version, request.init_config.as_deref());
-    report.frame(request_id).unwrap_or_else(|e| bad(format!("request {request_id}: {e}")))
+    let mut sent = Ok(());
+    let report =
+        probe_observed(&request.plugin_dir, &request.host_version, request.init_config.as_deref(), &mut |step| {
+            if sent.is_ok() {
+                sent = channel.send(&ProbeProgress(step).frame(request_id));
+            }
+        });
+    sent?;
+    Ok(report.frame(request_id).unwrap_or_else(|e| bad(format!("request {request_id}: {e}"))))
 }

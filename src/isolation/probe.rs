@@ -29,6 +29,12 @@ pub enum ProbeStep {
 }
 
 impl ProbeStep {
+    /// The step a probe runs after `self`, when `self` succeeded: `init` only when the probe calls it.
+    pub fn next(self, with_init: bool) -> Option<ProbeStep> {
+        let at = ProbeStep::ALL.iter().position(|&step| step == self)?;
+        ProbeStep::ALL[at + 1..].iter().copied().find(|&step| with_init || step != ProbeStep::Init)
+    }
+
     /// Every step, in the order a probe runs them.
     pub const ALL: [ProbeStep; LoadStep::ALL.len() + 3] = {
         let mut all = [ProbeStep::Manifest; LoadStep::ALL.len() + 3];
@@ -115,15 +121,18 @@ impl ProbeReport {
     }
 }
 
-/// Records the steps of one probe and its first failure.
-struct Recorder {
+/// Records the steps of one probe and its first failure, and tells an observer of each step as it finishes.
+struct Recorder<'a> {
     steps: Vec<StepTiming>,
     failure: Option<(ProbeStep, Error)>,
+    observer: &'a mut dyn FnMut(StepTiming),
 }
 
-impl Recorder {
+impl Recorder<'_> {
     fn record(&mut self, step: ProbeStep, took: Duration) {
-        self.steps.push(StepTiming { step, nanos: u64::try_from(took.as_nanos()).unwrap_or(u64::MAX) });
+        let timing = StepTiming { step, nanos: u64::try_from(took.as_nanos()).unwrap_or(u64::MAX) };
+        self.steps.push(timing);
+        (self.observer)(timing);
     }
 
     /// Runs `body` as `step`, recording its duration and, when it fails, the failure.
@@ -162,7 +171,18 @@ impl Recorder {
 /// Plugin code runs here: a plugin that crashes or exits takes this process with it, and one that hangs hangs
 /// it. That is why the helper process calls this, not the host.
 pub fn probe(plugin_dir: &Path, host_version: &str, init_config: Option<&str>) -> ProbeReport {
-    let mut recorder = Recorder { steps: Vec::new(), failure: None };
+    probe_observed(plugin_dir, host_version, init_config, &mut |_| {})
+}
+
+/// As [`probe`], calling `observer` with each step's timing as soon as the step has finished, so that a
+/// process watching the probe from outside knows how far it got if plugin code ends this process.
+pub fn probe_observed(
+    plugin_dir: &Path,
+    host_version: &str,
+    init_config: Option<&str>,
+    observer: &mut dyn FnMut(StepTiming),
+) -> ProbeReport {
+    let mut recorder = Recorder { steps: Vec::new(), failure: None, observer };
     let no_capabilities = PerKind::<Vec<String>>::default;
     let Some(info) = recorder.run(ProbeStep::Manifest, || read_plugin(plugin_dir)) else {
         return recorder.report(no_capabilities());

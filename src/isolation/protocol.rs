@@ -35,6 +35,7 @@
 //! | `0x0011` | `Pong` | reply to `Ping` | the `Ping`'s payload, unchanged |
 //! | `0x0020` | `Probe` | request: probe one plugin in the helper's process | [`ProbeRequest`] |
 //! | `0x0021` | `ProbeReport` | reply to `Probe` | [`ProbeReport`] |
+//! | `0x0022` | `ProbeProgress` | during a `Probe`, one per step that finished, before the `ProbeReport` | [`ProbeProgress`] |
 //!
 //! A receiver that gets a kind it does not know replies with an `Error` frame of code
 //! [`ErrorCode::UNKNOWN_KIND`] that names the kind, and carries on. Later versions add kinds and flags.
@@ -81,6 +82,13 @@
 //! id, or with an `Error` of code [`ErrorCode::BAD_PAYLOAD`] when the payload breaks this layout. Probes run one
 //! at a time, in the order they arrive, so a batch is a series of `Probe` frames on one channel. A plugin that
 //! crashes, exits or hangs the helper gets no reply: the host sees the channel close, or its deadline pass.
+//!
+//! # ProbeProgress payload
+//!
+//! Exactly one step record, as in a `ProbeReport`: the step's code (2), then its duration in nanoseconds (8).
+//! The helper sends one for each step as it finishes, with the `Probe`'s request id, and the `ProbeReport`
+//! after the last. When a plugin ends the helper in the middle of a step, the host knows from the last
+//! progress it got which step that was: the next one the probe runs.
 //!
 //! # ProbeReport payload
 //!
@@ -153,9 +161,11 @@ impl FrameKind {
     pub const PROBE: FrameKind = FrameKind(0x0020);
     /// The reply to [`FrameKind::PROBE`].
     pub const PROBE_REPORT: FrameKind = FrameKind(0x0021);
+    /// A step of a probe that finished, sent while the probe goes on.
+    pub const PROBE_PROGRESS: FrameKind = FrameKind(0x0022);
 
     /// Every kind this version defines.
-    pub const KNOWN: [FrameKind; 7] = [
+    pub const KNOWN: [FrameKind; 8] = [
         FrameKind::HANDSHAKE,
         FrameKind::REFUSED,
         FrameKind::ERROR,
@@ -163,6 +173,7 @@ impl FrameKind {
         FrameKind::PONG,
         FrameKind::PROBE,
         FrameKind::PROBE_REPORT,
+        FrameKind::PROBE_PROGRESS,
     ];
 
     /// The kind's name, or `None` for a kind this version does not define.
@@ -175,6 +186,7 @@ impl FrameKind {
             FrameKind::PONG => "Pong",
             FrameKind::PROBE => "Probe",
             FrameKind::PROBE_REPORT => "ProbeReport",
+            FrameKind::PROBE_PROGRESS => "ProbeProgress",
             _ => return None,
         })
     }
@@ -765,6 +777,31 @@ fn path_from_bytes(bytes: &[u8]) -> Result<PathBuf, String> {
 #[cfg(not(unix))]
 fn path_from_bytes(bytes: &[u8]) -> Result<PathBuf, String> {
     std::str::from_utf8(bytes).map(PathBuf::from).map_err(|e| format!("the plugin directory is not UTF-8 ({e})"))
+}
+
+/// One finished step of a probe in flight: the `ProbeProgress` frame's payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeProgress(pub StepTiming);
+
+impl ProbeProgress {
+    /// The `ProbeProgress` frame for the probe of request `request_id`.
+    pub fn frame(&self, request_id: u64) -> Frame {
+        let mut payload = Vec::with_capacity(STEP_RECORD_LEN);
+        payload.extend_from_slice(&self.0.step.code().to_le_bytes());
+        payload.extend_from_slice(&self.0.nanos.to_le_bytes());
+        Frame::new(FrameKind::PROBE_PROGRESS, request_id, payload)
+    }
+
+    /// Reads a `ProbeProgress` payload.
+    pub fn decode(payload: &[u8]) -> Result<ProbeProgress, PayloadError> {
+        let mut fields = Fields::new(FrameKind::PROBE_PROGRESS, payload);
+        let code = fields.u16("the step code")?;
+        let step =
+            ProbeStep::from_code(code).ok_or_else(|| fields.malformed(format!("step code {code} is no step")))?;
+        let nanos = fields.u64("the step's duration")?;
+        fields.end()?;
+        Ok(ProbeProgress(StepTiming { step, nanos }))
+    }
 }
 
 /// The fixed part of a `ProbeReport` payload, before its step records.

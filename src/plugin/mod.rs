@@ -73,9 +73,9 @@ pub enum LoadStep {
     Create = 6,
     /// 7. The plugin struct's size and mandatory functions.
     PluginStruct = 7,
-    /// 7. The id the plugin reports is its manifest's.
+    /// 8. The id the plugin reports is its manifest's.
     PluginId = 8,
-    /// 8. `register_capabilities`, checked against the manifest.
+    /// 9. `register_capabilities`, checked against the manifest.
     Registration = 9,
 }
 

@@ -1,6 +1,8 @@
 use super::*;
 use std::path::PathBuf;
 
+use crate::plugin::LoadStep;
+
 fn decode_all(bytes: &[u8]) -> Result<Vec<Frame>, FrameError> {
     let mut decoder = Decoder::new();
     let mut input = bytes;
@@ -466,4 +468,34 @@ fn a_malformed_probe_report_is_refused_naming_the_field_or_rule() {
             why: "the failed step init is not among the steps that ran".to_owned()
         })
     );
+}
+
+#[test]
+fn probe_progress_round_trips_and_names_what_is_wrong() {
+    let progress = ProbeProgress(StepTiming { step: ProbeStep::Init, nanos: 0x0102_0304_0506_0708 });
+    let frame = progress.frame(9);
+    assert_eq!((frame.kind, frame.request_id), (FrameKind::PROBE_PROGRESS, 9));
+    assert_eq!(frame.payload, [ProbeStep::Init.code().to_le_bytes().as_slice(), &[8, 7, 6, 5, 4, 3, 2, 1]].concat());
+    assert_eq!(ProbeProgress::decode(&frame.payload), Ok(progress));
+    let malformed = |payload: &[u8]| match ProbeProgress::decode(payload) {
+        Err(PayloadError::Malformed { kind, why }) => {
+            assert_eq!(kind, FrameKind::PROBE_PROGRESS);
+            why
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(malformed(&[99, 0, 0, 0, 0, 0, 0, 0, 0, 0]), "step code 99 is no step");
+    assert_eq!(malformed(&[1, 0, 0]), "it ends after 3 bytes, inside the step's duration (bytes 2 to 10)");
+    assert_eq!(malformed(&[1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), "1 bytes follow its last field, at byte 10");
+}
+
+#[test]
+fn the_step_after_each_step_skips_init_unless_the_probe_calls_it() {
+    let load = |step| ProbeStep::Load(step);
+    assert_eq!(ProbeStep::Manifest.next(false), Some(load(LoadStep::HostVersion)));
+    assert_eq!(load(LoadStep::Dlopen).next(false), Some(load(LoadStep::AbiGate)));
+    assert_eq!(load(LoadStep::Registration).next(false), Some(ProbeStep::Unload));
+    assert_eq!(load(LoadStep::Registration).next(true), Some(ProbeStep::Init));
+    assert_eq!(ProbeStep::Init.next(true), Some(ProbeStep::Unload));
+    assert_eq!(ProbeStep::Unload.next(true), None);
 }
