@@ -118,7 +118,8 @@ AISOPOD_PLUGIN_EXPORT const struct aisopod_plugin *aisopod_plugin_create(const s
  * The result of a loader call, and the value a registrar returns when it refuses a registration.
  *
  * Values are stable and grouped in ranges: 0 success; 1-99 caller errors; 100-199 manifest and discovery;
- * 200-299 library and plugin-struct checks; 300-399 plugin runtime; 900 and up, loader faults. A value is never
+ * 200-299 library and plugin-struct checks; 300-399 plugin runtime; 400-499 the helper process that runs plugins
+ * out of the host's process; 900 and up, loader faults. A value is never
  * reused once retired. Hosts should treat unknown values as errors.
  */
 enum aisopod_status
@@ -204,6 +205,12 @@ enum aisopod_status
    */
   AISOPOD_STATUS_VERSION_INCOMPATIBLE = 105,
   /**
+   * A probe of this library crashed, hung, exited or failed the ABI gate; the message gives the reason and
+   * the date. The entry expires when the library, the loader or the ABI version changes, or when the host
+   * clears it.
+   */
+  AISOPOD_STATUS_QUARANTINED = 106,
+  /**
    * The plugin's library file does not exist.
    */
   AISOPOD_STATUS_LIBRARY_NOT_FOUND = 200,
@@ -251,6 +258,29 @@ enum aisopod_status
    * A handler returned non-zero.
    */
   AISOPOD_STATUS_PLUGIN_ERROR = 301,
+  /**
+   * Plugin code running in a helper process ended it: a signal (named in the message), `exit()` (with its
+   * code) or an abort. The message names the plugin and the step or call, and ends with the helper's
+   * stderr tail.
+   */
+  AISOPOD_STATUS_PLUGIN_CRASHED = 302,
+  /**
+   * Plugin code running in a helper process did not finish within its deadline; the helper was killed.
+   */
+  AISOPOD_STATUS_TIMEOUT = 303,
+  /**
+   * `aisopod-plugin-host` cannot be found (the message lists every place tried) or started.
+   */
+  AISOPOD_STATUS_HELPER_UNAVAILABLE = 400,
+  /**
+   * The helper refused the loader's handshake, or answered with another protocol, ABI or loader version;
+   * the message names both sides' values.
+   */
+  AISOPOD_STATUS_HELPER_MISMATCH = 401,
+  /**
+   * The helper broke the protocol, its channel failed, or it ended while no plugin code was running.
+   */
+  AISOPOD_STATUS_HELPER_FAILED = 402,
   /**
    * A panic inside the loader was caught at the API boundary. The loader stays usable.
    */

@@ -23,7 +23,8 @@ const ENUM_DOC: &[&str] = &[
     "The result of a loader call, and the value a registrar returns when it refuses a registration.",
     "",
     "Values are stable and grouped in ranges: 0 success; 1-99 caller errors; 100-199 manifest and discovery;",
-    "200-299 library and plugin-struct checks; 300-399 plugin runtime; 900 and up, loader faults. A value is never",
+    "200-299 library and plugin-struct checks; 300-399 plugin runtime; 400-499 the helper process that runs plugins",
+    "out of the host's process; 900 and up, loader faults. A value is never",
     "reused once retired. Hosts should treat unknown values as errors.",
 ];
 
@@ -139,6 +140,16 @@ const STATUSES: &[Row] = &[
         doc: &["The host version is outside the manifest's `[compatibility]` range."],
     },
     Row {
+        value: 106,
+        name: "Quarantined",
+        description: "the plugin is quarantined after a failed probe",
+        doc: &[
+            "A probe of this library crashed, hung, exited or failed the ABI gate; the message gives the reason and",
+            "the date. The entry expires when the library, the loader or the ABI version changes, or when the host",
+            "clears it.",
+        ],
+    },
+    Row {
         value: 200,
         name: "LibraryNotFound",
         description: "the plugin library does not exist",
@@ -209,6 +220,49 @@ const STATUSES: &[Row] = &[
         name: "PluginError",
         description: "the plugin returned an error",
         doc: &["A handler returned non-zero."],
+    },
+    Row {
+        value: 302,
+        name: "PluginCrashed",
+        description: "the plugin crashed or exited its process",
+        doc: &[
+            "Plugin code running in a helper process ended it: a signal (named in the message), `exit()` (with its",
+            "code) or an abort. The message names the plugin and the step or call, and ends with the helper's",
+            "stderr tail.",
+        ],
+    },
+    Row {
+        value: 303,
+        name: "Timeout",
+        description: "the plugin did not finish within its deadline",
+        doc: &[
+            "Plugin code running in a helper process did not finish within its deadline; the helper was killed.",
+        ],
+    },
+    Row {
+        value: 400,
+        name: "HelperUnavailable",
+        description: "the helper process cannot be found or started",
+        doc: &[
+            "`aisopod-plugin-host` cannot be found (the message lists every place tried) or started.",
+        ],
+    },
+    Row {
+        value: 401,
+        name: "HelperMismatch",
+        description: "the helper process is of another version",
+        doc: &[
+            "The helper refused the loader's handshake, or answered with another protocol, ABI or loader version;",
+            "the message names both sides' values.",
+        ],
+    },
+    Row {
+        value: 402,
+        name: "HelperFailed",
+        description: "the helper process failed outside plugin code",
+        doc: &[
+            "The helper broke the protocol, its channel failed, or it ended while no plugin code was running.",
+        ],
     },
     Row {
         value: 900,

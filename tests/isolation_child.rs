@@ -90,7 +90,7 @@ fn a_helper_killed_by_sigsegv_is_named_with_its_stderr() {
     let outcome = failure.outcome.expect("the helper ended");
     assert_eq!(outcome.ending, Ending::Signaled(libc::SIGSEGV));
     assert_eq!(outcome.stderr_text(), "fake helper: about to crash\n");
-    assert_eq!(failure.error.status(), Status::Io);
+    assert_eq!(failure.error.status(), Status::HelperFailed);
     let message = failure.error.message();
     assert!(message.contains(&helper.display().to_string()), "{message}");
     assert!(message.ends_with("killed by signal SIGSEGV"), "{message}");
@@ -117,6 +117,7 @@ fn a_helper_that_never_answers_is_killed_at_the_handshake_deadline() {
     let Ending::TimedOut(limit) = outcome.ending else { panic!("{:?}", outcome.ending) };
     assert!(limit <= Duration::from_millis(300) && limit >= Duration::from_millis(250), "{limit:?}");
     assert_eq!(outcome.ending.to_string(), format!("did not finish within {} ms, killed", limit.as_millis()));
+    assert_eq!(failure.error.status(), Status::Timeout);
     let message = failure.error.message();
     assert!(message.contains("did not finish the handshake within"), "{message}");
     assert!(message.ends_with("it was killed"), "{message}");
@@ -131,6 +132,7 @@ fn a_helper_that_breaks_the_frame_format_is_killed() {
     let failure = spawn_failure(&helper, deadline());
     assert!(started.elapsed() < Duration::from_secs(5), "killed at once, not at the deadline");
     assert_eq!(failure.outcome.map(|o| o.ending), Some(Ending::Signaled(libc::SIGKILL)));
+    assert_eq!(failure.error.status(), Status::HelperFailed);
     assert_eq!(
         failure.error.message(),
         format!(
@@ -241,6 +243,7 @@ fn a_helper_that_is_not_executable_or_missing_cannot_start() {
     std::fs::write(&plain, "#!/bin/sh\n").unwrap();
     let failure = spawn_failure(&plain, deadline());
     assert_eq!(failure.outcome, None);
+    assert_eq!(failure.error.status(), Status::HelperUnavailable);
     assert_eq!(failure.error.message(), format!("cannot start the helper {}: Permission denied", plain.display()));
     let missing = dir.join("missing");
     let failure = spawn_failure(&missing, deadline());
@@ -332,7 +335,7 @@ fn a_missing_helper_gives_every_place_tried_and_why() {
     assert_eq!(
         result,
         format!(
-            "FAILED Io the helper executable aisopod-plugin-host was not found; tried \
+            "FAILED HelperUnavailable the helper executable aisopod-plugin-host was not found; tried \
              the path given by the caller: {d}/nowhere (No such file or directory); \
              AISOPOD_HELPER: {d}/plain (not executable); \
              the installed location: {d}/aisopod_loader/aisopod-plugin-host (No such file or directory); \
@@ -343,9 +346,22 @@ fn a_missing_helper_gives_every_place_tried_and_why() {
     let result = locate_in_child(&exe, None, Some(&dir));
     assert!(
         result.starts_with(&format!(
-            "FAILED Io the helper executable aisopod-plugin-host was not found; tried \
+            "FAILED HelperUnavailable the helper executable aisopod-plugin-host was not found; tried \
              the path given by the caller: none given; AISOPOD_HELPER: {d} (a directory); "
         )),
         "{result}"
+    );
+}
+
+#[test]
+fn a_helper_that_refuses_the_handshake_is_a_version_mismatch_with_its_reason() {
+    // A `Refused` frame (kind 2, request 0) of 11 bytes: "old version".
+    let frame = r"\013\000\000\000\002\000\000\000\000\000\000\000\000\000\000\000old version";
+    let helper = fake_helper("refuser", &format!("printf '{frame}' >&3\nexit 4"));
+    let failure = spawn_failure(&helper, deadline());
+    assert_eq!(failure.error.status(), Status::HelperMismatch);
+    assert_eq!(
+        failure.error.message(),
+        format!("the helper {} old version; it exited with code 4", helper.display())
     );
 }

@@ -142,6 +142,9 @@ impl Outcome {
 pub struct Failure {
     pub error: Error,
     pub outcome: Option<Outcome>,
+    /// Whether the helper ended on its own (it exited or a signal killed it) while the loader waited for it,
+    /// as when plugin code in it crashes or calls `exit`; not when the loader killed it.
+    pub ended_on_its_own: bool,
 }
 
 impl fmt::Display for Failure {
@@ -199,8 +202,8 @@ pub struct Child {
     decoder: Decoder,
     /// Frames decoded but not yet taken.
     inbox: VecDeque<Frame>,
-    /// Replies that arrived for requests in flight, by request id.
-    replies: HashMap<u64, Frame>,
+    /// Frames that arrived for requests in flight, by request id, in arrival order.
+    replies: HashMap<u64, VecDeque<Frame>>,
     in_flight: HashSet<u64>,
     next_request_id: u64,
     peer: Option<Handshake>,
@@ -212,7 +215,12 @@ impl Child {
     /// Starts the helper at `path` and does the handshake, all by `deadline`.
     pub fn spawn(path: &Path, deadline: Instant) -> Result<Child, Failure> {
         let started = Instant::now();
-        let failure = |message: String| Failure { error: Error::new(Status::Io, message), outcome: None };
+        let failure =
+            |message: String| Failure {
+            error: Error::new(Status::HelperUnavailable, message),
+            outcome: None,
+            ended_on_its_own: false,
+        };
         let fds = SpawnFds::new().map_err(|e| {
             failure(format!("cannot start the helper {}: making its channel failed: {}", path.display(), describe(&e)))
         })?;
@@ -240,7 +248,7 @@ impl Child {
         for fd in ours.into_iter().flatten() {
             if let Err(e) = set_nonblocking(fd) {
                 let message = format!("cannot start the helper {}: {}", path.display(), describe(&e));
-                return Err(child.fail_now(message));
+                return Err(child.fail_now(Status::HelperUnavailable, message));
             }
         }
         child.handshake(started, deadline)?;
@@ -291,10 +299,11 @@ impl Child {
             }
             kind => format!("the helper {path} answered the handshake with {kind}"),
         };
-        let mut failure = self.fail_now(refusal);
+        let mut failure = self.fail_now(Status::HelperMismatch, refusal);
         // A refusing helper exits by itself; the outcome says how, unless it is still running.
         if let Some(outcome) = &failure.outcome {
-            failure.error = Error::new(Status::Io, format!("{}; it {}", failure.error.message(), outcome.ending));
+            let message = format!("{}; it {}", failure.error.message(), outcome.ending);
+            failure.error = Error::new(Status::HelperMismatch, message);
         }
         Err(failure)
     }
@@ -302,32 +311,62 @@ impl Child {
     /// Sends a request of `kind` carrying `payload`, and returns the helper's reply to it (of whatever kind,
     /// an `Error` frame included). A missed `deadline` kills the helper.
     pub fn request(&mut self, kind: FrameKind, payload: &[u8], deadline: Instant) -> Result<Frame, Failure> {
+        self.request_with(kind, payload, deadline, &mut |_| false)
+    }
+
+    /// As [`Child::request`], passing each frame of the request's own id to `interim` first: a frame for which
+    /// it returns `true` was an interim one (progress, output) and the wait goes on; any other is the reply.
+    pub fn request_with(
+        &mut self,
+        kind: FrameKind,
+        payload: &[u8],
+        deadline: Instant,
+        interim: &mut dyn FnMut(&Frame) -> bool,
+    ) -> Result<Frame, Failure> {
         let started = Instant::now();
         if let Some(outcome) = &self.outcome {
             return Err(Failure {
                 error: Error::new(
-                    Status::Io,
+                    Status::HelperFailed,
                     format!("the helper {} has ended: it {}", self.path.display(), outcome.ending),
                 ),
                 outcome: Some(outcome.clone()),
+                ended_on_its_own: false,
             });
         }
         let request_id = self.next_request_id;
         self.next_request_id += 1;
         let bytes = Frame::new(kind, request_id, payload)
             .encode()
-            .map_err(|e| Failure { error: Error::new(Status::InvalidArgument, e), outcome: None })?;
+            .map_err(|e| Failure {
+                error: Error::new(Status::InvalidArgument, e),
+                outcome: None,
+                ended_on_its_own: false,
+            })?;
         let doing = format!("request {request_id} ({kind})");
         self.in_flight.insert(request_id);
-        let result = self.send_bytes(&bytes, deadline).and_then(|()| self.reply_to(request_id, deadline));
+        let result = self.send_bytes(&bytes, deadline).and_then(|()| loop {
+            let frame = self.reply_to(request_id, deadline)?;
+            if !interim(&frame) {
+                break Ok(frame);
+            }
+        });
         self.in_flight.remove(&request_id);
+        self.replies.remove(&request_id);
         result.map_err(|stop| self.fail(&doing, stop, started, deadline))
     }
 
-    /// Reads frames until the reply to `request_id` arrives, keeping replies to other requests in flight.
+    /// Forgets the stderr the helper wrote so far, after reading what the pipe holds: the tail of a later
+    /// failure then holds only what came after this call.
+    pub fn clear_stderr_tail(&mut self) {
+        self.drain_stderr();
+        self.tail = Tail::default();
+    }
+
+    /// Reads frames until the next one for `request_id` arrives, keeping frames for other requests in flight.
     fn reply_to(&mut self, request_id: u64, deadline: Instant) -> Result<Frame, Stop> {
         loop {
-            if let Some(reply) = self.replies.remove(&request_id) {
+            if let Some(reply) = self.replies.get_mut(&request_id).and_then(VecDeque::pop_front) {
                 return Ok(reply);
             }
             let frame = self.next_frame(deadline)?;
@@ -337,7 +376,7 @@ impl Child {
                     frame.kind, frame.request_id
                 )));
             }
-            self.replies.insert(frame.request_id, frame);
+            self.replies.entry(frame.request_id).or_default().push_back(frame);
         }
     }
 
@@ -349,19 +388,21 @@ impl Child {
 
     /// Ends the helper (closing the channel, then at most [`CLOSE_GRACE`] before `SIGKILL`) and fails with
     /// `message`: for failures after which the channel is of no use.
-    fn fail_now(&mut self, message: String) -> Failure {
+    fn fail_now(&mut self, status: Status, message: String) -> Failure {
         let outcome = self.reap(Instant::now() + CLOSE_GRACE, Some(CLOSE_GRACE));
-        Failure { error: Error::new(Status::Io, message), outcome: Some(outcome) }
+        Failure { error: Error::new(status, message), outcome: Some(outcome), ended_on_its_own: false }
     }
 
     /// Ends the helper after `stop` while `doing`, and describes the failure.
     fn fail(&mut self, doing: &str, stop: Stop, started: Instant, deadline: Instant) -> Failure {
         let path = self.path.display().to_string();
         let limit = deadline.saturating_duration_since(started);
-        let (message, outcome) = match stop {
+        let mut ended_on_its_own = false;
+        let (status, message, outcome) = match stop {
             Stop::TimedOut => {
                 let outcome = self.reap(Instant::now(), Some(limit));
                 (
+                    Status::Timeout,
                     format!("the helper {path} did not finish {doing} within {} ms: it was killed", limit.as_millis()),
                     outcome,
                 )
@@ -373,18 +414,20 @@ impl Child {
                 };
                 let bound = deadline.max(Instant::now() + CLOSE_GRACE);
                 let outcome = self.reap(bound, Some(bound.saturating_duration_since(started)));
-                (format!("{why}: the helper {path} {}", outcome.ending), outcome)
+                ended_on_its_own = matches!(outcome.ending, Ending::Exited(_) | Ending::Signaled(_));
+                (Status::HelperFailed, format!("{why}: the helper {path} {}", outcome.ending), outcome)
             }
             Stop::BadFrame(e) => {
                 let outcome = self.reap(Instant::now(), None);
-                (format!("the helper {path} broke the frame format during {doing}: {e}; it was killed"), outcome)
+                let message = format!("the helper {path} broke the frame format during {doing}: {e}; it was killed");
+                (Status::HelperFailed, message, outcome)
             }
             Stop::Unexpected(what) => {
                 let outcome = self.reap(Instant::now(), None);
-                (format!("the helper {path} {what}, during {doing}; it was killed"), outcome)
+                (Status::HelperFailed, format!("the helper {path} {what}, during {doing}; it was killed"), outcome)
             }
         };
-        Failure { error: Error::new(Status::Io, message), outcome: Some(outcome) }
+        Failure { error: Error::new(status, message), outcome: Some(outcome), ended_on_its_own }
     }
 
     /// Writes all of `bytes` to the channel by `deadline`, reading whatever the helper sends meanwhile.

@@ -120,7 +120,7 @@ pub fn locate(explicit: Option<&Path>) -> Result<Located> {
     }
 
     Err(Error::new(
-        Status::Io,
+        Status::HelperUnavailable,
         format!("the helper executable {HELPER_NAME} was not found; tried {}", tried.join("; ")),
     ))
 }

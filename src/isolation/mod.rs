@@ -5,6 +5,8 @@
 //! ([`probe`]). No C API uses them yet: plugins still run inside the host's process.
 
 #[cfg(target_os = "linux")]
+pub mod batch;
+#[cfg(target_os = "linux")]
 pub mod child;
 pub mod helper;
 pub mod locate;
