@@ -53,6 +53,8 @@ mod plugin;
 #[cfg(feature = "loader")]
 mod privilege;
 #[cfg(feature = "loader")]
+mod quarantine;
+#[cfg(feature = "loader")]
 mod sync;
 
 #[cfg(feature = "loader")]
@@ -64,13 +66,15 @@ pub use discovery::{
 #[cfg(feature = "loader")]
 pub use error::{Error, Result, Status};
 #[cfg(feature = "loader")]
-pub use loader::{Capability, Loader, PluginState, VecSink};
+pub use loader::{Capability, Loader, PluginState, Probed, VecSink, DEFAULT_CALL_TIMEOUT};
 #[cfg(feature = "loader")]
 pub use log::{LogCallback, LogLevel, Logger};
 #[cfg(feature = "loader")]
 pub use manifest::{
     check_capability_name, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_FILE_NAME, MANIFEST_MAX_BYTES,
 };
+#[cfg(feature = "loader")]
+pub use quarantine::{Record as QuarantineRecord, Verdict as QuarantineVerdict};
 
 /// This library's version, from `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

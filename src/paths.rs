@@ -1,7 +1,7 @@
 //! Paths as the bytes and C strings the OS knows them by: the one conversion for every path that leaves Rust.
 
 use std::ffi::CString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The bytes of `path`: on Unix exactly the bytes the OS uses, elsewhere its UTF-8 form (WTF-8 where it is not
 /// valid Unicode). Two different paths never give the same bytes.
@@ -16,6 +16,21 @@ pub(crate) fn bytes(path: &Path) -> &[u8] {
 #[cfg(not(unix))]
 pub(crate) fn bytes(path: &Path) -> &[u8] {
     path.as_os_str().as_encoded_bytes()
+}
+
+/// The path whose bytes (as [`bytes`] gives them) are `bytes`. Elsewhere than Unix, bytes that are not UTF-8
+/// are replaced.
+#[cfg(unix)]
+pub(crate) fn from_bytes(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(bytes)).to_path_buf()
+}
+
+/// The path whose bytes (as [`bytes`] gives them) are `bytes`. Elsewhere than Unix, bytes that are not UTF-8
+/// are replaced.
+#[cfg(not(unix))]
+pub(crate) fn from_bytes(bytes: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
 }
 
 /// `path` as a C string, or `None` when it holds a NUL byte: no file has such a path, and C would read it cut
@@ -35,6 +50,7 @@ mod tests {
         let raw = b"/plugins/caf\xe9/lib.so";
         let path = Path::new(std::ffi::OsStr::from_bytes(raw));
         assert_eq!(bytes(path), raw);
+        assert_eq!(from_bytes(raw), path);
         assert_eq!(c_string(path).unwrap().as_bytes(), raw);
     }
 

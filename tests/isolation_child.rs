@@ -309,9 +309,16 @@ fn aisopod_helper_is_honoured_and_an_explicit_path_comes_before_it() {
     let exe = std::env::current_exe().unwrap();
     assert_eq!(locate_in_child(&exe, None, Some(&fake)), format!("LOCATED Environment {}", fake.display()));
     assert_eq!(locate_in_child(&exe, Some(Path::new(HELPER)), Some(&fake)), format!("LOCATED Explicit {HELPER}"));
-    // An unusable explicit path is passed over.
+    // An unusable explicit path is the only one tried.
     let missing = fake.with_file_name("missing");
-    assert_eq!(locate_in_child(&exe, Some(&missing), Some(&fake)), format!("LOCATED Environment {}", fake.display()));
+    assert_eq!(
+        locate_in_child(&exe, Some(&missing), Some(&fake)),
+        format!(
+            "FAILED HelperUnavailable the helper executable named by the host cannot be used: the path given by \
+             the caller: {} (No such file or directory)",
+            missing.display()
+        )
+    );
 }
 
 #[test]
@@ -331,12 +338,12 @@ fn a_missing_helper_gives_every_place_tried_and_why() {
     let plain = dir.join("plain");
     std::fs::write(&plain, "not a program").unwrap();
     let d = dir.display();
-    let result = locate_in_child(&exe, Some(&dir.join("nowhere")), Some(&plain));
+    let result = locate_in_child(&exe, None, Some(&plain));
     assert_eq!(
         result,
         format!(
             "FAILED HelperUnavailable the helper executable aisopod-plugin-host was not found; tried \
-             the path given by the caller: {d}/nowhere (No such file or directory); \
+             the path given by the caller: none given; \
              AISOPOD_HELPER: {d}/plain (not executable); \
              the installed location: {d}/aisopod_loader/aisopod-plugin-host (No such file or directory); \
              the build tree: {d} is not a cargo profile directory"
@@ -360,8 +367,5 @@ fn a_helper_that_refuses_the_handshake_is_a_version_mismatch_with_its_reason() {
     let helper = fake_helper("refuser", &format!("printf '{frame}' >&3\nexit 4"));
     let failure = spawn_failure(&helper, deadline());
     assert_eq!(failure.error.status(), Status::HelperMismatch);
-    assert_eq!(
-        failure.error.message(),
-        format!("the helper {} old version; it exited with code 4", helper.display())
-    );
+    assert_eq!(failure.error.message(), format!("the helper {} old version; it exited with code 4", helper.display()));
 }

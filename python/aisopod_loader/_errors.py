@@ -48,6 +48,11 @@ class PluginRuntimeError(Error):
     """Statuses 300-399: plugin code failed (`init`, or a handler returned non-zero)."""
 
 
+class HelperError(Error):
+    """Statuses 400-499: the helper process that runs plugins out of this process cannot be found or started,
+    is another version, or failed outside plugin code."""
+
+
 class InternalError(Error):
     """Statuses 900 and up: a fault inside the loader, caught at the API boundary. The loader stays usable."""
 
@@ -62,6 +67,7 @@ _RANGES = (
     (100, 200, ManifestError),
     (200, 300, PluginLoadError),
     (300, 400, PluginRuntimeError),
+    (400, 500, HelperError),
 )
 
 

@@ -621,6 +621,10 @@ class StatusTest(unittest.TestCase):
             Status.CAPABILITY_MISMATCH: aisopod.PluginLoadError,
             Status.INIT_FAILED: aisopod.PluginRuntimeError,
             Status.PLUGIN_ERROR: aisopod.PluginRuntimeError,
+            Status.TIMEOUT: aisopod.PluginRuntimeError,
+            Status.QUARANTINED: aisopod.ManifestError,
+            Status.HELPER_UNAVAILABLE: aisopod.HelperError,
+            Status.HELPER_FAILED: aisopod.HelperError,
             Status.PANIC: aisopod.InternalError,
         }
         for status, cls in expected.items():

@@ -9,13 +9,15 @@ use semver::Version;
 use super::{BuildFnv, Cache, Entry, Slot};
 use crate::abi::AISOPOD_ABI_VERSION;
 use crate::capability_kind::{CapabilityKind, PerKind};
+use crate::error::Status;
 use crate::file_stamp::FileStamp;
 use crate::manifest::Manifest;
 use crate::paths;
+use crate::quarantine::{Quarantine, Record, Verdict};
 
 const MAGIC: &[u8; 8] = b"AISOPODC";
-/// 2: license, homepage, repository and warnings after the host bounds.
-const FORMAT_VERSION: u32 = 2;
+/// 2: license, homepage, repository and warnings after the host bounds. 3: the quarantine after the entries.
+const FORMAT_VERSION: u32 = 3;
 
 /// A 64-bit checksum, eight bytes at a time: enough to tell a torn or corrupted file from a whole one (it
 /// guards against accidents, not against someone forging a cache).
@@ -32,12 +34,17 @@ pub(super) fn checksum(bytes: &[u8]) -> u64 {
     hash ^ (hash >> 32)
 }
 
-pub(super) fn encode<'a>(entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Vec<u8> {
-    encode_as(crate::VERSION, AISOPOD_ABI_VERSION, entries)
+pub(super) fn encode<'a>(entries: impl Iterator<Item = (&'a Path, &'a Entry)>, quarantine: &Quarantine) -> Vec<u8> {
+    encode_as(crate::VERSION, AISOPOD_ABI_VERSION, entries, quarantine)
 }
 
 /// Encodes as if written by loader `version` speaking `abi`.
-fn encode_as<'a>(version: &str, abi: u32, entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Vec<u8> {
+fn encode_as<'a>(
+    version: &str,
+    abi: u32,
+    entries: impl Iterator<Item = (&'a Path, &'a Entry)>,
+    quarantine: &Quarantine,
+) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(64 * 1024));
     w.0.extend_from_slice(MAGIC);
     w.u32(FORMAT_VERSION);
@@ -65,6 +72,20 @@ fn encode_as<'a>(version: &str, abi: u32, entries: impl Iterator<Item = (&'a Pat
             w.strings(optional.as_slice());
         }
         w.strings(&m.warnings);
+    }
+    w.u32(quarantine.records().len() as u32);
+    for record in quarantine.records() {
+        w.bytes(paths::bytes(&record.library));
+        w.stamp(Some(record.stamp));
+        w.str(&record.plugin_id);
+        w.u64(record.since);
+        match &record.verdict {
+            None => w.u32(0),
+            Some(verdict) => {
+                w.u32(verdict.status as u32);
+                w.str(&verdict.reason);
+            }
+        }
     }
     let sum = checksum(&w.0);
     w.0.extend_from_slice(&sum.to_le_bytes());
@@ -99,10 +120,16 @@ pub(super) fn decode(bytes: Vec<u8>) -> Result<Cache, String> {
         let slot = r.slot().ok_or("malformed entry")?;
         index.insert(checksum(&body[slot.path.0..slot.path.1]), slot);
     }
+    let records = r.u32().ok_or_else(truncated)? as usize;
+    // Each record takes at least 41 bytes: a count larger than what is left is corrupt.
+    if records > (body.len() - r.at) / 41 {
+        return Err("malformed quarantine".into());
+    }
+    let records = (0..records).map(|_| r.record()).collect::<Option<Vec<_>>>().ok_or("malformed quarantine record")?;
     if r.at != body.len() {
         return Err("malformed (trailing bytes)".into());
     }
-    Ok(Cache { bytes, index })
+    Ok(Cache { bytes, index, quarantine: Quarantine::from_records(records) })
 }
 
 struct Writer(Vec<u8>);
@@ -216,6 +243,19 @@ impl<'a> Reader<'a> {
         Some(Slot { manifest_stamp, library_stamp, path, manifest_at })
     }
 
+    /// One quarantine record.
+    fn record(&mut self) -> Option<Record> {
+        let library = paths::from_bytes(self.bytes()?);
+        let stamp = self.stamp()??;
+        let plugin_id = self.string()?;
+        let since = self.u64()?;
+        let verdict = match self.u32()? {
+            0 => None,
+            status => Some(Verdict { status: Status::from_u32(status)?, reason: self.string()? }),
+        };
+        Some(Record { library, stamp, plugin_id, since, verdict })
+    }
+
     fn skip_strings(&mut self) -> Option<()> {
         for _ in 0..self.u32()? {
             self.bytes()?;
@@ -293,11 +333,25 @@ mod tests {
         (PathBuf::from("/p/a/aisopod.plugin.toml"), Entry { manifest_stamp: stamp, library_stamp: None, manifest })
     }
 
+    /// A quarantined library and one whose probe passed.
+    fn quarantine() -> Quarantine {
+        let record = |library: &str, plugin_id: &str, verdict| Record {
+            library: PathBuf::from(library),
+            stamp: FileStamp { dev: 5, ino: 6, size: 7, mtime_ns: 8 },
+            plugin_id: plugin_id.to_owned(),
+            since: 1_795_750_812,
+            verdict,
+        };
+        let crashed = Verdict { status: Status::PluginCrashed, reason: "plugin 'a' crashed".to_owned() };
+        Quarantine::from_records(vec![record("/p/a/liba.so", "a", Some(crashed)), record("/p/b/libb.so", "b", None)])
+    }
+
     #[test]
     fn entries_round_trip() {
         let (path, entry) = sample();
-        let bytes = encode(std::iter::once((path.as_path(), &entry)));
+        let bytes = encode(std::iter::once((path.as_path(), &entry)), &quarantine());
         let cache = decode(bytes).unwrap();
+        assert_eq!(cache.quarantine, quarantine());
         let slot = cache.get(&path).unwrap();
         assert_eq!(cache.manifest(slot).unwrap(), entry.manifest);
         assert_eq!(slot.manifest_stamp, entry.manifest_stamp);
@@ -308,16 +362,22 @@ mod tests {
     #[test]
     fn caches_of_other_loader_or_abi_versions_are_refused() {
         let (path, entry) = sample();
-        let other_loader = encode_as("9.9.9", AISOPOD_ABI_VERSION, std::iter::once((path.as_path(), &entry)));
+        let other_loader =
+            encode_as("9.9.9", AISOPOD_ABI_VERSION, std::iter::once((path.as_path(), &entry)), &quarantine());
         assert_eq!(decode(other_loader).unwrap_err(), format!("written by loader 9.9.9, this is {}", crate::VERSION));
-        let other_abi = encode_as(crate::VERSION, AISOPOD_ABI_VERSION + 1, std::iter::once((path.as_path(), &entry)));
+        let other_abi = encode_as(
+            crate::VERSION,
+            AISOPOD_ABI_VERSION + 1,
+            std::iter::once((path.as_path(), &entry)),
+            &quarantine(),
+        );
         assert!(decode(other_abi).unwrap_err().starts_with("written for ABI 2"));
     }
 
     #[test]
     fn every_truncation_and_every_flipped_byte_is_refused() {
         let (path, entry) = sample();
-        let bytes = encode(std::iter::once((path.as_path(), &entry)));
+        let bytes = encode(std::iter::once((path.as_path(), &entry)), &quarantine());
         for len in 0..bytes.len() {
             assert!(decode(bytes[..len].to_vec()).is_err(), "truncated to {len}");
         }

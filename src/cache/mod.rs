@@ -1,6 +1,6 @@
 //! The registry cache: validated manifests saved to one file, keyed by manifest path and by the identity of
-//! both the manifest and the library (device, inode, size, modification time in ns). A discovery of an
-//! unchanged tree then only stats files.
+//! both the manifest and the library (device, inode, size, modification time in ns), and the quarantine. A
+//! discovery of an unchanged tree then only stats files.
 //!
 //! The file is never trusted blindly: it starts with a magic, its format version, the loader version and the
 //! ABI version, and ends with a checksum of everything before it; a file that fails any check is ignored and
@@ -16,6 +16,7 @@ use crate::io_error;
 use crate::manifest::Manifest;
 use crate::open_file::{self, OpenError};
 use crate::paths;
+use crate::quarantine::Quarantine;
 
 mod format;
 use format::{checksum, decode, encode, Reader};
@@ -44,6 +45,8 @@ pub(crate) struct Cache {
     bytes: Vec<u8>,
     /// FNV-1a of a manifest path's bytes -> its slot. A collision only costs a cache miss.
     index: HashMap<u64, Slot, BuildFnv>,
+    /// The quarantine kept in the file.
+    pub(crate) quarantine: Quarantine,
 }
 
 impl Cache {
@@ -60,6 +63,30 @@ impl Cache {
 
     pub(crate) fn len(&self) -> usize {
         self.index.len()
+    }
+
+    /// Every entry whose manifest still decodes, with its manifest path.
+    pub(crate) fn entries(&self) -> Vec<(PathBuf, Entry)> {
+        self.index
+            .values()
+            .filter_map(|slot| {
+                let manifest = self.manifest(slot)?;
+                let path = paths::from_bytes(&self.bytes[slot.path.0..slot.path.1]);
+                Some((path, Entry { manifest_stamp: slot.manifest_stamp, library_stamp: slot.library_stamp, manifest }))
+            })
+            .collect()
+    }
+
+    /// Rewrites the file at `path` with its entries as they are and `quarantine` in place of its own. A file
+    /// that is missing or fails a check is written with no entries.
+    pub(crate) fn save_quarantine(path: &Path, quarantine: &Quarantine) -> Result<(), String> {
+        let entries = match Cache::load(path) {
+            Loaded::Usable(cache, _) => cache.entries(),
+            Loaded::Unusable(why) => {
+                return Err(format!("the registry cache {} is not written: {why}", path.display()))
+            }
+        };
+        Cache::save(path, entries.iter().map(|(p, e)| (p.as_path(), e)), quarantine)
     }
 
     /// Reads the cache at `path`, which must be a regular file or nothing. A missing file is an empty cache;
@@ -87,8 +114,12 @@ impl Cache {
     }
 
     /// Writes `entries` to `path` atomically (temporary file, then rename).
-    pub(crate) fn save<'a>(path: &Path, entries: impl Iterator<Item = (&'a Path, &'a Entry)>) -> Result<(), String> {
-        let bytes = encode(entries);
+    pub(crate) fn save<'a>(
+        path: &Path,
+        entries: impl Iterator<Item = (&'a Path, &'a Entry)>,
+        quarantine: &Quarantine,
+    ) -> Result<(), String> {
+        let bytes = encode(entries, quarantine);
         let describe = |e: std::io::Error| io_error::describe(&e);
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)

@@ -17,6 +17,7 @@ use crate::log::{LogLevel, Logger};
 use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
 use crate::open_file::{self, OpenError};
 use crate::paths;
+use crate::quarantine::Quarantine;
 
 mod search_paths;
 
@@ -54,6 +55,8 @@ pub struct Discovery {
     plugins: Vec<Arc<PluginInfo>>,
     by_id: HashMap<String, usize, BuildFnv>,
     diagnostics: Vec<Diagnostic>,
+    /// Plugins set aside because their library is quarantined, each also a diagnostic.
+    quarantined: Vec<Arc<PluginInfo>>,
 }
 
 impl Discovery {
@@ -65,6 +68,11 @@ impl Discovery {
     /// The accepted plugin with `id`.
     pub fn find(&self, id: &str) -> Option<&Arc<PluginInfo>> {
         self.by_id.get(id).map(|&i| &self.plugins[i])
+    }
+
+    /// A plugin set aside because its library was quarantined when this discovery ran.
+    pub fn find_quarantined(&self, id: &str) -> Option<&Arc<PluginInfo>> {
+        self.quarantined.iter().find(|info| info.manifest.id == id)
     }
 
     /// Candidates that were refused, in scan order.
@@ -83,6 +91,19 @@ impl Discovery {
     /// since the cache was written are taken from it without reading or parsing; the cache is rewritten
     /// when anything changed. A cache that cannot be read or written becomes a diagnostic.
     pub fn scan_cached(search_paths: &[PathBuf], logger: &Logger, cache_path: Option<&Path>) -> Discovery {
+        Discovery::scan_quarantined(search_paths, logger, cache_path, &mut Quarantine::default())
+    }
+
+    /// As [`Discovery::scan_cached`], with a quarantine: the cache file's records join `quarantine`, records
+    /// whose library is gone or changed leave it, and a plugin whose library it holds is set aside with an
+    /// `AISOPOD_STATUS_QUARANTINED` diagnostic. The cache file is rewritten when the quarantine differs from
+    /// its own.
+    pub(crate) fn scan_quarantined(
+        search_paths: &[PathBuf],
+        logger: &Logger,
+        cache_path: Option<&Path>,
+        quarantine: &mut Quarantine,
+    ) -> Discovery {
         let mut discovery = Discovery::default();
         let (directories, candidates) = discovery.candidates(search_paths, logger);
         let cache = cache_path.and_then(|path| {
@@ -97,6 +118,10 @@ impl Discovery {
             }
             cache
         });
+        if let Some(cache) = &cache {
+            quarantine.merge(cache.quarantine.clone());
+        }
+        quarantine.expire();
         let outcomes = examine_all(&directories, &candidates, cache.as_ref());
         // The cache is rewritten only when this discovery differs from it: a plugin read afresh, or one gone.
         let save = cache.as_ref().is_some_and(|cache| {
@@ -108,7 +133,7 @@ impl Discovery {
                 }
                 _ => false,
             });
-            fresh || accepted != cache.len()
+            fresh || accepted != cache.len() || cache.quarantine != *quarantine
         });
         let mut entries: Vec<(PathBuf, Entry)> = Vec::new();
         for outcome in outcomes {
@@ -120,12 +145,19 @@ impl Discovery {
                         let entry = Entry { manifest_stamp, library_stamp, manifest: info.manifest.clone() };
                         entries.push((info.manifest_path(), entry));
                     }
-                    discovery.accept(info, logger);
+                    let library_stamp = stamps.and_then(|(_, library)| library);
+                    match quarantine.current(&info.library_path(), library_stamp) {
+                        Some(record) if record.verdict.is_some() => {
+                            discovery.diagnose(info.library_path(), record.error());
+                            discovery.quarantined.push(info);
+                        }
+                        _ => discovery.accept(info, logger),
+                    }
                 }
             }
         }
         if let (true, Some(path)) = (save, cache_path) {
-            if let Err(why) = Cache::save(path, entries.iter().map(|(p, e)| (p.as_path(), e))) {
+            if let Err(why) = Cache::save(path, entries.iter().map(|(p, e)| (p.as_path(), e)), quarantine) {
                 discovery.cache_problem(path, logger, &format!("not written: {why}"));
             }
         }
@@ -194,6 +226,20 @@ impl Discovery {
         }
         self.by_id.insert(info.manifest.id.clone(), self.plugins.len());
         self.plugins.push(info);
+    }
+
+    /// Sets aside accepted plugin `id`, with `error` as its diagnostic.
+    pub(crate) fn set_aside(&mut self, id: &str, error: Error) {
+        let Some(at) = self.by_id.get(id).copied() else { return };
+        let info = self.plugins.remove(at);
+        self.by_id = self.plugins.iter().enumerate().map(|(i, info)| (info.manifest.id.clone(), i)).collect();
+        self.diagnose(info.library_path(), error);
+        self.quarantined.push(info);
+    }
+
+    /// Adds a diagnostic about `path`.
+    pub(crate) fn add_diagnostic(&mut self, path: PathBuf, error: Error) {
+        self.diagnose(path, error);
     }
 
     /// A registry cache problem: a diagnostic, and a warning in the log.

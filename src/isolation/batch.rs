@@ -9,11 +9,16 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::child::{Child, Ending, Failure, Outcome};
+#[cfg(target_os = "linux")]
+use super::child::{Child, Failure, Outcome};
+use super::ending::Ending;
 use super::probe::{ProbeOutcome, ProbeReport, ProbeStep, StepTiming};
+#[cfg(target_os = "linux")]
 use super::protocol::{ErrorReply, Frame, FrameKind, ProbeProgress, ProbeRequest};
 use crate::capability_kind::PerKind;
-use crate::error::{Error, Result, Status};
+#[cfg(target_os = "linux")]
+use crate::error::Result;
+use crate::error::{Error, Status};
 
 /// How long a helper is given to start and answer the handshake.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,8 +34,6 @@ pub struct BatchSettings {
     pub host_version: String,
     /// The config to call each plugin's `init` with, or `None` not to call it.
     pub init_config: Option<String>,
-    /// How long each plugin's probe may take, all its steps together.
-    pub timeout: Duration,
 }
 
 /// One plugin to probe.
@@ -38,6 +41,8 @@ pub struct BatchSettings {
 pub struct ProbeJob<'a> {
     pub plugin_id: &'a str,
     pub plugin_dir: &'a Path,
+    /// How long its probe may take, all steps together.
+    pub timeout: Duration,
 }
 
 /// The verdict on one plugin.
@@ -63,6 +68,7 @@ impl Probed {
     }
 }
 
+#[cfg(target_os = "linux")]
 /// Probes every job in order, in as few helpers as the plugins allow: a plugin that crashes, exits or hangs
 /// its helper gets that verdict, and the next job starts a new helper. Fails only when the first helper
 /// cannot be started or refuses the handshake; a later helper that cannot start gives its error as the
@@ -92,6 +98,7 @@ pub fn probe_batch(settings: &BatchSettings, jobs: &[ProbeJob<'_>]) -> Result<Ve
     Ok(verdicts)
 }
 
+#[cfg(target_os = "linux")]
 /// Probes one plugin in `child`; returns the verdict, and the child when it is still of use.
 fn probe_one(mut child: Child, settings: &BatchSettings, job: &ProbeJob<'_>) -> (Probed, Option<Child>) {
     let request = ProbeRequest {
@@ -120,7 +127,7 @@ fn probe_one(mut child: Child, settings: &BatchSettings, job: &ProbeJob<'_>) -> 
         }
         true
     };
-    let reply = child.request_with(FrameKind::PROBE, &payload, started + settings.timeout, &mut on_frame);
+    let reply = child.request_with(FrameKind::PROBE, &payload, started + job.timeout, &mut on_frame);
     match reply {
         Ok(frame) if frame.kind == FrameKind::PROBE_REPORT => {
             let verdict = match ProbeReport::decode(&frame.payload) {
@@ -137,15 +144,16 @@ fn probe_one(mut child: Child, settings: &BatchSettings, job: &ProbeJob<'_>) -> 
             (helper_failed(job, &Error::new(Status::HelperFailed, why)), Some(child))
         }
         Err(failure) => {
-            let in_step = progress.last().map_or(Some(ProbeStep::Manifest), |timing| {
-                timing.step.next(settings.init_config.is_some())
-            });
+            let in_step = progress
+                .last()
+                .map_or(Some(ProbeStep::Manifest), |timing| timing.step.next(settings.init_config.is_some()));
             let ran_for = last_finished.elapsed();
-            (died(job, progress, in_step.unwrap_or(ProbeStep::Unload), ran_for, failure, settings.timeout), None)
+            (died(job, progress, in_step.unwrap_or(ProbeStep::Unload), ran_for, failure), None)
         }
     }
 }
 
+#[cfg(target_os = "linux")]
 /// The verdict on a plugin whose probe ended the helper (or made the loader kill it) during `step`.
 fn died(
     job: &ProbeJob<'_>,
@@ -153,7 +161,6 @@ fn died(
     step: ProbeStep,
     ran_for: Duration,
     failure: Failure,
-    timeout: Duration,
 ) -> Probed {
     let Failure { error, outcome, ended_on_its_own } = failure;
     let id = job.plugin_id;
@@ -161,13 +168,13 @@ fn died(
     let (status, what) = match ending {
         Ending::TimedOut(_) if error.status() == Status::Timeout => (
             Status::Timeout,
-            format!("did not finish {step} within {} ms: its helper process was killed", timeout.as_millis()),
+            format!("did not finish {step} within {} ms: its helper process was killed", job.timeout.as_millis()),
         ),
-        Ending::Exited(code) if ended_on_its_own => {
-            (Status::PluginCrashed, format!("ended its helper process during {step}: exit code {code}"))
+        Ending::Exited(_) if ended_on_its_own => {
+            (Status::PluginCrashed, format!("ended its helper process during {step}: it {ending}"))
         }
         Ending::Signaled(_) | Ending::Lost if ended_on_its_own || matches!(ending, Ending::Lost) => {
-            (Status::PluginCrashed, format!("crashed its helper process during {step}: it {ending}"))
+            (Status::PluginCrashed, format!("crashed during {step}: its helper process was {ending}"))
         }
         _ => return helper_failed(job, &error),
     };
@@ -177,11 +184,15 @@ fn died(
         message.push_str(&line);
     }
     steps.push(StepTiming { step, nanos: u64::try_from(ran_for.as_nanos()).unwrap_or(u64::MAX) });
-    let report =
-        ProbeReport { outcome: ProbeOutcome::Failed { step, status, message }, steps, capabilities: PerKind::default() };
+    let report = ProbeReport {
+        outcome: ProbeOutcome::Failed { step, status, message },
+        steps,
+        capabilities: PerKind::default(),
+    };
     Probed { plugin_id: id.to_owned(), report, ending: Some(ending), stderr_tail }
 }
 
+#[cfg(target_os = "linux")]
 /// The last non-empty line of `tail`, at most [`MESSAGE_STDERR_LEN`] bytes of its end, as text.
 fn last_line(tail: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(tail);
@@ -193,12 +204,14 @@ fn last_line(tail: &[u8]) -> Option<String> {
     Some(line[start..].to_owned())
 }
 
+#[cfg(target_os = "linux")]
 /// The verdict on a plugin whose probe failed for a reason of the helper's, not of the plugin's.
 fn helper_failed(job: &ProbeJob<'_>, error: &Error) -> Probed {
     let error = Error::new(error.status(), format!("plugin '{}' was not probed: {}", job.plugin_id, error.message()));
     failed_before_start(job, ProbeStep::Manifest, &error)
 }
 
+#[cfg(target_os = "linux")]
 /// A verdict of failure at `step` for a probe that did not run.
 fn failed_before_start(job: &ProbeJob<'_>, step: ProbeStep, error: &Error) -> Probed {
     let outcome = ProbeOutcome::Failed { step, status: error.status(), message: error.message().to_owned() };

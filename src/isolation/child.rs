@@ -41,6 +41,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub use super::ending::{signal_name, Ending};
 use super::helper::CHANNEL_FD_OPTION;
 use super::protocol::{Decoder, Frame, FrameError, FrameKind, Handshake};
 use crate::error::{Error, Status};
@@ -63,61 +64,6 @@ const READ_CHUNK: usize = 64 * 1024;
 
 extern "C" {
     static environ: *const *mut c_char;
-}
-
-/// How a helper process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// It exited with this code.
-    Exited(i32),
-    /// A signal killed it (not the loader's `SIGKILL` at a deadline).
-    Signaled(i32),
-    /// It missed a deadline of this length and the loader killed it.
-    TimedOut(Duration),
-    /// Another part of the process reaped it (a `SIGCHLD` handler calling `waitpid(-1)`, say), so its exit
-    /// status is unknown.
-    Lost,
-}
-
-impl fmt::Display for Ending {
-    /// `exited with code 7`, `killed by signal SIGSEGV`, `did not finish within 500 ms, killed`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Ending::Exited(code) => write!(f, "exited with code {code}"),
-            Ending::Signaled(signal) => match signal_name(signal) {
-                Some(name) => write!(f, "killed by signal {name}"),
-                None => write!(f, "killed by signal {signal}"),
-            },
-            Ending::TimedOut(limit) => write!(f, "did not finish within {} ms, killed", limit.as_millis()),
-            Ending::Lost => f.write_str("was reaped elsewhere in the process, so how it ended is unknown"),
-        }
-    }
-}
-
-/// The name of signal `signal`, for the common ones.
-pub fn signal_name(signal: i32) -> Option<&'static str> {
-    const NAMES: &[(i32, &str)] = &[
-        (libc::SIGHUP, "SIGHUP"),
-        (libc::SIGINT, "SIGINT"),
-        (libc::SIGQUIT, "SIGQUIT"),
-        (libc::SIGILL, "SIGILL"),
-        (libc::SIGTRAP, "SIGTRAP"),
-        (libc::SIGABRT, "SIGABRT"),
-        (libc::SIGBUS, "SIGBUS"),
-        (libc::SIGFPE, "SIGFPE"),
-        (libc::SIGKILL, "SIGKILL"),
-        (libc::SIGUSR1, "SIGUSR1"),
-        (libc::SIGSEGV, "SIGSEGV"),
-        (libc::SIGUSR2, "SIGUSR2"),
-        (libc::SIGPIPE, "SIGPIPE"),
-        (libc::SIGALRM, "SIGALRM"),
-        (libc::SIGTERM, "SIGTERM"),
-        (libc::SIGCHLD, "SIGCHLD"),
-        (libc::SIGXCPU, "SIGXCPU"),
-        (libc::SIGXFSZ, "SIGXFSZ"),
-        (libc::SIGSYS, "SIGSYS"),
-    ];
-    NAMES.iter().find(|(number, _)| *number == signal).map(|(_, name)| *name)
 }
 
 /// How a helper ended, and the end of what it wrote to stderr.
@@ -215,8 +161,7 @@ impl Child {
     /// Starts the helper at `path` and does the handshake, all by `deadline`.
     pub fn spawn(path: &Path, deadline: Instant) -> Result<Child, Failure> {
         let started = Instant::now();
-        let failure =
-            |message: String| Failure {
+        let failure = |message: String| Failure {
             error: Error::new(Status::HelperUnavailable, message),
             outcome: None,
             ended_on_its_own: false,
@@ -279,7 +224,12 @@ impl Child {
         let doing = "the handshake";
         let ours = Frame::handshake(&Handshake::ours()).encode().expect("a handshake is far below the frame limit");
         if let Err(stop) = self.send_bytes(&ours, deadline) {
-            return Err(self.fail(doing, stop, started, deadline));
+            // A helper may refuse before it has read the handshake, and exit: its refusal says more than the
+            // closed channel.
+            let _ = self.read_channel();
+            if self.inbox.front().is_none_or(|frame| frame.kind != FrameKind::REFUSED) {
+                return Err(self.fail(doing, stop, started, deadline));
+            }
         }
         let answer = match self.next_frame(deadline) {
             Ok(frame) => frame,
@@ -336,13 +286,11 @@ impl Child {
         }
         let request_id = self.next_request_id;
         self.next_request_id += 1;
-        let bytes = Frame::new(kind, request_id, payload)
-            .encode()
-            .map_err(|e| Failure {
-                error: Error::new(Status::InvalidArgument, e),
-                outcome: None,
-                ended_on_its_own: false,
-            })?;
+        let bytes = Frame::new(kind, request_id, payload).encode().map_err(|e| Failure {
+            error: Error::new(Status::InvalidArgument, e),
+            outcome: None,
+            ended_on_its_own: false,
+        })?;
         let doing = format!("request {request_id} ({kind})");
         self.in_flight.insert(request_id);
         let result = self.send_bytes(&bytes, deadline).and_then(|()| loop {

@@ -12,8 +12,10 @@
 //! 4. the build tree: when that directory is a cargo profile directory (`target/<profile>/`, which holds
 //!    `.fingerprint/`) or its `deps/`, the helper cargo builds in `target/<profile>/`.
 //!
-//! Each candidate must be an executable regular file. A candidate that is set but unusable does not stop the
-//! search; it is named, with its reason, in the error when no place has the helper.
+//! Each candidate must be an executable regular file. A path the caller gives is the only one tried: a host
+//! that names its helper means that one, and running another instead would hide its mistake. An unusable
+//! `AISOPOD_HELPER` does not stop the search; it is named, with its reason, in the error when no place has
+//! the helper.
 
 use std::ffi::{CStr, OsString};
 use std::fmt;
@@ -63,7 +65,7 @@ pub struct Located {
     pub origin: Origin,
 }
 
-/// Finds the helper: `explicit` first, then the places the module documentation lists.
+/// Finds the helper: `explicit` alone when it is given, else the places the module documentation lists.
 pub fn locate(explicit: Option<&Path>) -> Result<Located> {
     let mut tried: Vec<String> = Vec::new();
     let attempt = |tried: &mut Vec<String>, origin: Origin, path: PathBuf| -> Option<Located> {
@@ -78,9 +80,12 @@ pub fn locate(explicit: Option<&Path>) -> Result<Located> {
 
     match explicit {
         Some(path) => {
-            if let Some(found) = attempt(&mut tried, Origin::Explicit, path.to_path_buf()) {
-                return Ok(found);
-            }
+            return attempt(&mut tried, Origin::Explicit, path.to_path_buf()).ok_or_else(|| {
+                Error::new(
+                    Status::HelperUnavailable,
+                    format!("the helper executable named by the host cannot be used: {}", tried.join("; ")),
+                )
+            });
         }
         None => tried.push(format!("{}: none given", Origin::Explicit)),
     }

@@ -4,10 +4,10 @@
 //! ([`locate`]), starting, talking to and reaping it ([`child`]), and the probe the helper runs on a plugin
 //! ([`probe`]). No C API uses them yet: plugins still run inside the host's process.
 
-#[cfg(target_os = "linux")]
 pub mod batch;
 #[cfg(target_os = "linux")]
 pub mod child;
+pub mod ending;
 pub mod helper;
 pub mod locate;
 pub mod probe;

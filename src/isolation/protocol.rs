@@ -107,7 +107,7 @@
 //! ascend bytewise within a kind. Both the encoder and the decoder enforce all of this.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub use super::probe::{ProbeOutcome, ProbeReport, ProbeStep, StepTiming};
 use crate::abi::AISOPOD_ABI_VERSION;
@@ -751,7 +751,7 @@ impl ProbeRequest {
         let host_version = fields.text(version_len, "the host version")?.to_owned();
         let dir = fields.bytes(dir_len, "the plugin directory")?;
         check_plugin_dir(dir).map_err(|why| fields.malformed(why))?;
-        let plugin_dir = path_from_bytes(dir).map_err(|why| fields.malformed(why))?;
+        let plugin_dir = crate::paths::from_bytes(dir);
         let config = fields.text(config_len, "the config")?;
         fields.end()?;
         Ok(ProbeRequest { plugin_dir, host_version, init_config: (init == 1).then(|| config.to_owned()) })
@@ -766,17 +766,6 @@ fn check_plugin_dir(dir: &[u8]) -> Result<(), String> {
         return Err(format!("the plugin directory holds a NUL byte at its byte {at}"));
     }
     Ok(())
-}
-
-#[cfg(unix)]
-fn path_from_bytes(bytes: &[u8]) -> Result<PathBuf, String> {
-    use std::os::unix::ffi::OsStrExt;
-    Ok(Path::new(std::ffi::OsStr::from_bytes(bytes)).to_path_buf())
-}
-
-#[cfg(not(unix))]
-fn path_from_bytes(bytes: &[u8]) -> Result<PathBuf, String> {
-    std::str::from_utf8(bytes).map(PathBuf::from).map_err(|e| format!("the plugin directory is not UTF-8 ({e})"))
 }
 
 /// One finished step of a probe in flight: the `ProbeProgress` frame's payload.

@@ -31,6 +31,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -77,6 +78,7 @@ __attribute__((destructor)) static void library_unloaded(void) {
 
 #ifdef CTOR_ABORT
 __attribute__((constructor)) static void library_loaded_abort(void) {
+    fputs("test plugin: constructor aborting\n", stderr);
     abort();
 }
 #endif

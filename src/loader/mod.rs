@@ -1,5 +1,6 @@
 //! The loader: search configuration, discovery snapshots, and the set of loaded plugins with their lifecycle
-//! (load, init, invoke, emit, unload). Calls into plugin code live in `plugin.rs`.
+//! (load, init, invoke, emit, unload). Calls into plugin code live in `plugin/`; probing in helper processes
+//! and the quarantine in `probing.rs`.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -16,7 +17,11 @@ use crate::error::{Error, Result, Status};
 use crate::log::LogCallback;
 use crate::manifest::CapabilityKind;
 use crate::plugin::{refuse_reentry, ExtensionPtr, HostShared, LoadedPlugin, Resolved};
+use crate::quarantine::Quarantine;
 use crate::sync::{lock, read, write};
+
+mod probing;
+pub use probing::{Probed, DEFAULT_CALL_TIMEOUT};
 
 /// Loads and runs plugins on behalf of one host application.
 ///
@@ -30,6 +35,8 @@ pub struct Loader {
     loaded: RwLock<LoadedSet>,
     lifecycle: Mutex<()>,
     shared: Arc<HostShared>,
+    isolation: RwLock<probing::IsolationSettings>,
+    quarantine: Mutex<Quarantine>,
 }
 
 /// Loaded plugins, in load order and by id.
@@ -118,6 +125,8 @@ impl Loader {
             loaded: RwLock::default(),
             lifecycle: Mutex::new(()),
             shared: Arc::default(),
+            isolation: RwLock::default(),
+            quarantine: Mutex::default(),
         })
     }
 
@@ -180,7 +189,7 @@ impl Loader {
     pub fn discover(&self) -> usize {
         let paths = self.search_paths();
         let cache_path = self.cache_path();
-        let discovery = Arc::new(Discovery::scan_cached(&paths, &self.shared.logger, cache_path.as_deref()));
+        let discovery = Arc::new(self.scan(&paths, cache_path.as_deref()));
         let count = discovery.plugins().len();
         *write(&self.discovery) = discovery;
         count
@@ -206,9 +215,10 @@ impl Loader {
         if read(&self.loaded).by_id.contains_key(id) {
             return Err(Error::new(Status::AlreadyLoaded, format!("plugin '{id}' is already loaded")));
         }
-        let info = self.discovery().find(id).cloned().ok_or_else(|| {
+        let info = probing::discovered(&self.discovery(), id).ok_or_else(|| {
             Error::new(Status::NotFound, format!("no discovered plugin has id '{id}' (discover first?)"))
         })?;
+        self.check_quarantine(&info)?;
         let plugin = Arc::new(LoadedPlugin::load(info, &self.host_version, &self.shared)?);
         let mut loaded = write(&self.loaded);
         loaded.by_id.insert(id.to_owned(), plugin.clone());

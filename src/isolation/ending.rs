@@ -1,0 +1,59 @@
+//! How a helper process ended: an exit code, a signal by name, a missed deadline, or unknown.
+
+use std::fmt;
+use std::time::Duration;
+
+/// How a helper process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// It exited with this code.
+    Exited(i32),
+    /// A signal killed it (not the loader's `SIGKILL` at a deadline).
+    Signaled(i32),
+    /// It missed a deadline of this length and the loader killed it.
+    TimedOut(Duration),
+    /// Another part of the process reaped it (a `SIGCHLD` handler calling `waitpid(-1)`, say), so its exit
+    /// status is unknown.
+    Lost,
+}
+
+impl fmt::Display for Ending {
+    /// `exited with code 7`, `killed by signal SIGSEGV`, `did not finish within 500 ms, killed`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Ending::Exited(code) => write!(f, "exited with code {code}"),
+            Ending::Signaled(signal) => match signal_name(signal) {
+                Some(name) => write!(f, "killed by signal {name}"),
+                None => write!(f, "killed by signal {signal}"),
+            },
+            Ending::TimedOut(limit) => write!(f, "did not finish within {} ms, killed", limit.as_millis()),
+            Ending::Lost => f.write_str("was reaped elsewhere in the process, so how it ended is unknown"),
+        }
+    }
+}
+
+/// The name of signal `signal`, for the common ones.
+pub fn signal_name(signal: i32) -> Option<&'static str> {
+    const NAMES: &[(i32, &str)] = &[
+        (libc::SIGHUP, "SIGHUP"),
+        (libc::SIGINT, "SIGINT"),
+        (libc::SIGQUIT, "SIGQUIT"),
+        (libc::SIGILL, "SIGILL"),
+        (libc::SIGTRAP, "SIGTRAP"),
+        (libc::SIGABRT, "SIGABRT"),
+        (libc::SIGBUS, "SIGBUS"),
+        (libc::SIGFPE, "SIGFPE"),
+        (libc::SIGKILL, "SIGKILL"),
+        (libc::SIGUSR1, "SIGUSR1"),
+        (libc::SIGSEGV, "SIGSEGV"),
+        (libc::SIGUSR2, "SIGUSR2"),
+        (libc::SIGPIPE, "SIGPIPE"),
+        (libc::SIGALRM, "SIGALRM"),
+        (libc::SIGTERM, "SIGTERM"),
+        (libc::SIGCHLD, "SIGCHLD"),
+        (libc::SIGXCPU, "SIGXCPU"),
+        (libc::SIGXFSZ, "SIGXFSZ"),
+        (libc::SIGSYS, "SIGSYS"),
+    ];
+    NAMES.iter().find(|(number, _)| *number == signal).map(|(_, name)| *name)
+}

@@ -1,0 +1,237 @@
+//! The loader's probing: where its helper is, how long plugin code may run there, probing plugins in helper
+//! processes, and the quarantine their verdicts build.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::Loader;
+use crate::cache::Cache;
+use crate::discovery::{Discovery, PluginInfo};
+use crate::error::{Error, Result, Status};
+pub use crate::isolation::batch::Probed;
+#[cfg(target_os = "linux")]
+use crate::isolation::batch::{probe_batch, BatchSettings, ProbeJob};
+use crate::log::LogLevel;
+use crate::quarantine::{quarantines, Quarantine, Record, Verdict};
+use crate::sync::{lock, read, write};
+
+/// How long plugin code in a helper process may run for one probe or call, unless the host says otherwise.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The host's isolation settings.
+#[derive(Debug)]
+pub(crate) struct IsolationSettings {
+    /// The helper the host named, if any.
+    helper_path: Option<PathBuf>,
+    /// The deadline of each probe or call, for plugins without their own.
+    call_timeout: Duration,
+    /// Deadlines of single plugins, by id.
+    call_timeouts: HashMap<String, Duration>,
+    /// Whether discovery probes the plugins it has no verdict on.
+    probe_on_discover: bool,
+}
+
+impl Default for IsolationSettings {
+    fn default() -> Self {
+        IsolationSettings {
+            helper_path: None,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            call_timeouts: HashMap::new(),
+            probe_on_discover: false,
+        }
+    }
+}
+
+impl Loader {
+    /// Names the helper executable, `aisopod-plugin-host`, to use instead of looking for it (`None`: look for
+    /// it again: `AISOPOD_HELPER`, then next to this library, then the build tree).
+    pub fn set_helper_path(&self, path: Option<PathBuf>) {
+        write(&self.isolation).helper_path = path;
+    }
+
+    /// Sets the deadline of each probe (and each call into an isolated plugin) of plugin `id`, or of every
+    /// plugin without its own when `id` is `None`. `None` as the timeout removes the plugin's own deadline, or
+    /// restores the default of [`DEFAULT_CALL_TIMEOUT`]. A zero timeout is refused.
+    pub fn set_call_timeout(&self, id: Option<&str>, timeout: Option<Duration>) -> Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return Err(Error::new(Status::InvalidArgument, "a call timeout must be longer than 0 ms"));
+        }
+        let mut settings = write(&self.isolation);
+        match (id, timeout) {
+            (Some(id), Some(timeout)) => {
+                settings.call_timeouts.insert(id.to_owned(), timeout);
+            }
+            (Some(id), None) => {
+                settings.call_timeouts.remove(id);
+            }
+            (None, timeout) => settings.call_timeout = timeout.unwrap_or(DEFAULT_CALL_TIMEOUT),
+        }
+        Ok(())
+    }
+
+    /// The deadline of a probe or call of plugin `id`.
+    pub fn call_timeout(&self, id: &str) -> Duration {
+        let settings = read(&self.isolation);
+        settings.call_timeouts.get(id).copied().unwrap_or(settings.call_timeout)
+    }
+
+    /// Whether discovery probes, in helper processes, every plugin it finds that has no verdict yet (new, or
+    /// changed since its last probe). Off by default: it costs a helper start, plus a load and unload of each
+    /// such plugin in the helper, at every discovery that finds new or changed plugins.
+    pub fn set_probe_on_discover(&self, enabled: bool) {
+        write(&self.isolation).probe_on_discover = enabled;
+    }
+
+    /// Probes the discovered plugins `ids`, in order, in helper processes: each is loaded, created,
+    /// registered, given `init` with `init_config` when it is given, shut down, destroyed and unloaded there.
+    /// Returns one verdict per id. A plugin that crashes, exits, hangs or fails the ABI gate is quarantined;
+    /// one that passes is remembered as passed; both are saved in the registry cache when one is set.
+    ///
+    /// Fails, probing nothing, when an id was not discovered or the helper cannot be found, started or
+    /// spoken to.
+    pub fn probe(&self, ids: &[&str], init_config: Option<&str>) -> Result<Vec<Probed>> {
+        let discovery = self.discovery();
+        let infos = ids
+            .iter()
+            .map(|id| {
+                discovered(&discovery, id).ok_or_else(|| {
+                    Error::new(Status::NotFound, format!("no discovered plugin has id '{id}' (discover first?)"))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.probe_infos(&infos, init_config)
+    }
+
+    /// The quarantined libraries, in the order they were quarantined.
+    pub fn quarantine(&self) -> Vec<Record> {
+        lock(&self.quarantine).quarantined().cloned().collect()
+    }
+
+    /// Lifts the quarantine of plugin `id`, or of every plugin when `None`, here and in the registry cache.
+    /// Returns how many were lifted. Plugins set aside by the latest discovery come back at the next one.
+    pub fn clear_quarantine(&self, id: Option<&str>) -> Result<usize> {
+        let mut quarantine = lock(&self.quarantine);
+        let cleared = quarantine.clear(id);
+        if cleared > 0 {
+            self.save_quarantine(&quarantine)?;
+        }
+        Ok(cleared)
+    }
+
+    /// The error refusing to load `info` when its library is quarantined now.
+    pub(crate) fn check_quarantine(&self, info: &PluginInfo) -> Result<()> {
+        let quarantine = lock(&self.quarantine);
+        if quarantine.records().is_empty() {
+            return Ok(());
+        }
+        match quarantine.current(&info.library_path(), None) {
+            Some(record) if record.verdict.is_some() => Err(record.error()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Scans with the quarantine, then, when the host asked for it, probes what has no verdict yet and sets
+    /// aside what that quarantines.
+    pub(crate) fn scan(&self, paths: &[PathBuf], cache_path: Option<&Path>) -> Discovery {
+        let mut discovery = {
+            let mut quarantine = lock(&self.quarantine);
+            Discovery::scan_quarantined(paths, &self.shared.logger, cache_path, &mut quarantine)
+        };
+        if !read(&self.isolation).probe_on_discover {
+            return discovery;
+        }
+        let unprobed: Vec<Arc<PluginInfo>> = {
+            let quarantine = lock(&self.quarantine);
+            discovery
+                .plugins()
+                .iter()
+                .filter(|info| quarantine.current(&info.library_path(), None).is_none())
+                .cloned()
+                .collect()
+        };
+        if unprobed.is_empty() {
+            return discovery;
+        }
+        match self.probe_infos(&unprobed, None) {
+            Ok(verdicts) => {
+                for verdict in verdicts.iter().filter(|verdict| quarantines(verdict.status())) {
+                    let info = discovery.find(&verdict.plugin_id).cloned();
+                    let record =
+                        info.and_then(|info| lock(&self.quarantine).current(&info.library_path(), None).cloned());
+                    if let Some(record) = record {
+                        discovery.set_aside(&verdict.plugin_id, record.error());
+                    }
+                }
+            }
+            Err(error) => {
+                let message = format!("plugins were not probed: {}", error.message());
+                self.shared.logger.log(LogLevel::Warn, &message);
+                discovery.add_diagnostic(PathBuf::new(), Error::new(error.status(), message));
+            }
+        }
+        discovery
+    }
+
+    #[cfg(target_os = "linux")]
+    fn probe_infos(&self, infos: &[Arc<PluginInfo>], init_config: Option<&str>) -> Result<Vec<Probed>> {
+        let helper = crate::isolation::locate::locate(read(&self.isolation).helper_path.as_deref())?;
+        let settings = BatchSettings {
+            helper: helper.path,
+            host_version: self.host_version.to_string(),
+            init_config: init_config.map(str::to_owned),
+        };
+        let jobs: Vec<ProbeJob<'_>> = infos
+            .iter()
+            .map(|info| ProbeJob {
+                plugin_id: &info.manifest.id,
+                plugin_dir: &info.directory,
+                timeout: self.call_timeout(&info.manifest.id),
+            })
+            .collect();
+        let verdicts = probe_batch(&settings, &jobs)?;
+        let mut quarantine = lock(&self.quarantine);
+        for (info, verdict) in infos.iter().zip(&verdicts) {
+            let library = info.library_path();
+            let status = verdict.status();
+            let judged = match &verdict.report.outcome {
+                crate::isolation::probe::ProbeOutcome::Failed { message, .. } if quarantines(status) => {
+                    Some(Some(Verdict { status, reason: message.clone() }))
+                }
+                crate::isolation::probe::ProbeOutcome::Ok => Some(None),
+                crate::isolation::probe::ProbeOutcome::Failed { .. } => None,
+            };
+            match judged.and_then(|verdict| Record::new(&library, &info.manifest.id, verdict)) {
+                Some(record) => quarantine.insert(record),
+                None => {
+                    quarantine.clear_library(&library);
+                }
+            }
+        }
+        if let Err(error) = self.save_quarantine(&quarantine) {
+            self.shared.logger.log(LogLevel::Warn, error.message());
+        }
+        Ok(verdicts)
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn probe_infos(&self, _infos: &[Arc<PluginInfo>], _init_config: Option<&str>) -> Result<Vec<Probed>> {
+        Err(Error::new(Status::HelperUnavailable, "probing in a helper process is only available on Linux"))
+    }
+
+    /// Writes `quarantine` into the registry cache, when one is set.
+    fn save_quarantine(&self, quarantine: &Quarantine) -> Result<()> {
+        match self.cache_path() {
+            Some(path) => Cache::save_quarantine(&path, quarantine).map_err(|why| {
+                Error::new(Status::Io, format!("{}: the quarantine was not saved: {why}", path.display()))
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The plugin `id` of `discovery`, set aside or not.
+pub(crate) fn discovered(discovery: &Discovery, id: &str) -> Option<Arc<PluginInfo>> {
+    discovery.find(id).or_else(|| discovery.find_quarantined(id)).cloned()
+}
