@@ -391,6 +391,26 @@ typedef struct aisopod_loader aisopod_loader;
 typedef struct aisopod_plugin_info aisopod_plugin_info;
 
 /**
+ * The verdicts of one probe call, in the order the plugins were probed.
+ *
+ * Ownership: owned by the caller that received it and freed with `aisopod_probe_results_free`; every string
+ * an accessor returns is owned by the handle and valid until it is freed.
+ *
+ * Thread safety: immutable; its accessors may be called from any thread, concurrently.
+ */
+typedef struct aisopod_probe_results aisopod_probe_results;
+
+/**
+ * A quarantined library: the plugin it belongs to, the probe's failure status and message, and when.
+ *
+ * Ownership: owned by the caller that received it and freed with `aisopod_quarantine_entry_free`; every
+ * string an accessor returns is owned by the handle and valid until it is freed.
+ *
+ * Thread safety: immutable; its accessors may be called from any thread, concurrently.
+ */
+typedef struct aisopod_quarantine_entry aisopod_quarantine_entry;
+
+/**
  * A capability kind, one of the `AISOPOD_CAPABILITY_*` constants.
  *
  * It is a plain integer rather than an enum so that an out-of-range value coming from C is an error the loader
@@ -840,6 +860,96 @@ aisopod_status aisopod_loader_diagnostic_at(const struct aisopod_loader *loader,
                                             struct aisopod_diagnostic **diagnostic_out);
 
 /**
+ * Names the helper executable, `aisopod-plugin-host`, that probes (and isolated plugins) run in; that path
+ * alone is then tried. NULL goes back to looking for it: `AISOPOD_HELPER` (ignored when the process runs
+ * setuid or setgid), then `<libdir>/aisopod_loader/aisopod-plugin-host` next to this library, then the cargo
+ * build tree it was built in.
+ *
+ * Ownership: borrows `loader` and `path` for the call.
+ */
+aisopod_status aisopod_loader_set_helper_path(const struct aisopod_loader *loader,
+                                              const char *path);
+
+/**
+ * Sets how long plugin code in a helper process may run for one probe (all its steps) of plugin `id`, or of
+ * every plugin without its own deadline when `id` is NULL. Past it, the helper is killed and the probe gives
+ * `AISOPOD_STATUS_TIMEOUT`. `timeout_ms` 0 removes the plugin's own deadline, or, with a NULL `id`,
+ * restores the default of 10000 ms.
+ *
+ * Ownership: borrows `loader` and `id` for the call.
+ */
+aisopod_status aisopod_loader_set_call_timeout(const struct aisopod_loader *loader,
+                                               const char *id,
+                                               uint32_t timeout_ms);
+
+/**
+ * Whether `aisopod_loader_discover` probes, in a helper process, each plugin it finds that has not been
+ * probed since its library last changed, and sets aside the ones that get quarantined. Off by default. It
+ * costs one helper start plus a load and unload of each new or changed plugin in the helper, at each
+ * discovery that finds one; unchanged plugins cost a `stat`.
+ *
+ * Ownership: borrows `loader` for the call.
+ */
+aisopod_status aisopod_loader_set_probe_on_discover(const struct aisopod_loader *loader,
+                                                    bool enabled);
+
+/**
+ * Probes discovered plugins in a helper process, one after another: each is loaded (its constructors run),
+ * passes the ABI gate, is created and registers its capabilities; `init` is called with `init_config` when it
+ * is not NULL; then it is shut down, destroyed and unloaded. No plugin code runs in the calling process. A
+ * plugin that crashes, exits or overruns its deadline ends only its helper; the next plugin gets a new one.
+ *
+ * `ids` lists `id_count` plugin ids; `ids` NULL with `id_count` 0 probes every plugin the latest discovery
+ * accepted. Writes one verdict per plugin, in order, to `*results_out`. A plugin that crashed, exited,
+ * hung or failed the ABI gate is quarantined (see `aisopod_loader_quarantine_at`).
+ *
+ * Returns `AISOPOD_STATUS_OK` when every plugin was probed, whatever the verdicts;
+ * `AISOPOD_STATUS_NOT_FOUND` when an id was not discovered; `AISOPOD_STATUS_HELPER_UNAVAILABLE` or
+ * `AISOPOD_STATUS_HELPER_MISMATCH` when the helper cannot be used. It blocks for up to the sum of the plugins'
+ * deadlines.
+ *
+ * Ownership: borrows `loader`, `ids` and `init_config` for the call. The caller owns `*results_out` and frees
+ * it with `aisopod_probe_results_free`.
+ */
+aisopod_status aisopod_loader_probe(const struct aisopod_loader *loader,
+                                    const char *const *ids,
+                                    size_t id_count,
+                                    const char *init_config,
+                                    struct aisopod_probe_results **results_out);
+
+/**
+ * Writes the number of quarantined libraries to `*count_out`. Quarantine entries are kept in the registry
+ * cache, when one is set, and loaded from it at discovery; one expires when its library, the loader or the
+ * ABI version changes.
+ *
+ * Ownership: borrows `loader` and `count_out` for the call.
+ */
+aisopod_status aisopod_loader_quarantine_count(const struct aisopod_loader *loader,
+                                               size_t *count_out);
+
+/**
+ * Writes a new handle on the `index`-th quarantined library, oldest first, to `*entry_out`. Returns
+ * `AISOPOD_STATUS_OUT_OF_RANGE` past the end.
+ *
+ * Ownership: borrows `loader` for the call. The caller owns `*entry_out` and frees it with
+ * `aisopod_quarantine_entry_free`; it stays valid after the quarantine changes or the loader is freed.
+ */
+aisopod_status aisopod_loader_quarantine_at(const struct aisopod_loader *loader,
+                                            size_t index,
+                                            struct aisopod_quarantine_entry **entry_out);
+
+/**
+ * Lifts the quarantine of plugin `id`, or of every plugin when `id` is NULL, here and in the registry cache.
+ * Writes how many entries were lifted to `*cleared_out` when it is not NULL. Plugins that discovery set aside
+ * can be loaded at once, and are listed again from the next discovery on.
+ *
+ * Ownership: borrows `loader`, `id` and `cleared_out` for the call.
+ */
+aisopod_status aisopod_loader_quarantine_clear(const struct aisopod_loader *loader,
+                                               const char *id,
+                                               size_t *cleared_out);
+
+/**
  * Loads the discovered plugin `id`, in this order: checks the host version against the manifest's range;
  * resolves the library path and refuses one outside the plugin directory; reads its ELF header and refuses a
  * library for another machine or a file that is no shared object; `dlopen`s it with `RTLD_NOW | RTLD_LOCAL`,
@@ -1187,6 +1297,182 @@ size_t aisopod_plugin_info_capability_count(const struct aisopod_plugin_info *in
 const char *aisopod_plugin_info_capability_at(const struct aisopod_plugin_info *info,
                                               aisopod_capability_kind kind,
                                               size_t index);
+
+/**
+ * Frees probe results. `aisopod_probe_results_free(NULL)` does nothing.
+ *
+ * Ownership: takes ownership of `results`; it must not be used afterwards, nor any string obtained from it.
+ */
+void aisopod_probe_results_free(struct aisopod_probe_results *results);
+
+/**
+ * How many plugins were probed; 0 when `results` is NULL.
+ *
+ * Ownership: borrows `results` for the call.
+ */
+size_t aisopod_probe_results_count(const struct aisopod_probe_results *results);
+
+/**
+ * The id of the `index`-th plugin probed; NULL when `results` is NULL or `index` is out of range.
+ *
+ * Ownership: borrows `results` for the call. The returned string is owned by `results` and valid until
+ * `results` is freed.
+ */
+const char *aisopod_probe_results_plugin_id(const struct aisopod_probe_results *results,
+                                            size_t index);
+
+/**
+ * The verdict on the `index`-th plugin: `AISOPOD_STATUS_OK` when every step passed; otherwise the failure,
+ * such as `AISOPOD_STATUS_PLUGIN_CRASHED` (a signal or `exit()` ended its helper process),
+ * `AISOPOD_STATUS_TIMEOUT` (it did not finish within its deadline and its helper was killed),
+ * `AISOPOD_STATUS_ABI_MISMATCH` or `AISOPOD_STATUS_INIT_FAILED`. `AISOPOD_STATUS_NULL_ARGUMENT` when
+ * `results` is NULL, `AISOPOD_STATUS_OUT_OF_RANGE` when `index` is out of range.
+ *
+ * Ownership: borrows `results` for the call.
+ */
+aisopod_status aisopod_probe_results_status(const struct aisopod_probe_results *results,
+                                            size_t index);
+
+/**
+ * The failure's message, naming the plugin, the step and, for a crash, the signal or exit code and the last
+ * line of the helper's stderr; "" when the plugin passed. NULL when `results` is NULL or `index` is out of
+ * range.
+ *
+ * Ownership: borrows `results` for the call. The returned string is owned by `results` and valid until
+ * `results` is freed.
+ */
+const char *aisopod_probe_results_message(const struct aisopod_probe_results *results,
+                                          size_t index);
+
+/**
+ * The name of the step the `index`-th plugin failed in ("manifest", "dlopen", "create", "init", ...; the
+ * README lists them), or NULL when it passed, when `results` is NULL or when `index` is out of range.
+ *
+ * Ownership: borrows `results` for the call. The returned string is owned by `results` and valid until
+ * `results` is freed.
+ */
+const char *aisopod_probe_results_failed_step(const struct aisopod_probe_results *results,
+                                              size_t index);
+
+/**
+ * How many steps of the `index`-th plugin's probe ran, the failed one included; 0 when `results` is NULL or
+ * `index` is out of range.
+ *
+ * Ownership: borrows `results` for the call.
+ */
+size_t aisopod_probe_results_step_count(const struct aisopod_probe_results *results,
+                                        size_t index);
+
+/**
+ * Writes the name of step `step` of the `index`-th plugin's probe, in the order the steps ran, to
+ * `*name_out`, and how long it took in nanoseconds (monotonic clock) to `*nanos_out`. For a step a crash or
+ * a deadline ended, the time is how long it ran until then. Returns `AISOPOD_STATUS_OUT_OF_RANGE` when
+ * `index` or `step` is out of range.
+ *
+ * Ownership: borrows `results`, `name_out` and `nanos_out` for the call. `*name_out` is owned by `results`
+ * and valid until `results` is freed.
+ */
+aisopod_status aisopod_probe_results_step_at(const struct aisopod_probe_results *results,
+                                             size_t index,
+                                             size_t step,
+                                             const char **name_out,
+                                             uint64_t *nanos_out);
+
+/**
+ * How many capabilities of `kind` (an `AISOPOD_CAPABILITY_*` value) the `index`-th plugin registered in its
+ * probe; 0 when it failed before registering, when `results` is NULL, `index` is out of range or `kind` is
+ * unknown.
+ *
+ * Ownership: borrows `results` for the call.
+ */
+size_t aisopod_probe_results_capability_count(const struct aisopod_probe_results *results,
+                                              size_t index,
+                                              aisopod_capability_kind kind);
+
+/**
+ * The `capability`-th name of `kind` the `index`-th plugin registered, in byte order; NULL when `results` is
+ * NULL, `kind` is unknown or an index is out of range.
+ *
+ * Ownership: borrows `results` for the call. The returned string is owned by `results` and valid until
+ * `results` is freed.
+ */
+const char *aisopod_probe_results_capability_at(const struct aisopod_probe_results *results,
+                                                size_t index,
+                                                aisopod_capability_kind kind,
+                                                size_t capability);
+
+/**
+ * How the `index`-th plugin ended its helper process, when it did: writes the number of the signal that
+ * killed it (0 when none) to `*signal_out` and its exit code (-1 when it did not exit) to `*exit_code_out`.
+ * Both are 0 and -1 for a plugin that passed, failed in an orderly way, or hung (its helper was killed at the
+ * deadline; the status is `AISOPOD_STATUS_TIMEOUT`). Returns `AISOPOD_STATUS_OUT_OF_RANGE` when `index` is out
+ * of range.
+ *
+ * Ownership: borrows `results`, `signal_out` and `exit_code_out` for the call.
+ */
+aisopod_status aisopod_probe_results_ending(const struct aisopod_probe_results *results,
+                                            size_t index,
+                                            int32_t *signal_out,
+                                            int32_t *exit_code_out);
+
+/**
+ * The last 4 KiB the helper process wrote to stderr while the `index`-th plugin ended it (invalid UTF-8 and
+ * NUL bytes replaced); "" when the plugin did not end its helper. NULL when `results` is NULL or `index` is
+ * out of range.
+ *
+ * Ownership: borrows `results` for the call. The returned string is owned by `results` and valid until
+ * `results` is freed.
+ */
+const char *aisopod_probe_results_stderr(const struct aisopod_probe_results *results,
+                                         size_t index);
+
+/**
+ * Frees a quarantine entry. `aisopod_quarantine_entry_free(NULL)` does nothing.
+ *
+ * Ownership: takes ownership of `entry`; it must not be used afterwards, nor any string obtained from it.
+ */
+void aisopod_quarantine_entry_free(struct aisopod_quarantine_entry *entry);
+
+/**
+ * The id of the quarantined plugin, as its manifest gave it when it was probed; NULL when `entry` is NULL.
+ *
+ * Ownership: borrows `entry` for the call. The returned string is owned by `entry` and valid until `entry` is
+ * freed.
+ */
+const char *aisopod_quarantine_entry_plugin_id(const struct aisopod_quarantine_entry *entry);
+
+/**
+ * The quarantined library's path; NULL when `entry` is NULL.
+ *
+ * Ownership: borrows `entry` for the call. The returned string is owned by `entry` and valid until `entry` is
+ * freed.
+ */
+const char *aisopod_quarantine_entry_library_path(const struct aisopod_quarantine_entry *entry);
+
+/**
+ * The probe's failure: `AISOPOD_STATUS_PLUGIN_CRASHED`, `AISOPOD_STATUS_TIMEOUT`,
+ * `AISOPOD_STATUS_ABI_MISMATCH` or `AISOPOD_STATUS_MISSING_SYMBOL`; `AISOPOD_STATUS_NULL_ARGUMENT` when
+ * `entry` is NULL.
+ *
+ * Ownership: borrows `entry` for the call.
+ */
+aisopod_status aisopod_quarantine_entry_status(const struct aisopod_quarantine_entry *entry);
+
+/**
+ * The probe's failure message, naming the plugin and the step; NULL when `entry` is NULL.
+ *
+ * Ownership: borrows `entry` for the call. The returned string is owned by `entry` and valid until `entry` is
+ * freed.
+ */
+const char *aisopod_quarantine_entry_reason(const struct aisopod_quarantine_entry *entry);
+
+/**
+ * Writes when the library was quarantined, in seconds since the Unix epoch (UTC), to `*seconds_out`.
+ *
+ * Ownership: borrows `entry` and `seconds_out` for the call.
+ */
+aisopod_status aisopod_quarantine_entry_since(const struct aisopod_quarantine_entry *entry,
+                                              int64_t *seconds_out);
 
 /**
  * Returns a static English description of `status` (an `aisopod_status` value), or "unknown status" for a

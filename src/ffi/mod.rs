@@ -22,11 +22,14 @@ mod boundary;
 pub mod capability;
 pub mod diagnostic;
 pub mod discovery;
+pub mod isolation;
 mod last_error;
 pub mod lifecycle;
 pub mod loader;
 pub mod plugin_info;
 mod pointers;
+pub mod probe_results;
+pub mod quarantine_entry;
 pub mod status;
 
 #[cfg(test)]

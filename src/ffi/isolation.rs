@@ -1,0 +1,194 @@
+//! Isolation through an `aisopod_loader`: the helper process, deadlines, probing plugins in it, and the
+//! quarantine.
+
+use std::ffi::c_char;
+use std::path::PathBuf;
+use std::ptr::NonNull;
+use std::time::Duration;
+
+use super::loader::{aisopod_loader, with_loader};
+use super::pointers::{string, write_optional_out, write_out};
+use super::probe_results::aisopod_probe_results;
+use super::quarantine_entry::aisopod_quarantine_entry;
+use crate::abi::aisopod_status;
+use crate::error::{Error, Result, Status};
+
+/// Names the helper executable, `aisopod-plugin-host`, that probes (and isolated plugins) run in; that path
+/// alone is then tried. NULL goes back to looking for it: `AISOPOD_HELPER` (ignored when the process runs
+/// setuid or setgid), then `<libdir>/aisopod_loader/aisopod-plugin-host` next to this library, then the cargo
+/// build tree it was built in.
+///
+/// Ownership: borrows `loader` and `path` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_set_helper_path(
+    loader: Option<&aisopod_loader>,
+    path: *const c_char,
+) -> aisopod_status {
+    with_loader("aisopod_loader_set_helper_path", loader, |core| {
+        let path = if path.is_null() {
+            None
+        } else {
+            // SAFETY: the caller passes a NUL-terminated string.
+            Some(PathBuf::from(unsafe { string(path, "path") }?))
+        };
+        core.set_helper_path(path);
+        Ok(())
+    })
+}
+
+/// Sets how long plugin code in a helper process may run for one probe (all its steps) of plugin `id`, or of
+/// every plugin without its own deadline when `id` is NULL. Past it, the helper is killed and the probe gives
+/// `AISOPOD_STATUS_TIMEOUT`. `timeout_ms` 0 removes the plugin's own deadline, or, with a NULL `id`,
+/// restores the default of 10000 ms.
+///
+/// Ownership: borrows `loader` and `id` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_set_call_timeout(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    timeout_ms: u32,
+) -> aisopod_status {
+    with_loader("aisopod_loader_set_call_timeout", loader, |core| {
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        let id = if id.is_null() { None } else { Some(unsafe { string(id, "id") }?) };
+        let timeout = (timeout_ms > 0).then(|| Duration::from_millis(u64::from(timeout_ms)));
+        core.set_call_timeout(id, timeout)
+    })
+}
+
+/// Whether `aisopod_loader_discover` probes, in a helper process, each plugin it finds that has not been
+/// probed since its library last changed, and sets aside the ones that get quarantined. Off by default. It
+/// costs one helper start plus a load and unload of each new or changed plugin in the helper, at each
+/// discovery that finds one; unchanged plugins cost a `stat`.
+///
+/// Ownership: borrows `loader` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_set_probe_on_discover(
+    loader: Option<&aisopod_loader>,
+    enabled: bool,
+) -> aisopod_status {
+    with_loader("aisopod_loader_set_probe_on_discover", loader, |core| {
+        core.set_probe_on_discover(enabled);
+        Ok(())
+    })
+}
+
+/// Probes discovered plugins in a helper process, one after another: each is loaded (its constructors run),
+/// passes the ABI gate, is created and registers its capabilities; `init` is called with `init_config` when it
+/// is not NULL; then it is shut down, destroyed and unloaded. No plugin code runs in the calling process. A
+/// plugin that crashes, exits or overruns its deadline ends only its helper; the next plugin gets a new one.
+///
+/// `ids` lists `id_count` plugin ids; `ids` NULL with `id_count` 0 probes every plugin the latest discovery
+/// accepted. Writes one verdict per plugin, in order, to `*results_out`. A plugin that crashed, exited,
+/// hung or failed the ABI gate is quarantined (see `aisopod_loader_quarantine_at`).
+///
+/// Returns `AISOPOD_STATUS_OK` when every plugin was probed, whatever the verdicts;
+/// `AISOPOD_STATUS_NOT_FOUND` when an id was not discovered; `AISOPOD_STATUS_HELPER_UNAVAILABLE` or
+/// `AISOPOD_STATUS_HELPER_MISMATCH` when the helper cannot be used. It blocks for up to the sum of the plugins'
+/// deadlines.
+///
+/// Ownership: borrows `loader`, `ids` and `init_config` for the call. The caller owns `*results_out` and frees
+/// it with `aisopod_probe_results_free`.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_probe(
+    loader: Option<&aisopod_loader>,
+    ids: *const *const c_char,
+    id_count: usize,
+    init_config: *const c_char,
+    results_out: Option<NonNull<*mut aisopod_probe_results>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_probe", loader, |core| {
+        write_out(results_out, "results_out", || {
+            let ids = id_list(ids, id_count)?;
+            let ids = match ids {
+                Some(ids) => ids,
+                None => core.discovery().plugins().iter().map(|info| info.manifest.id.clone()).collect(),
+            };
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            // SAFETY: the caller passes a NUL-terminated string or NULL.
+            let config =
+                if init_config.is_null() { None } else { Some(unsafe { string(init_config, "init_config") }?) };
+            Ok(aisopod_probe_results::new_raw(&core.probe(&ids, config)?))
+        })
+    })
+}
+
+/// The ids of an `ids`, `id_count` pair, or `None` for NULL and 0 (every plugin).
+fn id_list(ids: *const *const c_char, id_count: usize) -> Result<Option<Vec<String>>> {
+    if ids.is_null() {
+        return match id_count {
+            0 => Ok(None),
+            n => Err(Error::new(Status::NullArgument, format!("argument 'ids' is NULL, with an id_count of {n}"))),
+        };
+    }
+    (0..id_count)
+        .map(|i| {
+            // SAFETY: the caller passes an array of `id_count` pointers, each a NUL-terminated string.
+            let id = unsafe { *ids.add(i) };
+            if id.is_null() {
+                return Err(Error::new(Status::NullArgument, format!("argument 'ids[{i}]' is NULL")));
+            }
+            // SAFETY: as above.
+            Ok(unsafe { string(id, "ids") }?.to_owned())
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// Writes the number of quarantined libraries to `*count_out`. Quarantine entries are kept in the registry
+/// cache, when one is set, and loaded from it at discovery; one expires when its library, the loader or the
+/// ABI version changes.
+///
+/// Ownership: borrows `loader` and `count_out` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_quarantine_count(
+    loader: Option<&aisopod_loader>,
+    count_out: Option<NonNull<usize>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_quarantine_count", loader, |core| {
+        write_out(count_out, "count_out", || Ok(core.quarantine().len()))
+    })
+}
+
+/// Writes a new handle on the `index`-th quarantined library, oldest first, to `*entry_out`. Returns
+/// `AISOPOD_STATUS_OUT_OF_RANGE` past the end.
+///
+/// Ownership: borrows `loader` for the call. The caller owns `*entry_out` and frees it with
+/// `aisopod_quarantine_entry_free`; it stays valid after the quarantine changes or the loader is freed.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_quarantine_at(
+    loader: Option<&aisopod_loader>,
+    index: usize,
+    entry_out: Option<NonNull<*mut aisopod_quarantine_entry>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_quarantine_at", loader, |core| {
+        write_out(entry_out, "entry_out", || {
+            let quarantine = core.quarantine();
+            let record = quarantine.get(index).ok_or_else(|| {
+                Error::new(
+                    Status::OutOfRange,
+                    format!("index {index} is past the {} quarantined libraries", quarantine.len()),
+                )
+            })?;
+            Ok(aisopod_quarantine_entry::new_raw(record))
+        })
+    })
+}
+
+/// Lifts the quarantine of plugin `id`, or of every plugin when `id` is NULL, here and in the registry cache.
+/// Writes how many entries were lifted to `*cleared_out` when it is not NULL. Plugins that discovery set aside
+/// can be loaded at once, and are listed again from the next discovery on.
+///
+/// Ownership: borrows `loader`, `id` and `cleared_out` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_quarantine_clear(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    cleared_out: Option<NonNull<usize>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_quarantine_clear", loader, |core| {
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        let id = if id.is_null() { None } else { Some(unsafe { string(id, "id") }?) };
+        write_optional_out(cleared_out, || core.clear_quarantine(id))
+    })
+}
