@@ -85,11 +85,13 @@ deps:
 	@python3 -c 'import cffi' 2>/dev/null || python3 -m pip install -q cffi
 	@python3 -m ziglang version >/dev/null 2>&1 || python3 -m pip install -q ziglang
 
-# Installs the library (versioned soname and symlinks), the static archive, the headers, a pkg-config file and
-# a CMake package configuration under $(DESTDIR)$(PREFIX).
+# Installs the library (versioned soname and symlinks), the static archive, the headers, a pkg-config file,
+# a CMake package configuration and the helper process, $(LIBDIR)/aisopod_loader/aisopod-plugin-host, where the
+# library looks for it, under $(DESTDIR)$(PREFIX).
 install:
 	AISOPOD_LOADER_SONAME=$(SONAME) $(CARGO) build --release --target-dir target/install
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(CMAKEDIR)
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(LIBDIR)/aisopod_loader
+	install -m 755 target/install/release/aisopod-plugin-host $(DESTDIR)$(LIBDIR)/aisopod_loader/aisopod-plugin-host
 	install -m 755 target/install/release/libaisopod_loader.so $(DESTDIR)$(LIBDIR)/libaisopod_loader.so.$(VERSION)
 	ln -sf libaisopod_loader.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libaisopod_loader.so

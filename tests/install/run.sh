@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs into a temporary prefix, then builds and runs hosts that know the library only as installed:
-#  - tiny_host.c with only `pkg-config --cflags --libs aisopod_loader`;
+#  - tiny_host.c with only `pkg-config --cflags --libs aisopod_loader`, which also probes every plugin in the
+#    installed helper, found next to the installed library with no configuration;
 #  - tiny_host.c with only `find_package(aisopod_loader)`, against the shared library and the static archive;
 #  - c_examples/host/host.c with the archive linked into a dynamic executable (pkg-config, -Wl,-Bstatic);
 #  - c_examples/host/host.c as a fully static executable (`pkg-config --static`, -static).
@@ -20,6 +21,8 @@ make -s -C "$root" install PREFIX="$prefix"
 
 PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 export PKG_CONFIG_PATH
+# The installed library must find the installed helper by itself.
+unset AISOPOD_HELPER
 
 # Fails unless the executable $1 names no libaisopod_loader among the libraries it needs.
 needs_no_loader_library() {
@@ -33,12 +36,12 @@ needs_no_loader_library() {
 echo "== pkg-config host"
 # shellcheck disable=SC2046,SC2086 # word splitting of the flags is intended
 $cc $strict -o "$work/pc_host" "$root/tests/install/tiny_host.c" $(pkg-config --cflags --libs aisopod_loader)
-LD_LIBRARY_PATH=$prefix/lib "$work/pc_host" "$plugins"
+LD_LIBRARY_PATH=$prefix/lib "$work/pc_host" "$plugins" probe
 
 echo "== find_package host"
 cmake -S "$root/tests/install/cmake_host" -B "$work/cmake_host" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/cmake_host" >/dev/null
-"$work/cmake_host/tiny_host" "$plugins"
+"$work/cmake_host/tiny_host" "$plugins" probe
 needs_no_loader_library "$work/cmake_host/tiny_host_static"
 "$work/cmake_host/tiny_host_static" "$plugins"
 
