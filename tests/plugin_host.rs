@@ -100,10 +100,11 @@ fn pings_in_flight_together_are_echoed_with_their_request_ids() {
     for frame in &pings {
         frame.encode_into(&mut all).unwrap();
     }
-    // Every ping is written before any reply is read.
+    // Every ping is written before any reply is read; replies may come in any order.
     helper.send_bytes(&all);
-    for sent in &pings {
-        let pong = helper.receive();
+    let mut pongs: Vec<Frame> = pings.iter().map(|_| helper.receive()).collect();
+    pongs.sort_by_key(|pong| pong.request_id);
+    for (sent, pong) in pings.iter().zip(&pongs) {
         assert_eq!((pong.kind, pong.request_id), (FrameKind::PONG, sent.request_id));
         assert_eq!(pong.payload, sent.payload, "payload of request {}", sent.request_id);
     }
@@ -305,9 +306,9 @@ fn the_helper_runs_valgrind_clean() {
     for i in 0..8u64 {
         helper.send(&ping(i, &vec![i as u8; 1000 * i as usize]));
     }
-    for i in 0..8u64 {
-        assert_eq!(helper.receive().request_id, i);
-    }
+    let mut ids: Vec<u64> = (0..8).map(|_| helper.receive().request_id).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..8).collect::<Vec<u64>>());
     helper.send(&Frame::new(FrameKind(0xbeef), 9, Vec::new()));
     assert_eq!(error_reply(&helper.receive()).code, ErrorCode::UNKNOWN_KIND);
     helper.close();

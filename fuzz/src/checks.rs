@@ -5,6 +5,9 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use aisopod_loader::isolation::protocol::hosting::{
+    CallResult, EmitRequest, InitRequest, InvokeRequest, LoadRequest, LogRecord,
+};
 use aisopod_loader::isolation::protocol::{
     Decoder, ErrorReply, Frame, FrameError, FrameKind, Handshake, PayloadError, ProbeProgress, ProbeReport,
     ProbeRequest, HEADER_LEN, MAX_PAYLOAD_LEN,
@@ -572,7 +575,7 @@ fn chunk_sizes(seed: u8) -> impl FnMut() -> usize {
 /// Decodes `data[1..]` as a stream of frames, fed whole and in pieces whose sizes `data[0]` picks, and checks:
 /// the pieces change nothing; the decoder never allocates past the maximum payload or far past its input; the
 /// frames re-encode to exactly the bytes they came from; a stream that stops decoding stops for the reason the
-/// next header (or its absence) gives; and handshake, error, probe, probe progress and probe report payloads that decode
+/// next header (or its absence) gives; and handshake, error, probe, probe progress, probe report and hosting payloads that decode
 /// re-encode to themselves, while those that do not are refused as malformed with a message.
 pub fn check_frame(data: &[u8]) {
     let Some((&seed, stream)) = data.split_first() else { return };
@@ -633,6 +636,41 @@ fn check_payload(frame: &Frame) {
             Ok(report) => assert_eq!(report.encode().as_ref(), Ok(&frame.payload), "a probe report does not re-encode"),
             Err(error) => check_payload_error(&error, FrameKind::PROBE_REPORT),
         },
+        FrameKind::LOAD => match LoadRequest::decode(&frame.payload) {
+            Ok(request) => assert_eq!(request.encode().as_ref(), Ok(&frame.payload), "a load does not re-encode"),
+            Err(error) => check_payload_error(&error, FrameKind::LOAD),
+        },
+        FrameKind::INIT => match InitRequest::decode(&frame.payload) {
+            Ok(request) => assert_eq!(request.encode().as_ref(), Ok(&frame.payload), "an init does not re-encode"),
+            Err(error) => check_payload_error(&error, FrameKind::INIT),
+        },
+        FrameKind::INVOKE => match InvokeRequest::decode(&frame.payload) {
+            Ok(request) => {
+                let mut again = Vec::new();
+                request.encode_into(&mut again).expect("a decoded invoke encodes");
+                assert_eq!(again, frame.payload, "an invoke does not re-encode");
+            }
+            Err(error) => check_payload_error(&error, FrameKind::INVOKE),
+        },
+        FrameKind::EMIT => match EmitRequest::decode(&frame.payload) {
+            Ok(request) => {
+                let mut again = Vec::new();
+                request.encode_into(&mut again).expect("a decoded emit encodes");
+                assert_eq!(again, frame.payload, "an emit does not re-encode");
+            }
+            Err(error) => check_payload_error(&error, FrameKind::EMIT),
+        },
+        FrameKind::RESULT => match CallResult::decode(&frame.payload) {
+            Ok(result) => {
+                assert_eq!(result.frame(frame.request_id).payload, frame.payload, "a result does not re-encode")
+            }
+            Err(error) => check_payload_error(&error, FrameKind::RESULT),
+        },
+        FrameKind::LOG => {
+            if let Err(error) = LogRecord::decode(&frame.payload) {
+                check_payload_error(&error, FrameKind::LOG);
+            }
+        }
         FrameKind::PROBE_PROGRESS => match ProbeProgress::decode(&frame.payload) {
             Ok(progress) => {
                 let again = progress.frame(frame.request_id);

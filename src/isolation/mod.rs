@@ -12,3 +12,4 @@ pub mod helper;
 pub mod locate;
 pub mod probe;
 pub mod protocol;
+pub mod server;

@@ -215,7 +215,7 @@ pub fn probe_observed(
 }
 
 /// The plugin described by `plugin_dir/aisopod.plugin.toml`, as discovery would accept it.
-fn read_plugin(plugin_dir: &Path) -> Result<Arc<PluginInfo>> {
+pub(crate) fn read_plugin(plugin_dir: &Path) -> Result<Arc<PluginInfo>> {
     let manifest = Manifest::read(&plugin_dir.join(MANIFEST_FILE_NAME))?;
     Ok(Arc::new(PluginInfo { manifest, directory: plugin_dir.to_path_buf() }))
 }

@@ -36,6 +36,7 @@
 //! | `0x0020` | `Probe` | request: probe one plugin in the helper's process | [`ProbeRequest`] |
 //! | `0x0021` | `ProbeReport` | reply to `Probe` | [`ProbeReport`] |
 //! | `0x0022` | `ProbeProgress` | during a `Probe`, one per step that finished, before the `ProbeReport` | [`ProbeProgress`] |
+//! | `0x0030` to `0x0037` | `Load`, `Result`, `Init`, `Invoke`, `Output`, `Emit`, `Unload`, `Log` | hosting one plugin | see [`hosting`] |
 //!
 //! A receiver that gets a kind it does not know replies with an `Error` frame of code
 //! [`ErrorCode::UNKNOWN_KIND`] that names the kind, and carries on. Later versions add kinds and flags.
@@ -163,9 +164,25 @@ impl FrameKind {
     pub const PROBE_REPORT: FrameKind = FrameKind(0x0021);
     /// A step of a probe that finished, sent while the probe goes on.
     pub const PROBE_PROGRESS: FrameKind = FrameKind(0x0022);
+    /// A request to load the plugin the helper will host.
+    pub const LOAD: FrameKind = FrameKind(0x0030);
+    /// The reply to a hosting request.
+    pub const RESULT: FrameKind = FrameKind(0x0031);
+    /// A request to call the hosted plugin's `init`.
+    pub const INIT: FrameKind = FrameKind(0x0032);
+    /// A request to call one of its handlers.
+    pub const INVOKE: FrameKind = FrameKind(0x0033);
+    /// Bytes a handler wrote to its sink, sent while the call goes on.
+    pub const OUTPUT: FrameKind = FrameKind(0x0034);
+    /// A request to run its hook for an event.
+    pub const EMIT: FrameKind = FrameKind(0x0035);
+    /// A request to unload it.
+    pub const UNLOAD: FrameKind = FrameKind(0x0036);
+    /// A log message of the hosted plugin.
+    pub const LOG: FrameKind = FrameKind(0x0037);
 
     /// Every kind this version defines.
-    pub const KNOWN: [FrameKind; 8] = [
+    pub const KNOWN: [FrameKind; 16] = [
         FrameKind::HANDSHAKE,
         FrameKind::REFUSED,
         FrameKind::ERROR,
@@ -174,6 +191,14 @@ impl FrameKind {
         FrameKind::PROBE,
         FrameKind::PROBE_REPORT,
         FrameKind::PROBE_PROGRESS,
+        FrameKind::LOAD,
+        FrameKind::RESULT,
+        FrameKind::INIT,
+        FrameKind::INVOKE,
+        FrameKind::OUTPUT,
+        FrameKind::EMIT,
+        FrameKind::UNLOAD,
+        FrameKind::LOG,
     ];
 
     /// The kind's name, or `None` for a kind this version does not define.
@@ -187,6 +212,14 @@ impl FrameKind {
             FrameKind::PROBE => "Probe",
             FrameKind::PROBE_REPORT => "ProbeReport",
             FrameKind::PROBE_PROGRESS => "ProbeProgress",
+            FrameKind::LOAD => "Load",
+            FrameKind::RESULT => "Result",
+            FrameKind::INIT => "Init",
+            FrameKind::INVOKE => "Invoke",
+            FrameKind::OUTPUT => "Output",
+            FrameKind::EMIT => "Emit",
+            FrameKind::UNLOAD => "Unload",
+            FrameKind::LOG => "Log",
             _ => return None,
         })
     }
@@ -258,6 +291,13 @@ struct Header {
     kind: FrameKind,
     flags: u16,
     request_id: u64,
+}
+
+/// The header of a frame of `kind` for `request_id` whose payload is `payload_len` bytes, for a sender that
+/// writes the payload from where it already is; `None` when the payload is over [`MAX_PAYLOAD_LEN`].
+pub fn frame_header(kind: FrameKind, request_id: u64, payload_len: usize) -> Option<[u8; HEADER_LEN]> {
+    let length = u32::try_from(payload_len).ok().filter(|&len| len <= MAX_PAYLOAD_LEN)?;
+    Some(Header { length, kind, flags: 0, request_id }.encode())
 }
 
 impl Header {
@@ -793,6 +833,31 @@ impl ProbeProgress {
     }
 }
 
+/// Appends capability names: for each kind in ABI order, a count (2 bytes), then each name as its length (1
+/// byte) and its bytes.
+fn encode_capabilities(capabilities: &PerKind<Vec<String>>, out: &mut Vec<u8>) {
+    for (_, names) in capabilities.iter() {
+        out.extend_from_slice(&(names.len() as u16).to_le_bytes());
+        for name in names {
+            out.push(name.len() as u8);
+            out.extend_from_slice(name.as_bytes());
+        }
+    }
+}
+
+/// Reads what [`encode_capabilities`] wrote.
+fn decode_capabilities(fields: &mut Fields<'_>) -> Result<PerKind<Vec<String>>, PayloadError> {
+    let mut capabilities = PerKind::<Vec<String>>::default();
+    for kind in CapabilityKind::ALL {
+        let count = fields.u16(format_args!("the {kind} count"))?;
+        for i in 0..count {
+            let len = usize::from(fields.u8(format_args!("{kind} name {i}'s length"))?);
+            capabilities[kind].push(fields.text(len, format_args!("{kind} name {i}"))?.to_owned());
+        }
+    }
+    Ok(capabilities)
+}
+
 /// The fixed part of a `ProbeReport` payload, before its step records.
 const REPORT_FIXED_LEN: usize = 12;
 /// The size of one step record.
@@ -825,13 +890,7 @@ impl ProbeReport {
             out.extend_from_slice(&timing.nanos.to_le_bytes());
         }
         out.extend_from_slice(message.as_bytes());
-        for (_, names) in self.capabilities.iter() {
-            out.extend_from_slice(&(names.len() as u16).to_le_bytes());
-            for name in names {
-                out.push(name.len() as u8);
-                out.extend_from_slice(name.as_bytes());
-            }
-        }
+        encode_capabilities(&self.capabilities, &mut out);
         Ok(out)
     }
 
@@ -874,14 +933,7 @@ impl ProbeReport {
                 .ok_or_else(|| fields.malformed(format!("the status is {status}, which is no aisopod_status")))?;
             ProbeOutcome::Failed { step, status, message: message.to_owned() }
         };
-        let mut capabilities = PerKind::<Vec<String>>::default();
-        for kind in CapabilityKind::ALL {
-            let count = fields.u16(format_args!("the {kind} count"))?;
-            for i in 0..count {
-                let len = usize::from(fields.u8(format_args!("{kind} name {i}'s length"))?);
-                capabilities[kind].push(fields.text(len, format_args!("{kind} name {i}"))?.to_owned());
-            }
-        }
+        let capabilities = decode_capabilities(&mut fields)?;
         fields.end()?;
         let report = ProbeReport { outcome, steps, capabilities };
         report.check().map_err(|why| fields.malformed(why))?;
@@ -929,5 +981,6 @@ impl ProbeReport {
     }
 }
 
+pub mod hosting;
 #[cfg(test)]
 mod tests;

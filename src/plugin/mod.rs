@@ -44,7 +44,7 @@ use crate::sync::{read, write};
 
 /// One loaded plugin.
 pub(crate) struct LoadedPlugin {
-    info: Arc<PluginInfo>,
+    pub(crate) info: Arc<PluginInfo>,
     /// Held only briefly, never while plugin code runs.
     live: RwLock<Live>,
     in_flight: InFlightCount,

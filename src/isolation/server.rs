@@ -1,0 +1,440 @@
+//! The helper's side of the channel: the handshake, then serving requests (pings, probes, and hosting one
+//! plugin) on as many threads as there are requests in flight.
+//!
+//! Threads take turns reading the channel: the one holding the reader lock reads one frame, lets the lock go,
+//! and serves the frame, while the next thread reads the next. A thread that takes the last frame while no
+//! other waits to read starts one more, up to [`MAX_THREADS`], so a call that runs long never holds up the
+//! others, and a lone caller's request is served by the thread that read it, with no hand-over. Every reply
+//! is written whole under the writer lock.
+//!
+//! Any thread that finds the channel broken ends the process with the exit code of [`HelperExit`] and one
+//! line on stderr.
+
+use std::ffi::c_void;
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::helper::{describe_io_error, HelperExit};
+use super::probe::{probe_observed, read_plugin};
+use super::protocol::hosting::{
+    encode_loaded, CallResult, EmitRequest, InitRequest, InvokeRequest, LoadRequest, LogRecord, ResourceLimits,
+};
+use super::protocol::{
+    frame_header, Decoder, ErrorCode, ErrorReply, Frame, FrameError, FrameKind, Handshake, HandshakeError,
+    ProbeProgress, ProbeRequest, MAX_PAYLOAD_LEN,
+};
+use crate::abi::aisopod_sink;
+use crate::error::{Error, Status};
+use crate::loader::parse_host_version;
+use crate::plugin::{HostShared, LoadedPlugin};
+use crate::sync::{lock, read, write};
+
+/// How much the helper reads from the channel at once.
+const READ_CHUNK: usize = 64 * 1024;
+/// The most threads serving requests at once.
+pub const MAX_THREADS: usize = 64;
+
+/// Why the helper stops: its exit and the line it writes to stderr.
+#[derive(Debug)]
+pub struct Stop {
+    pub exit: HelperExit,
+    pub why: String,
+}
+
+impl Stop {
+    fn new(exit: HelperExit, why: impl Into<String>) -> Stop {
+        Stop { exit, why: why.into() }
+    }
+}
+
+/// The helper's end of the channel, and what it hosts.
+pub struct Server {
+    reader: Mutex<Reader>,
+    writer: Mutex<UnixStream>,
+    /// The plugin loaded by a `Load` request, until `Unload`.
+    hosted: RwLock<Option<Arc<LoadedPlugin>>>,
+    shared: Arc<HostShared>,
+    /// Threads waiting for the reader lock or reading.
+    readers: AtomicUsize,
+    threads: AtomicUsize,
+}
+
+/// The reading half: the stream, the decoder and what was read but not decoded yet.
+struct Reader {
+    stream: UnixStream,
+    decoder: Decoder,
+    buffer: Vec<u8>,
+    start: usize,
+    /// Set once the host closed the channel between frames.
+    closed: bool,
+}
+
+impl Server {
+    /// A server on `stream`, the helper's end of the channel.
+    pub fn new(stream: UnixStream) -> Result<Arc<Server>, Stop> {
+        let writer = stream.try_clone().map_err(|e| {
+            Stop::new(HelperExit::ChannelIo, format!("cannot use the channel: {}", describe_io_error(&e)))
+        })?;
+        Ok(Arc::new(Server {
+            reader: Mutex::new(Reader { stream, decoder: Decoder::new(), buffer: Vec::new(), start: 0, closed: false }),
+            writer: Mutex::new(writer),
+            hosted: RwLock::new(None),
+            shared: Arc::default(),
+            readers: AtomicUsize::new(0),
+            threads: AtomicUsize::new(1),
+        }))
+    }
+
+    /// Reads the host's handshake and answers with ours, or refuses it.
+    pub fn handshake(&self) -> Result<(), Stop> {
+        let frame = self
+            .receive()?
+            .ok_or_else(|| Stop::new(HelperExit::ProtocolError, "the channel closed before the handshake"))?;
+        let accepted = if frame.kind == FrameKind::HANDSHAKE {
+            Handshake::accept(&frame.payload).map_err(|e: HandshakeError| e.to_string())
+        } else {
+            Err(format!("the first frame is {}, not a handshake", frame.kind))
+        };
+        if let Err(why) = accepted {
+            let why = format!("refused the handshake: {why}");
+            self.send(&Frame::refused(&why))?;
+            return Err(Stop::new(HelperExit::HandshakeRefused, why));
+        }
+        self.send(&Frame::handshake(&Handshake::ours()))
+    }
+
+    /// Serves requests until the host closes the channel; plugin log messages go to the host from now on.
+    pub fn serve(self: &Arc<Server>) -> Result<(), Stop> {
+        let weak = Arc::downgrade(self);
+        self.shared.logger.set_callback(Some(Arc::new(move |level, source: &str, message: &str| {
+            if let Some(server) = weak.upgrade() {
+                let record = LogRecord { level, source: source.to_owned(), message: message.to_owned() };
+                // A log line that cannot be sent is dropped: the call it came from reports the broken channel.
+                let _ = server.send(&record.frame());
+            }
+        })));
+        self.work()
+    }
+
+    /// One thread's loop: read a frame, serve it, again. A `Probe` is served before the reader lock is let go,
+    /// so that probes run one at a time in the order they came, and a plugin that ends the helper is the one
+    /// whose probe was in flight.
+    fn work(self: &Arc<Server>) -> Result<(), Stop> {
+        loop {
+            self.readers.fetch_add(1, Ordering::SeqCst);
+            let mut reader = lock(&self.reader);
+            let frame = self.receive_locked(&mut reader);
+            let waiting = self.readers.fetch_sub(1, Ordering::SeqCst) - 1;
+            let Some(frame) = frame? else { return Ok(()) };
+            if frame.kind == FrameKind::PROBE {
+                let reply = self.probe(frame.request_id, &frame.payload)?;
+                self.send(&reply)?;
+                continue;
+            }
+            drop(reader);
+            if waiting == 0 {
+                self.start_thread();
+            }
+            self.serve_frame(frame)?;
+        }
+    }
+
+    /// Starts one more serving thread, unless there are [`MAX_THREADS`]; a thread that cannot start is no
+    /// error: the requests wait for a free one.
+    fn start_thread(self: &Arc<Server>) {
+        if self.threads.fetch_add(1, Ordering::SeqCst) >= MAX_THREADS {
+            self.threads.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        let server = self.clone();
+        let started = std::thread::Builder::new().name("aisopod-serve".into()).spawn(move || {
+            if let Err(stop) = server.work() {
+                exit_now(&stop);
+            }
+        });
+        if started.is_err() {
+            self.threads.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The next frame, or `None` once the host closed the channel between frames.
+    fn receive(&self) -> Result<Option<Frame>, Stop> {
+        self.receive_locked(&mut lock(&self.reader))
+    }
+
+    fn receive_locked(&self, reader: &mut Reader) -> Result<Option<Frame>, Stop> {
+        loop {
+            if reader.closed {
+                return Ok(None);
+            }
+            let mut input = &reader.buffer[reader.start..];
+            let decoded = reader.decoder.decode(&mut input);
+            reader.start = reader.buffer.len() - input.len();
+            match decoded {
+                Ok(Some(frame)) => return Ok(Some(frame)),
+                Ok(None) => {}
+                Err(error) => return Err(self.refuse_bad_frame(error)),
+            }
+            reader.buffer.resize(READ_CHUNK, 0);
+            let read = loop {
+                match reader.stream.read(&mut reader.buffer) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other,
+                }
+            };
+            let read = read.map_err(|e| {
+                Stop::new(HelperExit::ChannelIo, format!("reading the channel failed: {}", describe_io_error(&e)))
+            })?;
+            reader.buffer.truncate(read);
+            reader.start = 0;
+            if read == 0 {
+                reader.decoder.finish().map_err(|error| Stop::new(HelperExit::ProtocolError, error.to_string()))?;
+                reader.closed = true;
+            }
+        }
+    }
+
+    /// Writes `frame` whole.
+    pub fn send(&self, frame: &Frame) -> Result<(), Stop> {
+        self.send_parts(frame.kind, frame.request_id, &frame.payload)
+    }
+
+    /// Writes a frame of `kind` for `request_id` whose payload is `payload`, from where it is.
+    fn send_parts(&self, kind: FrameKind, request_id: u64, payload: &[u8]) -> Result<(), Stop> {
+        let header = frame_header(kind, request_id, payload.len()).ok_or_else(|| {
+            Stop::new(HelperExit::ProtocolError, format!("cannot send {kind}: a payload of {} bytes", payload.len()))
+        })?;
+        let mut writer = lock(&self.writer);
+        write_all_vectored(&mut writer, &header, payload).map_err(|e| {
+            Stop::new(HelperExit::ChannelIo, format!("writing {kind} to the channel failed: {}", describe_io_error(&e)))
+        })
+    }
+
+    /// Replies to a frame whose header broke the format, naming what was wrong, and stops: the stream cannot
+    /// be read any further.
+    fn refuse_bad_frame(&self, error: FrameError) -> Stop {
+        let request_id = match error {
+            FrameError::TooLarge { request_id, .. } | FrameError::UnknownFlags { request_id, .. } => request_id,
+            FrameError::Truncated { .. } => 0,
+        };
+        let reply = Frame::error(request_id, &ErrorReply::new(ErrorCode::BAD_FRAME, error.to_string()));
+        match self.send(&reply) {
+            Ok(()) => Stop::new(HelperExit::ProtocolError, error.to_string()),
+            Err(stop) => stop,
+        }
+    }
+
+    /// Serves one request and sends its reply.
+    fn serve_frame(&self, request: Frame) -> Result<(), Stop> {
+        let id = request.request_id;
+        let reply = match request.kind {
+            FrameKind::PING => Frame::new(FrameKind::PONG, id, request.payload),
+            FrameKind::LOAD => self.load(&request.payload).frame(id),
+            FrameKind::INIT => self.init(&request.payload).frame(id),
+            FrameKind::INVOKE => self.invoke(id, &request.payload).frame(id),
+            FrameKind::EMIT => self.emit(id, &request.payload).frame(id),
+            FrameKind::UNLOAD => self.unload().frame(id),
+            kind if kind.name().is_none() => Frame::error(
+                id,
+                &ErrorReply::new(
+                    ErrorCode::UNKNOWN_KIND,
+                    format!("request {id}: {kind} is not a frame kind this helper knows"),
+                ),
+            ),
+            kind => Frame::error(
+                id,
+                &ErrorReply::new(
+                    ErrorCode::UNEXPECTED_KIND,
+                    format!("request {id}: the helper does not accept {kind} here"),
+                ),
+            ),
+        };
+        self.send(&reply)
+    }
+
+    /// Probes the plugin a `Probe` payload names, sending a `ProbeProgress` as each step finishes; returns the
+    /// `ProbeReport`, or an `Error` saying what is wrong with the payload or the report.
+    fn probe(&self, request_id: u64, payload: &[u8]) -> Result<Frame, Stop> {
+        let bad = |why: String| Frame::error(request_id, &ErrorReply::new(ErrorCode::BAD_PAYLOAD, why));
+        let request = match ProbeRequest::decode(payload) {
+            Ok(request) => request,
+            Err(e) => return Ok(bad(format!("request {request_id}: {e}"))),
+        };
+        let mut sent = Ok(());
+        let report =
+            probe_observed(&request.plugin_dir, &request.host_version, request.init_config.as_deref(), &mut |step| {
+                if sent.is_ok() {
+                    sent = self.send(&ProbeProgress(step).frame(request_id));
+                }
+            });
+        sent?;
+        Ok(report.frame(request_id).unwrap_or_else(|e| bad(format!("request {request_id}: {e}"))))
+    }
+
+    /// Loads the plugin to host, within the request's resource limits.
+    fn load(&self, payload: &[u8]) -> CallResult {
+        let request = match LoadRequest::decode(payload) {
+            Ok(request) => request,
+            Err(e) => return CallResult::failed(Status::InvalidArgument, e.to_string()),
+        };
+        let mut hosted = write(&self.hosted);
+        if let Some(plugin) = hosted.as_ref() {
+            let message = format!("this helper already hosts plugin '{}'", plugin.info.manifest.id);
+            return CallResult::failed(Status::AlreadyLoaded, message);
+        }
+        if let Err(error) = apply_limits(&request.limits) {
+            return CallResult::failed(Status::Io, error);
+        }
+        let loaded = parse_host_version(&request.host_version).and_then(|version| {
+            let info = read_plugin(&request.plugin_dir)?;
+            LoadedPlugin::load(info, &version, &self.shared)
+        });
+        match loaded {
+            Ok(plugin) => {
+                let body = encode_loaded(&plugin.registered_capabilities());
+                *hosted = Some(Arc::new(plugin));
+                CallResult::ok(body)
+            }
+            Err(error) => failed(&error),
+        }
+    }
+
+    fn hosted(&self) -> Result<Arc<LoadedPlugin>, Error> {
+        read(&self.hosted).clone().ok_or_else(|| Error::new(Status::NotLoaded, "this helper hosts no plugin yet"))
+    }
+
+    fn init(&self, payload: &[u8]) -> CallResult {
+        let request = match InitRequest::decode(payload) {
+            Ok(request) => request,
+            Err(e) => return CallResult::failed(Status::InvalidArgument, e.to_string()),
+        };
+        match self.hosted().and_then(|plugin| plugin.init(&request.config, &request.data_dir)) {
+            Ok(()) => CallResult::ok(Vec::new()),
+            Err(error) => failed(&error),
+        }
+    }
+
+    fn invoke(&self, request_id: u64, payload: &[u8]) -> CallResult {
+        let request = match InvokeRequest::decode(payload) {
+            Ok(request) => request,
+            Err(e) => return CallResult::failed(Status::InvalidArgument, e.to_string()),
+        };
+        let mut output = Output { server: self, request_id };
+        let sink = output.sink();
+        match self.hosted().and_then(|plugin| plugin.call(request.kind, request.name, request.input, Some(&sink))) {
+            Ok(()) => CallResult::ok(Vec::new()),
+            Err(error) => failed(&error),
+        }
+    }
+
+    fn emit(&self, request_id: u64, payload: &[u8]) -> CallResult {
+        let request = match EmitRequest::decode(payload) {
+            Ok(request) => request,
+            Err(e) => return CallResult::failed(Status::InvalidArgument, e.to_string()),
+        };
+        let mut output = Output { server: self, request_id };
+        let sink = output.sink();
+        match self.hosted().and_then(|plugin| plugin.call_hook(request.event, request.input, Some(&sink))) {
+            Ok(ran) => CallResult::ok(vec![u8::from(ran)]),
+            Err(error) => failed(&error),
+        }
+    }
+
+    fn unload(&self) -> CallResult {
+        let mut hosted = write(&self.hosted);
+        let Some(plugin) = hosted.as_ref() else {
+            return CallResult::failed(Status::NotLoaded, "this helper hosts no plugin");
+        };
+        match plugin.teardown() {
+            Ok(()) => {
+                *hosted = None;
+                CallResult::ok(Vec::new())
+            }
+            Err(error) => failed(&error),
+        }
+    }
+}
+
+/// Writes `header` then `payload`, with as few system calls as the socket allows.
+fn write_all_vectored(stream: &mut UnixStream, header: &[u8], payload: &[u8]) -> io::Result<()> {
+    let (mut header, mut payload) = (header, payload);
+    while !header.is_empty() || !payload.is_empty() {
+        let written = match stream.write_vectored(&[io::IoSlice::new(header), io::IoSlice::new(payload)]) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(written) => written,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let from_header = written.min(header.len());
+        header = &header[from_header..];
+        payload = &payload[written - from_header..];
+    }
+    Ok(())
+}
+
+fn failed(error: &Error) -> CallResult {
+    CallResult::failed(error.status(), error.message())
+}
+
+/// Writes `stop`'s line to stderr and ends the process with its code, from any thread.
+pub fn exit_now(stop: &Stop) -> ! {
+    eprintln!("aisopod-plugin-host: {}", stop.why);
+    std::process::exit(i32::from(stop.exit.code()))
+}
+
+/// Sets the limits that are not 0 on this process, hard and soft.
+fn apply_limits(limits: &ResourceLimits) -> Result<(), String> {
+    let all = [
+        (libc::RLIMIT_AS, limits.address_space, "address space"),
+        (libc::RLIMIT_CPU, limits.cpu_seconds, "CPU time"),
+        (libc::RLIMIT_NOFILE, limits.open_files, "open files"),
+    ];
+    for (resource, value, what) in all {
+        if value == 0 {
+            continue;
+        }
+        let limit = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
+        // SAFETY: setrlimit reads the struct it is given.
+        if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+            let error = io::Error::last_os_error();
+            return Err(format!("cannot limit the helper's {what} to {value}: {}", describe_io_error(&error)));
+        }
+    }
+    Ok(())
+}
+
+/// A handler's sink in the helper: each write becomes `Output` frames of the call's request id.
+struct Output<'a> {
+    server: &'a Server,
+    request_id: u64,
+}
+
+impl Output<'_> {
+    fn sink(&mut self) -> aisopod_sink {
+        aisopod_sink { context: (self as *mut Output<'_>).cast(), write: Some(write_output) }
+    }
+}
+
+unsafe extern "C" fn write_output(context: *mut c_void, data: *const u8, len: usize) -> i32 {
+    if len == 0 {
+        return 0;
+    }
+    if data.is_null() {
+        return 1;
+    }
+    let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: `context` is the `Output` that made this sink, alive for the call; the plugin passes `len`
+        // readable bytes at `data`.
+        let output = unsafe { &*context.cast::<Output<'_>>() };
+        let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+        bytes
+            .chunks(MAX_PAYLOAD_LEN as usize)
+            .try_for_each(|chunk| output.server.send_parts(FrameKind::OUTPUT, output.request_id, chunk))
+    }));
+    match sent {
+        Ok(Ok(())) => 0,
+        _ => 1,
+    }
+}
