@@ -726,6 +726,13 @@ typedef const struct aisopod_plugin *(*aisopod_plugin_create_fn)(const struct ai
  */
 #define AISOPOD_PLUGIN_STATE_INITIALIZED 2
 
+/**
+ * Isolated, and its helper process crashed, exited or was killed at a deadline: calls fail with the crash's
+ * status (`AISOPOD_STATUS_PLUGIN_CRASHED` or `AISOPOD_STATUS_TIMEOUT`) until its restart policy starts it
+ * again or it is unloaded.
+ */
+#define AISOPOD_PLUGIN_STATE_CRASHED 3
+
 
 
 /**

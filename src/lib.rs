@@ -66,12 +66,15 @@ pub use discovery::{
 #[cfg(feature = "loader")]
 pub use error::{Error, Result, Status};
 #[cfg(feature = "loader")]
-pub use loader::{Capability, Loader, PluginState, Probed, VecSink, DEFAULT_CALL_TIMEOUT};
+pub use isolation::protocol::hosting::ResourceLimits;
+#[cfg(feature = "loader")]
+pub use loader::{Capability, Loader, PluginState, PluginUsage, Probed, RestartPolicy, VecSink, DEFAULT_CALL_TIMEOUT};
 #[cfg(feature = "loader")]
 pub use log::{LogCallback, LogLevel, Logger};
 #[cfg(feature = "loader")]
 pub use manifest::{
-    check_capability_name, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_FILE_NAME, MANIFEST_MAX_BYTES,
+    check_capability_name, Isolation, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_FILE_NAME,
+    MANIFEST_MAX_BYTES,
 };
 #[cfg(feature = "loader")]
 pub use quarantine::{Record as QuarantineRecord, Verdict as QuarantineVerdict};

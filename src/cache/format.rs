@@ -11,12 +11,13 @@ use crate::abi::AISOPOD_ABI_VERSION;
 use crate::capability_kind::{CapabilityKind, PerKind};
 use crate::error::Status;
 use crate::file_stamp::FileStamp;
-use crate::manifest::Manifest;
+use crate::manifest::{Isolation, Manifest};
 use crate::paths;
 use crate::quarantine::{Quarantine, Record, Verdict};
 
 const MAGIC: &[u8; 8] = b"AISOPODC";
-/// 2: license, homepage, repository and warnings after the host bounds. 3: the quarantine after the entries.
+/// 2: license, homepage, repository and warnings after the host bounds. 3: the quarantine after the entries,
+/// and `isolation` in the flags byte (bits 2-3).
 const FORMAT_VERSION: u32 = 3;
 
 /// A 64-bit checksum, eight bytes at a time: enough to tell a torn or corrupted file from a whole one (it
@@ -61,7 +62,12 @@ fn encode_as<'a>(
             w.str(text);
         }
         w.str(&m.version.to_string());
-        w.0.push(u8::from(m.thread_safe) | u8::from(m.unload) << 1);
+        let isolation = match m.isolation {
+            None => 0,
+            Some(Isolation::None) => 1,
+            Some(Isolation::Process) => 2,
+        };
+        w.0.push(u8::from(m.thread_safe) | u8::from(m.unload) << 1 | isolation << 2);
         for list in m.capabilities.values() {
             w.strings(list);
         }
@@ -298,6 +304,12 @@ impl<'a> Reader<'a> {
             description,
             author,
             entry_point,
+            isolation: match flags >> 2 & 3 {
+                0 => None,
+                1 => Some(Isolation::None),
+                2 => Some(Isolation::Process),
+                _ => return None,
+            },
             thread_safe: flags & 1 != 0,
             unload: flags & 2 != 0,
             capabilities,

@@ -17,6 +17,10 @@ pub const AISOPOD_PLUGIN_STATE_UNLOADED: aisopod_plugin_state = 0;
 pub const AISOPOD_PLUGIN_STATE_LOADED: aisopod_plugin_state = 1;
 /// Initialized: its capabilities can be invoked.
 pub const AISOPOD_PLUGIN_STATE_INITIALIZED: aisopod_plugin_state = 2;
+/// Isolated, and its helper process crashed, exited or was killed at a deadline: calls fail with the crash's
+/// status (`AISOPOD_STATUS_PLUGIN_CRASHED` or `AISOPOD_STATUS_TIMEOUT`) until its restart policy starts it
+/// again or it is unloaded.
+pub const AISOPOD_PLUGIN_STATE_CRASHED: aisopod_plugin_state = 3;
 
 /// Loads the discovered plugin `id`, in this order: checks the host version against the manifest's range;
 /// resolves the library path and refuses one outside the plugin directory; reads its ELF header and refuses a
@@ -158,6 +162,7 @@ pub extern "C" fn aisopod_loader_plugin_state(
                 None => AISOPOD_PLUGIN_STATE_UNLOADED,
                 Some(PluginState::Loaded) => AISOPOD_PLUGIN_STATE_LOADED,
                 Some(PluginState::Initialized) => AISOPOD_PLUGIN_STATE_INITIALIZED,
+                Some(PluginState::Crashed) => AISOPOD_PLUGIN_STATE_CRASHED,
             };
             Ok(state)
         })

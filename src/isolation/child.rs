@@ -70,10 +70,57 @@ extern "C" {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub ending: Ending,
+    /// What the helper used, from `wait4`, when it was reaped here.
+    pub usage: Option<Usage>,
     /// The last [`STDERR_TAIL_LEN`] bytes the helper wrote to stderr, or all of them if fewer.
     pub stderr_tail: Vec<u8>,
     /// How many earlier bytes of stderr were dropped to keep the tail.
     pub stderr_dropped: u64,
+}
+
+/// What a helper process used over its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// CPU time in user mode, in microseconds.
+    pub user_micros: u64,
+    /// CPU time in the kernel, in microseconds.
+    pub system_micros: u64,
+    /// The largest resident set, in bytes.
+    pub peak_rss_bytes: u64,
+}
+
+impl Usage {
+    fn from_rusage(usage: &libc::rusage) -> Usage {
+        let micros = |time: libc::timeval| (time.tv_sec.max(0) as u64) * 1_000_000 + time.tv_usec.max(0) as u64;
+        Usage {
+            user_micros: micros(usage.ru_utime),
+            system_micros: micros(usage.ru_stime),
+            // Linux counts ru_maxrss in KiB.
+            peak_rss_bytes: (usage.ru_maxrss.max(0) as u64) * 1024,
+        }
+    }
+
+    /// What the running process `pid` has used so far, from `/proc/<pid>/stat` and `/proc/<pid>/status`;
+    /// `None` when they cannot be read.
+    pub fn of_running(pid: libc::pid_t) -> Option<Usage> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<&str> = stat.get(stat.rfind(')')? + 2..)?.split(' ').collect();
+        // SAFETY: sysconf has no preconditions.
+        let ticks = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok().filter(|&t| t > 0)?;
+        let (user, system): (u64, u64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let peak_kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        Some(Usage {
+            user_micros: user * 1_000_000 / ticks,
+            system_micros: system * 1_000_000 / ticks,
+            peak_rss_bytes: peak_kib * 1024,
+        })
+    }
 }
 
 impl Outcome {
@@ -153,6 +200,8 @@ pub struct Child {
     in_flight: HashSet<u64>,
     next_request_id: u64,
     peer: Option<Handshake>,
+    /// What the helper used, once `wait4` reaped it.
+    usage: Option<Usage>,
     /// Set once the helper has been reaped (or given up on).
     outcome: Option<Outcome>,
 }
@@ -187,6 +236,7 @@ impl Child {
             in_flight: HashSet::new(),
             next_request_id: 1,
             peer: None,
+            usage: None,
             outcome: None,
         };
         let ours = [child.channel.as_ref(), child.stderr.as_ref()].map(|fd| fd.map(AsRawFd::as_raw_fd));
@@ -218,6 +268,17 @@ impl Child {
     /// How the helper ended, once it has.
     pub fn outcome(&self) -> Option<&Outcome> {
         self.outcome.as_ref()
+    }
+
+    /// Takes the loader's end of the channel, for a caller that does its own reading and writing; `request`
+    /// then fails as on a closed channel. The caller closes it (or shuts it down) to ask the helper to exit.
+    pub(crate) fn take_channel(&mut self) -> Option<OwnedFd> {
+        self.channel.take()
+    }
+
+    /// The read end of the helper's stderr, until the helper is reaped.
+    pub(crate) fn stderr_fd(&self) -> Option<RawFd> {
+        self.stderr.as_ref().map(AsRawFd::as_raw_fd)
     }
 
     fn handshake(&mut self, started: Instant, deadline: Instant) -> Result<(), Failure> {
@@ -494,7 +555,7 @@ impl Child {
     }
 
     /// Reads everything the stderr pipe holds now into the tail, without waiting; closes it at end of file.
-    fn drain_stderr(&mut self) {
+    pub(crate) fn drain_stderr(&mut self) {
         let Some(fd) = self.stderr.as_ref().map(AsRawFd::as_raw_fd) else { return };
         let mut buffer = [0u8; 8192];
         loop {
@@ -518,7 +579,7 @@ impl Child {
     /// with `SIGKILL` and records that it did not finish within `limit`, or with no limit (a helper killed for
     /// what it sent), that `SIGKILL` ended it. Returns how it ended (the recorded outcome, if it was reaped
     /// before).
-    fn reap(&mut self, deadline: Instant, limit: Option<Duration>) -> Outcome {
+    pub(crate) fn reap(&mut self, deadline: Instant, limit: Option<Duration>) -> Outcome {
         if let Some(outcome) = &self.outcome {
             return outcome.clone();
         }
@@ -540,6 +601,7 @@ impl Child {
         self.stderr = None;
         let outcome = Outcome {
             ending: ending.unwrap_or(Ending::Signaled(libc::SIGKILL)),
+            usage: self.usage.take(),
             stderr_tail: self.tail.bytes.iter().copied().collect(),
             stderr_dropped: self.tail.dropped,
         };
@@ -551,9 +613,12 @@ impl Child {
     fn wait_for_exit(&mut self, deadline: Instant) -> Option<Ending> {
         loop {
             let mut status = 0;
-            // SAFETY: waitpid on our own child, writing its status into `status`.
-            let rc = unsafe { libc::waitpid(self.pid, &mut status, libc::WNOHANG) };
+            // SAFETY: rusage is plain data; all zeroes is a valid value.
+            let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+            // SAFETY: wait4 on our own child, writing its status and usage into the given buffers.
+            let rc = unsafe { libc::wait4(self.pid, &mut status, libc::WNOHANG, &mut usage) };
             if rc == self.pid {
+                self.usage = Some(Usage::from_rusage(&usage));
                 if libc::WIFEXITED(status) {
                     return Some(Ending::Exited(libc::WEXITSTATUS(status)));
                 }

@@ -7,6 +7,8 @@
 pub mod batch;
 #[cfg(target_os = "linux")]
 pub mod child;
+#[cfg(target_os = "linux")]
+pub mod connection;
 pub mod ending;
 pub mod helper;
 pub mod locate;

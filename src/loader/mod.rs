@@ -16,11 +16,15 @@ use crate::discovery::{Discovery, SearchConfig};
 use crate::error::{Error, Result, Status};
 use crate::log::LogCallback;
 use crate::manifest::CapabilityKind;
+use crate::manifest::Isolation;
 use crate::plugin::{refuse_reentry, ExtensionPtr, HostShared, LoadedPlugin, Resolved};
 use crate::quarantine::Quarantine;
 use crate::sync::{lock, read, write};
 
+mod isolated;
+use isolated::IsolatedPlugin;
 mod probing;
+pub use isolated::{PluginUsage, RestartPolicy};
 pub use probing::{Probed, DEFAULT_CALL_TIMEOUT};
 
 /// Loads and runs plugins on behalf of one host application.
@@ -35,15 +39,53 @@ pub struct Loader {
     loaded: RwLock<LoadedSet>,
     lifecycle: Mutex<()>,
     shared: Arc<HostShared>,
-    isolation: RwLock<probing::IsolationSettings>,
+    isolation: Arc<RwLock<probing::IsolationSettings>>,
     quarantine: Mutex<Quarantine>,
 }
 
 /// Loaded plugins, in load order and by id.
 #[derive(Default)]
 struct LoadedSet {
-    order: Vec<Arc<LoadedPlugin>>,
-    by_id: HashMap<String, Arc<LoadedPlugin>, BuildFnv>,
+    order: Vec<Hosted>,
+    by_id: HashMap<String, Hosted, BuildFnv>,
+}
+
+/// A loaded plugin, in this process or in a helper process.
+#[derive(Clone)]
+enum Hosted {
+    Local(Arc<LoadedPlugin>),
+    Isolated(Arc<IsolatedPlugin>),
+}
+
+impl Hosted {
+    fn same(&self, other: &Hosted) -> bool {
+        match (self, other) {
+            (Hosted::Local(a), Hosted::Local(b)) => Arc::ptr_eq(a, b),
+            (Hosted::Isolated(a), Hosted::Isolated(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    fn teardown(&self) -> Result<()> {
+        match self {
+            Hosted::Local(plugin) => plugin.teardown(),
+            Hosted::Isolated(plugin) => plugin.teardown(),
+        }
+    }
+
+    fn is_pinned(&self) -> bool {
+        match self {
+            Hosted::Local(plugin) => plugin.is_pinned(),
+            Hosted::Isolated(plugin) => plugin.pins.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        }
+    }
+
+    fn call_hook(&self, event: &str, input: &[u8], sink: Option<&aisopod_sink>) -> Result<bool> {
+        match self {
+            Hosted::Local(plugin) => plugin.call_hook(event, input, sink),
+            Hosted::Isolated(plugin) => plugin.call_hook(event, input, sink),
+        }
+    }
 }
 
 /// A resolved capability of a loaded plugin: calling it costs one indirect call plus a status check.
@@ -52,14 +94,35 @@ struct LoadedSet {
 /// and a plugin whose [`Loader`] is dropped first stays loaded until its last capability is dropped, which
 /// then shuts it down, destroys it and closes its library.
 pub struct Capability {
-    resolved: Resolved,
+    target: Target,
+}
+
+enum Target {
+    Local(Resolved),
+    Isolated(IsolatedCapability),
+}
+
+/// A resolved capability of an isolated plugin: the plugin, pinned, and the handler's kind and name.
+struct IsolatedCapability {
+    plugin: Arc<IsolatedPlugin>,
+    kind: CapabilityKind,
+    name: Box<str>,
+}
+
+impl Drop for IsolatedCapability {
+    fn drop(&mut self) {
+        self.plugin.pins.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl Capability {
     /// Calls the handler with `input`, writing output to `sink` (discarded when `None`).
     #[inline]
     pub fn invoke(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
-        self.resolved.invoke(input, sink)
+        match &self.target {
+            Target::Local(resolved) => resolved.invoke(input, sink),
+            Target::Isolated(capability) => capability.plugin.call(capability.kind, &capability.name, input, sink),
+        }
     }
 
     /// Like [`Capability::invoke`], collecting the output into a vector.
@@ -103,13 +166,17 @@ impl<'a> VecSink<'a> {
     }
 }
 
-/// Whether a loaded plugin's `init` has succeeded.
+/// Whether a loaded plugin's `init` has succeeded, or its process has crashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PluginState {
     /// Loaded and registered, `init` not yet called or failed.
     Loaded,
     /// `init` succeeded: handlers can be invoked.
     Initialized,
+    /// An isolated plugin whose helper process crashed, exited or was killed at a deadline, and has not been
+    /// started again: calls fail with the crash's status until its restart policy starts it, or it is
+    /// unloaded.
+    Crashed,
 }
 
 impl Loader {
@@ -125,7 +192,7 @@ impl Loader {
             loaded: RwLock::default(),
             lifecycle: Mutex::new(()),
             shared: Arc::default(),
-            isolation: RwLock::default(),
+            isolation: Arc::default(),
             quarantine: Mutex::default(),
         })
     }
@@ -203,7 +270,13 @@ impl Loader {
     /// The state of a loaded plugin, or `None` when `id` is not loaded.
     pub fn plugin_state(&self, id: &str) -> Option<PluginState> {
         let plugin = read(&self.loaded).by_id.get(id).cloned()?;
-        Some(if plugin.is_initialized() { PluginState::Initialized } else { PluginState::Loaded })
+        Some(match plugin {
+            Hosted::Local(plugin) if plugin.is_initialized() => PluginState::Initialized,
+            Hosted::Local(_) => PluginState::Loaded,
+            Hosted::Isolated(plugin) if plugin.crash().is_some() => PluginState::Crashed,
+            Hosted::Isolated(plugin) if plugin.is_initialized() => PluginState::Initialized,
+            Hosted::Isolated(_) => PluginState::Loaded,
+        })
     }
 
     /// Loads the discovered plugin `id`: checks the host version, resolves and checks the library path, opens
@@ -219,7 +292,16 @@ impl Loader {
             Error::new(Status::NotFound, format!("no discovered plugin has id '{id}' (discover first?)"))
         })?;
         self.check_quarantine(&info)?;
-        let plugin = Arc::new(LoadedPlugin::load(info, &self.host_version, &self.shared)?);
+        let isolation = read(&self.isolation).isolation_of(id, info.manifest.isolation);
+        let plugin = match isolation {
+            Isolation::None => Hosted::Local(Arc::new(LoadedPlugin::load(info, &self.host_version, &self.shared)?)),
+            Isolation::Process => Hosted::Isolated(Arc::new(IsolatedPlugin::load(
+                info,
+                &self.host_version.to_string(),
+                &self.isolation,
+                &self.shared,
+            )?)),
+        };
         let mut loaded = write(&self.loaded);
         loaded.by_id.insert(id.to_owned(), plugin.clone());
         loaded.order.push(plugin);
@@ -231,7 +313,10 @@ impl Loader {
     pub fn init(&self, id: &str, config: &str, data_dir: &Path) -> Result<()> {
         refuse_reentry("init")?;
         let _lifecycle = lock(&self.lifecycle);
-        self.get_loaded(id)?.init(config, data_dir)
+        match self.get_loaded(id)? {
+            Hosted::Local(plugin) => plugin.init(config, data_dir),
+            Hosted::Isolated(plugin) => plugin.init(config, data_dir),
+        }
     }
 
     /// Calls handler `name` of `kind` in plugin `id` with `input`, writing output to `sink` (discarded when
@@ -244,7 +329,10 @@ impl Loader {
         input: &[u8],
         sink: Option<&aisopod_sink>,
     ) -> Result<()> {
-        self.get_loaded(id)?.call(kind, name, input, sink)
+        match self.get_loaded(id)? {
+            Hosted::Local(plugin) => plugin.call(kind, name, input, sink),
+            Hosted::Isolated(plugin) => plugin.call(kind, name, input, sink),
+        }
     }
 
     /// Like [`Loader::invoke`], collecting the output into a vector.
@@ -277,12 +365,45 @@ impl Loader {
     /// Resolves handler `name` of `kind` in the initialized plugin `id` into a [`Capability`], which calls it
     /// with no lookup and no lock. The plugin cannot be unloaded (`Status::Busy`) while the capability lives.
     pub fn resolve(&self, id: &str, kind: CapabilityKind, name: &str) -> Result<Capability> {
-        Ok(Capability { resolved: self.get_loaded(id)?.resolve(kind, name)? })
+        let target = match self.get_loaded(id)? {
+            Hosted::Local(plugin) => Target::Local(plugin.resolve(kind, name)?),
+            Hosted::Isolated(plugin) => {
+                plugin.check_handler(kind, name)?;
+                plugin.pins.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Target::Isolated(IsolatedCapability { plugin, kind, name: name.into() })
+            }
+        };
+        Ok(Capability { target })
     }
 
-    /// Asks loaded plugin `id` for its optional interface `extension_id`. Returns null when it has none.
+    /// Asks loaded plugin `id` for its optional interface `extension_id`. Returns null when it has none, and
+    /// always for an isolated plugin: its interfaces are pointers into another process.
     pub fn plugin_extension(&self, id: &str, extension_id: &str) -> Result<*const c_void> {
-        self.get_loaded(id)?.extension(extension_id)
+        match self.get_loaded(id)? {
+            Hosted::Local(plugin) => plugin.extension(extension_id),
+            Hosted::Isolated(_) => Ok(std::ptr::null()),
+        }
+    }
+
+    /// What isolated plugin `id`'s helper processes have used since it was loaded, restarts included.
+    /// `NotLoaded` when it is not loaded; `InvalidArgument` when it runs in this process, where its use
+    /// cannot be told from the host's.
+    pub fn plugin_usage(&self, id: &str) -> Result<PluginUsage> {
+        match self.get_loaded(id)? {
+            Hosted::Isolated(plugin) => Ok(plugin.usage()),
+            Hosted::Local(_) => Err(Error::new(
+                Status::InvalidArgument,
+                format!("plugin '{id}' runs in the host's process, where its resource use cannot be told apart"),
+            )),
+        }
+    }
+
+    /// The process id of isolated plugin `id`'s helper, while it runs.
+    pub fn plugin_pid(&self, id: &str) -> Option<i32> {
+        match self.get_loaded(id).ok()? {
+            Hosted::Isolated(plugin) => plugin.pid(),
+            Hosted::Local(_) => None,
+        }
     }
 
     /// Unloads plugin `id`: waits for its running handlers, then calls `shutdown` (if `init` succeeded),
@@ -294,11 +415,11 @@ impl Loader {
         plugin.teardown()?;
         let mut loaded = write(&self.loaded);
         loaded.by_id.remove(id);
-        loaded.order.retain(|p| !Arc::ptr_eq(p, &plugin));
+        loaded.order.retain(|p| !p.same(&plugin));
         Ok(())
     }
 
-    fn get_loaded(&self, id: &str) -> Result<Arc<LoadedPlugin>> {
+    fn get_loaded(&self, id: &str) -> Result<Hosted> {
         read(&self.loaded).by_id.get(id).cloned().ok_or_else(|| not_loaded(id))
     }
 }

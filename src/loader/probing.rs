@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::isolated::RestartPolicy;
 use super::Loader;
 use crate::cache::Cache;
 use crate::discovery::{Discovery, PluginInfo};
@@ -13,33 +14,97 @@ use crate::error::{Error, Result, Status};
 pub use crate::isolation::batch::Probed;
 #[cfg(target_os = "linux")]
 use crate::isolation::batch::{probe_batch, BatchSettings, ProbeJob};
+use crate::isolation::protocol::hosting::ResourceLimits;
 use crate::log::LogLevel;
+use crate::manifest::Isolation;
 use crate::quarantine::{quarantines, Quarantine, Record, Verdict};
 use crate::sync::{lock, read, write};
 
 /// How long plugin code in a helper process may run for one probe or call, unless the host says otherwise.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The host's isolation settings.
+/// A setting for every plugin, and the plugins that have their own.
+#[derive(Debug, Clone)]
+pub(crate) struct PerPlugin<T> {
+    default: T,
+    by_id: HashMap<String, T>,
+}
+
+impl<T: Copy> PerPlugin<T> {
+    fn new(default: T) -> PerPlugin<T> {
+        PerPlugin { default, by_id: HashMap::new() }
+    }
+
+    fn of(&self, id: &str) -> T {
+        self.by_id.get(id).copied().unwrap_or(self.default)
+    }
+
+    fn own(&self, id: &str) -> Option<T> {
+        self.by_id.get(id).copied()
+    }
+
+    /// Sets plugin `id`'s own value, or the default when `id` is `None`; `None` as the value removes the
+    /// plugin's own, or restores `initial` as the default.
+    fn set(&mut self, id: Option<&str>, value: Option<T>, initial: T) {
+        match (id, value) {
+            (Some(id), Some(value)) => {
+                self.by_id.insert(id.to_owned(), value);
+            }
+            (Some(id), None) => {
+                self.by_id.remove(id);
+            }
+            (None, value) => self.default = value.unwrap_or(initial),
+        }
+    }
+}
+
+/// The host's isolation settings, shared with the isolated plugins they apply to.
 #[derive(Debug)]
 pub(crate) struct IsolationSettings {
     /// The helper the host named, if any.
-    helper_path: Option<PathBuf>,
-    /// The deadline of each probe or call, for plugins without their own.
-    call_timeout: Duration,
-    /// Deadlines of single plugins, by id.
-    call_timeouts: HashMap<String, Duration>,
+    pub(crate) helper_path: Option<PathBuf>,
+    /// The deadline of each probe or call.
+    call_timeout: PerPlugin<Duration>,
     /// Whether discovery probes the plugins it has no verdict on.
     probe_on_discover: bool,
+    isolation: PerPlugin<Isolation>,
+    restart: PerPlugin<RestartPolicy>,
+    limits: PerPlugin<ResourceLimits>,
 }
 
 impl Default for IsolationSettings {
     fn default() -> Self {
         IsolationSettings {
             helper_path: None,
-            call_timeout: DEFAULT_CALL_TIMEOUT,
-            call_timeouts: HashMap::new(),
+            call_timeout: PerPlugin::new(DEFAULT_CALL_TIMEOUT),
             probe_on_discover: false,
+            isolation: PerPlugin::new(Isolation::None),
+            restart: PerPlugin::new(RestartPolicy::default()),
+            limits: PerPlugin::new(ResourceLimits::default()),
+        }
+    }
+}
+
+impl IsolationSettings {
+    pub(crate) fn call_timeout_of(&self, id: &str) -> Duration {
+        self.call_timeout.of(id)
+    }
+
+    pub(crate) fn restart_policy_of(&self, id: &str) -> RestartPolicy {
+        self.restart.of(id)
+    }
+
+    pub(crate) fn limits_of(&self, id: &str) -> ResourceLimits {
+        self.limits.of(id)
+    }
+
+    /// Where plugin `id`, whose manifest asks for `requested` (if anything), runs: the host's setting for that
+    /// plugin when it has one; otherwise the stronger of the manifest's request and the host's default, so
+    /// that a manifest can ask for more isolation, never for less.
+    pub(crate) fn isolation_of(&self, id: &str, requested: Option<Isolation>) -> Isolation {
+        match self.isolation.own(id) {
+            Some(own) => own,
+            None => requested.map_or(self.isolation.default, |requested| requested.max(self.isolation.default)),
         }
     }
 }
@@ -51,6 +116,32 @@ impl Loader {
         write(&self.isolation).helper_path = path;
     }
 
+    /// Sets where plugin `id` runs when it is next loaded, or where every plugin without its own setting runs
+    /// when `id` is `None`. `None` as the mode removes the plugin's own setting, or restores the default,
+    /// `Isolation::None`. A manifest's `isolation = "process"` applies unless the host set the plugin's own.
+    pub fn set_isolation(&self, id: Option<&str>, isolation: Option<Isolation>) {
+        write(&self.isolation).isolation.set(id, isolation, Isolation::None);
+    }
+
+    /// Where plugin `id`, as discovered, would run if loaded now.
+    pub fn isolation_of(&self, id: &str) -> Isolation {
+        let requested = self.discovery().find(id).and_then(|info| info.manifest.isolation);
+        read(&self.isolation).isolation_of(id, requested)
+    }
+
+    /// Sets how a crashed isolated plugin `id` (or every plugin without its own policy, when `id` is `None`)
+    /// is started again. `None` removes the plugin's own policy, or restores the default: no restarts.
+    pub fn set_restart_policy(&self, id: Option<&str>, policy: Option<RestartPolicy>) {
+        write(&self.isolation).restart.set(id, policy, RestartPolicy::default());
+    }
+
+    /// Sets the resource limits of the helper process of isolated plugin `id` (or of every plugin without its
+    /// own, when `id` is `None`), applied when it next starts. `None` removes the plugin's own limits, or
+    /// restores the default: no limits.
+    pub fn set_resource_limits(&self, id: Option<&str>, limits: Option<ResourceLimits>) {
+        write(&self.isolation).limits.set(id, limits, ResourceLimits::default());
+    }
+
     /// Sets the deadline of each probe (and each call into an isolated plugin) of plugin `id`, or of every
     /// plugin without its own when `id` is `None`. `None` as the timeout removes the plugin's own deadline, or
     /// restores the default of [`DEFAULT_CALL_TIMEOUT`]. A zero timeout is refused.
@@ -58,23 +149,13 @@ impl Loader {
         if timeout == Some(Duration::ZERO) {
             return Err(Error::new(Status::InvalidArgument, "a call timeout must be longer than 0 ms"));
         }
-        let mut settings = write(&self.isolation);
-        match (id, timeout) {
-            (Some(id), Some(timeout)) => {
-                settings.call_timeouts.insert(id.to_owned(), timeout);
-            }
-            (Some(id), None) => {
-                settings.call_timeouts.remove(id);
-            }
-            (None, timeout) => settings.call_timeout = timeout.unwrap_or(DEFAULT_CALL_TIMEOUT),
-        }
+        write(&self.isolation).call_timeout.set(id, timeout, DEFAULT_CALL_TIMEOUT);
         Ok(())
     }
 
     /// The deadline of a probe or call of plugin `id`.
     pub fn call_timeout(&self, id: &str) -> Duration {
-        let settings = read(&self.isolation);
-        settings.call_timeouts.get(id).copied().unwrap_or(settings.call_timeout)
+        read(&self.isolation).call_timeout_of(id)
     }
 
     /// Whether discovery probes, in helper processes, every plugin it finds that has no verdict yet (new, or

@@ -159,7 +159,7 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
     let mut manifest_version = None;
     let (mut id, mut name, mut version, mut entry_point) = (None, None, None, None);
     let (mut description, mut author, mut thread_safe, mut unload) = (None, None, None, None);
-    let (mut license, mut homepage, mut repository) = (None, None, None);
+    let (mut license, mut homepage, mut repository, mut isolation) = (None, None, None, None);
     let mut lists: PerKind<Option<Vec<Spanned<String>>>> = PerKind::default();
     let (mut min_host_version, mut max_host_version) = (None, None);
     while cursor.peek().is_some() {
@@ -195,6 +195,7 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
                     (Table::Plugin, "entry_point") => set(&mut entry_point, cursor.string()?)?,
                     (Table::Plugin, "thread_safe") => set(&mut thread_safe, cursor.boolean()?)?,
                     (Table::Plugin, "unload") => set(&mut unload, cursor.boolean()?)?,
+                    (Table::Plugin, "isolation") => set(&mut isolation, cursor.string()?)?,
                     (Table::Plugin, "license") => set(&mut license, cursor.string()?)?,
                     (Table::Plugin, "homepage") => set(&mut homepage, cursor.string()?)?,
                     (Table::Plugin, "repository") => set(&mut repository, cursor.string()?)?,
@@ -221,6 +222,7 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
             entry_point: entry_point?,
             thread_safe: thread_safe.unwrap_or(true),
             unload: unload.unwrap_or(true),
+            isolation,
             license,
             homepage,
             repository,

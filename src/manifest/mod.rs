@@ -35,6 +35,25 @@ pub const CAPABILITY_NAME_MAX_LEN: usize = 128;
 /// cbindgen:ignore
 pub const MANIFEST_VERSION: u32 = 1;
 
+/// Where a plugin's code runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Isolation {
+    /// In the host's process.
+    None,
+    /// In a helper process of its own.
+    Process,
+}
+
+impl Isolation {
+    /// The manifest's spelling: "none" or "process".
+    pub fn name(self) -> &'static str {
+        match self {
+            Isolation::None => "none",
+            Isolation::Process => "process",
+        }
+    }
+}
+
 /// A validated manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
@@ -49,6 +68,8 @@ pub struct Manifest {
     pub thread_safe: bool,
     /// When false, the library stays mapped after unload (`RTLD_NODELETE`).
     pub unload: bool,
+    /// `[plugin].isolation`: where the plugin asks to run, when it says; the host's setting for the plugin wins.
+    pub isolation: Option<Isolation>,
     /// Declared capability names, for each kind.
     pub capabilities: PerKind<Vec<String>>,
     /// Inclusive lower bound on the host version.

@@ -38,6 +38,7 @@ impl Table {
                 "entry_point",
                 "thread_safe",
                 "unload",
+                "isolation",
                 "license",
                 "homepage",
                 "repository",
@@ -103,6 +104,7 @@ pub(super) struct RawPlugin {
     pub(super) thread_safe: bool,
     #[serde(default = "default_true")]
     pub(super) unload: bool,
+    pub(super) isolation: Option<Spanned<String>>,
     pub(super) license: Option<Spanned<String>>,
     pub(super) homepage: Option<Spanned<String>>,
     pub(super) repository: Option<Spanned<String>>,

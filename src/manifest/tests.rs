@@ -123,6 +123,7 @@ fn fast_reader_agrees_with_the_full_parser() {
         GOOD.replace("author = \"A. Author\"", "author = 'lit\\eral'   # comment"),
         GOOD.replace("[compatibility]", "[compatibility] # trailing comment"),
         GOOD.replace("entry_point = \"hello\"", "entry_point = \"hello\"\nthread_safe = false\nunload = true"),
+        GOOD.replace("entry_point = \"hello\"", "entry_point = \"hello\"\nisolation = \"process\""),
         GOOD.replace("author = \"A. Author\"", "author = \"\""),
         GOOD.replace("tools = [\"greet\"]", "tools = []"),
         GOOD.replace("author = \"A. Author\"", "author = \"esc\\\"aped\""),

@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::growth::newer_version_note;
 use super::schema::RawManifest;
-use super::{line_of, spdx, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_VERSION};
+use super::{line_of, spdx, Isolation, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_VERSION};
 use crate::capability_kind::{CapabilityKind, PerKind};
 use crate::error::{Error, Result, Status};
 
@@ -64,6 +64,14 @@ impl Validator<'_> {
             }
         }
         let version = self.semver("[plugin].version", &plugin.version)?;
+        let isolation = match &plugin.isolation {
+            None => None,
+            Some(value) => Some(match value.get_ref().as_str() {
+                "none" => Isolation::None,
+                "process" => Isolation::Process,
+                _ => return self.invalid("[plugin].isolation", value, "must be \"none\" or \"process\""),
+            }),
+        };
         self.check_entry_point(&plugin.entry_point)?;
         if let Some(license) = &plugin.license {
             if let Err(why) = spdx::check_expression(license.get_ref()) {
@@ -108,6 +116,7 @@ impl Validator<'_> {
             entry_point: plugin.entry_point.into_inner(),
             thread_safe: plugin.thread_safe,
             unload: plugin.unload,
+            isolation,
             capabilities,
             min_host_version,
             max_host_version,

@@ -21,6 +21,12 @@
  *   CREATE_EXIT         aisopod_plugin_create calls exit(3)
  *   INIT_SEGFAULT       init writes through a null pointer (SIGSEGV)
  *   INIT_LOOP           init never returns (it sleeps in a loop)
+ *   HANDLER_MISCHIEF    tool "echo" misbehaves on some inputs: "segfault"
+ *                       writes through a null pointer, "overflow" recurses until
+ *                       the stack overflows, "hang" never returns, "exit" calls
+ *                       exit(5), "log" logs "echo was asked to log" at warn
+ *                       level through the host before echoing, "big" writes
+ *                       64 KiB of 'x' in one write
  *
  * Behaviour without switches: tool "echo" writes its input back, and fails with
  * code 7 when the input is "fail"; hook "ping" writes "<id>;". init fails with
@@ -83,10 +89,46 @@ __attribute__((constructor)) static void library_loaded_abort(void) {
 }
 #endif
 
-#ifdef INIT_SEGFAULT
+#if defined(INIT_SEGFAULT) || defined(HANDLER_MISCHIEF)
 /* Volatile, so that the compiler cannot see the store is through NULL and
  * replace it with a trap instruction: the process gets a real SIGSEGV. */
 static int *volatile nowhere = NULL;
+#endif
+
+#ifdef HANDLER_MISCHIEF
+static const aisopod_host *the_host = NULL;
+
+/* Recurses with a frame the compiler cannot drop, until the stack overflows long before the limit, which is
+ * volatile so that the compiler cannot call the recursion infinite. */
+static volatile int recursion_limit = 1 << 30;
+
+static int deeper(int depth) {
+    volatile char frame[4096];
+    frame[0] = (char)depth;
+    if (depth >= recursion_limit) return frame[0];
+    return deeper(depth + 1) + frame[0];
+}
+
+static int mischief(const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
+#define IS(word) (input_len == strlen(word) && memcmp(input, word, input_len) == 0)
+    if (IS("segfault")) *nowhere = 1;
+    if (IS("overflow")) return deeper(0);
+    if (IS("exit")) exit(5);
+    if (IS("hang")) {
+        for (;;) {
+            struct timespec pause = {1, 0};
+            nanosleep(&pause, NULL);
+        }
+    }
+    if (IS("log")) the_host->log(the_host, AISOPOD_LOG_WARN, "echo was asked to log");
+    if (IS("big")) {
+        static uint8_t big[65536];
+        memset(big, 'x', sizeof big);
+        return sink->write(sink->context, big, sizeof big) != 0 ? 1 : 2;
+    }
+    return 0;
+#undef IS
+}
 #endif
 
 static int32_t echo(void *userdata, const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
@@ -102,6 +144,10 @@ static int32_t echo(void *userdata, const uint8_t *input, size_t input_len, cons
     nanosleep(&pause, NULL);
 #endif
     int32_t code = 0;
+#ifdef HANDLER_MISCHIEF
+    int done = mischief(input, input_len, sink);
+    if (done != 0) return done == 2 ? 0 : done;
+#endif
     if (input_len == 4 && memcmp(input, "fail", 4) == 0) code = 7;
     else if (sink->write(sink->context, input, input_len) != 0) code = 1;
 #ifdef DETECT_OVERLAP
@@ -186,6 +232,9 @@ AISOPOD_PLUGIN_EXPORT uint32_t aisopod_plugin_abi_version(void) {
 
 #ifndef NO_CREATE_SYMBOL
 AISOPOD_PLUGIN_EXPORT const aisopod_plugin *aisopod_plugin_create(const aisopod_host *host) {
+#ifdef HANDLER_MISCHIEF
+    the_host = host;
+#endif
     events = host->get_extension(host, "test.events");
     callback = host->get_extension(host, "test.callback");
     record("create");

@@ -1,0 +1,419 @@
+//! A helper hosting a plugin, shared by every thread that calls it: requests from several threads are in
+//! flight together on its one channel, each waiting for its own reply.
+//!
+//! Writing a request takes the writer lock for that frame only. Reading is done by whichever waiting thread
+//! finds no one reading: it reads what the channel holds, sorts the frames by request id, and wakes the
+//! others; a lone caller reads its own reply with no hand-over. `Log` frames go to the log callback of the
+//! thread that read them. When the helper ends, or a call misses its deadline (the helper is then killed),
+//! every call in flight fails with how the helper ended.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::child::{Child, Outcome, Usage, CLOSE_GRACE};
+use super::ending::Ending;
+use super::protocol::hosting::LogRecord;
+use super::protocol::{frame_header, Decoder, Frame, FrameKind};
+use crate::io_error::describe;
+use crate::sync::lock;
+
+/// How long after killing a helper for a missed deadline the loader waits to see it end.
+const KILL_BOUND: Duration = Duration::from_secs(2);
+/// How much is read from the channel at once.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// How a call ended without a reply: the helper ended, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Died {
+    pub outcome: Outcome,
+    /// This call missed its deadline of this length, and the helper was killed for it.
+    pub timed_out: Option<Duration>,
+    /// Another call missed its deadline, and the helper was killed for it.
+    pub killed_for_another: bool,
+    /// The channel failed or the helper broke the protocol: the message says how.
+    pub protocol: Option<String>,
+}
+
+/// What a connection reports to the thread that reads a `Log` frame.
+pub type LogSink = Box<dyn Fn(LogRecord) + Send + Sync>;
+
+/// A running helper and the loader's end of its channel, for calls from any thread.
+pub struct Connection {
+    pid: libc::pid_t,
+    channel: OwnedFd,
+    child: Mutex<Child>,
+    writer: Mutex<()>,
+    state: Mutex<State>,
+    wake: Condvar,
+    next_request_id: AtomicU64,
+    on_log: LogSink,
+}
+
+#[derive(Default)]
+struct State {
+    decoder: Decoder,
+    /// Frames that arrived for requests in flight, by request id, in arrival order.
+    frames: HashMap<u64, VecDeque<Frame>>,
+    in_flight: HashSet<u64>,
+    /// A thread is reading the channel.
+    reading: bool,
+    /// The request whose deadline made the loader kill the helper, and that deadline's length.
+    killed_for: Option<(u64, Duration)>,
+    /// Set once the helper has ended.
+    ended: Option<Ended>,
+}
+
+#[derive(Clone)]
+struct Ended {
+    outcome: Outcome,
+    protocol: Option<String>,
+}
+
+impl Connection {
+    /// Takes over `child`, a helper past its handshake; `on_log` gets the `Log` frames it sends.
+    pub fn new(mut child: Child, on_log: LogSink) -> io::Result<Connection> {
+        let channel = child.take_channel().ok_or_else(|| io::Error::other("the helper's channel is closed"))?;
+        Ok(Connection {
+            pid: child.pid(),
+            channel,
+            child: Mutex::new(child),
+            writer: Mutex::new(()),
+            state: Mutex::new(State::default()),
+            wake: Condvar::new(),
+            next_request_id: AtomicU64::new(1),
+            on_log,
+        })
+    }
+
+    /// The helper's process id.
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// What the helper has used so far; once it has ended, what `wait4` reported.
+    pub fn usage(&self) -> Option<Usage> {
+        match &lock(&self.state).ended {
+            Some(ended) => ended.outcome.usage,
+            None => Usage::of_running(self.pid),
+        }
+    }
+
+    /// Whether the helper has ended.
+    pub fn has_ended(&self) -> bool {
+        lock(&self.state).ended.is_some()
+    }
+
+    /// Sends a request of `kind` with `payload` and waits, for at most `timeout`, for its reply: the first frame
+    /// of its request id that is not an `Output`. Each `Output` frame before it goes to `on_output`, on this
+    /// thread. A missed deadline kills the helper.
+    pub fn call(
+        &self,
+        kind: FrameKind,
+        payload: &[u8],
+        timeout: Duration,
+        on_output: &mut dyn FnMut(&[u8]),
+    ) -> Result<Frame, Box<Died>> {
+        let deadline = Instant::now() + timeout;
+        let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut state = lock(&self.state);
+            if let Some(ended) = &state.ended {
+                return Err(died(ended, &state, request_id));
+            }
+            state.in_flight.insert(request_id);
+        }
+        let result = self.send(kind, request_id, payload, deadline, timeout).and_then(|()| loop {
+            let frames = self.wait_for_frames(request_id, timeout, deadline)?;
+            let mut reply = None;
+            for frame in frames {
+                if frame.kind == FrameKind::OUTPUT {
+                    on_output(&frame.payload);
+                } else {
+                    reply = Some(frame);
+                    break;
+                }
+            }
+            if let Some(reply) = reply {
+                break Ok(reply);
+            }
+        });
+        let mut state = lock(&self.state);
+        state.in_flight.remove(&request_id);
+        state.frames.remove(&request_id);
+        result
+    }
+
+    /// Writes one frame whole by `deadline`. A helper that stops reading is killed at the deadline.
+    fn send(
+        &self,
+        kind: FrameKind,
+        request_id: u64,
+        payload: &[u8],
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), Box<Died>> {
+        let header = frame_header(kind, request_id, payload.len()).ok_or_else(|| {
+            let outcome = Outcome { ending: Ending::Lost, usage: None, stderr_tail: Vec::new(), stderr_dropped: 0 };
+            Box::new(Died {
+                outcome,
+                timed_out: None,
+                killed_for_another: false,
+                protocol: Some(format!("a {kind} payload of {} bytes is too large for a frame", payload.len())),
+            })
+        })?;
+        let writing = lock(&self.writer);
+        let mut parts = [&header[..], payload];
+        let fd = self.channel.as_raw_fd();
+        while parts.iter().any(|part| !part.is_empty()) {
+            let slices = [
+                libc::iovec { iov_base: parts[0].as_ptr() as *mut _, iov_len: parts[0].len() },
+                libc::iovec { iov_base: parts[1].as_ptr() as *mut _, iov_len: parts[1].len() },
+            ];
+            let message = libc::msghdr {
+                msg_name: std::ptr::null_mut(),
+                msg_namelen: 0,
+                msg_iov: slices.as_ptr() as *mut _,
+                msg_iovlen: 2,
+                msg_control: std::ptr::null_mut(),
+                msg_controllen: 0,
+                msg_flags: 0,
+            };
+            // SAFETY: the iovecs point into live buffers of the given lengths; MSG_NOSIGNAL turns a dead peer
+            // into EPIPE instead of a SIGPIPE that could kill the host.
+            let rc = unsafe { libc::sendmsg(fd, &message, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+            if rc >= 0 {
+                let mut written = rc as usize;
+                for part in &mut parts {
+                    let taken = written.min(part.len());
+                    *part = &part[taken..];
+                    written -= taken;
+                }
+                continue;
+            }
+            let error = io::Error::last_os_error();
+            match error.kind() {
+                io::ErrorKind::Interrupted => {}
+                io::ErrorKind::WouldBlock => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        drop(writing);
+                        self.kill(request_id, timeout);
+                        return Err(self.end(None, request_id));
+                    }
+                    poll_one(fd, libc::POLLOUT, left);
+                }
+                _ => {
+                    drop(writing);
+                    return Err(self
+                        .end(Some(format!("writing {kind} to the channel failed: {}", describe(&error))), request_id));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for frames of `request_id`, reading the channel when no other thread does.
+    fn wait_for_frames(&self, request_id: u64, timeout: Duration, deadline: Instant) -> Result<Vec<Frame>, Box<Died>> {
+        let mut state = lock(&self.state);
+        loop {
+            if let Some(frames) = state.frames.get_mut(&request_id).filter(|frames| !frames.is_empty()) {
+                return Ok(frames.drain(..).collect());
+            }
+            if let Some(ended) = &state.ended {
+                return Err(died(ended, &state, request_id));
+            }
+            let now = Instant::now();
+            if now >= deadline && state.killed_for.is_none() {
+                drop(state);
+                self.kill(request_id, timeout);
+                state = lock(&self.state);
+                continue;
+            }
+            // Past a deadline, the helper was killed: wait a bounded time to see it end.
+            let until = if state.killed_for.is_some() { deadline.max(now) + KILL_BOUND } else { deadline };
+            if !state.reading {
+                state.reading = true;
+                drop(state);
+                let (frames, logs, end) = self.read_some(until);
+                state = lock(&self.state);
+                state.reading = false;
+                for frame in frames {
+                    if state.in_flight.contains(&frame.request_id) {
+                        state.frames.entry(frame.request_id).or_default().push_back(frame);
+                    }
+                }
+                if let Some(why) = end {
+                    drop(state);
+                    self.end(why, request_id);
+                    state = lock(&self.state);
+                }
+                self.wake.notify_all();
+                if !logs.is_empty() {
+                    drop(state);
+                    logs.into_iter().for_each(|record| (self.on_log)(record));
+                    state = lock(&self.state);
+                }
+                if Instant::now() >= until && state.killed_for.is_some() && state.ended.is_none() {
+                    drop(state);
+                    self.end(Some("the helper was killed but did not end".to_owned()), request_id);
+                    state = lock(&self.state);
+                }
+                continue;
+            }
+            let left = until.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+            state = self.wake.wait_timeout(state, left).map(|(guard, _)| guard).unwrap_or_else(|e| e.into_inner().0);
+        }
+    }
+
+    /// Reads what arrives on the channel until some frames came, the channel ends, or `until` passes, draining
+    /// the helper's stderr meanwhile. Returns the frames, the `Log` records among them, and, when the channel
+    /// ended, `Some` with the reason for a broken channel or `None` for a plain close.
+    fn read_some(&self, until: Instant) -> (Vec<Frame>, Vec<LogRecord>, Option<Option<String>>) {
+        let fd = self.channel.as_raw_fd();
+        let mut buffer = vec![0u8; READ_CHUNK];
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return (Vec::new(), Vec::new(), None);
+            }
+            let stderr = lock(&self.child).stderr_fd();
+            let (channel_ready, stderr_ready) = poll_two(fd, stderr, left);
+            if stderr_ready {
+                lock(&self.child).drain_stderr();
+            }
+            if !channel_ready {
+                continue;
+            }
+            // SAFETY: reads into a valid buffer of the given length; the socket is non-blocking.
+            let rc = unsafe { libc::recv(fd, buffer.as_mut_ptr().cast(), buffer.len(), libc::MSG_DONTWAIT) };
+            if rc == 0 {
+                let finished = lock(&self.state).decoder.finish();
+                return (Vec::new(), Vec::new(), Some(finished.err().map(|e| e.to_string())));
+            }
+            if rc < 0 {
+                let error = io::Error::last_os_error();
+                match error.kind() {
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => continue,
+                    _ => {
+                        let why = format!("reading the channel failed: {}", describe(&error));
+                        return (Vec::new(), Vec::new(), Some(Some(why)));
+                    }
+                }
+            }
+            let mut input = &buffer[..rc as usize];
+            let mut frames = Vec::new();
+            let mut logs = Vec::new();
+            let mut state = lock(&self.state);
+            loop {
+                match state.decoder.decode(&mut input) {
+                    Ok(Some(frame)) if frame.kind == FrameKind::LOG && frame.request_id == 0 => {
+                        if let Ok(record) = LogRecord::decode(&frame.payload) {
+                            logs.push(record);
+                        }
+                    }
+                    Ok(Some(frame)) => frames.push(frame),
+                    Ok(None) => break,
+                    Err(error) => {
+                        drop(state);
+                        return (frames, logs, Some(Some(format!("the helper broke the frame format: {error}"))));
+                    }
+                }
+            }
+            drop(state);
+            if !frames.is_empty() || !logs.is_empty() {
+                return (frames, logs, None);
+            }
+        }
+    }
+
+    /// Kills the helper because request `request_id` missed its deadline of `limit`.
+    fn kill(&self, request_id: u64, limit: Duration) {
+        let mut state = lock(&self.state);
+        if state.killed_for.is_some() || state.ended.is_some() {
+            return;
+        }
+        state.killed_for = Some((request_id, limit));
+        drop(state);
+        // SAFETY: the pid is our child's, not reaped yet (only `end` reaps, and it has not run), so it names
+        // no other process.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+    }
+
+    /// Records that the helper ended (reaping it, killing it first if it still runs), wakes every waiting
+    /// call, and returns how `request_id` died.
+    fn end(&self, protocol: Option<String>, request_id: u64) -> Box<Died> {
+        {
+            let state = lock(&self.state);
+            if let Some(ended) = &state.ended {
+                return died(ended, &state, request_id);
+            }
+        }
+        // SAFETY: shutting down our own socket; it stays open (so its number is not reused) until drop.
+        unsafe { libc::shutdown(self.channel.as_raw_fd(), libc::SHUT_RDWR) };
+        let outcome = {
+            let mut child = lock(&self.child);
+            let limit = if protocol.is_some() { None } else { Some(CLOSE_GRACE) };
+            child.reap(Instant::now() + CLOSE_GRACE, limit)
+        };
+        let mut state = lock(&self.state);
+        let ended = state.ended.get_or_insert(Ended { outcome, protocol }).clone();
+        self.wake.notify_all();
+        died(&ended, &state, request_id)
+    }
+
+    /// Asks the helper to exit by closing the channel, and reaps it, killing it after `grace`.
+    pub fn shutdown(&self, grace: Duration) -> Option<Outcome> {
+        // SAFETY: as in `end`.
+        unsafe { libc::shutdown(self.channel.as_raw_fd(), libc::SHUT_RDWR) };
+        let outcome = lock(&self.child).reap(Instant::now() + grace, Some(grace));
+        let mut state = lock(&self.state);
+        state.ended.get_or_insert(Ended { outcome: outcome.clone(), protocol: None });
+        self.wake.notify_all();
+        Some(outcome)
+    }
+}
+
+/// How request `request_id` died, given how the helper ended.
+fn died(ended: &Ended, state: &MutexGuard<'_, State>, request_id: u64) -> Box<Died> {
+    let (timed_out, killed_for_another) = match state.killed_for {
+        Some((id, limit)) if id == request_id => (Some(limit), false),
+        Some(_) => (None, true),
+        None => (None, false),
+    };
+    Box::new(Died { outcome: ended.outcome.clone(), timed_out, killed_for_another, protocol: ended.protocol.clone() })
+}
+
+/// Polls `fd` for `events` for at most `timeout`.
+fn poll_one(fd: RawFd, events: libc::c_short, timeout: Duration) {
+    let mut fds = [libc::pollfd { fd, events, revents: 0 }];
+    let millis = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    // SAFETY: a valid array of one pollfd.
+    unsafe { libc::poll(fds.as_mut_ptr(), 1, millis) };
+}
+
+/// Polls the channel and stderr (when open) for reading, for at most `timeout`; returns which are ready.
+fn poll_two(channel: RawFd, stderr: Option<RawFd>, timeout: Duration) -> (bool, bool) {
+    let mut fds = [
+        libc::pollfd { fd: channel, events: libc::POLLIN, revents: 0 },
+        libc::pollfd { fd: stderr.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+    ];
+    let millis = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    // SAFETY: a valid array of two pollfd; a negative fd is ignored by poll.
+    let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, millis) };
+    if rc <= 0 {
+        return (false, false);
+    }
+    (fds[0].revents != 0, fds[1].revents != 0)
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if lock(&self.state).ended.is_none() {
+            self.shutdown(super::child::DROP_GRACE);
+        }
+    }
+}
