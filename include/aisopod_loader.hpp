@@ -1,7 +1,8 @@
 // aisopod_loader.hpp: a header-only C++17 wrapper over the whole C API in aisopod_loader.h.
 //
 // Every host function of the C API has a counterpart here (a test fails when one has none):
-//  - handles are move-only RAII objects: Loader, PluginInfo, Diagnostic, Capability;
+//  - handles are move-only RAII objects: Loader, PluginInfo, Diagnostic, Capability, QuarantineEntry;
+//  - probe verdicts are copied out of their C handle into plain ProbeVerdict values;
 //  - every failing call throws aisopod::Error, carrying the status and the loader's message;
 //  - strings are taken as std::string_view; one holding a NUL byte is refused with
 //    AISOPOD_STATUS_INVALID_ARGUMENT, since C would silently cut it short;
@@ -11,15 +12,18 @@
 // for plugins and has no wrapper.
 //
 // Thread safety is that of the C API: a Loader may be used from several threads at once (but not destroyed
-// or moved while in use); PluginInfo and Diagnostic are immutable snapshots; a Capability may be invoked
-// from several threads at once.
+// or moved while in use); PluginInfo, Diagnostic and QuarantineEntry are immutable snapshots; a Capability
+// may be invoked from several threads at once.
 #ifndef AISOPOD_LOADER_HPP
 #define AISOPOD_LOADER_HPP
 
+#include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -57,6 +61,9 @@ enum class Kind : aisopod_capability_kind {
     Provider = AISOPOD_CAPABILITY_PROVIDER,
     Hook = AISOPOD_CAPABILITY_HOOK,
 };
+
+/// Every capability kind, in the order of the C constants.
+inline constexpr std::array<Kind, 5> all_kinds{Kind::Tool, Kind::Command, Kind::Channel, Kind::Provider, Kind::Hook};
 
 /// The log levels, as the C constants.
 enum class LogLevel : aisopod_log_level {
@@ -197,6 +204,21 @@ struct DiagnosticFree {
 struct CapabilityFree {
     void operator()(aisopod_capability *p) const noexcept { aisopod_capability_free(p); }
 };
+struct ProbeResultsFree {
+    void operator()(aisopod_probe_results *p) const noexcept { aisopod_probe_results_free(p); }
+};
+struct QuarantineEntryFree {
+    void operator()(aisopod_quarantine_entry *p) const noexcept { aisopod_quarantine_entry_free(p); }
+};
+
+/// A deadline as the C API takes it: whole milliseconds, 0 to UINT32_MAX.
+inline uint32_t timeout_ms(std::chrono::milliseconds timeout, const char *function) {
+    if (timeout.count() < 0 || timeout.count() > static_cast<std::chrono::milliseconds::rep>(UINT32_MAX))
+        throw Error(AISOPOD_STATUS_INVALID_ARGUMENT, std::string(function) + ": timeout_ms " +
+                                                         std::to_string(timeout.count()) +
+                                                         " is outside 0 to 4294967295");
+    return static_cast<uint32_t>(timeout.count());
+}
 }  // namespace detail
 
 /// A discovered plugin: an immutable snapshot of its manifest and paths (owns an aisopod_plugin_info).
@@ -262,6 +284,63 @@ public:
 
 private:
     std::unique_ptr<aisopod_diagnostic, detail::DiagnosticFree> d_;
+};
+
+/// One step of a probe and how long it ran; for the step a crash or a deadline ended, until then.
+struct ProbeStep {
+    std::string name;
+    std::chrono::nanoseconds duration{};
+};
+
+/// The verdict on one probed plugin, copied out of the C API's aisopod_probe_results.
+struct ProbeVerdict {
+    std::string plugin_id;
+    /// AISOPOD_STATUS_OK when every step passed; else the failure, such as AISOPOD_STATUS_PLUGIN_CRASHED or
+    /// AISOPOD_STATUS_TIMEOUT.
+    aisopod_status status = AISOPOD_STATUS_OK;
+    /// The failure's message, naming the plugin and the step; "" when the plugin passed.
+    std::string message;
+    /// The step it failed in ("dlopen", "init", ...), or nothing when it passed.
+    std::optional<std::string> failed_step;
+    /// The steps that ran, in order, the failed one included.
+    std::vector<ProbeStep> steps;
+    /// The capabilities it registered, by kind, each in byte order; every kind is present.
+    std::map<Kind, std::vector<std::string>> capabilities;
+    /// The signal that killed its helper process, 0 when none.
+    int32_t signal = 0;
+    /// Its helper process's exit code, -1 when it did not exit.
+    int32_t exit_code = -1;
+    /// The last 4 KiB its helper process wrote to stderr when the plugin ended it; "" otherwise.
+    std::string stderr_tail;
+
+    bool passed() const noexcept { return status == AISOPOD_STATUS_OK; }
+};
+
+/// A quarantined library (owns an aisopod_quarantine_entry): its plugin, the probe's failure and when. It
+/// stays valid after the quarantine changes and after its Loader is gone.
+class QuarantineEntry {
+public:
+    /// Takes ownership of `entry`.
+    explicit QuarantineEntry(aisopod_quarantine_entry *entry) noexcept : e_(entry) {}
+
+    /// The plugin's id, as its manifest gave it when it was probed.
+    std::string plugin_id() const { return detail::str(aisopod_quarantine_entry_plugin_id(get())); }
+    std::string library_path() const { return detail::str(aisopod_quarantine_entry_library_path(get())); }
+    /// The probe's failure: PLUGIN_CRASHED, TIMEOUT, ABI_MISMATCH or MISSING_SYMBOL.
+    aisopod_status status() const noexcept { return aisopod_quarantine_entry_status(get()); }
+    /// The probe's failure message, naming the plugin and the step.
+    std::string reason() const { return detail::str(aisopod_quarantine_entry_reason(get())); }
+    /// When the library was quarantined, to the second.
+    std::chrono::system_clock::time_point since() const {
+        int64_t seconds = 0;
+        detail::check(aisopod_quarantine_entry_since(get(), &seconds), nullptr);
+        return std::chrono::system_clock::time_point(std::chrono::seconds(seconds));
+    }
+
+    const aisopod_quarantine_entry *get() const noexcept { return e_.get(); }
+
+private:
+    std::unique_ptr<aisopod_quarantine_entry, detail::QuarantineEntryFree> e_;
 };
 
 /// A resolved capability (owns an aisopod_capability): calls skip the id and name lookups. While it lives,
@@ -353,6 +432,70 @@ public:
     void use_default_cache() { check(aisopod_loader_use_default_cache(get())); }
     /// Turns the registry cache off (the default).
     void disable_cache() { check(aisopod_loader_set_cache_path(get(), nullptr)); }
+
+    /// Names the helper executable, aisopod-plugin-host, that probes run in; that path alone is then tried.
+    void set_helper_path(std::string_view path) {
+        check(aisopod_loader_set_helper_path(get(), arg(path, "aisopod_loader_set_helper_path", "path").c_str()));
+    }
+    /// Goes back to looking for the helper: AISOPOD_HELPER, next to the library, then the cargo build tree.
+    void clear_helper_path() { check(aisopod_loader_set_helper_path(get(), nullptr)); }
+
+    /// How long one probe of a plugin without its own deadline may run (default 10 s); 0 restores the
+    /// default. Past it, the helper is killed and the verdict is AISOPOD_STATUS_TIMEOUT.
+    void set_call_timeout(std::chrono::milliseconds timeout) {
+        const char *function = "aisopod_loader_set_call_timeout";
+        check(aisopod_loader_set_call_timeout(get(), nullptr, detail::timeout_ms(timeout, function)));
+    }
+    /// Plugin `id`'s own deadline; 0 removes it.
+    void set_call_timeout(std::string_view id, std::chrono::milliseconds timeout) {
+        const char *function = "aisopod_loader_set_call_timeout";
+        check(aisopod_loader_set_call_timeout(get(), arg(id, function, "id").c_str(),
+                                              detail::timeout_ms(timeout, function)));
+    }
+
+    /// Whether discover() probes new and changed plugins in a helper process and sets aside the ones that
+    /// get quarantined (off by default).
+    void set_probe_on_discover(bool enabled) { check(aisopod_loader_set_probe_on_discover(get(), enabled)); }
+
+    /// Probes the discovered plugins `ids`, in order, each in a helper process: load, ABI gate, create,
+    /// registration, `init` with `init_config` when given, then shutdown and unload. No plugin code runs in
+    /// this process. A plugin that crashes, exits, hangs or fails the ABI gate is quarantined. Throws when an
+    /// id was not discovered or the helper cannot be used; otherwise one verdict per id, whatever they say.
+    std::vector<ProbeVerdict> probe(const std::vector<std::string> &ids,
+                                    std::optional<std::string_view> init_config = std::nullopt) {
+        const char *function = "aisopod_loader_probe";
+        std::vector<detail::CString> owned;
+        owned.reserve(ids.size());
+        std::vector<const char *> pointers;
+        pointers.reserve(ids.size());
+        for (const auto &id : ids) {
+            owned.push_back(arg(id, function, "ids"));
+            pointers.push_back(owned.back().c_str());
+        }
+        return probe_raw(pointers.data(), pointers.size(), init_config);
+    }
+    /// As probe(ids, init_config), for every plugin the latest discovery accepted.
+    std::vector<ProbeVerdict> probe_all(std::optional<std::string_view> init_config = std::nullopt) {
+        return probe_raw(nullptr, 0, init_config);
+    }
+
+    /// The quarantined libraries, oldest first.
+    std::vector<QuarantineEntry> quarantine() const {
+        return list<QuarantineEntry>(aisopod_loader_quarantine_count, aisopod_loader_quarantine_at);
+    }
+    /// Lifts every quarantine, here and in the registry cache; returns how many entries were lifted.
+    size_t clear_quarantine() {
+        size_t cleared = 0;
+        check(aisopod_loader_quarantine_clear(get(), nullptr, &cleared));
+        return cleared;
+    }
+    /// Lifts plugin `id`'s quarantine; returns how many entries were lifted.
+    size_t clear_quarantine(std::string_view id) {
+        size_t cleared = 0;
+        check(aisopod_loader_quarantine_clear(get(), arg(id, "aisopod_loader_quarantine_clear", "id").c_str(),
+                                              &cleared));
+        return cleared;
+    }
 
     /// Scans the search paths; returns how many plugins it found.
     size_t discover() {
@@ -471,6 +614,44 @@ private:
         const char *function = "aisopod_loader_invoke";
         return aisopod_loader_invoke(get(), arg(id, function, "id").c_str(), static_cast<aisopod_capability_kind>(kind),
                                      arg(name, function, "name").c_str(), detail::bytes(input), input.size(), sink);
+    }
+
+    std::vector<ProbeVerdict> probe_raw(const char *const *ids, size_t count,
+                                        std::optional<std::string_view> init_config) {
+        std::optional<detail::CString> config;
+        if (init_config) config.emplace(*init_config, "aisopod_loader_probe", "init_config");
+        aisopod_probe_results *raw = nullptr;
+        check(aisopod_loader_probe(get(), ids, count, config ? config->c_str() : nullptr, &raw));
+        std::unique_ptr<aisopod_probe_results, detail::ProbeResultsFree> results(raw);
+        std::vector<ProbeVerdict> verdicts(aisopod_probe_results_count(raw));
+        for (size_t i = 0; i < verdicts.size(); i++) verdicts[i] = verdict(raw, i);
+        return verdicts;
+    }
+
+    /// The `index`-th verdict of `results`. Failures of the accessors are filed under no loader.
+    static ProbeVerdict verdict(const aisopod_probe_results *results, size_t index) {
+        ProbeVerdict v;
+        v.plugin_id = detail::str(aisopod_probe_results_plugin_id(results, index));
+        v.status = aisopod_probe_results_status(results, index);
+        v.message = detail::str(aisopod_probe_results_message(results, index));
+        v.failed_step = detail::optional_str(aisopod_probe_results_failed_step(results, index));
+        size_t steps = aisopod_probe_results_step_count(results, index);
+        for (size_t step = 0; step < steps; step++) {
+            const char *name = nullptr;
+            uint64_t nanos = 0;
+            detail::check(aisopod_probe_results_step_at(results, index, step, &name, &nanos), nullptr);
+            v.steps.push_back({detail::str(name), std::chrono::nanoseconds(static_cast<int64_t>(nanos))});
+        }
+        for (Kind kind : all_kinds) {
+            auto k = static_cast<aisopod_capability_kind>(kind);
+            std::vector<std::string> names(aisopod_probe_results_capability_count(results, index, k));
+            for (size_t i = 0; i < names.size(); i++)
+                names[i] = detail::str(aisopod_probe_results_capability_at(results, index, k, i));
+            v.capabilities[kind] = std::move(names);
+        }
+        detail::check(aisopod_probe_results_ending(results, index, &v.signal, &v.exit_code), nullptr);
+        v.stderr_tail = detail::str(aisopod_probe_results_stderr(results, index));
+        return v;
     }
 
     aisopod_status emit_raw(std::string_view event, std::string_view input, const aisopod_sink *sink,

@@ -21,9 +21,9 @@ const HEADER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/aisopod_loade
 /// Declared in the header for plugins to define; the library itself does not export them.
 const PLUGIN_ENTRY_POINTS: [&str; 2] = ["aisopod_plugin_abi_version", "aisopod_plugin_create"];
 
-/// The library exports 47 functions today. A parser that silently drops prototypes would still agree with
+/// The library exports 73 functions today. A parser that silently drops prototypes would still agree with
 /// itself, so the count it finds must not fall below this.
-const MIN_FUNCTIONS: usize = 47;
+const MIN_FUNCTIONS: usize = 73;
 
 /// What NULL means for each function, from its documentation in the header.
 const EXPECTATIONS: &[(&str, Expect)] = &[
@@ -49,6 +49,18 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("aisopod_loader_find_plugin", Expect::Status { optional: &[] }),
     ("aisopod_loader_diagnostic_count", Expect::Status { optional: &[] }),
     ("aisopod_loader_diagnostic_at", Expect::Status { optional: &[] }),
+    // "NULL goes back to looking for it".
+    ("aisopod_loader_set_helper_path", Expect::Status { optional: &["path"] }),
+    // "of every plugin without its own deadline when `id` is NULL".
+    ("aisopod_loader_set_call_timeout", Expect::Status { optional: &["id"] }),
+    ("aisopod_loader_set_probe_on_discover", Expect::Status { optional: &[] }),
+    // "`init` is called with `init_config` when it is not NULL". `ids` may be NULL only when `id_count` is 0 (every
+    // plugin); the sweep passes a count of 1, so there it is required.
+    ("aisopod_loader_probe", Expect::Status { optional: &["init_config"] }),
+    ("aisopod_loader_quarantine_count", Expect::Status { optional: &[] }),
+    ("aisopod_loader_quarantine_at", Expect::Status { optional: &[] }),
+    // "of every plugin when `id` is NULL", and `cleared_out` is written "when it is not NULL".
+    ("aisopod_loader_quarantine_clear", Expect::Status { optional: &["id", "cleared_out"] }),
     ("aisopod_loader_load", Expect::Status { optional: &[] }),
     // "`config` ... NULL means """ and "`data_dir` (NULL means "", no data directory)".
     ("aisopod_loader_init", Expect::Status { optional: &["config", "data_dir"] }),
@@ -85,6 +97,24 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("aisopod_plugin_info_unloadable", Expect::Default(Fallback::False)),
     ("aisopod_plugin_info_capability_count", Expect::Default(Fallback::Zero)),
     ("aisopod_plugin_info_capability_at", Expect::Default(Fallback::Null)),
+    ("aisopod_probe_results_free", Expect::FreeIsNoOp),
+    ("aisopod_probe_results_count", Expect::Default(Fallback::Zero)),
+    ("aisopod_probe_results_plugin_id", Expect::Default(Fallback::Null)),
+    ("aisopod_probe_results_status", Expect::Default(Fallback::NullArgument)),
+    ("aisopod_probe_results_message", Expect::Default(Fallback::Null)),
+    ("aisopod_probe_results_failed_step", Expect::Default(Fallback::Null)),
+    ("aisopod_probe_results_step_count", Expect::Default(Fallback::Zero)),
+    ("aisopod_probe_results_step_at", Expect::Status { optional: &[] }),
+    ("aisopod_probe_results_capability_count", Expect::Default(Fallback::Zero)),
+    ("aisopod_probe_results_capability_at", Expect::Default(Fallback::Null)),
+    ("aisopod_probe_results_ending", Expect::Status { optional: &[] }),
+    ("aisopod_probe_results_stderr", Expect::Default(Fallback::Null)),
+    ("aisopod_quarantine_entry_free", Expect::FreeIsNoOp),
+    ("aisopod_quarantine_entry_plugin_id", Expect::Default(Fallback::Null)),
+    ("aisopod_quarantine_entry_library_path", Expect::Default(Fallback::Null)),
+    ("aisopod_quarantine_entry_status", Expect::Default(Fallback::NullArgument)),
+    ("aisopod_quarantine_entry_reason", Expect::Default(Fallback::Null)),
+    ("aisopod_quarantine_entry_since", Expect::Status { optional: &[] }),
     ("aisopod_status_str", Expect::NoPointer),
     ("aisopod_loader_version", Expect::NoPointer),
 ];
@@ -95,7 +125,11 @@ const PARAM_TYPES: &[(&str, Pass)] = &[
     ("const struct aisopod_plugin_info *", Pass::Pointer("info")),
     ("const struct aisopod_diagnostic *", Pass::Pointer("diagnostic")),
     ("const struct aisopod_capability *", Pass::Pointer("capability")),
+    ("const struct aisopod_probe_results *", Pass::Pointer("results")),
+    ("const struct aisopod_quarantine_entry *", Pass::Pointer("entry")),
     ("const char *", Pass::Named { pointer: true }),
+    // The ids a probe is given: "hello" first, so a count of 1 probes only the plugin that passes.
+    ("const char * const *", Pass::Pointer("probe_ids")),
     ("const uint8_t *", Pass::Pointer("input")),
     ("const struct aisopod_sink *", Pass::Pointer("&sink")),
     // A function-pointer typedef: a pointer even though it is spelled without `*`.
@@ -119,7 +153,24 @@ const PARAM_TYPES: &[(&str, Pass)] = &[
         "struct aisopod_diagnostic **",
         Pass::Out { var: "struct aisopod_diagnostic *", sentinel: "NULL", free: Some("aisopod_diagnostic_free") },
     ),
+    (
+        "struct aisopod_probe_results **",
+        Pass::Out { var: "struct aisopod_probe_results *", sentinel: "NULL", free: Some("aisopod_probe_results_free") },
+    ),
+    (
+        "struct aisopod_quarantine_entry **",
+        Pass::Out {
+            var: "struct aisopod_quarantine_entry *",
+            sentinel: "NULL",
+            free: Some("aisopod_quarantine_entry_free"),
+        },
+    ),
     ("size_t *", Pass::Out { var: "size_t", sentinel: "UNTOUCHED_SIZE", free: None }),
+    ("uint64_t *", Pass::Out { var: "uint64_t", sentinel: "UNTOUCHED_U64", free: None }),
+    ("int32_t *", Pass::Out { var: "int32_t", sentinel: "UNTOUCHED_I32", free: None }),
+    ("int64_t *", Pass::Out { var: "int64_t", sentinel: "UNTOUCHED_I64", free: None }),
+    // Strings the library owns, handed out through an out-parameter.
+    ("const char **", Pass::Out { var: "const char *", sentinel: "&untouched", free: None }),
     ("aisopod_plugin_state *", Pass::Out { var: "aisopod_plugin_state", sentinel: "UNTOUCHED_STATE", free: None }),
     ("const void **", Pass::Out { var: "const void *", sentinel: "&untouched", free: None }),
     // The `_free` functions take these; the sweep gives them only NULL.
@@ -127,14 +178,17 @@ const PARAM_TYPES: &[(&str, Pass)] = &[
     ("struct aisopod_plugin_info *", Pass::Owned),
     ("struct aisopod_diagnostic *", Pass::Owned),
     ("struct aisopod_capability *", Pass::Owned),
+    ("struct aisopod_probe_results *", Pass::Owned),
+    ("struct aisopod_quarantine_entry *", Pass::Owned),
     ("size_t", Pass::Named { pointer: false }),
     // false: the shared loader must keep ignoring AISOPOD_PLUGIN_PATH and the default paths.
     ("bool", Pass::Value("false")),
     ("aisopod_capability_kind", Pass::Value("AISOPOD_CAPABILITY_TOOL")),
-    ("uint32_t", Pass::Value("AISOPOD_STATUS_OK")),
+    // A deadline in milliseconds (`aisopod_status_str`'s status takes no pointer, so it is never swept).
+    ("uint32_t", Pass::Named { pointer: false }),
 ];
 
-/// Valid values for parameter types whose meaning depends on the parameter: strings and sizes.
+/// Valid values for parameter types whose meaning depends on the parameter: strings, sizes and deadlines.
 const NAMED_VALUES: &[(&str, &str)] = &[
     ("host_version", "HOST_VERSION"),
     ("path", "tree"),
@@ -147,6 +201,14 @@ const NAMED_VALUES: &[(&str, &str)] = &[
     ("extension_id", "\"aisopod.none\""),
     ("index", "0"),
     ("input_len", "INPUT_LEN"),
+    // The first verdict's first step, and its first capability of a kind.
+    ("step", "0"),
+    ("capability", "0"),
+    // One id of `probe_ids`: "hello".
+    ("id_count", "1"),
+    // The default deadline, so that the probes the sweep runs keep theirs.
+    ("timeout_ms", "10000"),
+    ("init_config", "\"{}\""),
 ];
 
 /// The return types the generator can check.
@@ -495,6 +557,9 @@ const PROGRAM: &str = r#"/* Generated by tests/null_sweep.rs from include/aisopo
 /* Out-variables start at these, so a check can tell whether a failed call wrote them. */
 #define UNTOUCHED_SIZE ((size_t)0xA5A5A5u)
 #define UNTOUCHED_STATE ((aisopod_plugin_state)0xA5A5A5u)
+#define UNTOUCHED_U64 ((uint64_t)0xA5A5A5A5A5u)
+#define UNTOUCHED_I32 ((int32_t)0x5A5A5A)
+#define UNTOUCHED_I64 ((int64_t)-0x5A5A5A5A5A)
 static const char untouched;
 
 static const int host_extension;
@@ -604,32 +669,50 @@ static int32_t count_bytes(void *context, const uint8_t *data, size_t len) {
     } while (0)
 
 int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s PLUGIN_TREE\n", argv[0]);
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s PLUGIN_TREE CRASHING_TREE\n", argv[0]);
         return 2;
     }
     /* A crash then shows which check was last to pass. */
     setvbuf(stdout, NULL, _IOLBF, 0);
 
-    /* A loader that searches only the tree: the hello plugin, and one broken candidate as a diagnostic. */
+    /* A loader that searches only the two trees: the hello plugin and one broken candidate as a diagnostic, then
+       "crasher", whose constructor aborts. */
     const char *tree = argv[1];
+    const char *crashing = argv[2];
     aisopod_loader *loader = NULL;
     SETUP(aisopod_loader_new(HOST_VERSION, &loader));
     SETUP(aisopod_loader_use_env_path(loader, false));
     SETUP(aisopod_loader_use_default_paths(loader, false));
     SETUP(aisopod_loader_add_search_path(loader, tree));
+    SETUP(aisopod_loader_add_search_path(loader, crashing));
     size_t plugins = 0, diagnostics = 0;
     SETUP(aisopod_loader_discover(loader, &plugins));
     SETUP(aisopod_loader_diagnostic_count(loader, &diagnostics));
-    if (plugins != 1 || diagnostics != 1) {
-        fprintf(stderr, "setup failed: %zu plugin(s) and %zu diagnostic(s) in %s, expected 1 and 1\n", plugins,
-                diagnostics, tree);
+    if (plugins != 2 || diagnostics != 1) {
+        fprintf(stderr, "setup failed: %zu plugin(s) and %zu diagnostic(s) in %s and %s, expected 2 and 1\n",
+                plugins, diagnostics, tree, crashing);
         return 2;
     }
     aisopod_plugin_info *info = NULL;
     aisopod_diagnostic *diagnostic = NULL;
     SETUP(aisopod_loader_find_plugin(loader, "hello", &info));
     SETUP(aisopod_loader_diagnostic_at(loader, 0, &diagnostic));
+
+    /* Both plugins probed in helper processes: hello passes, crasher aborts in dlopen and is quarantined. The
+       results then hold a verdict with steps and capabilities, and the quarantine an entry. */
+    const char *const probe_ids[] = {"hello", "crasher"};
+    aisopod_probe_results *results = NULL;
+    SETUP(aisopod_loader_probe(loader, probe_ids, 2, "{}", &results));
+    if (aisopod_probe_results_status(results, 0) != AISOPOD_STATUS_OK ||
+        aisopod_probe_results_status(results, 1) != AISOPOD_STATUS_PLUGIN_CRASHED) {
+        fprintf(stderr, "setup failed: the probe's verdicts are %u (%s) and %u (%s), expected OK and PLUGIN_CRASHED\n",
+                (unsigned)aisopod_probe_results_status(results, 0), aisopod_probe_results_message(results, 0),
+                (unsigned)aisopod_probe_results_status(results, 1), aisopod_probe_results_message(results, 1));
+        return 2;
+    }
+    aisopod_quarantine_entry *entry = NULL;
+    SETUP(aisopod_loader_quarantine_at(loader, 0, &entry));
     /* Initialized, so that calls whose NULL is optional get as far as the plugin. */
     SETUP(aisopod_loader_load(loader, "hello"));
     SETUP(aisopod_loader_init(loader, "hello", "{}", NULL));
@@ -647,9 +730,12 @@ int main(int argc, char **argv) {
     (void)log_callback;
     (void)host_extension;
     (void)untouched;
+    (void)probe_ids;
 
     /* SWEEP */
 
+    aisopod_quarantine_entry_free(entry);
+    aisopod_probe_results_free(results);
     aisopod_capability_free(capability);
     aisopod_plugin_info_free(info);
     aisopod_diagnostic_free(diagnostic);
@@ -668,6 +754,7 @@ fn header_functions() -> Vec<Function> {
 struct Built {
     binary: PathBuf,
     tree: PathBuf,
+    crashing: PathBuf,
     sweep: Sweep,
 }
 
@@ -679,6 +766,8 @@ fn built() -> &'static Built {
         let tree = work.join("plugins");
         add_hello_plugin(&tree);
         write_plugin(&tree, "broken", "[plugin]\nid = \"broken\"\n", "broken", None);
+        let crashing = work.join("crashing");
+        add_test_plugin(&crashing, "crasher", &["CTOR_ABORT"]);
 
         let source = work.join("null_sweep.c");
         std::fs::write(&source, &sweep.source).unwrap();
@@ -698,7 +787,7 @@ fn built() -> &'static Built {
             .output()
             .unwrap();
         assert!(result.status.success(), "compiling {}: {}", source.display(), String::from_utf8_lossy(&result.stderr));
-        Built { binary, tree, sweep }
+        Built { binary, tree, crashing, sweep }
     })
 }
 
@@ -746,7 +835,13 @@ fn header_prototypes_match_the_exports() {
 #[test]
 fn every_pointer_argument_takes_null_as_documented() {
     let built = built();
-    let output = Command::new(&built.binary).arg(&built.tree).env_remove("AISOPOD_PLUGIN_PATH").output().unwrap();
+    let output = Command::new(&built.binary)
+        .arg(&built.tree)
+        .arg(&built.crashing)
+        .env_remove("AISOPOD_PLUGIN_PATH")
+        .env_remove("AISOPOD_HELPER")
+        .output()
+        .unwrap();
     assert_report(&output, built.sweep.checks, "the NULL sweep");
     // Every function with a pointer parameter was swept; only the ones without any were left out.
     let without_pointers = EXPECTATIONS.iter().filter(|(_, e)| matches!(e, Expect::NoPointer)).count();
@@ -764,7 +859,9 @@ fn null_sweep_is_clean_under_valgrind() {
         .args(["--leak-check=full", "--error-exitcode=1"])
         .arg(&built.binary)
         .arg(&built.tree)
+        .arg(&built.crashing)
         .env_remove("AISOPOD_PLUGIN_PATH")
+        .env_remove("AISOPOD_HELPER")
         .output()
         .unwrap();
     assert_report(&output, built.sweep.checks, "the NULL sweep under valgrind");

@@ -1,10 +1,14 @@
 // wrapper_test: every piece of include/aisopod_loader.hpp against real plugins. The example tree holds the
 // C, Rust and Zig hello plugins; the extension tree holds tests/plugins/test_plugin.c built as "cpp_ext"
 // (it records its lifecycle through the host extension "test.events" and offers the plugin extension
-// "test.ext") and a candidate with an invalid manifest. Prints one line per check; exit status 0 when all
-// passed. XDG_CACHE_HOME must point into WORK_DIR (the default cache is written there).
+// "test.ext") and a candidate with an invalid manifest; the crash tree holds the test plugin built as
+// "cpp_crash", whose constructor aborts, which is only ever probed in a helper process. Prints one line per
+// check; exit status 0 when all passed. XDG_CACHE_HOME must point into WORK_DIR (the default cache is written
+// there).
 //
-// usage: wrapper_test EXAMPLE_TREE EXTENSION_TREE WORK_DIR
+// usage: wrapper_test EXAMPLE_TREE EXTENSION_TREE WORK_DIR CRASH_TREE
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -23,6 +27,8 @@ static_assert(std::is_nothrow_move_constructible_v<aisopod::Loader> && std::is_n
 static_assert(!std::is_copy_constructible_v<aisopod::PluginInfo> && std::is_nothrow_move_constructible_v<aisopod::PluginInfo>);
 static_assert(!std::is_copy_constructible_v<aisopod::Diagnostic> && std::is_nothrow_move_constructible_v<aisopod::Diagnostic>);
 static_assert(!std::is_copy_constructible_v<aisopod::Capability> && std::is_nothrow_move_constructible_v<aisopod::Capability>);
+static_assert(!std::is_copy_constructible_v<aisopod::QuarantineEntry> &&
+              std::is_nothrow_move_constructible_v<aisopod::QuarantineEntry>);
 
 namespace {
 
@@ -327,16 +333,135 @@ void check_capabilities(aisopod::Loader &loader, const std::string &examples) {
     check(contains(logged(), "hello: shutdown"), "freeing the last Capability frees the loader: " + logged());
 }
 
+std::string step_names(const aisopod::ProbeVerdict &verdict) {
+    std::vector<std::string> names;
+    for (const auto &step : verdict.steps) names.push_back(step.name);
+    return joined(names);
+}
+
+/// The verdicts' ids and statuses, as "id=status,...".
+std::string summary(const std::vector<aisopod::ProbeVerdict> &verdicts) {
+    std::vector<std::string> items;
+    for (const auto &v : verdicts) items.push_back(v.plugin_id + "=" + std::to_string(static_cast<unsigned>(v.status)));
+    return joined(items);
+}
+
+void check_probing(const std::string &examples, const std::string &crashing) {
+    aisopod::Loader loader("1.0.0");
+    loader.use_env_path(false);
+    loader.use_default_paths(false);
+    loader.add_search_path(examples);
+    loader.add_search_path(crashing);
+    check(loader.discover() == 4, "discover() finds the 3 examples and cpp_crash");
+    check(loader.quarantine().empty(), "a new loader's quarantine is empty");
+    loader.set_call_timeout(std::chrono::seconds(20));
+    loader.set_call_timeout("cpp_crash", std::chrono::seconds(5));
+    expect_error("set_call_timeout() past 2^32 - 1 ms", AISOPOD_STATUS_INVALID_ARGUMENT,
+                 {"aisopod_loader_set_call_timeout", "timeout_ms 5184000000"},
+                 [&] { loader.set_call_timeout(std::chrono::hours(24 * 60)); });
+
+    auto verdicts = loader.probe({"hello", "cpp_crash"}, "{}");
+    check(verdicts.size() == 2 && verdicts[0].plugin_id == "hello" && verdicts[1].plugin_id == "cpp_crash",
+          "probe() gives one verdict per id, in order: " + summary(verdicts));
+    if (verdicts.size() == 2) {
+        const auto &hello = verdicts[0];
+        check(hello.passed() && hello.message.empty() && !hello.failed_step, "hello passes its probe");
+        check(hello.steps.size() == 12 && hello.steps.front().name == "manifest" && hello.steps.back().name == "unload",
+              "hello's probe ran 12 steps, manifest to unload: " + step_names(hello));
+        std::chrono::nanoseconds total{};
+        bool timed = true;
+        for (const auto &step : hello.steps) {
+            timed = timed && step.duration.count() >= 0;
+            total += step.duration;
+        }
+        check(timed && total.count() > 0, "the steps' durations add up to " + std::to_string(total.count()) + " ns");
+        check(joined(hello.capabilities.at(aisopod::Kind::Tool)) == "greet" &&
+                  joined(hello.capabilities.at(aisopod::Kind::Hook)) == "on_start" &&
+                  hello.capabilities.at(aisopod::Kind::Command).empty() && hello.capabilities.size() == 5,
+              "hello registered tool greet and hook on_start in its probe");
+        check(hello.signal == 0 && hello.exit_code == -1 && hello.stderr_tail.empty(),
+              "hello did not end its helper process");
+
+        const auto &crash = verdicts[1];
+        check(crash.status == AISOPOD_STATUS_PLUGIN_CRASHED && crash.failed_step == std::string("dlopen"),
+              "cpp_crash crashed during dlopen: " + crash.message);
+        check(contains(crash.message, "plugin 'cpp_crash' crashed during dlopen") && contains(crash.message, "SIGABRT"),
+              "the crash's message names the plugin, the step and the signal");
+        check(crash.signal == SIGABRT && crash.exit_code == -1,
+              "cpp_crash's helper was killed by SIGABRT (" + std::to_string(crash.signal) + ")");
+        check(contains(crash.stderr_tail, "constructor aborting"), "stderr_tail holds the plugin's last words");
+        check(!crash.steps.empty() && crash.steps.back().name == "dlopen",
+              "the last step of cpp_crash is dlopen: " + step_names(crash));
+        check(crash.capabilities.at(aisopod::Kind::Tool).empty(), "cpp_crash registered nothing");
+    }
+
+    auto quarantine = loader.quarantine();
+    check(quarantine.size() == 1, "quarantine() has cpp_crash only");
+    if (quarantine.size() == 1) {
+        const auto &entry = quarantine[0];
+        check(entry.plugin_id() == "cpp_crash" && entry.status() == AISOPOD_STATUS_PLUGIN_CRASHED,
+              "the entry names cpp_crash and PLUGIN_CRASHED");
+        check(fs::path(entry.library_path()) == fs::path(crashing) / "cpp_crash" / "libcpp_crash.so",
+              "the entry's library_path() = " + entry.library_path());
+        check(contains(entry.reason(), "crashed during dlopen"), "the entry's reason() = " + entry.reason());
+        auto age = std::chrono::system_clock::now() - entry.since();
+        check(age >= std::chrono::seconds(-1) && age < std::chrono::minutes(10), "the entry's since() is just now");
+        check(entry.get() != nullptr, "QuarantineEntry::get()");
+        aisopod::QuarantineEntry moved = std::move(quarantine[0]);
+        check(moved.plugin_id() == "cpp_crash", "a moved-to QuarantineEntry");
+        expect_error("since() on a moved-from QuarantineEntry", AISOPOD_STATUS_NULL_ARGUMENT, {"entry"},
+                     [&] { quarantine[0].since(); });  // NOLINT(bugprone-use-after-move): that is the point
+    }
+    expect_error("load() of a quarantined plugin", AISOPOD_STATUS_QUARANTINED, {"cpp_crash"},
+                 [&] { loader.load("cpp_crash"); });
+    check(loader.discover() == 3, "discovery sets the quarantined plugin aside");
+    bool set_aside = false;
+    for (const auto &d : loader.diagnostics())
+        set_aside = set_aside || (d.status() == AISOPOD_STATUS_QUARANTINED && contains(d.message(), "cpp_crash"));
+    check(set_aside, "a QUARANTINED diagnostic names cpp_crash");
+
+    check(loader.clear_quarantine("hello") == 0, "clear_quarantine(\"hello\") lifts nothing");
+    check(loader.clear_quarantine("cpp_crash") == 1 && loader.quarantine().empty(),
+          "clear_quarantine(\"cpp_crash\") lifts its entry");
+    check(loader.discover() == 4, "after clearing, discovery lists cpp_crash again");
+
+    auto all = loader.probe_all();
+    check(summary(all) == "hello=0,rust_hello=0,zig_hello=0,cpp_crash=302",
+          "probe_all() probes every discovered plugin: " + summary(all));
+    check(all.size() == 4 && all[0].steps.size() == 11, "without an init config, init is not probed");
+    check(loader.clear_quarantine() == 1, "clear_quarantine() lifts every entry");
+
+    loader.set_probe_on_discover(true);
+    check(loader.discover() == 3 && loader.quarantine().size() == 1,
+          "with set_probe_on_discover(true), discovery probes cpp_crash and sets it aside");
+    loader.set_probe_on_discover(false);
+    loader.clear_quarantine();
+    check(loader.discover() == 4, "with set_probe_on_discover(false), discovery probes nothing");
+
+    expect_error("probe() of an unknown id", AISOPOD_STATUS_NOT_FOUND, {"aisopod_loader_probe", "no-such-plugin"},
+                 [&] { loader.probe({"no-such-plugin"}); });
+    expect_error("probe() with a NUL inside an id", AISOPOD_STATUS_INVALID_ARGUMENT,
+                 {"aisopod_loader_probe: ids contains a NUL byte at offset 3"},
+                 [&] { loader.probe({std::string("hel\0lo", 6)}); });
+    fs::path missing = fs::path(crashing) / "no-such-helper";
+    loader.set_helper_path(missing.string());
+    expect_error("probe() with a helper path that does not exist", AISOPOD_STATUS_HELPER_UNAVAILABLE,
+                 {"aisopod_loader_probe", missing.string()}, [&] { loader.probe({"hello"}); });
+    loader.clear_helper_path();
+    check(loader.probe({"hello"}).at(0).passed(), "clear_helper_path() finds the helper again");
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        std::cerr << "usage: " << argv[0] << " EXAMPLE_TREE EXTENSION_TREE WORK_DIR\n";
+    if (argc != 5) {
+        std::cerr << "usage: " << argv[0] << " EXAMPLE_TREE EXTENSION_TREE WORK_DIR CRASH_TREE\n";
         return 2;
     }
     const std::string examples = argv[1];
     const std::string extensions = argv[2];
     const fs::path work = argv[3];
+    const std::string crashing = argv[4];
     fs::create_directories(work);
     EventLog events;  // outlives the loader: the test plugin may report dlclose as late as the loader's end
     try {
@@ -351,6 +476,7 @@ int main(int argc, char **argv) {
         check_extensions(loader, events, work);
         check_invocations(loader);
         check_capabilities(loader, examples);
+        check_probing(examples, crashing);
     } catch (const aisopod::Error &e) {
         check(false, std::string("unexpected error [") + std::string(aisopod::status_str(e.status())) + "] " + e.what());
     } catch (const std::exception &e) {

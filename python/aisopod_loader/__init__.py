@@ -36,7 +36,17 @@ from ._errors import (
     PluginRuntimeError,
 )
 from ._library import ENV_VAR, Library, open_library
-from ._loader import Capability, Diagnostic, Emitted, Loader, PluginInfo, status_str, version
+from ._loader import (
+    Capability,
+    Diagnostic,
+    Emitted,
+    Loader,
+    PluginInfo,
+    ProbeVerdict,
+    QuarantineEntry,
+    status_str,
+    version,
+)
 from ._version import __version__
 
 __all__ = [
@@ -63,6 +73,8 @@ __all__ = [
     "PluginLoadError",
     "PluginRuntimeError",
     "PluginState",
+    "ProbeVerdict",
+    "QuarantineEntry",
     "Status",
     "__version__",
     "open_library",

@@ -5,7 +5,19 @@ python/tests/test_bindings.py parses the header and fails when a function, a par
 a constant here differs from it, or when a function here is not called by the package.
 """
 
-from ctypes import CFUNCTYPE, POINTER, Structure, c_bool, c_char_p, c_int32, c_size_t, c_uint32, c_void_p
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_bool,
+    c_char_p,
+    c_int32,
+    c_int64,
+    c_size_t,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
 
 
 class LoaderHandle(Structure):
@@ -22,6 +34,14 @@ class DiagnosticHandle(Structure):
 
 class CapabilityHandle(Structure):
     """The opaque `aisopod_capability`."""
+
+
+class ProbeResultsHandle(Structure):
+    """The opaque `aisopod_probe_results`."""
+
+
+class QuarantineEntryHandle(Structure):
+    """The opaque `aisopod_quarantine_entry`."""
 
 
 #: `int32_t (*write)(void *context, const uint8_t *data, size_t len)`. `data` arrives as an address, which
@@ -45,6 +65,8 @@ STRUCTS = {
     "aisopod_plugin_info": PluginInfoHandle,
     "aisopod_diagnostic": DiagnosticHandle,
     "aisopod_capability": CapabilityHandle,
+    "aisopod_probe_results": ProbeResultsHandle,
+    "aisopod_quarantine_entry": QuarantineEntryHandle,
     "aisopod_sink": Sink,
 }
 
@@ -58,6 +80,8 @@ _loader = POINTER(LoaderHandle)
 _info = POINTER(PluginInfoHandle)
 _diagnostic = POINTER(DiagnosticHandle)
 _capability = POINTER(CapabilityHandle)
+_results = POINTER(ProbeResultsHandle)
+_entry = POINTER(QuarantineEntryHandle)
 # `const uint8_t *` input: a c_void_p takes a bytes object without copying it.
 _bytes = c_void_p
 
@@ -86,6 +110,14 @@ FUNCTIONS = {
     "aisopod_loader_find_plugin": (_status, (_loader, c_char_p, POINTER(_info))),
     "aisopod_loader_diagnostic_count": (_status, (_loader, POINTER(c_size_t))),
     "aisopod_loader_diagnostic_at": (_status, (_loader, c_size_t, POINTER(_diagnostic))),
+    "aisopod_loader_set_helper_path": (_status, (_loader, c_char_p)),
+    "aisopod_loader_set_call_timeout": (_status, (_loader, c_char_p, c_uint32)),
+    "aisopod_loader_set_probe_on_discover": (_status, (_loader, c_bool)),
+    # `const char *const *ids`: an array of c_char_p passes as a pointer to its first element.
+    "aisopod_loader_probe": (_status, (_loader, POINTER(c_char_p), c_size_t, c_char_p, POINTER(_results))),
+    "aisopod_loader_quarantine_count": (_status, (_loader, POINTER(c_size_t))),
+    "aisopod_loader_quarantine_at": (_status, (_loader, c_size_t, POINTER(_entry))),
+    "aisopod_loader_quarantine_clear": (_status, (_loader, c_char_p, POINTER(c_size_t))),
     "aisopod_loader_load": (_status, (_loader, c_char_p)),
     "aisopod_loader_init": (_status, (_loader, c_char_p, c_char_p, c_char_p)),
     "aisopod_loader_invoke": (_status, (_loader, c_char_p, _kind, c_char_p, _bytes, c_size_t, POINTER(Sink))),
@@ -111,6 +143,27 @@ FUNCTIONS = {
     "aisopod_plugin_info_unloadable": (c_bool, (_info,)),
     "aisopod_plugin_info_capability_count": (c_size_t, (_info, _kind)),
     "aisopod_plugin_info_capability_at": (c_char_p, (_info, _kind, c_size_t)),
+    "aisopod_probe_results_free": (None, (_results,)),
+    "aisopod_probe_results_count": (c_size_t, (_results,)),
+    "aisopod_probe_results_plugin_id": (c_char_p, (_results, c_size_t)),
+    "aisopod_probe_results_status": (_status, (_results, c_size_t)),
+    "aisopod_probe_results_message": (c_char_p, (_results, c_size_t)),
+    "aisopod_probe_results_failed_step": (c_char_p, (_results, c_size_t)),
+    "aisopod_probe_results_step_count": (c_size_t, (_results, c_size_t)),
+    "aisopod_probe_results_step_at": (
+        _status,
+        (_results, c_size_t, c_size_t, POINTER(c_char_p), POINTER(c_uint64)),
+    ),
+    "aisopod_probe_results_capability_count": (c_size_t, (_results, c_size_t, _kind)),
+    "aisopod_probe_results_capability_at": (c_char_p, (_results, c_size_t, _kind, c_size_t)),
+    "aisopod_probe_results_ending": (_status, (_results, c_size_t, POINTER(c_int32), POINTER(c_int32))),
+    "aisopod_probe_results_stderr": (c_char_p, (_results, c_size_t)),
+    "aisopod_quarantine_entry_free": (None, (_entry,)),
+    "aisopod_quarantine_entry_plugin_id": (c_char_p, (_entry,)),
+    "aisopod_quarantine_entry_library_path": (c_char_p, (_entry,)),
+    "aisopod_quarantine_entry_status": (_status, (_entry,)),
+    "aisopod_quarantine_entry_reason": (c_char_p, (_entry,)),
+    "aisopod_quarantine_entry_since": (_status, (_entry, POINTER(c_int64))),
     "aisopod_status_str": (c_char_p, (c_uint32,)),
     "aisopod_loader_version": (c_char_p, ()),
 }

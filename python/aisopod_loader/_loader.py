@@ -1,12 +1,14 @@
-"""The Python face of the C API: Loader, PluginInfo, Diagnostic and Capability, each owning one C handle."""
+"""The Python face of the C API: Loader, PluginInfo, Diagnostic and Capability, each owning one C handle, and
+the plain values a probe and the quarantine give: ProbeVerdict and QuarantineEntry."""
 
 import ctypes
 import itertools
 import logging
 import os
 import threading
-from ctypes import POINTER, byref, c_size_t, c_uint32, c_void_p
-from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Set, TypeVar, Union
+from ctypes import POINTER, byref, c_char_p, c_int32, c_int64, c_size_t, c_uint32, c_uint64, c_void_p
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Iterable, List, NamedTuple, Optional, Set, Tuple, TypeVar, Union
 
 from ._bindings import (
     LOG_CALLBACK,
@@ -15,6 +17,8 @@ from ._bindings import (
     DiagnosticHandle,
     LoaderHandle,
     PluginInfoHandle,
+    ProbeResultsHandle,
+    QuarantineEntryHandle,
     Sink,
 )
 from ._constants import Kind, LogLevel, PluginState, Status
@@ -141,6 +145,18 @@ def _decode(value: Optional[bytes]) -> Optional[str]:
     return None if value is None else value.decode("utf-8", "replace")
 
 
+def _status(value: int) -> Union[Status, int]:
+    """A status as a `Status`, or the plain number for a value this package does not know."""
+    try:
+        return Status(value)
+    except ValueError:
+        return int(value)
+
+
+#: The largest deadline the C API takes, in milliseconds (`uint32_t`).
+_MAX_TIMEOUT_MS = 2**32 - 1
+
+
 class _Output:
     """What one call's handlers write through the sink, collected into bytes.
 
@@ -195,6 +211,52 @@ class Emitted(NamedTuple):
 
     handled: int
     output: bytes
+
+
+@dataclass(frozen=True)
+class ProbeVerdict:
+    """The verdict on one plugin probed in a helper process (`Loader.probe`), copied out of the C API.
+
+    `status` is `Status.OK` when every step passed, else the failure (`PLUGIN_CRASHED`, `TIMEOUT`,
+    `ABI_MISMATCH`, `INIT_FAILED`, ...); `message` names the plugin and the step ("" when it passed);
+    `failed_step` is that step's name ("dlopen", "init", ...) or None. `steps` lists (name, nanoseconds) for
+    every step that ran, the failed one included; `capabilities` maps every `Kind` to the names the plugin
+    registered. `signal` is the signal that killed its helper process (0 when none), `exit_code` the code it
+    exited with (-1 when it did not exit), `stderr` the helper's last 4 KiB of stderr when the plugin ended it.
+    """
+
+    plugin_id: str
+    status: Union[Status, int]
+    message: str
+    failed_step: Optional[str]
+    steps: List[Tuple[str, int]]
+    capabilities: Dict[Kind, List[str]]
+    signal: int
+    exit_code: int
+    stderr: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == Status.OK
+
+    def error(self) -> Optional[Error]:
+        """The exception for the failure, of the class its status belongs to (not raised); None when it passed."""
+        return None if self.passed else error_for(int(self.status), self.message)
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    """A quarantined library (`Loader.quarantine`): the plugin it belongs to, the probe's failure and when.
+
+    `status` is the probe's failure (`PLUGIN_CRASHED`, `TIMEOUT`, `ABI_MISMATCH` or `MISSING_SYMBOL`),
+    `reason` its message, and `since` the time it was quarantined, in seconds since the Unix epoch.
+    """
+
+    plugin_id: str
+    library_path: str
+    status: Union[Status, int]
+    reason: str
+    since: int
 
 
 _O = TypeVar("_O", bound="_Owner")
@@ -527,6 +589,141 @@ class Loader:
             if status != Status.OK:
                 raise self._error(status, pointer)
             self._kept.append(extension)
+
+    # Probing and the quarantine.
+
+    def set_helper_path(self, path: Optional[PathArg]) -> None:
+        """Names the helper executable, `aisopod-plugin-host`, that probes run in; that path alone is then
+        tried. None goes back to looking for it: `AISOPOD_HELPER`, next to the library, then the cargo build
+        tree."""
+        data = None if path is None else _path(path, "Loader.set_helper_path", "path")
+        self._call("Loader.set_helper_path", self._lib.aisopod_loader_set_helper_path, data)
+
+    def set_call_timeout(self, timeout_ms: int, plugin_id: Optional[Text] = None) -> None:
+        """Sets how long one probe of plugin `plugin_id` may run, or, with None, of every plugin without its
+        own deadline (default 10000 ms). Past it the helper is killed and the verdict is `Status.TIMEOUT`.
+        0 removes the plugin's own deadline, or, with None, restores the default."""
+        what = "Loader.set_call_timeout"
+        if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool):
+            raise TypeError(f"{what}: argument 'timeout_ms' must be int, not {type(timeout_ms).__name__}")
+        if not 0 <= timeout_ms <= _MAX_TIMEOUT_MS:
+            raise CallerError(
+                Status.INVALID_ARGUMENT,
+                f"{what}: argument 'timeout_ms' is {timeout_ms}, outside 0 to {_MAX_TIMEOUT_MS}",
+            )
+        ident = None if plugin_id is None else _text(plugin_id, what, "plugin_id")
+        self._call(what, self._lib.aisopod_loader_set_call_timeout, ident, timeout_ms)
+
+    def set_probe_on_discover(self, enabled: bool = True) -> None:
+        """Sets whether `discover()` probes, in a helper process, each plugin that is new or changed since its
+        last probe, and sets aside the ones that get quarantined (default: no)."""
+        self._call("Loader.set_probe_on_discover", self._lib.aisopod_loader_set_probe_on_discover, bool(enabled))
+
+    def probe(self, ids: Optional[Iterable[Text]] = None, init_config: Optional[Text] = None) -> List[ProbeVerdict]:
+        """Probes the discovered plugins `ids` (None: every plugin the latest discovery accepted), in order,
+        in helper processes: each is loaded, created, registered, given `init` with `init_config` when it is
+        not None, then shut down and unloaded there. No plugin code runs in this process.
+
+        Returns one `ProbeVerdict` per plugin, whatever it says; a plugin that crashed, exited, hung or failed
+        the ABI gate is quarantined. Raises when an id was not discovered (`CallerError` NOT_FOUND) or the
+        helper cannot be used (`HelperError`)."""
+        what = "Loader.probe"
+        if isinstance(ids, (str, bytes)):
+            raise TypeError(f"{what}: argument 'ids' must be an iterable of ids, not a single {type(ids).__name__}")
+        if ids is None:
+            array, count = None, 0
+        else:
+            encoded = [_text(ident, what, "ids") for ident in ids]
+            count = len(encoded)
+            # At least one element, so that an empty list still passes a non-NULL array: it probes nothing.
+            array = (c_char_p * max(count, 1))(*encoded)
+        config = None if init_config is None else _text(init_config, what, "init_config")
+        results = POINTER(ProbeResultsHandle)()
+        self._call(what, self._lib.aisopod_loader_probe, array, count, config, byref(results))
+        try:
+            return [self._verdict(results, index) for index in range(self._lib.aisopod_probe_results_count(results))]
+        finally:
+            self._lib.aisopod_probe_results_free(results)
+
+    def _verdict(self, results: Any, index: int) -> ProbeVerdict:
+        lib = self._lib
+
+        def check(status: int) -> None:
+            if status != Status.OK:
+                # The probe results' accessors file their failures under no loader.
+                raise self._error(status, None)
+
+        steps = []
+        for step in range(lib.aisopod_probe_results_step_count(results, index)):
+            name, nanos = c_char_p(), c_uint64()
+            check(lib.aisopod_probe_results_step_at(results, index, step, byref(name), byref(nanos)))
+            steps.append((_decode(name.value) or "", nanos.value))
+        capabilities = {
+            kind: [
+                _decode(lib.aisopod_probe_results_capability_at(results, index, int(kind), i)) or ""
+                for i in range(lib.aisopod_probe_results_capability_count(results, index, int(kind)))
+            ]
+            for kind in Kind
+        }
+        signal, exit_code = c_int32(), c_int32()
+        check(lib.aisopod_probe_results_ending(results, index, byref(signal), byref(exit_code)))
+        return ProbeVerdict(
+            plugin_id=_decode(lib.aisopod_probe_results_plugin_id(results, index)) or "",
+            status=_status(lib.aisopod_probe_results_status(results, index)),
+            message=_decode(lib.aisopod_probe_results_message(results, index)) or "",
+            failed_step=_decode(lib.aisopod_probe_results_failed_step(results, index)),
+            steps=steps,
+            capabilities=capabilities,
+            signal=signal.value,
+            exit_code=exit_code.value,
+            stderr=_decode(lib.aisopod_probe_results_stderr(results, index)) or "",
+        )
+
+    def quarantine(self) -> List[QuarantineEntry]:
+        """The quarantined libraries, oldest first."""
+        what = "Loader.quarantine"
+        lib = self._lib
+        entries = []
+        with self._handle.use(what) as pointer:
+            count = c_size_t()
+            status = lib.aisopod_loader_quarantine_count(pointer, byref(count))
+            if status != Status.OK:
+                raise self._error(status, pointer)
+            for index in range(count.value):
+                entry = POINTER(QuarantineEntryHandle)()
+                status = lib.aisopod_loader_quarantine_at(pointer, index, byref(entry))
+                if status == Status.OUT_OF_RANGE:
+                    break  # The quarantine shrank since it was counted.
+                if status != Status.OK:
+                    raise self._error(status, pointer)
+                try:
+                    entries.append(self._quarantine_entry(entry))
+                finally:
+                    lib.aisopod_quarantine_entry_free(entry)
+        return entries
+
+    def _quarantine_entry(self, entry: Any) -> QuarantineEntry:
+        lib = self._lib
+        since = c_int64()
+        status = lib.aisopod_quarantine_entry_since(entry, byref(since))
+        if status != Status.OK:
+            raise self._error(status, None)
+        return QuarantineEntry(
+            plugin_id=_decode(lib.aisopod_quarantine_entry_plugin_id(entry)) or "",
+            library_path=_decode(lib.aisopod_quarantine_entry_library_path(entry)) or "",
+            status=_status(lib.aisopod_quarantine_entry_status(entry)),
+            reason=_decode(lib.aisopod_quarantine_entry_reason(entry)) or "",
+            since=since.value,
+        )
+
+    def clear_quarantine(self, plugin_id: Optional[Text] = None) -> int:
+        """Lifts the quarantine of `plugin_id`, or of every plugin with None, here and in the registry cache;
+        returns how many entries were lifted. Plugins that discovery set aside come back at the next one."""
+        what = "Loader.clear_quarantine"
+        ident = None if plugin_id is None else _text(plugin_id, what, "plugin_id")
+        cleared = c_size_t()
+        self._call(what, self._lib.aisopod_loader_quarantine_clear, ident, byref(cleared))
+        return cleared.value
 
     # Discovery.
 

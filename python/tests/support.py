@@ -22,8 +22,10 @@ HEADER = Path(os.environ.get("AISOPOD_LOADER_HEADER", REPOSITORY / "include" / "
 
 #: Test-plugin builds: the id compiled in, and what else is switched on.
 #:   alpha, beta   the default behaviour (tool "echo", hook "ping");
-#:   badabi        aisopod_plugin_abi_version returns 2.
-TEST_PLUGIN_IDS = ("alpha", "beta", "badabi")
+#:   badabi        aisopod_plugin_abi_version returns 2;
+#:   crasher       a constructor aborts, so dlopen never returns: only ever probed, in a helper process;
+#:   sleeper       init never returns: only ever probed, with a short deadline.
+TEST_PLUGIN_IDS = ("alpha", "beta", "badabi", "crasher", "sleeper")
 
 
 def _required(variable: str) -> Path:

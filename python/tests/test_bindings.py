@@ -8,7 +8,7 @@ function the package never calls fails here by name.
 
 import re
 import unittest
-from ctypes import POINTER, c_bool, c_char_p, c_int32, c_size_t, c_uint8, c_uint32, c_void_p
+from ctypes import POINTER, c_bool, c_char_p, c_int32, c_int64, c_size_t, c_uint8, c_uint32, c_uint64, c_void_p
 from pathlib import Path
 
 import aisopod_loader as aisopod
@@ -18,9 +18,9 @@ from aisopod_loader import _bindings
 #: Declared in the header for plugins to define; the library does not export them.
 PLUGIN_ENTRY_POINTS = {"aisopod_plugin_abi_version", "aisopod_plugin_create"}
 
-#: The library exports 47 functions today. A parser that silently dropped prototypes would still agree with
+#: The library exports 73 functions today. A parser that silently dropped prototypes would still agree with
 #: itself, so the count it finds must not fall below this.
-MIN_FUNCTIONS = 47
+MIN_FUNCTIONS = 73
 
 PRIMITIVES = {
     "void": None,
@@ -28,6 +28,8 @@ PRIMITIVES = {
     "size_t": c_size_t,
     "uint32_t": c_uint32,
     "int32_t": c_int32,
+    "int64_t": c_int64,
+    "uint64_t": c_uint64,
     "uint8_t": c_uint8,
 }
 
@@ -124,9 +126,10 @@ class Mapping:
         self.aliases = parse_aliases(header)
 
     def resolve(self, c_type):
-        base = c_type.replace("const ", "").strip()
-        stars = base.count("*")
-        base = base.replace("*", "").strip()
+        # `const` may qualify the base type or a pointer (`const char *const *`); neither changes the ctypes.
+        words = [word for word in c_type.replace("*", " * ").split() if word != "const"]
+        stars = words.count("*")
+        base = " ".join(word for word in words if word != "*")
         while base in self.aliases:
             base = self.aliases[base]
         return base, stars
