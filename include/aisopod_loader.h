@@ -443,6 +443,60 @@ typedef struct aisopod_sink {
 } aisopod_sink;
 
 /**
+ * Where a plugin's code runs: an `AISOPOD_ISOLATION_*` value.
+ */
+typedef uint32_t aisopod_isolation;
+
+/**
+ * Resource limits of an isolated plugin's helper process, set with `setrlimit` before the plugin is loaded.
+ * 0 is no limit.
+ */
+typedef struct aisopod_resource_limits {
+  /**
+   * `RLIMIT_AS`: the address space, in bytes. Past it, allocations fail.
+   */
+  uint64_t address_space_bytes;
+  /**
+   * `RLIMIT_CPU`: CPU time, in seconds. Past it, the helper gets `SIGXCPU`, which ends it: a crash.
+   */
+  uint64_t cpu_seconds;
+  /**
+   * `RLIMIT_NOFILE`: open descriptors. Past it, opening files fails.
+   */
+  uint64_t open_files;
+} aisopod_resource_limits;
+
+/**
+ * What an isolated plugin's helper processes have used since it was loaded, restarts included.
+ */
+typedef struct aisopod_plugin_usage {
+  /**
+   * CPU time in user mode, in microseconds.
+   */
+  uint64_t cpu_user_us;
+  /**
+   * CPU time in the kernel, in microseconds.
+   */
+  uint64_t cpu_system_us;
+  /**
+   * The largest resident set any of its helper processes reached, in bytes.
+   */
+  uint64_t peak_rss_bytes;
+  /**
+   * Calls made into it: `init`, handler calls and hooks that ran.
+   */
+  uint64_t calls;
+  /**
+   * How many times it was started again after a crash.
+   */
+  uint32_t restarts;
+  /**
+   * The process id of its helper, or 0 while none runs (it crashed).
+   */
+  int32_t pid;
+} aisopod_plugin_usage;
+
+/**
  * The state of a plugin as `aisopod_loader_plugin_state` reports it.
  */
 typedef uint32_t aisopod_plugin_state;
@@ -712,6 +766,16 @@ typedef const struct aisopod_plugin *(*aisopod_plugin_create_fn)(const struct ai
 #define AISOPOD_LOG_TRACE 5
 
 /**
+ * In the host's process (the default).
+ */
+#define AISOPOD_ISOLATION_NONE 0
+
+/**
+ * In a helper process of its own: a crash, `exit()` or hang in its code ends only that process.
+ */
+#define AISOPOD_ISOLATION_PROCESS 1
+
+/**
  * Not loaded (discovered or not).
  */
 #define AISOPOD_PLUGIN_STATE_UNLOADED 0
@@ -955,6 +1019,62 @@ aisopod_status aisopod_loader_quarantine_at(const struct aisopod_loader *loader,
 aisopod_status aisopod_loader_quarantine_clear(const struct aisopod_loader *loader,
                                                const char *id,
                                                size_t *cleared_out);
+
+/**
+ * Sets where plugin `id` runs from its next load, or, when `id` is NULL, where every plugin without its own
+ * setting runs. A manifest's `isolation = "process"` applies to a plugin the host gave no setting of its own,
+ * whatever the default (a manifest can ask for more isolation, never for less).
+ *
+ * An isolated plugin is loaded, initialized and called through the same functions. Its output reaches the
+ * caller's sink on the calling thread as it comes; its log messages reach the log callback on the thread of
+ * a call into it. Calls from several threads are in flight together. A crash, `exit()` or missed deadline
+ * (`aisopod_loader_set_call_timeout`) fails the call with `AISOPOD_STATUS_PLUGIN_CRASHED` or
+ * `AISOPOD_STATUS_TIMEOUT` and puts the plugin in `AISOPOD_PLUGIN_STATE_CRASHED`; the host goes on.
+ * `aisopod_loader_plugin_extension` returns NULL for it, and its `get_extension` sees no host extension:
+ * pointers do not cross processes.
+ *
+ * Returns `AISOPOD_STATUS_INVALID_ARGUMENT` for a value that is no `AISOPOD_ISOLATION_*`.
+ *
+ * Ownership: borrows `loader` and `id` for the call.
+ */
+aisopod_status aisopod_loader_set_isolation(const struct aisopod_loader *loader,
+                                            const char *id,
+                                            aisopod_isolation isolation);
+
+/**
+ * Sets how isolated plugin `id` (or every plugin without its own policy, when `id` is NULL) is started again
+ * after a crash: the next call after at least `backoff_ms`, doubled after each restart, starts a new helper,
+ * loads the plugin and calls `init` with the config it last succeeded with; at most `max_restarts` times over
+ * one load. The call that found the plugin crashed fails with the crash's status. The default is no restart.
+ *
+ * Ownership: borrows `loader` and `id` for the call.
+ */
+aisopod_status aisopod_loader_set_restart_policy(const struct aisopod_loader *loader,
+                                                 const char *id,
+                                                 uint32_t max_restarts,
+                                                 uint32_t backoff_ms);
+
+/**
+ * Sets the resource limits of isolated plugin `id`'s helper process (or of every plugin without its own, when
+ * `id` is NULL), applied when the helper starts: at load and at each restart. NULL `limits` removes the
+ * plugin's own limits, or, with a NULL `id`, restores the default: no limits.
+ *
+ * Ownership: borrows `loader`, `id` and `limits` for the call.
+ */
+aisopod_status aisopod_loader_set_resource_limits(const struct aisopod_loader *loader,
+                                                  const char *id,
+                                                  const struct aisopod_resource_limits *limits);
+
+/**
+ * Writes what isolated plugin `id` has used to `*usage_out`. Returns `AISOPOD_STATUS_NOT_LOADED` when it is
+ * not loaded, and `AISOPOD_STATUS_INVALID_ARGUMENT` when it runs in the host's process, where its use cannot
+ * be told from the host's.
+ *
+ * Ownership: borrows `loader`, `id` and `usage_out` for the call.
+ */
+aisopod_status aisopod_loader_plugin_usage(const struct aisopod_loader *loader,
+                                           const char *id,
+                                           struct aisopod_plugin_usage *usage_out);
 
 /**
  * Loads the discovered plugin `id`, in this order: checks the host version against the manifest's range;

@@ -1,5 +1,5 @@
-//! Isolation through an `aisopod_loader`: the helper process, deadlines, probing plugins in it, and the
-//! quarantine.
+//! Isolation through an `aisopod_loader`: the helper process, deadlines, probing plugins in it, the quarantine,
+//! and running plugins isolated (where, restarts, limits and usage).
 
 use std::ffi::c_char;
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use super::probe_results::aisopod_probe_results;
 use super::quarantine_entry::aisopod_quarantine_entry;
 use crate::abi::aisopod_status;
 use crate::error::{Error, Result, Status};
+use crate::{Isolation, ResourceLimits, RestartPolicy};
 
 /// Names the helper executable, `aisopod-plugin-host`, that probes (and isolated plugins) run in; that path
 /// alone is then tried. NULL goes back to looking for it: `AISOPOD_HELPER` (ignored when the process runs
@@ -190,5 +191,156 @@ pub extern "C" fn aisopod_loader_quarantine_clear(
         // SAFETY: the caller passes a NUL-terminated string or NULL.
         let id = if id.is_null() { None } else { Some(unsafe { string(id, "id") }?) };
         write_optional_out(cleared_out, || core.clear_quarantine(id))
+    })
+}
+
+/// Where a plugin's code runs: an `AISOPOD_ISOLATION_*` value.
+pub type aisopod_isolation = u32;
+/// In the host's process (the default).
+pub const AISOPOD_ISOLATION_NONE: aisopod_isolation = 0;
+/// In a helper process of its own: a crash, `exit()` or hang in its code ends only that process.
+pub const AISOPOD_ISOLATION_PROCESS: aisopod_isolation = 1;
+
+/// Sets where plugin `id` runs from its next load, or, when `id` is NULL, where every plugin without its own
+/// setting runs. A manifest's `isolation = "process"` applies to a plugin the host gave no setting of its own,
+/// whatever the default (a manifest can ask for more isolation, never for less).
+///
+/// An isolated plugin is loaded, initialized and called through the same functions. Its output reaches the
+/// caller's sink on the calling thread as it comes; its log messages reach the log callback on the thread of
+/// a call into it. Calls from several threads are in flight together. A crash, `exit()` or missed deadline
+/// (`aisopod_loader_set_call_timeout`) fails the call with `AISOPOD_STATUS_PLUGIN_CRASHED` or
+/// `AISOPOD_STATUS_TIMEOUT` and puts the plugin in `AISOPOD_PLUGIN_STATE_CRASHED`; the host goes on.
+/// `aisopod_loader_plugin_extension` returns NULL for it, and its `get_extension` sees no host extension:
+/// pointers do not cross processes.
+///
+/// Returns `AISOPOD_STATUS_INVALID_ARGUMENT` for a value that is no `AISOPOD_ISOLATION_*`.
+///
+/// Ownership: borrows `loader` and `id` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_set_isolation(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    isolation: aisopod_isolation,
+) -> aisopod_status {
+    with_loader("aisopod_loader_set_isolation", loader, |core| {
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        let id = if id.is_null() { None } else { Some(unsafe { string(id, "id") }?) };
+        let isolation = match isolation {
+            AISOPOD_ISOLATION_NONE => Isolation::None,
+            AISOPOD_ISOLATION_PROCESS => Isolation::Process,
+            other => {
+                return Err(Error::new(
+                    Status::InvalidArgument,
+                    format!("argument 'isolation' is {other}, not an AISOPOD_ISOLATION_* value"),
+                ))
+            }
+        };
+        core.set_isolation(id, Some(isolation));
+        Ok(())
+    })
+}
+
+/// Sets how isolated plugin `id` (or every plugin without its own policy, when `id` is NULL) is started again
+/// after a crash: the next call after at least `backoff_ms`, doubled after each restart, starts a new helper,
+/// loads the plugin and calls `init` with the config it last succeeded with; at most `max_restarts` times over
+/// one load. The call that found the plugin crashed fails with the crash's status. The default is no restart.
+///
+/// Ownership: borrows `loader` and `id` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_set_restart_policy(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    max_restarts: u32,
+    backoff_ms: u32,
+) -> aisopod_status {
+    with_loader("aisopod_loader_set_restart_policy", loader, |core| {
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        let id = if id.is_null() { None } else { Some(unsafe { string(id, "id") }?) };
+        let policy = RestartPolicy { max_restarts, backoff: Duration::from_millis(u64::from(backoff_ms)) };
+        core.set_restart_policy(id, Some(policy));
+        Ok(())
+    })
+}
+
+/// Resource limits of an isolated plugin's helper process, set with `setrlimit` before the plugin is loaded.
+/// 0 is no limit.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct aisopod_resource_limits {
+    /// `RLIMIT_AS`: the address space, in bytes. Past it, allocations fail.
+    pub address_space_bytes: u64,
+    /// `RLIMIT_CPU`: CPU time, in seconds. Past it, the helper gets `SIGXCPU`, which ends it: a crash.
+    pub cpu_seconds: u64,
+    /// `RLIMIT_NOFILE`: open descriptors. Past it, opening files fails.
+    pub open_files: u64,
+}
+
+/// Sets the resource limits of isolated plugin `id`'s helper process (or of every plugin without its own, when
+/// `id` is NULL), applied when the helper starts: at load and at each restart. NULL `limits` removes the
+/// plugin's own limits, or, with a NULL `id`, restores the default: no limits.
+///
+/// Ownership: borrows `loader`, `id` and `limits` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_set_resource_limits(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    limits: Option<&aisopod_resource_limits>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_set_resource_limits", loader, |core| {
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        let id = if id.is_null() { None } else { Some(unsafe { string(id, "id") }?) };
+        let limits = limits.map(|limits| ResourceLimits {
+            address_space: limits.address_space_bytes,
+            cpu_seconds: limits.cpu_seconds,
+            open_files: limits.open_files,
+        });
+        core.set_resource_limits(id, limits);
+        Ok(())
+    })
+}
+
+/// What an isolated plugin's helper processes have used since it was loaded, restarts included.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct aisopod_plugin_usage {
+    /// CPU time in user mode, in microseconds.
+    pub cpu_user_us: u64,
+    /// CPU time in the kernel, in microseconds.
+    pub cpu_system_us: u64,
+    /// The largest resident set any of its helper processes reached, in bytes.
+    pub peak_rss_bytes: u64,
+    /// Calls made into it: `init`, handler calls and hooks that ran.
+    pub calls: u64,
+    /// How many times it was started again after a crash.
+    pub restarts: u32,
+    /// The process id of its helper, or 0 while none runs (it crashed).
+    pub pid: i32,
+}
+
+/// Writes what isolated plugin `id` has used to `*usage_out`. Returns `AISOPOD_STATUS_NOT_LOADED` when it is
+/// not loaded, and `AISOPOD_STATUS_INVALID_ARGUMENT` when it runs in the host's process, where its use cannot
+/// be told from the host's.
+///
+/// Ownership: borrows `loader`, `id` and `usage_out` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_plugin_usage(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    usage_out: Option<NonNull<aisopod_plugin_usage>>,
+) -> aisopod_status {
+    with_loader("aisopod_loader_plugin_usage", loader, |core| {
+        write_out(usage_out, "usage_out", || {
+            // SAFETY: the caller passes a NUL-terminated string or NULL.
+            let id = unsafe { string(id, "id") }?;
+            let usage = core.plugin_usage(id)?;
+            Ok(aisopod_plugin_usage {
+                cpu_user_us: usage.user_micros,
+                cpu_system_us: usage.system_micros,
+                peak_rss_bytes: usage.peak_rss_bytes,
+                calls: usage.calls,
+                restarts: usage.restarts,
+                pid: core.plugin_pid(id).unwrap_or(0),
+            })
+        })
     })
 }
