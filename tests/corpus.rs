@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use aisopod_loader::{CapabilityKind, Loader, Status};
+use aisopod_loader::{CapabilityKind, Isolation, Loader, Status};
 use common::*;
 
 /// Where a case fails.
@@ -569,10 +569,13 @@ fn run_case(loader: &Loader, case: &Case) -> (Status, String) {
     (failure.status(), failure.message().to_owned())
 }
 
-/// The good plugin still works: discover, load, init, invoke, unload.
+/// The good plugin still works: discover, load, init, invoke, unload; in a helper process when the loader
+/// isolates plugins.
 fn good_plugin_still_works(loader: &Loader, after: &str) {
     loader.discover();
     loader.load("good").unwrap_or_else(|e| panic!("after {after}: {e}"));
+    let isolated = loader.isolation_of("good") == Isolation::Process;
+    assert_eq!(loader.plugin_pid("good").is_some(), isolated, "after {after}");
     loader.init("good", "", Path::new("")).unwrap();
     assert_eq!(
         loader.invoke_to_vec("good", CapabilityKind::Tool, "echo", b"alive").unwrap(),
@@ -584,8 +587,20 @@ fn good_plugin_still_works(loader: &Loader, after: &str) {
 
 #[test]
 fn every_bad_input_gets_its_status_and_a_message_naming_the_culprit() {
-    let roots = Roots { primary: temp_dir("corpus"), secondary: temp_dir("corpus-second") };
+    run_corpus("corpus", Isolation::None);
+}
+
+/// The same corpus with every plugin in a helper process of its own: the same statuses, and messages that
+/// name the same culprits.
+#[test]
+fn the_corpus_gives_the_same_statuses_with_plugins_isolated() {
+    run_corpus("corpus-isolated", Isolation::Process);
+}
+
+fn run_corpus(name: &str, isolation: Isolation) {
+    let roots = Roots { primary: temp_dir(name), secondary: temp_dir(&format!("{name}-second")) };
     let loader = Arc::new(isolated_loader("1.5.0", &[&roots.primary, &roots.secondary]));
+    loader.set_isolation(None, Some(isolation));
 
     let mut ran = 0;
     let mut skipped = Vec::new();
