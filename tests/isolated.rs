@@ -172,3 +172,67 @@ fn a_restart_policy_starts_a_crashed_plugin_again_with_its_config() {
     let error = loader.invoke_to_vec("phoenix", TOOL, "echo", b"again").unwrap_err();
     assert_eq!(error.status(), Status::PluginCrashed, "only one restart: {}", error.message());
 }
+
+#[test]
+fn calls_into_a_thread_safe_isolated_plugin_run_at_the_same_time() {
+    // Each "meet" call waits for the other to be running too: they pass only if both are in flight at once.
+    let loader = Arc::new(isolated("isolated-meet", "meeting"));
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            let loader = loader.clone();
+            std::thread::spawn(move || loader.invoke_to_vec("meeting", TOOL, "echo", b"meet"))
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap().expect("both calls ran at once");
+    }
+}
+
+#[test]
+fn a_plugin_that_is_not_thread_safe_stays_serialized_when_isolated() {
+    let root = temp_dir("isolated-serial");
+    let text =
+        common::manifest("serial").replace("entry_point = \"serial\"", "entry_point = \"serial\"\nthread_safe = false");
+    // DETECT_OVERLAP: echo fails with code 99 when two calls overlap.
+    common::add_test_plugin_with(&root, "serial", &["DETECT_OVERLAP"], &text);
+    let loader = Arc::new(isolated_loader("1.0.0", &[&root]));
+    loader.set_isolation(Some("serial"), Some(Isolation::Process));
+    loader.discover();
+    loader.load("serial").unwrap();
+    loader.init("serial", "{}", Path::new("")).unwrap();
+    assert!(loader.plugin_pid("serial").is_some());
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let loader = loader.clone();
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let input = format!("{t}/{i}");
+                    assert_eq!(
+                        loader.invoke_to_vec("serial", TOOL, "echo", input.as_bytes()).unwrap(),
+                        input.as_bytes()
+                    );
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+}
+
+#[test]
+fn a_manifest_can_ask_for_isolation_and_the_hosts_setting_for_the_plugin_wins() {
+    let root = temp_dir("isolated-manifest");
+    for id in ["asks", "overruled"] {
+        let text = common::manifest(id)
+            .replace(&format!("entry_point = \"{id}\""), &format!("entry_point = \"{id}\"\nisolation = \"process\""));
+        common::add_test_plugin_with(&root, id, &[], &text);
+    }
+    let loader = isolated_loader("1.0.0", &[&root]);
+    loader.set_isolation(Some("overruled"), Some(Isolation::None));
+    loader.discover();
+    assert_eq!(loader.isolation_of("asks"), Isolation::Process);
+    assert_eq!(loader.isolation_of("overruled"), Isolation::None);
+    loader.load("asks").unwrap();
+    loader.load("overruled").unwrap();
+    assert!(loader.plugin_pid("asks").is_some());
+    assert!(loader.plugin_pid("overruled").is_none());
+}

@@ -332,7 +332,7 @@ mod tests {
     fn sample() -> (PathBuf, Entry) {
         let manifest = Manifest::parse_str(
             "manifest_version = 2\n[plugin]\nid = \"a\"\nname = \"A\"\nversion = \"1.2.3-rc.1+b5\"\nentry_point = \"a\"\n\
-             unload = false\nlicense = \"MIT\"\nrepository = \"https://example.org/a\"\nsandbox = true\n\
+             unload = false\nisolation = \"process\"\nlicense = \"MIT\"\nrepository = \"https://example.org/a\"\nsandbox = true\n\
              [capabilities]\ntools = [\"t1\", \"t2\"]\nhooks = [\"h\"]\n[compatibility]\nmax_host_version = \"2.0.0\"\n",
             Path::new("m"),
         )

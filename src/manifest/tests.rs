@@ -263,6 +263,22 @@ fn bad_license_and_urls_name_the_field() {
 }
 
 #[test]
+fn isolation_is_none_or_process() {
+    use crate::manifest::Isolation;
+    assert_eq!(both(GOOD).unwrap().isolation, None);
+    for (value, isolation) in [("none", Isolation::None), ("process", Isolation::Process)] {
+        let m = both(&GOOD.replace("author = \"A. Author\"", &format!("isolation = \"{value}\""))).unwrap();
+        assert_eq!(m.isolation, Some(isolation));
+    }
+    let e = both(&GOOD.replace("author = \"A. Author\"", "isolation = \"thread\"")).unwrap_err();
+    assert_eq!(e.status(), Status::ManifestInvalid, "{e}");
+    assert_eq!(
+        e.message(),
+        "/p/aisopod.plugin.toml:7: [plugin].isolation = \"thread\": must be \"none\" or \"process\""
+    );
+}
+
+#[test]
 fn metadata_tables_and_x_keys_are_accepted_and_ignored() {
     let text = format!(
         "x-generator = \"tool 1.0\"\n{}\n[metadata]\ncategory = \"greeting\"\nnested = {{ any = [1, 2.5, true] }}\n\

@@ -26,7 +26,9 @@
  *                       the stack overflows, "hang" never returns, "exit" calls
  *                       exit(5), "log" logs "echo was asked to log" at warn
  *                       level through the host before echoing, "big" writes
- *                       64 KiB of 'x' in one write
+ *                       64 KiB of 'x' in one write, "meet" waits (up to 5 s)
+ *                       until another "meet" call is running too, and fails
+ *                       with code 9 if none comes
  *
  * Behaviour without switches: tool "echo" writes its input back, and fails with
  * code 7 when the input is "fail"; hook "ping" writes "<id>;". init fails with
@@ -121,6 +123,16 @@ static int mischief(const uint8_t *input, size_t input_len, const aisopod_sink *
         }
     }
     if (IS("log")) the_host->log(the_host, AISOPOD_LOG_WARN, "echo was asked to log");
+    if (IS("meet")) {
+        static atomic_int meeting = 0;
+        atomic_fetch_add(&meeting, 1);
+        for (int waited = 0; atomic_load(&meeting) < 2; waited++) {
+            if (waited == 5000) return 9;
+            struct timespec pause = {0, 1000000};
+            nanosleep(&pause, NULL);
+        }
+        return 2;
+    }
     if (IS("big")) {
         static uint8_t big[65536];
         memset(big, 'x', sizeof big);
