@@ -13,37 +13,15 @@ use common::*;
 
 fn setup(name: &str) -> (PathBuf, PathBuf, PathBuf) {
     let work = temp_dir(name);
-    let tree = work.join("plugins");
-    add_test_plugin(&tree, "good", &[]);
-    add_test_plugin(&tree, "mischief", &["HANDLER_MISCHIEF"]);
-    for (id, switch) in [
-        ("ctor-abort", "CTOR_ABORT"),
-        ("create-exit", "CREATE_EXIT"),
-        ("init-segfault", "INIT_SEGFAULT"),
-        ("init-loop", "INIT_LOOP"),
-        ("wrong-abi", "ABI_VERSION=99"),
-    ] {
-        add_test_plugin(&tree, id, &[switch]);
-    }
-    let needy_work = work.join("needy");
-    std::fs::create_dir_all(&needy_work).unwrap();
-    let needy = plugin_with_missing_dependency(&needy_work, "needy");
+    let (tree, needy) = misbehaving_plugins(&work, &[("mischief", &["HANDLER_MISCHIEF"])]);
     let host = build_c_host("tests/hosts/isolated_host.c", &work.join("isolated_host"), &["-g"]);
     (host, tree, needy)
-}
-
-fn check(out: std::process::Output) -> (String, String) {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "the host failed ({:?}):\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.ends_with("0 failure(s)\n"), "{stdout}");
-    (stdout, stderr)
 }
 
 #[test]
 fn a_c_host_survives_every_misbehaviour_of_isolated_plugins() {
     let (host, tree, needy) = setup("c-isolated");
-    let (stdout, _) = check(Command::new(&host).arg(&tree).arg(&needy).output().unwrap());
+    let (stdout, _) = host_passed(Command::new(&host).arg(&tree).arg(&needy).output().unwrap());
     for line in [
         "ok: ctor-abort: the plugin crashed or exited its process: aisopod_loader_load: plugin 'ctor-abort' crashed \
          during load",
@@ -60,21 +38,6 @@ fn a_c_host_survives_every_misbehaviour_of_isolated_plugins() {
 
 #[test]
 fn the_isolated_c_host_is_clean_under_valgrind() {
-    if Command::new("valgrind").arg("--version").output().is_err() {
-        eprintln!("skipped: valgrind is not installed");
-        return;
-    }
     let (host, tree, needy) = setup("c-isolated-valgrind");
-    let out = Command::new("valgrind")
-        .args(["--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=99"])
-        .arg(&host)
-        .arg(&tree)
-        .arg(&needy)
-        .output()
-        .unwrap();
-    let (_, stderr) = check(out);
-    let summary: Vec<&str> =
-        stderr.lines().filter(|l| l.contains("ERROR SUMMARY") || l.contains("definitely lost")).collect();
-    eprintln!("{}", summary.join("\n"));
-    assert!(stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
+    host_passes_under_valgrind(&host, &[&tree, &needy]);
 }

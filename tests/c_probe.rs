@@ -11,39 +11,17 @@ use std::process::Command;
 
 use common::*;
 
-/// The host, and its two plugin trees.
 fn setup(name: &str) -> (PathBuf, PathBuf, PathBuf) {
     let work = temp_dir(name);
-    let tree = work.join("plugins");
-    add_test_plugin(&tree, "good", &[]);
-    for (id, switch) in [
-        ("ctor-abort", "CTOR_ABORT"),
-        ("create-exit", "CREATE_EXIT"),
-        ("init-segfault", "INIT_SEGFAULT"),
-        ("init-loop", "INIT_LOOP"),
-        ("wrong-abi", "ABI_VERSION=99"),
-    ] {
-        add_test_plugin(&tree, id, &[switch]);
-    }
-    let needy_work = work.join("needy");
-    std::fs::create_dir_all(&needy_work).unwrap();
-    let needy = plugin_with_missing_dependency(&needy_work, "needy");
+    let (tree, needy) = misbehaving_plugins(&work, &[]);
     let host = build_c_host("tests/hosts/probe_host.c", &work.join("probe_host"), &["-g"]);
     (host, tree, needy)
-}
-
-fn check(out: std::process::Output) -> (String, String) {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "the host failed ({:?}):\n{stdout}\n{stderr}", out.status);
-    assert!(stdout.ends_with("0 failure(s)\n"), "{stdout}");
-    (stdout, stderr)
 }
 
 #[test]
 fn a_c_host_probes_every_misbehaviour_and_keeps_running() {
     let (host, tree, needy) = setup("c-probe");
-    let (stdout, _) = check(Command::new(&host).arg(&tree).arg(&needy).output().unwrap());
+    let (stdout, _) = host_passed(Command::new(&host).arg(&tree).arg(&needy).output().unwrap());
     for line in [
         "ok: ctor-abort: the plugin crashed or exited its process (expected the plugin crashed or exited its process): \
          plugin 'ctor-abort' crashed during dlopen: its helper process was killed by signal SIGABRT; stderr: test \
@@ -63,21 +41,6 @@ fn a_c_host_probes_every_misbehaviour_and_keeps_running() {
 
 #[test]
 fn the_c_probe_host_is_clean_under_valgrind() {
-    if Command::new("valgrind").arg("--version").output().is_err() {
-        eprintln!("skipped: valgrind is not installed");
-        return;
-    }
     let (host, tree, needy) = setup("c-probe-valgrind");
-    let out = Command::new("valgrind")
-        .args(["--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=99"])
-        .arg(&host)
-        .arg(&tree)
-        .arg(&needy)
-        .output()
-        .unwrap();
-    let (_, stderr) = check(out);
-    let summary: Vec<&str> =
-        stderr.lines().filter(|l| l.contains("ERROR SUMMARY") || l.contains("definitely lost")).collect();
-    eprintln!("{}", summary.join("\n"));
-    assert!(stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
+    host_passes_under_valgrind(&host, &[&tree, &needy]);
 }

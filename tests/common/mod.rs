@@ -307,3 +307,56 @@ pub fn plugin_with_missing_dependency(dir: &Path, id: &str) -> PathBuf {
     write_plugin(&tree, id, &manifest(id), id, Some(&library));
     tree
 }
+
+/// Under `work`: a plugin tree `plugins` with "good" and one test plugin per way of taking a process down at
+/// load or `init` ("ctor-abort", "create-exit", "init-segfault", "init-loop") or failing the ABI gate
+/// ("wrong-abi"), plus `extra` plugins (id, switches); and, in a tree of its own, "needy", whose `DT_NEEDED`
+/// library is missing. Returns both trees.
+pub fn misbehaving_plugins(work: &Path, extra: &[(&str, &[&str])]) -> (PathBuf, PathBuf) {
+    let tree = work.join("plugins");
+    add_test_plugin(&tree, "good", &[]);
+    let misbehaving: [(&str, &[&str]); 5] = [
+        ("ctor-abort", &["CTOR_ABORT"]),
+        ("create-exit", &["CREATE_EXIT"]),
+        ("init-segfault", &["INIT_SEGFAULT"]),
+        ("init-loop", &["INIT_LOOP"]),
+        ("wrong-abi", &["ABI_VERSION=99"]),
+    ];
+    for (id, switches) in misbehaving.iter().chain(extra) {
+        add_test_plugin(&tree, id, switches);
+    }
+    let needy_work = work.join("needy");
+    std::fs::create_dir_all(&needy_work).unwrap();
+    (tree, plugin_with_missing_dependency(&needy_work, "needy"))
+}
+
+/// Checks that a C test host (see `tests/hosts/host_checks.h`) exited 0 and printed "0 failure(s)" last;
+/// returns its stdout and stderr.
+pub fn host_passed(out: std::process::Output) -> (String, String) {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "the host failed ({:?}):\n{stdout}\n{stderr}", out.status);
+    assert!(stdout.ends_with("0 failure(s)\n"), "{stdout}");
+    (stdout, stderr)
+}
+
+/// Runs `host` with `args` under valgrind's memcheck (no error, nothing definitely lost, or exit code 99),
+/// checks that it passed as [`host_passed`] does and that valgrind reported no error, and prints valgrind's
+/// summary. Says so and does nothing when valgrind is not installed.
+pub fn host_passes_under_valgrind(host: &Path, args: &[&Path]) {
+    if Command::new("valgrind").arg("--version").output().is_err() {
+        eprintln!("skipped: valgrind is not installed");
+        return;
+    }
+    let out = Command::new("valgrind")
+        .args(["--leak-check=full", "--errors-for-leak-kinds=definite", "--error-exitcode=99"])
+        .arg(host)
+        .args(args)
+        .output()
+        .unwrap();
+    let (_, stderr) = host_passed(out);
+    let summary: Vec<&str> =
+        stderr.lines().filter(|l| l.contains("ERROR SUMMARY") || l.contains("definitely lost")).collect();
+    eprintln!("{}", summary.join("\n"));
+    assert!(stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
+}

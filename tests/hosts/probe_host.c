@@ -13,20 +13,7 @@
 #include <string.h>
 
 #include "aisopod_loader.h"
-
-static int failures = 0;
-
-#define CHECK(cond, ...)                          \
-    do {                                          \
-        if (cond) {                               \
-            printf("ok: ");                       \
-        } else {                                  \
-            printf("FAILED (%s:%d): ", __FILE__, __LINE__); \
-            failures++;                           \
-        }                                         \
-        printf(__VA_ARGS__);                      \
-        printf("\n");                             \
-    } while (0)
+#include "host_checks.h"
 
 /* One misbehaving plugin: its id, the verdict its probe must give, the step it must name, and how its helper
  * must have ended (a signal, or an exit code; 0 and -1 for neither). */
@@ -48,35 +35,6 @@ static const struct probe_case CASES[] = {
     {"needy", AISOPOD_STATUS_LIBRARY_LOAD, "dlopen", 0, -1, false},
 };
 #define CASE_COUNT (sizeof CASES / sizeof CASES[0])
-
-struct buffer {
-    char data[256];
-    size_t len;
-};
-
-static int32_t append(void *context, const uint8_t *data, size_t len) {
-    struct buffer *buffer = context;
-    if (len > sizeof buffer->data - buffer->len - 1) return 1;
-    memcpy(buffer->data + buffer->len, data, len);
-    buffer->len += len;
-    buffer->data[buffer->len] = '\0';
-    return 0;
-}
-
-/* The good plugin, in this process: load, init, one call, unload. */
-static void good_plugin_still_works(aisopod_loader *loader, const char *after) {
-    struct buffer out = {{0}, 0};
-    aisopod_sink sink = {&out, append};
-    aisopod_status load = aisopod_loader_load(loader, "good");
-    aisopod_status init = aisopod_loader_init(loader, "good", "{}", NULL);
-    aisopod_status call =
-        aisopod_loader_invoke(loader, "good", AISOPOD_CAPABILITY_TOOL, "echo", (const uint8_t *)"still here", 10, &sink);
-    aisopod_status unload = aisopod_loader_unload(loader, "good");
-    CHECK(load == AISOPOD_STATUS_OK && init == AISOPOD_STATUS_OK && call == AISOPOD_STATUS_OK &&
-              unload == AISOPOD_STATUS_OK && strcmp(out.data, "still here") == 0,
-          "after %s, the host loads, calls and unloads a good plugin (%s)", after,
-          aisopod_loader_error_message(loader));
-}
 
 static void probe_one(aisopod_loader *loader, const struct probe_case *c) {
     aisopod_probe_results *results = NULL;
@@ -113,16 +71,8 @@ static void probe_one(aisopod_loader *loader, const struct probe_case *c) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s <plugin tree> <tree with needy>\n", argv[0]);
-        return 2;
-    }
-    aisopod_loader *loader = NULL;
-    if (aisopod_loader_new("1.0.0", &loader) != AISOPOD_STATUS_OK) return 2;
-    aisopod_loader_use_env_path(loader, false);
-    aisopod_loader_use_default_paths(loader, false);
-    aisopod_loader_add_search_path(loader, argv[1]);
-    aisopod_loader_add_search_path(loader, argv[2]);
+    aisopod_loader *loader = loader_for_two_trees(argc, argv);
+    if (loader == NULL) return 2;
     CHECK(aisopod_loader_set_call_timeout(loader, "init-loop", 500) == AISOPOD_STATUS_OK, "a 500 ms deadline");
     size_t found = 0;
     aisopod_loader_discover(loader, &found);
@@ -194,6 +144,5 @@ int main(int argc, char **argv) {
     good_plugin_still_works(loader, "the batch");
 
     aisopod_loader_free(loader);
-    printf("%d failure(s)\n", failures);
-    return failures == 0 ? 0 : 1;
+    return finish();
 }
