@@ -457,7 +457,8 @@ typedef struct aisopod_resource_limits {
    */
   uint64_t address_space_bytes;
   /**
-   * `RLIMIT_CPU`: CPU time, in seconds. Past it, the helper gets `SIGXCPU`, which ends it: a crash.
+   * `RLIMIT_CPU`: CPU time, in seconds. Past it, the helper gets `SIGXCPU`, which ends it: a crash (the
+   * hard limit is one second more, where the kernel sends `SIGKILL`).
    */
   uint64_t cpu_seconds;
   /**

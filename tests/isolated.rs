@@ -236,3 +236,37 @@ fn a_manifest_can_ask_for_isolation_and_the_hosts_setting_for_the_plugin_wins() 
     assert!(loader.plugin_pid("asks").is_some());
     assert!(loader.plugin_pid("overruled").is_none());
 }
+
+#[test]
+fn resource_limits_are_set_on_the_helper_and_a_cpu_limit_ends_a_spinning_handler() {
+    let root = temp_dir("isolated-limits");
+    add_test_plugin(&root, "limited", &["HANDLER_MISCHIEF"]);
+    let loader = isolated_loader("1.0.0", &[&root]);
+    loader.set_isolation(None, Some(Isolation::Process));
+    let limits = aisopod_loader::ResourceLimits { address_space: 4 << 30, cpu_seconds: 1, open_files: 64 };
+    loader.set_resource_limits(Some("limited"), Some(limits));
+    loader.discover();
+    loader.load("limited").unwrap();
+    loader.init("limited", "{}", Path::new("")).unwrap();
+    let pid = loader.plugin_pid("limited").unwrap();
+    // The kernel's own view of the helper's limits.
+    let table = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let row = |name: &str| {
+        let line = table.lines().find(|line| line.starts_with(name)).unwrap_or_else(|| panic!("{table}"));
+        // "Max cpu time   <soft>   <hard>   <units>"
+        let mut values: Vec<&str> = line.split_whitespace().rev().skip(1).take(2).collect();
+        values.reverse();
+        values.join(" ")
+    };
+    assert_eq!(row("Max cpu time"), "1 2", "a second more for the hard limit: SIGXCPU comes first");
+    assert_eq!(row("Max open files"), "64 64");
+    assert_eq!(row("Max address space"), format!("{0} {0}", 4u64 << 30));
+
+    let started = Instant::now();
+    let error = loader.invoke_to_vec("limited", TOOL, "echo", b"spin").unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+    assert_eq!(error.status(), Status::PluginCrashed, "{}", error.message());
+    assert!(error.message().contains("killed by signal SIGXCPU"), "{}", error.message());
+    let usage = loader.plugin_usage("limited").unwrap();
+    assert!(usage.user_micros + usage.system_micros >= 900_000, "the helper spun about a second: {usage:?}");
+}

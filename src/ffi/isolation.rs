@@ -269,7 +269,8 @@ pub extern "C" fn aisopod_loader_set_restart_policy(
 pub struct aisopod_resource_limits {
     /// `RLIMIT_AS`: the address space, in bytes. Past it, allocations fail.
     pub address_space_bytes: u64,
-    /// `RLIMIT_CPU`: CPU time, in seconds. Past it, the helper gets `SIGXCPU`, which ends it: a crash.
+    /// `RLIMIT_CPU`: CPU time, in seconds. Past it, the helper gets `SIGXCPU`, which ends it: a crash (the
+    /// hard limit is one second more, where the kernel sends `SIGKILL`).
     pub cpu_seconds: u64,
     /// `RLIMIT_NOFILE`: open descriptors. Past it, opening files fails.
     pub open_files: u64,

@@ -384,7 +384,7 @@ pub fn exit_now(stop: &Stop) -> ! {
     std::process::exit(i32::from(stop.exit.code()))
 }
 
-/// Sets the limits that are not 0 on this process, hard and soft.
+/// Sets the limits that are not 0 on this process, soft and hard.
 fn apply_limits(limits: &ResourceLimits) -> Result<(), String> {
     let all = [
         (libc::RLIMIT_AS, limits.address_space, "address space"),
@@ -395,7 +395,10 @@ fn apply_limits(limits: &ResourceLimits) -> Result<(), String> {
         if value == 0 {
             continue;
         }
-        let limit = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: value as libc::rlim_t };
+        // The CPU hard limit is a second above the soft one, so that the helper gets SIGXCPU, which names
+        // the reason, before the kernel's SIGKILL at the hard limit.
+        let hard = if resource == libc::RLIMIT_CPU { value.saturating_add(1) } else { value };
+        let limit = libc::rlimit { rlim_cur: value as libc::rlim_t, rlim_max: hard as libc::rlim_t };
         // SAFETY: setrlimit reads the struct it is given.
         if unsafe { libc::setrlimit(resource, &limit) } != 0 {
             let error = io::Error::last_os_error();

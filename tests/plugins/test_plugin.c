@@ -28,7 +28,7 @@
  *                       level through the host before echoing, "big" writes
  *                       64 KiB of 'x' in one write, "meet" waits (up to 5 s)
  *                       until another "meet" call is running too, and fails
- *                       with code 9 if none comes
+ *                       with code 9 if none comes; "spin" busy-loops forever
  *
  * Behaviour without switches: tool "echo" writes its input back, and fails with
  * code 7 when the input is "fail"; hook "ping" writes "<id>;". init fails with
@@ -123,6 +123,10 @@ static int mischief(const uint8_t *input, size_t input_len, const aisopod_sink *
         }
     }
     if (IS("log")) the_host->log(the_host, AISOPOD_LOG_WARN, "echo was asked to log");
+    if (IS("spin")) {
+        for (volatile unsigned long turns = 0;; turns++) {
+        }
+    }
     if (IS("meet")) {
         static atomic_int meeting = 0;
         atomic_fetch_add(&meeting, 1);
