@@ -1,13 +1,17 @@
 //! The loader against the physical floors, side by side in one run.
 //!
 //! `make bench` runs this with the defaults: N = 100, 1,000 and 10,000 plugins for discovery, 100 and 1,000
-//! for loading, 5 timed repetitions after a warm-up, and writes `BENCHMARKS.md` and `benches/discovery.svg`.
-//! `--smoke` runs every measurement once on tiny trees and writes nothing: CI runs that so the benchmark
-//! cannot rot.
+//! for loading and for probe batches, 5 timed repetitions after a warm-up, and writes `BENCHMARKS.md` and
+//! `benches/discovery.svg`. `--smoke` runs every measurement once on tiny trees and writes nothing: CI runs that
+//! so the benchmark cannot rot.
 //!
 //! The floors are our own: `benches/floors/floors.c` (C at -O2) reads or stats every manifest, dlopens every
-//! library, and calls a plugin's handler through a raw function pointer. The "straightforward loader" is the
-//! obvious Rust: `read_dir` + `read_to_string` + `toml`/`serde` into a typed struct + `semver`.
+//! library, calls a plugin's handler through a raw function pointer, echoes messages over a socketpair between
+//! two processes, and spawns a trivial process. The "straightforward loader" is the obvious Rust: `read_dir` +
+//! `read_to_string` + `toml`/`serde` into a typed struct + `semver`.
+//!
+//! The isolation rows use the helper process that cargo builds for this bench, `aisopod-plugin-host`, through
+//! the loader's own `isolation::child::Child`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
@@ -15,8 +19,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicIsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use aisopod_loader::isolation::child::{Child, Ending};
+use aisopod_loader::isolation::protocol::{FrameKind, ProbeReport, ProbeRequest};
 use aisopod_loader::{CapabilityKind, Loader};
 
 /// Counts live heap bytes, for the memory figures.
@@ -43,6 +49,13 @@ unsafe impl GlobalAlloc for Counting {
 static ALLOCATOR: Counting = Counting;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The helper process; cargo builds it, in the bench's profile, before it builds the bench.
+const HELPER: &str = env!("CARGO_BIN_EXE_aisopod-plugin-host");
+/// Every exchange with the helper gets this long; a missed deadline kills the helper and fails the bench.
+const HELPER_DEADLINE: Duration = Duration::from_secs(30);
+/// The small message of the round-trip rows, and the large one of the echo rows.
+const SMALL_MESSAGE: usize = 16;
+const LARGE_MESSAGE: usize = 64 * 1024;
 /// The id placeholder in `floors/bench_plugin.c`; each copy gets its own id patched in.
 const PLACEHOLDER: &[u8] = b"aisopod-bench-placeholder-id";
 const WORDS: [&str; 18] = [
@@ -73,6 +86,10 @@ struct Settings {
     discover_ns: Vec<usize>,
     load_ns: Vec<usize>,
     call_iterations: u64,
+    /// Round trips per rep of the 16-byte and the 64 KiB message, and helper starts per rep.
+    ping_iterations: u64,
+    echo_iterations: u64,
+    spawn_iterations: u64,
     work: PathBuf,
 }
 
@@ -93,6 +110,9 @@ impl Settings {
                 discover_ns: vec![20],
                 load_ns: vec![5],
                 call_iterations: 100_000,
+                ping_iterations: 1_000,
+                echo_iterations: 100,
+                spawn_iterations: 3,
                 work,
             };
         }
@@ -102,6 +122,9 @@ impl Settings {
             discover_ns: list("--ns", &[100, 1_000, 10_000]),
             load_ns: list("--load-ns", &[100, 1_000]),
             call_iterations: 50_000_000,
+            ping_iterations: 20_000,
+            echo_iterations: 10_000,
+            spawn_iterations: 200,
             work,
         }
     }
@@ -143,6 +166,7 @@ fn main() {
             let floor = floor_line(&floors, &["load"], &tree);
             let (raw_load, raw_unload) = raw_dlopen_ns(&tree);
             let (load, unload) = aisopod_load_ns(&tree, n);
+            let batches = [on_one_cpu(|| probe_batch(&tree, n)), probe_batch(&tree, n)];
             if timed {
                 results.record("c_dlopen_floor", n, field(&floor, "ns") / n as f64 / 1000.0);
                 results.record("c_dlclose_floor", n, field(&floor, "unload_ns") / n as f64 / 1000.0);
@@ -150,6 +174,11 @@ fn main() {
                 results.record("raw_dlclose_in_process", n, raw_unload as f64 / n as f64 / 1000.0);
                 results.record("aisopod_load", n, load as f64 / n as f64 / 1000.0);
                 results.record("aisopod_unload", n, unload as f64 / n as f64 / 1000.0);
+                for ((_, [total, fixed, per_plugin]), batch) in PROBE_CONFIGS.iter().zip(&batches) {
+                    results.record(total, n, batch.total_ns as f64 / 1000.0);
+                    results.record(fixed, n, batch.fixed_ns as f64 / 1000.0);
+                    results.record(per_plugin, n, (batch.total_ns - batch.fixed_ns) as f64 / n as f64 / 1000.0);
+                }
             }
         }
         results.memory.insert(("loaded", n), loaded_bytes(&tree, n));
@@ -168,6 +197,26 @@ fn main() {
             results.record("c_call_floor", 1, floor / iterations as f64);
             results.record("aisopod_capability_invoke", 1, resolved);
             results.record("aisopod_invoke_by_id", 1, by_id);
+        }
+    }
+
+    for rep in 0..=settings.reps {
+        let timed = rep > 0 || settings.smoke;
+        let one_cpu = on_one_cpu(|| channel_ns(&floors, &settings));
+        let free = channel_ns(&floors, &settings);
+        let spawns = settings.spawn_iterations;
+        let spawn_floor = field(&floor_line(&floors, &["spawn", &spawns.to_string()], Path::new("")), "ns");
+        let (start, shutdown) = helper_start_ns(spawns);
+        if timed {
+            for (placement, channel) in [(ONE_CPU, one_cpu), (FREE, free)] {
+                results.record("c_ping_floor", placement, channel.ping_floor);
+                results.record("helper_ping", placement, channel.ping);
+                results.record("c_echo_floor", placement, channel.echo_floor);
+                results.record("helper_echo", placement, channel.echo);
+            }
+            results.record("c_spawn_floor", 1, spawn_floor / spawns as f64 / 1000.0);
+            results.record("helper_start", 1, start as f64 / spawns as f64 / 1000.0);
+            results.record("helper_shutdown", 1, shutdown as f64 / spawns as f64 / 1000.0);
         }
     }
 
@@ -495,6 +544,157 @@ fn aisopod_call_ns(tree: &Path, iterations: u64) -> (f64, f64) {
     (resolved, by_id)
 }
 
+/// The placements of the channel rows, as the `n` of their samples: the two processes of a round trip on one
+/// CPU, or wherever the scheduler puts them.
+const ONE_CPU: usize = 1;
+const FREE: usize = 2;
+const PLACEMENTS: [(usize, &str); 2] = [(ONE_CPU, "both processes on one CPU"), (FREE, "placed by the scheduler")];
+/// The probe batch rows' configs for each placement, in the order of `PLACEMENTS`: the batch, its start and
+/// shutdown, and a probe per plugin.
+const PROBE_CONFIGS: [(&str, [&str; 3]); 2] = [
+    ("both processes on one CPU", ["probe_batch_one_cpu", "probe_fixed_one_cpu", "probe_one_cpu"]),
+    ("placed by the scheduler", ["probe_batch_free", "probe_fixed_free", "probe_free"]),
+];
+
+/// ns per round trip over a socketpair between two processes: the C floor and through the helper, for the
+/// small and the large message.
+struct ChannelNs {
+    ping_floor: f64,
+    ping: f64,
+    echo_floor: f64,
+    echo: f64,
+}
+
+fn channel_ns(floors: &Path, settings: &Settings) -> ChannelNs {
+    let floor = |size: usize, iterations: u64| {
+        let line = floor_line(floors, &["echo", &size.to_string(), &iterations.to_string()], Path::new(""));
+        field(&line, "ns") / iterations as f64
+    };
+    ChannelNs {
+        ping_floor: floor(SMALL_MESSAGE, settings.ping_iterations),
+        ping: helper_echo_ns(SMALL_MESSAGE, settings.ping_iterations),
+        echo_floor: floor(LARGE_MESSAGE, settings.echo_iterations),
+        echo: helper_echo_ns(LARGE_MESSAGE, settings.echo_iterations),
+    }
+}
+
+/// Runs `body` with this thread, and so every process it starts (they inherit its affinity), on one CPU: the
+/// first it may run on. A round trip between two CPUs costs a wake-up of the other CPU, which on a virtual
+/// machine with idle virtual CPUs can be ten times the software's own cost and varies with the scheduler's
+/// placement; on one CPU the round trip is the system calls, the context switches and the code around them.
+fn on_one_cpu<T>(body: impl FnOnce() -> T) -> T {
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity and sched_setaffinity read or write one of `size`
+    // bytes for the calling thread.
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        assert_eq!(libc::sched_getaffinity(0, size, &mut allowed), 0, "{}", std::io::Error::last_os_error());
+        let cpu = (0..libc::CPU_SETSIZE as usize).find(|&cpu| libc::CPU_ISSET(cpu, &allowed)).expect("a CPU");
+        let mut one: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut one);
+        assert_eq!(libc::sched_setaffinity(0, size, &one), 0, "{}", std::io::Error::last_os_error());
+        let result = body();
+        assert_eq!(libc::sched_setaffinity(0, size, &allowed), 0, "{}", std::io::Error::last_os_error());
+        result
+    }
+}
+
+fn start_helper(deadline: Instant) -> Child {
+    Child::spawn(Path::new(HELPER), deadline)
+        .unwrap_or_else(|failure| panic!("starting the helper {HELPER}: {failure}"))
+}
+
+/// Shuts the helper down and checks that it exited 0.
+fn shut_down(child: Child, deadline: Instant) {
+    let ending = child.shutdown(deadline).ending;
+    assert_eq!(ending, Ending::Exited(0), "the helper {HELPER} {ending}");
+}
+
+/// A reply from the helper that is of `kind`, or the bench stops, naming what came instead.
+fn expect_reply(child: &mut Child, kind: FrameKind, request: FrameKind, payload: &[u8]) -> Vec<u8> {
+    let reply = child
+        .request(request, payload, Instant::now() + HELPER_DEADLINE)
+        .unwrap_or_else(|failure| panic!("{request} to the helper {HELPER}: {failure}"));
+    assert_eq!(reply.kind, kind, "the helper answered {request} with {}: {:?}", reply.kind, reply.payload);
+    reply.payload
+}
+
+/// ns per `Ping` round trip of a `size`-byte payload through one helper, after 100 untimed ones (as the floor
+/// does). Each reply's kind and length are checked; the last one's bytes too.
+fn helper_echo_ns(size: usize, iterations: u64) -> f64 {
+    let mut child = start_helper(Instant::now() + HELPER_DEADLINE);
+    let message: Vec<u8> = (0..size).map(|i| (i * 31 + 7) as u8).collect();
+    for _ in 0..100 {
+        expect_reply(&mut child, FrameKind::PONG, FrameKind::PING, &message);
+    }
+    let mut last = Vec::new();
+    let started = Instant::now();
+    for _ in 0..iterations {
+        last = expect_reply(&mut child, FrameKind::PONG, FrameKind::PING, &message);
+        assert_eq!(last.len(), size, "a Pong of {} bytes for a Ping of {size}", last.len());
+    }
+    let elapsed = started.elapsed().as_nanos() as f64;
+    assert!(last == message, "the helper's Pong differs from the Ping it answers");
+    shut_down(child, Instant::now() + HELPER_DEADLINE);
+    elapsed / iterations as f64
+}
+
+/// Total ns of `iterations` helper starts (`Child::spawn`: posix_spawn and the handshake), and of their
+/// shutdowns (closing the channel, the helper's exit, `waitpid`).
+fn helper_start_ns(iterations: u64) -> (u128, u128) {
+    let (mut start, mut shutdown) = (0, 0);
+    for _ in 0..iterations {
+        let started = Instant::now();
+        let child = start_helper(started + HELPER_DEADLINE);
+        let running = Instant::now();
+        shut_down(child, running + HELPER_DEADLINE);
+        let ended = Instant::now();
+        start += running.duration_since(started).as_nanos();
+        shutdown += ended.duration_since(running).as_nanos();
+    }
+    (start, shutdown)
+}
+
+/// One probe batch: a helper started, every plugin of a tree probed in it, one `Probe` each (no `init`), and the
+/// helper shut down. Times in ns.
+struct ProbeBatch {
+    /// From the start of `Child::spawn` to the end of `shutdown`.
+    total_ns: u128,
+    /// The part of `total_ns` spent starting (with the handshake) and shutting down this batch's helper.
+    fixed_ns: u128,
+}
+
+fn probe_batch(tree: &Path, n: usize) -> ProbeBatch {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(tree)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs.len(), n);
+    let payloads: Vec<Vec<u8>> = dirs
+        .into_iter()
+        .map(|plugin_dir| {
+            ProbeRequest { plugin_dir, host_version: "1.0.0".into(), init_config: None }.encode().unwrap()
+        })
+        .collect();
+    let started = Instant::now();
+    let mut child = start_helper(started + HELPER_DEADLINE);
+    let running = Instant::now();
+    for payload in &payloads {
+        let report = expect_reply(&mut child, FrameKind::PROBE_REPORT, FrameKind::PROBE, payload);
+        let report = ProbeReport::decode(&report).unwrap();
+        assert!(report.is_ok(), "{:?}", report.outcome);
+    }
+    let probed = Instant::now();
+    shut_down(child, probed + HELPER_DEADLINE);
+    let ended = Instant::now();
+    ProbeBatch {
+        total_ns: ended.duration_since(started).as_nanos(),
+        fixed_ns: running.duration_since(started).as_nanos() + ended.duration_since(probed).as_nanos(),
+    }
+}
+
 // ---- Report ----
 
 #[derive(Default)]
@@ -607,6 +807,7 @@ impl Results {
             let value = self.median(config, 1);
             let _ = writeln!(out, "| {label} | {value:.2} | {:+.2} ns |", value - raw);
         }
+        self.report_isolation(&mut out, settings);
         let _ = writeln!(out, "\n## Memory (heap bytes, counting allocator)\n");
         let _ = writeln!(
             out,
@@ -665,6 +866,27 @@ impl Results {
             "| resolved invoke ≤ 5 ns over a raw call | {over:+.2} ns | {} |",
             if over <= 5.0 { "yes" } else { "**no**" }
         );
+        let ping = self.median("helper_ping", ONE_CPU) / self.median("c_ping_floor", ONE_CPU);
+        let _ = writeln!(
+            out,
+            "| isolated call ≤ 2× the ping-pong floor (for now the helper Ping round trip, 16 bytes, one CPU) | \
+             {ping:.2}× | {} |",
+            if ping <= 2.0 { "yes" } else { "**no**" }
+        );
+        let echo = gb_per_s(LARGE_MESSAGE, self.median("helper_echo", ONE_CPU));
+        let _ = writeln!(
+            out,
+            "| 64 KiB echo through the helper ≥ 1 GB/s (one CPU) | {echo:.2} GB/s | {} |",
+            if echo >= 1.0 { "yes" } else { "**no**" }
+        );
+        for &n in &settings.load_ns {
+            let ratio = self.median("probe_one_cpu", n) / self.in_process_load_unload(n);
+            let _ = writeln!(
+                out,
+                "| probe per plugin ≤ 1.5× in-process load + unload (N={n}, one CPU) | {ratio:.2}× | {} |",
+                if ratio <= 1.5 { "yes" } else { "**no**" }
+            );
+        }
         for ((what, n), bytes) in &self.memory {
             let limit = if *what == "discovered" { 1024.0 } else { 2048.0 };
             let _ = writeln!(
@@ -674,7 +896,109 @@ impl Results {
             );
         }
         out.push_str(WHAT_MATTERED);
+        out.push_str(ISOLATION_NOTES);
         out
+    }
+
+    /// µs per plugin that `Loader::load` and `Loader::unload` took together at N.
+    fn in_process_load_unload(&self, n: usize) -> f64 {
+        self.median("aisopod_load", n) + self.median("aisopod_unload", n)
+    }
+
+    fn report_isolation(&self, out: &mut String, settings: &Settings) {
+        let _ = writeln!(out, "\n## Isolation: the helper process\n");
+        let _ = writeln!(
+            out,
+            "The loader's channel to its helper process, `aisopod-plugin-host`, through `isolation::child::Child`: \
+             `request` with a `Ping`, which the helper answers with a `Pong` of the same payload (each message \
+             also carries the 16-byte frame header), and `spawn` (`posix_spawn`, then the handshake) with \
+             `shutdown` (close the channel, the helper exits, `waitpid`). The floors are C at -O2 in two \
+             processes: blocking `write` and `read` of the bare message over a `socketpair(AF_UNIX, SOCK_STREAM)` \
+             to a forked child that reads the whole message and writes it back, and `posix_spawn` + `waitpid` \
+             of the floor program itself, which exits at once. GB/s is the message's bytes carried one way per \
+             second of round trip (10^9 bytes; the same bytes also come back). The ratio is time over the \
+             floor's time. The round trips are measured twice: with both processes on one CPU, where a round trip \
+             costs the system calls, two context switches and the code around them, and placed by the scheduler, \
+             where it usually also costs waking the other CPU. On a virtual machine that wake-up can cost ten times \
+             the rest, and it varies with placement, so the targets use the one-CPU rows, the stricter test of the \
+             loader's own cost.\n"
+        );
+        let _ = writeln!(out, "| what | C floor | through the helper | ratio |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for (placement, label) in PLACEMENTS {
+            let bold = if placement == ONE_CPU { "**" } else { "" };
+            let (floor, ping) = (self.median("c_ping_floor", placement), self.median("helper_ping", placement));
+            let _ = writeln!(
+                out,
+                "| {bold}helper Ping round trip, 16 bytes, {label} (ns){bold} | {floor:.0} ({:.0}) | {ping:.0} ({:.0}) | \
+                 {:.2}× |",
+                self.min("c_ping_floor", placement),
+                self.min("helper_ping", placement),
+                ping / floor
+            );
+        }
+        for (placement, label) in PLACEMENTS {
+            let bold = if placement == ONE_CPU { "**" } else { "" };
+            let (floor, echo) = (self.median("c_echo_floor", placement), self.median("helper_echo", placement));
+            // The fastest round trip is the highest throughput, so the minimum time goes in brackets here too.
+            let _ = writeln!(
+                out,
+                "| {bold}64 KiB echo, {label} (GB/s one way){bold} | {:.2} ({:.2}) | {:.2} ({:.2}) | {:.2}× |",
+                gb_per_s(LARGE_MESSAGE, floor),
+                gb_per_s(LARGE_MESSAGE, self.min("c_echo_floor", placement)),
+                gb_per_s(LARGE_MESSAGE, echo),
+                gb_per_s(LARGE_MESSAGE, self.min("helper_echo", placement)),
+                echo / floor
+            );
+        }
+        let spawn_floor = self.median("c_spawn_floor", 1);
+        let (start, shutdown) = (self.median("helper_start", 1), self.median("helper_shutdown", 1));
+        let _ = writeln!(
+            out,
+            "| **helper start + handshake + shutdown, placed by the scheduler (µs)** | {spawn_floor:.0} ({:.0}) | \
+             {:.0}: {start:.0} start, {shutdown:.0} shutdown | {:.2}× |",
+            self.min("c_spawn_floor", 1),
+            start + shutdown,
+            (start + shutdown) / spawn_floor
+        );
+        let _ = writeln!(
+            out,
+            "\nFor context, published figures, not measured here: a no-op call through Extism's Go SDK takes \
+             7.4 µs, and a wasmtime host-to-wasm call about 25 ns \
+             ([wasmtime#3883](https://github.com/bytecodealliance/wasmtime/pull/3883)).\n"
+        );
+        let _ = writeln!(out, "### Probe batches (µs)\n");
+        let _ = writeln!(
+            out,
+            "One helper started, every plugin of the load tree probed in it with one `Probe` request each (manifest, \
+             the load sequence, no `init`, unload; the helper unloads each plugin before the next), then shut \
+             down. The start and shutdown are timed within each batch; a probe per plugin is (batch - start - \
+             shutdown) / N. In-process is `Loader::load` + `Loader::unload` per plugin from the load table above, \
+             which keeps all N plugins loaded at once and, unlike a probe, has its manifests read by discovery \
+             beforehand. Each probe is a round trip to the helper, so the batches are measured in both placements \
+             too, and the targets use the one-CPU rows.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| N | placement | batch | start + shutdown in the batch | probe per plugin | in-process load + unload \
+             per plugin | ratio |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        for &n in &settings.load_ns {
+            let in_process = self.in_process_load_unload(n);
+            for (placement, [total, fixed, per_plugin]) in PROBE_CONFIGS {
+                let probe = self.median(per_plugin, n);
+                let bold = if per_plugin == "probe_one_cpu" { "**" } else { "" };
+                let _ = writeln!(
+                    out,
+                    "| {n} | {bold}{placement}{bold} | {:.0} | {:.0} | {probe:.1} ({:.1}) | {in_process:.1} | {:.2}× |",
+                    self.median(total, n),
+                    self.median(fixed, n),
+                    self.min(per_plugin, n),
+                    probe / in_process
+                );
+            }
+        }
     }
 
     /// µs per plugin against N (log scale), one line per config.
@@ -795,6 +1119,41 @@ Profiled with `perf record` over repeated discoveries of the 10,000-plugin tree.
   The dynamic linker costs more in a larger process, as the two floors show. The rest is the loader's own
   work: the library `lstat` and ELF header read, the version check, the host struct, registration and its
   comparison with the manifest, and the bookkeeping maps. That is a few µs on top of a 35 µs `dlopen`.
+";
+
+/// GB/s (10^9 bytes per second) of `bytes` moved in `ns` nanoseconds.
+fn gb_per_s(bytes: usize, ns: f64) -> f64 {
+    bytes as f64 / ns
+}
+
+/// What a scratch copy of the loader, changed and measured, showed about the isolation rows.
+const ISOLATION_NOTES: &str = "
+## What the isolation rows show
+
+Two costs on the loader's side and the helper's make most of the gap to the floors. Both were confirmed by
+changing a scratch copy of the code and measuring it in turn with the unchanged build (`--ns 100 --load-ns 100
+--reps 2`, twice each); neither change is in the tree.
+
+- **Zero-filled read buffers.** `Child::read_channel` allocates a zeroed 64 KiB buffer for every read, and a
+  round trip takes two reads: one that finds nothing before `poll`, and one after it. The helper's
+  `Channel::receive` truncates its 64 KiB buffer to what it read and then zero-fills it back to full length
+  before every read. With both buffers reused and not zeroed, the one-CPU Ping round trip fell from 10.9-11.1
+  to 7.2-7.3 µs (1.1-1.4× the floor instead of about 2×), and the 64 KiB echo rose from about 1.5 to 2.1-2.3
+  GB/s. What remains of the echo's gap is copying: each side copies the payload from its read buffer into the
+  decoder's, which grows by doubling from 4 KiB as the bytes arrive, and again into a new buffer to encode
+  the next frame.
+- **Shutdown sleeps.** Once the helper has exited and its stderr pipe has closed, `Child::wait_for_exit` has
+  nothing left to `poll` and sleeps `REAP_POLL` (5 ms) before its next `waitpid`, so nearly every shutdown
+  takes about 5 ms though the helper is gone well before. With a 50 µs pause instead, a shutdown took about
+  0.26 ms and start + handshake + shutdown 1.2-1.6× the spawn floor. Waiting on a pidfd (`pidfd_open`,
+  Linux 5.3) would wake at the exit itself.
+- **Probe batches.** A probe adds a round trip and a manifest read to a load and unload. But it runs in a small
+  process that holds one plugin at a time, so its `dlopen` has few loaded objects to search, while the
+  in-process figure keeps every plugin loaded until the last is unloaded: that is how, at N=1000, a probe can
+  cost less than an in-process load and unload. When the scheduler puts the helper on the other CPU and that
+  CPU was idle, each probe also pays for waking it, as every scheduler-placed round trip does: compare the
+  scheduler-placed Ping floor with the one-CPU floor in the table above. On this machine that wake-up has
+  cost anything from almost nothing to about 50 µs a round trip, from one run to the next.
 ";
 
 fn machine() -> String {

@@ -7,16 +7,25 @@
  *   floors load DIR    dlopen(RTLD_NOW|RTLD_LOCAL) each <sub>/lib<sub>.so, dlsym + call the ABI version, dlsym +
  *                      call create, then dlclose them all
  *   floors call LIB N  dlopen one plugin, create it, register it, and call its "noop" handler N times
+ *   floors echo SIZE N fork a child over a socketpair(AF_UNIX, SOCK_STREAM), then N times: write SIZE bytes and
+ *                      read them back. The child reads the whole message before it writes it back, as the
+ *                      helper process reads a whole frame before it replies. 100 untimed round trips go first.
+ *   floors spawn N     N times: posix_spawn this program (argv[0]) with the argument "exit", which returns at
+ *                      once, and waitpid for it
  */
 #define _DEFAULT_SOURCE /* d_type, DT_DIR */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -169,11 +178,93 @@ static int call(const char *library, long iterations) {
     return 0;
 }
 
+/* 1 when all `len` bytes were read, 0 at end of file before the first byte. */
+static int read_all(int fd, unsigned char *buf, size_t len) {
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) die("read", strerror(errno));
+        if (n == 0) {
+            if (got == 0) return 0;
+            die("read", "end of file inside a message");
+        }
+        got += (size_t)n;
+    }
+    return 1;
+}
+
+static void write_all(int fd, const unsigned char *buf, size_t len) {
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) die("write", strerror(errno));
+        buf += n;
+        len -= (size_t)n;
+    }
+}
+
+static int echo(size_t size, long iterations) {
+    if (size == 0) die("echo", "SIZE must be at least 1");
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0) die("socketpair", strerror(errno));
+    unsigned char *sent = malloc(size), *back = malloc(size);
+    if (sent == NULL || back == NULL) die("malloc", "echo buffers");
+    pid_t pid = fork();
+    if (pid < 0) die("fork", strerror(errno));
+    if (pid == 0) {
+        close(pair[0]);
+        while (read_all(pair[1], back, size)) write_all(pair[1], back, size);
+        _exit(0);
+    }
+    close(pair[1]);
+    for (size_t i = 0; i < size; i++) sent[i] = (unsigned char)(i * 31 + 7);
+    for (int i = 0; i < 100; i++) {
+        write_all(pair[0], sent, size);
+        if (!read_all(pair[0], back, size)) die("echo", "the child closed the socket");
+    }
+    unsigned long long t0 = now_ns();
+    for (long i = 0; i < iterations; i++) {
+        write_all(pair[0], sent, size);
+        if (!read_all(pair[0], back, size)) die("echo", "the child closed the socket");
+    }
+    unsigned long long t1 = now_ns();
+    if (memcmp(sent, back, size) != 0) die("echo", "the message came back changed");
+    close(pair[0]);
+    int status;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die("echo", "child");
+    printf("n=%ld ns=%llu\n", iterations, t1 - t0);
+    free(sent);
+    free(back);
+    return 0;
+}
+
+extern char **environ;
+
+static int spawn(const char *self, long iterations) {
+    char *child_argv[] = {(char *)self, "exit", NULL};
+    unsigned long long t0 = now_ns();
+    for (long i = 0; i < iterations; i++) {
+        pid_t pid;
+        int rc = posix_spawn(&pid, self, NULL, NULL, child_argv, environ);
+        if (rc != 0) die("posix_spawn", strerror(rc));
+        int status;
+        if (waitpid(pid, &status, 0) != pid) die("waitpid", strerror(errno));
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("spawn", "the child did not exit 0");
+    }
+    unsigned long long t1 = now_ns();
+    printf("n=%ld ns=%llu\n", iterations, t1 - t0);
+    return 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 2 && strcmp(argv[1], "exit") == 0) return 0;
     if (argc == 3 && strcmp(argv[1], "read") == 0) return discover(argv[2], 0);
     if (argc == 3 && strcmp(argv[1], "stat") == 0) return discover(argv[2], 1);
     if (argc == 3 && strcmp(argv[1], "load") == 0) return load(argv[2]);
     if (argc == 4 && strcmp(argv[1], "call") == 0) return call(argv[2], atol(argv[3]));
-    fprintf(stderr, "usage: %s read|stat|load DIR | call LIB N\n", argv[0]);
+    if (argc == 4 && strcmp(argv[1], "echo") == 0) return echo((size_t)atol(argv[2]), atol(argv[3]));
+    if (argc == 3 && strcmp(argv[1], "spawn") == 0) return spawn(argv[0], atol(argv[2]));
+    fprintf(stderr, "usage: %s read|stat|load DIR | call LIB N | echo SIZE N | spawn N\n", argv[0]);
     return 2;
 }
