@@ -202,6 +202,8 @@ pub struct Child {
     peer: Option<Handshake>,
     /// What the helper used, once `wait4` reaped it.
     usage: Option<Usage>,
+    /// The channel's read buffer, allocated once.
+    read_buffer: Vec<u8>,
     /// Set once the helper has been reaped (or given up on).
     outcome: Option<Outcome>,
 }
@@ -237,6 +239,7 @@ impl Child {
             next_request_id: 1,
             peer: None,
             usage: None,
+            read_buffer: Vec::new(),
             outcome: None,
         };
         let ours = [child.channel.as_ref(), child.stderr.as_ref()].map(|fd| fd.map(AsRawFd::as_raw_fd));
@@ -479,7 +482,14 @@ impl Child {
     /// Reads what the channel holds into the inbox; `Ok(false)` when it held nothing.
     fn read_channel(&mut self) -> Result<bool, Stop> {
         let fd = self.channel_fd()?;
-        let mut buffer = vec![0u8; READ_CHUNK];
+        let mut buffer = std::mem::take(&mut self.read_buffer);
+        buffer.resize(READ_CHUNK, 0);
+        let result = self.read_channel_into(fd, &mut buffer);
+        self.read_buffer = buffer;
+        result
+    }
+
+    fn read_channel_into(&mut self, fd: RawFd, buffer: &mut [u8]) -> Result<bool, Stop> {
         loop {
             // SAFETY: reads into a valid buffer of the given length.
             let rc = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
@@ -611,6 +621,8 @@ impl Child {
 
     /// Polls `waitpid(WNOHANG)` until the helper is reaped or `deadline` passes, reading stderr in between.
     fn wait_for_exit(&mut self, deadline: Instant) -> Option<Ending> {
+        // A helper asked to exit usually has within microseconds: the pause between checks starts short.
+        let mut pause = Duration::from_micros(50);
         loop {
             let mut status = 0;
             // SAFETY: rusage is plain data; all zeroes is a valid value.
@@ -635,7 +647,8 @@ impl Child {
             if left.is_zero() {
                 return None;
             }
-            self.poll_with_stderr(None, left.min(REAP_POLL));
+            self.poll_with_stderr(None, left.min(pause));
+            pause = (pause * 2).min(REAP_POLL);
         }
     }
 }

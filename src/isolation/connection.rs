@@ -51,6 +51,7 @@ pub struct Connection {
     wake: Condvar,
     next_request_id: AtomicU64,
     on_log: LogSink,
+    read_buffer: Mutex<Vec<u8>>,
 }
 
 #[derive(Default)]
@@ -86,6 +87,7 @@ impl Connection {
             wake: Condvar::new(),
             next_request_id: AtomicU64::new(1),
             on_log,
+            read_buffer: Mutex::new(Vec::new()),
         })
     }
 
@@ -274,7 +276,9 @@ impl Connection {
     /// ended, `Some` with the reason for a broken channel or `None` for a plain close.
     fn read_some(&self, until: Instant) -> (Vec<Frame>, Vec<LogRecord>, Option<Option<String>>) {
         let fd = self.channel.as_raw_fd();
-        let mut buffer = vec![0u8; READ_CHUNK];
+        // Only one thread reads at a time, so this lock is never contended; the buffer is allocated once.
+        let mut buffer = lock(&self.read_buffer);
+        buffer.resize(READ_CHUNK, 0);
         loop {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {

@@ -65,8 +65,10 @@ pub struct Server {
 struct Reader {
     stream: UnixStream,
     decoder: Decoder,
+    /// Allocated once; `buffer[start..end]` was read and not decoded yet.
     buffer: Vec<u8>,
     start: usize,
+    end: usize,
     /// Set once the host closed the channel between frames.
     closed: bool,
 }
@@ -78,7 +80,14 @@ impl Server {
             Stop::new(HelperExit::ChannelIo, format!("cannot use the channel: {}", describe_io_error(&e)))
         })?;
         Ok(Arc::new(Server {
-            reader: Mutex::new(Reader { stream, decoder: Decoder::new(), buffer: Vec::new(), start: 0, closed: false }),
+            reader: Mutex::new(Reader {
+                stream,
+                decoder: Decoder::new(),
+                buffer: vec![0; READ_CHUNK],
+                start: 0,
+                end: 0,
+                closed: false,
+            }),
             writer: Mutex::new(writer),
             hosted: RwLock::new(None),
             shared: Arc::default(),
@@ -169,15 +178,14 @@ impl Server {
             if reader.closed {
                 return Ok(None);
             }
-            let mut input = &reader.buffer[reader.start..];
+            let mut input = &reader.buffer[reader.start..reader.end];
             let decoded = reader.decoder.decode(&mut input);
-            reader.start = reader.buffer.len() - input.len();
+            reader.start = reader.end - input.len();
             match decoded {
                 Ok(Some(frame)) => return Ok(Some(frame)),
                 Ok(None) => {}
                 Err(error) => return Err(self.refuse_bad_frame(error)),
             }
-            reader.buffer.resize(READ_CHUNK, 0);
             let read = loop {
                 match reader.stream.read(&mut reader.buffer) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -187,8 +195,7 @@ impl Server {
             let read = read.map_err(|e| {
                 Stop::new(HelperExit::ChannelIo, format!("reading the channel failed: {}", describe_io_error(&e)))
             })?;
-            reader.buffer.truncate(read);
-            reader.start = 0;
+            (reader.start, reader.end) = (0, read);
             if read == 0 {
                 reader.decoder.finish().map_err(|error| Stop::new(HelperExit::ProtocolError, error.to_string()))?;
                 reader.closed = true;
