@@ -2,7 +2,8 @@
 //
 // Every host function of the C API has a counterpart here (a test fails when one has none):
 //  - handles are move-only RAII objects: Loader, PluginInfo, Diagnostic, Capability, QuarantineEntry;
-//  - probe verdicts are copied out of their C handle into plain ProbeVerdict values;
+//  - probe verdicts are copied out of their C handle into plain ProbeVerdict values, and resource limits and
+//    usage are the plain ResourceLimits and PluginUsage values;
 //  - every failing call throws aisopod::Error, carrying the status and the loader's message;
 //  - strings are taken as std::string_view; one holding a NUL byte is refused with
 //    AISOPOD_STATUS_INVALID_ARGUMENT, since C would silently cut it short;
@@ -79,6 +80,41 @@ enum class PluginState : aisopod_plugin_state {
     Unloaded = AISOPOD_PLUGIN_STATE_UNLOADED,
     Loaded = AISOPOD_PLUGIN_STATE_LOADED,
     Initialized = AISOPOD_PLUGIN_STATE_INITIALIZED,
+    /// An isolated plugin whose helper process crashed, exited or missed a deadline. Calls fail until it is
+    /// started again (see Loader::set_restart_policy) or unloaded.
+    Crashed = AISOPOD_PLUGIN_STATE_CRASHED,
+};
+
+/// Where a plugin's code runs, as the C constants.
+enum class Isolation : aisopod_isolation {
+    /// In the host's process (the default).
+    None = AISOPOD_ISOLATION_NONE,
+    /// In a helper process of its own: a crash, exit() or hang in its code ends only that process.
+    Process = AISOPOD_ISOLATION_PROCESS,
+};
+
+/// Resource limits of an isolated plugin's helper process, set when it starts; 0 is no limit.
+struct ResourceLimits {
+    /// RLIMIT_AS: the address space, in bytes. Past it, allocations fail.
+    uint64_t address_space_bytes = 0;
+    /// RLIMIT_CPU: CPU time, in seconds. Past it, the helper is killed: a crash.
+    uint64_t cpu_seconds = 0;
+    /// RLIMIT_NOFILE: open descriptors. Past it, opening files fails.
+    uint64_t open_files = 0;
+};
+
+/// What an isolated plugin's helper processes have used since it was loaded, restarts included.
+struct PluginUsage {
+    std::chrono::microseconds cpu_user{};
+    std::chrono::microseconds cpu_system{};
+    /// The largest resident set any of its helper processes reached, in bytes.
+    uint64_t peak_rss_bytes = 0;
+    /// Calls made into it: init, handler calls and hooks that ran.
+    uint64_t calls = 0;
+    /// How many times it was started again after a crash.
+    uint32_t restarts = 0;
+    /// The process id of its helper, or 0 while none runs (it crashed).
+    int32_t pid = 0;
 };
 
 /// Receives log messages: `source` is "loader" or a plugin id. Both views are valid during the call only.
@@ -211,13 +247,22 @@ struct QuarantineEntryFree {
     void operator()(aisopod_quarantine_entry *p) const noexcept { aisopod_quarantine_entry_free(p); }
 };
 
-/// A deadline as the C API takes it: whole milliseconds, 0 to UINT32_MAX.
-inline uint32_t timeout_ms(std::chrono::milliseconds timeout, const char *function) {
-    if (timeout.count() < 0 || timeout.count() > static_cast<std::chrono::milliseconds::rep>(UINT32_MAX))
-        throw Error(AISOPOD_STATUS_INVALID_ARGUMENT, std::string(function) + ": timeout_ms " +
-                                                         std::to_string(timeout.count()) +
+/// A duration as the C API takes it, in the argument `argument`: whole milliseconds, 0 to UINT32_MAX.
+inline uint32_t milliseconds(std::chrono::milliseconds duration, const char *function, const char *argument) {
+    if (duration.count() < 0 || duration.count() > static_cast<std::chrono::milliseconds::rep>(UINT32_MAX))
+        throw Error(AISOPOD_STATUS_INVALID_ARGUMENT, std::string(function) + ": " + argument + " " +
+                                                         std::to_string(duration.count()) +
                                                          " is outside 0 to 4294967295");
-    return static_cast<uint32_t>(timeout.count());
+    return static_cast<uint32_t>(duration.count());
+}
+
+/// A deadline as the C API takes it.
+inline uint32_t timeout_ms(std::chrono::milliseconds timeout, const char *function) {
+    return milliseconds(timeout, function, "timeout_ms");
+}
+
+inline aisopod_resource_limits c_limits(const ResourceLimits &limits) noexcept {
+    return {limits.address_space_bytes, limits.cpu_seconds, limits.open_files};
 }
 }  // namespace detail
 
@@ -433,15 +478,17 @@ public:
     /// Turns the registry cache off (the default).
     void disable_cache() { check(aisopod_loader_set_cache_path(get(), nullptr)); }
 
-    /// Names the helper executable, aisopod-plugin-host, that probes run in; that path alone is then tried.
+    /// Names the helper executable, aisopod-plugin-host, that probes and isolated plugins run in; that path
+    /// alone is then tried.
     void set_helper_path(std::string_view path) {
         check(aisopod_loader_set_helper_path(get(), arg(path, "aisopod_loader_set_helper_path", "path").c_str()));
     }
     /// Goes back to looking for the helper: AISOPOD_HELPER, next to the library, then the cargo build tree.
     void clear_helper_path() { check(aisopod_loader_set_helper_path(get(), nullptr)); }
 
-    /// How long one probe of a plugin without its own deadline may run (default 10 s); 0 restores the
-    /// default. Past it, the helper is killed and the verdict is AISOPOD_STATUS_TIMEOUT.
+    /// How long one probe of a plugin without its own deadline, or one call into it when it runs isolated, may
+    /// run (default 10 s); 0 restores the default. Past it, the helper is killed and the verdict, or the call,
+    /// is AISOPOD_STATUS_TIMEOUT.
     void set_call_timeout(std::chrono::milliseconds timeout) {
         const char *function = "aisopod_loader_set_call_timeout";
         check(aisopod_loader_set_call_timeout(get(), nullptr, detail::timeout_ms(timeout, function)));
@@ -451,6 +498,72 @@ public:
         const char *function = "aisopod_loader_set_call_timeout";
         check(aisopod_loader_set_call_timeout(get(), arg(id, function, "id").c_str(),
                                               detail::timeout_ms(timeout, function)));
+    }
+
+    /// Where every plugin without its own setting runs, from its next load. A manifest's
+    /// `isolation = "process"` applies to a plugin given no setting of its own, whatever this default.
+    /// An isolated plugin is loaded, initialized and called through the same calls; a crash, exit() or
+    /// missed deadline in its code fails the call with AISOPOD_STATUS_PLUGIN_CRASHED or
+    /// AISOPOD_STATUS_TIMEOUT and leaves it PluginState::Crashed, and this process goes on.
+    /// plugin_extension() gives nullptr for it: pointers do not cross processes.
+    void set_isolation(Isolation isolation) {
+        check(aisopod_loader_set_isolation(get(), nullptr, static_cast<aisopod_isolation>(isolation)));
+    }
+    /// Where plugin `id` runs from its next load, whatever the default and its manifest say.
+    void set_isolation(std::string_view id, Isolation isolation) {
+        check(aisopod_loader_set_isolation(get(), arg(id, "aisopod_loader_set_isolation", "id").c_str(),
+                                           static_cast<aisopod_isolation>(isolation)));
+    }
+
+    /// How an isolated plugin without its own policy is started again after a crash: the next call after at
+    /// least `backoff`, doubled after each restart, starts a new helper, loads the plugin and calls init with
+    /// the config it last succeeded with; at most `max_restarts` times over one load. The call that finds it
+    /// crashed fails with the crash's status. The default is no restart (`max_restarts` 0).
+    void set_restart_policy(uint32_t max_restarts, std::chrono::milliseconds backoff) {
+        const char *function = "aisopod_loader_set_restart_policy";
+        check(aisopod_loader_set_restart_policy(get(), nullptr, max_restarts,
+                                                detail::milliseconds(backoff, function, "backoff_ms")));
+    }
+    /// Isolated plugin `id`'s own restart policy.
+    void set_restart_policy(std::string_view id, uint32_t max_restarts, std::chrono::milliseconds backoff) {
+        const char *function = "aisopod_loader_set_restart_policy";
+        check(aisopod_loader_set_restart_policy(get(), arg(id, function, "id").c_str(), max_restarts,
+                                                detail::milliseconds(backoff, function, "backoff_ms")));
+    }
+
+    /// The resource limits of every isolated plugin's helper process without limits of its own, applied
+    /// when it starts: at load and at each restart.
+    void set_resource_limits(const ResourceLimits &limits) {
+        aisopod_resource_limits c = detail::c_limits(limits);
+        check(aisopod_loader_set_resource_limits(get(), nullptr, &c));
+    }
+    /// Isolated plugin `id`'s own resource limits.
+    void set_resource_limits(std::string_view id, const ResourceLimits &limits) {
+        aisopod_resource_limits c = detail::c_limits(limits);
+        check(aisopod_loader_set_resource_limits(get(), arg(id, "aisopod_loader_set_resource_limits", "id").c_str(),
+                                                 &c));
+    }
+    /// Restores the default limits: none.
+    void clear_resource_limits() { check(aisopod_loader_set_resource_limits(get(), nullptr, nullptr)); }
+    /// Removes plugin `id`'s own limits; the default applies to it again.
+    void clear_resource_limits(std::string_view id) {
+        check(aisopod_loader_set_resource_limits(get(), arg(id, "aisopod_loader_set_resource_limits", "id").c_str(),
+                                                 nullptr));
+    }
+
+    /// What loaded isolated plugin `id` has used. Throws AISOPOD_STATUS_NOT_LOADED when it is not loaded,
+    /// and AISOPOD_STATUS_INVALID_ARGUMENT when it runs in this process, where its use cannot be told apart.
+    PluginUsage plugin_usage(std::string_view id) const {
+        aisopod_plugin_usage c{};
+        check(aisopod_loader_plugin_usage(get(), arg(id, "aisopod_loader_plugin_usage", "id").c_str(), &c));
+        PluginUsage usage;
+        usage.cpu_user = std::chrono::microseconds(static_cast<std::chrono::microseconds::rep>(c.cpu_user_us));
+        usage.cpu_system = std::chrono::microseconds(static_cast<std::chrono::microseconds::rep>(c.cpu_system_us));
+        usage.peak_rss_bytes = c.peak_rss_bytes;
+        usage.calls = c.calls;
+        usage.restarts = c.restarts;
+        usage.pid = c.pid;
+        return usage;
     }
 
     /// Whether discover() probes new and changed plugins in a helper process and sets aside the ones that

@@ -21,9 +21,9 @@ const HEADER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/aisopod_loade
 /// Declared in the header for plugins to define; the library itself does not export them.
 const PLUGIN_ENTRY_POINTS: [&str; 2] = ["aisopod_plugin_abi_version", "aisopod_plugin_create"];
 
-/// The library exports 73 functions today. A parser that silently drops prototypes would still agree with
+/// The library exports 77 functions today. A parser that silently drops prototypes would still agree with
 /// itself, so the count it finds must not fall below this.
-const MIN_FUNCTIONS: usize = 73;
+const MIN_FUNCTIONS: usize = 77;
 
 /// What NULL means for each function, from its documentation in the header.
 const EXPECTATIONS: &[(&str, Expect)] = &[
@@ -61,6 +61,15 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("aisopod_loader_quarantine_at", Expect::Status { optional: &[] }),
     // "of every plugin when `id` is NULL", and `cleared_out` is written "when it is not NULL".
     ("aisopod_loader_quarantine_clear", Expect::Status { optional: &["id", "cleared_out"] }),
+    // "or, when `id` is NULL, where every plugin without its own setting runs".
+    ("aisopod_loader_set_isolation", Expect::Status { optional: &["id"] }),
+    // "(or every plugin without its own policy, when `id` is NULL)".
+    ("aisopod_loader_set_restart_policy", Expect::Status { optional: &["id"] }),
+    // "when `id` is NULL", and "NULL `limits` removes the plugin's own limits".
+    ("aisopod_loader_set_resource_limits", Expect::Status { optional: &["id", "limits"] }),
+    // Every pointer is required. Each case has a NULL, so that "hello" runs in the host's process (a valid call
+    // would give INVALID_ARGUMENT) does not matter.
+    ("aisopod_loader_plugin_usage", Expect::Status { optional: &[] }),
     ("aisopod_loader_load", Expect::Status { optional: &[] }),
     // "`config` ... NULL means """ and "`data_dir` (NULL means "", no data directory)".
     ("aisopod_loader_init", Expect::Status { optional: &["config", "data_dir"] }),
@@ -136,6 +145,8 @@ const PARAM_TYPES: &[(&str, Pass)] = &[
     ("aisopod_log_callback", Pass::Pointer("log_callback")),
     ("void *", Pass::Pointer("&log_lines")),
     ("const void *", Pass::Pointer("&host_extension")),
+    // No limits, the default, so that the shared loader's plugins keep theirs.
+    ("const struct aisopod_resource_limits *", Pass::Pointer("&limits")),
     // Handles from the library's constructors; a successful call's handle is freed right after the check.
     (
         "struct aisopod_loader **",
@@ -173,6 +184,10 @@ const PARAM_TYPES: &[(&str, Pass)] = &[
     ("const char **", Pass::Out { var: "const char *", sentinel: "&untouched", free: None }),
     ("aisopod_plugin_state *", Pass::Out { var: "aisopod_plugin_state", sentinel: "UNTOUCHED_STATE", free: None }),
     ("const void **", Pass::Out { var: "const void *", sentinel: "&untouched", free: None }),
+    (
+        "struct aisopod_plugin_usage *",
+        Pass::OutStruct { var: "struct aisopod_plugin_usage", sentinel: "untouched_usage" },
+    ),
     // The `_free` functions take these; the sweep gives them only NULL.
     ("struct aisopod_loader *", Pass::Owned),
     ("struct aisopod_plugin_info *", Pass::Owned),
@@ -184,7 +199,10 @@ const PARAM_TYPES: &[(&str, Pass)] = &[
     // false: the shared loader must keep ignoring AISOPOD_PLUGIN_PATH and the default paths.
     ("bool", Pass::Value("false")),
     ("aisopod_capability_kind", Pass::Value("AISOPOD_CAPABILITY_TOOL")),
-    // A deadline in milliseconds (`aisopod_status_str`'s status takes no pointer, so it is never swept).
+    // The default: a call that gets through changes nothing for the shared loader.
+    ("aisopod_isolation", Pass::Value("AISOPOD_ISOLATION_NONE")),
+    // A deadline in milliseconds, or a restart policy (`aisopod_status_str`'s status takes no pointer, so it is
+    // never swept).
     ("uint32_t", Pass::Named { pointer: false }),
 ];
 
@@ -209,6 +227,9 @@ const NAMED_VALUES: &[(&str, &str)] = &[
     // The default deadline, so that the probes the sweep runs keep theirs.
     ("timeout_ms", "10000"),
     ("init_config", "\"{}\""),
+    // The default restart policy: none.
+    ("max_restarts", "0"),
+    ("backoff_ms", "0"),
 ];
 
 /// The return types the generator can check.
@@ -273,6 +294,9 @@ enum Pass {
     /// writing it. `free` releases the handle a successful call wrote; handle sentinels are NULL, so freeing is
     /// always safe.
     Out { var: &'static str, sentinel: &'static str, free: Option<&'static str> },
+    /// As `Out`, for a struct `var`, which C cannot compare with `==`: it starts as a copy of the object
+    /// `sentinel` and is compared with it byte by byte.
+    OutStruct { var: &'static str, sentinel: &'static str },
     /// A handle the function takes ownership of: only ever NULL, so the shared handles outlive the sweep.
     Owned,
 }
@@ -282,7 +306,7 @@ impl Pass {
         match self {
             Pass::Value(_) => false,
             Pass::Named { pointer } => pointer,
-            Pass::Pointer(_) | Pass::Out { .. } | Pass::Owned => true,
+            Pass::Pointer(_) | Pass::Out { .. } | Pass::OutStruct { .. } | Pass::Owned => true,
         }
     }
 }
@@ -492,6 +516,12 @@ fn check(function: &Function, passes: &[Pass], expect: Expect, nulls: &[usize]) 
                     writeln!(frees, "        {free}({out});").unwrap();
                 }
             }
+            Pass::OutStruct { var, sentinel } => {
+                let out = format!("out_{}", param.name);
+                writeln!(declarations, "        {var} {out} = {sentinel};").unwrap();
+                args.push(format!("&{out}"));
+                untouched.push(format!("memcmp(&{out}, &{sentinel}, sizeof {out}) == 0"));
+            }
             Pass::Owned => {
                 return Err(format!("{name}: parameter `{}` takes ownership; only a `_free` may take one", param.name))
             }
@@ -561,6 +591,8 @@ const PROGRAM: &str = r#"/* Generated by tests/null_sweep.rs from include/aisopo
 #define UNTOUCHED_I32 ((int32_t)0x5A5A5A)
 #define UNTOUCHED_I64 ((int64_t)-0x5A5A5A5A5A)
 static const char untouched;
+static const struct aisopod_plugin_usage untouched_usage = {0xA5A5A5A5A5u, 0xA5A5A5A5A5u, 0xA5A5A5A5A5u,
+                                                             0xA5A5A5A5A5u, 0xA5A5A5u, 0x5A5A5A};
 
 static const int host_extension;
 static unsigned passed, failed;
@@ -723,6 +755,7 @@ int main(int argc, char **argv) {
     size_t output_bytes = 0;
     aisopod_sink sink = {&output_bytes, count_bytes};
     unsigned log_lines = 0;
+    aisopod_resource_limits limits = {0, 0, 0};
     /* Whichever of these the tables leave unused must not trip -Werror. */
     (void)input;
     (void)sink;
@@ -731,6 +764,8 @@ int main(int argc, char **argv) {
     (void)host_extension;
     (void)untouched;
     (void)probe_ids;
+    (void)limits;
+    (void)untouched_usage;
 
     /* SWEEP */
 

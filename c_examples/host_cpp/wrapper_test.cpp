@@ -2,7 +2,8 @@
 // C, Rust and Zig hello plugins; the extension tree holds tests/plugins/test_plugin.c built as "cpp_ext"
 // (it records its lifecycle through the host extension "test.events" and offers the plugin extension
 // "test.ext") and a candidate with an invalid manifest; the crash tree holds the test plugin built as
-// "cpp_crash", whose constructor aborts, which is only ever probed in a helper process. Prints one line per
+// "cpp_crash", whose constructor aborts, which is only ever probed in a helper process. hello and cpp_ext
+// also run isolated, each in a helper process of its own; killing hello's crashes it. Prints one line per
 // check; exit status 0 when all passed. XDG_CACHE_HOME must point into WORK_DIR (the default cache is written
 // there).
 //
@@ -11,12 +12,17 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#include <signal.h>
+#include <unistd.h>
 
 #include "aisopod_loader.hpp"
 
@@ -451,6 +457,119 @@ void check_probing(const std::string &examples, const std::string &crashing) {
     check(loader.probe({"hello"}).at(0).passed(), "clear_helper_path() finds the helper again");
 }
 
+/// Whether process `pid` exists (signal 0 checks without sending anything).
+bool process_exists(int32_t pid) { return pid > 0 && kill(pid, 0) == 0; }
+
+/// Process `pid`'s soft and hard limit `name` as "soft/hard", from its line in /proc/PID/limits such as
+/// "Max open files  256  256  files"; "" when there is no such line.
+std::string proc_limit(int32_t pid, const std::string &name) {
+    std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+    for (std::string line; std::getline(limits, line);) {
+        if (line.compare(0, name.size(), name) != 0) continue;
+        std::istringstream values(line.substr(name.size()));
+        std::string soft, hard;
+        values >> soft >> hard;
+        return soft + "/" + hard;
+    }
+    return "";
+}
+
+void check_isolation(const std::string &examples, const std::string &extensions) {
+    aisopod::Loader loader("1.0.0");
+    loader.use_env_path(false);
+    loader.use_default_paths(false);
+    loader.add_search_path(examples);
+    loader.add_search_path(extensions);
+    loader.discover();
+    loader.set_call_timeout(std::chrono::seconds(20));
+    loader.set_isolation(aisopod::Isolation::Process);
+    loader.set_isolation("rust_hello", aisopod::Isolation::None);
+    expect_error("set_isolation() with a value that is no Isolation", AISOPOD_STATUS_INVALID_ARGUMENT,
+                 {"aisopod_loader_set_isolation", "'isolation' is 7"},
+                 [&] { loader.set_isolation(static_cast<aisopod::Isolation>(7)); });
+    expect_error("set_restart_policy() with a backoff past 2^32 - 1 ms", AISOPOD_STATUS_INVALID_ARGUMENT,
+                 {"aisopod_loader_set_restart_policy", "backoff_ms 5184000000"},
+                 [&] { loader.set_restart_policy(1, std::chrono::hours(24 * 60)); });
+
+    loader.load("rust_hello");
+    loader.init("rust_hello");
+    expect_error("plugin_usage() of a plugin in this process", AISOPOD_STATUS_INVALID_ARGUMENT,
+                 {"aisopod_loader_plugin_usage", "rust_hello", "host's process"},
+                 [&] { loader.plugin_usage("rust_hello"); });
+    expect_error("plugin_usage() of a plugin not loaded", AISOPOD_STATUS_NOT_LOADED,
+                 {"aisopod_loader_plugin_usage", "zig_hello"}, [&] { loader.plugin_usage("zig_hello"); });
+
+    loader.load("hello");
+    loader.init("hello", "{}");
+    check(loader.state("hello") == aisopod::PluginState::Initialized, "an isolated hello is Initialized");
+    check(loader.invoke("hello", aisopod::Kind::Tool, "greet", "isolated") == "Hello, isolated!",
+          "invoke() calls hello in its helper process");
+    std::string streamed;
+    loader.invoke("hello", aisopod::Kind::Tool, "greet", "pieces", [&](std::string_view piece) { streamed += piece; });
+    check(streamed == "Hello, pieces!", "invoke() with a Writer streams an isolated plugin's output");
+    aisopod::PluginUsage usage = loader.plugin_usage("hello");
+    check(usage.pid > 0 && usage.pid != getpid() && process_exists(usage.pid),
+          "hello runs in helper process " + std::to_string(usage.pid) + ", not in this one " +
+              std::to_string(getpid()));
+    check(usage.calls >= 3, "plugin_usage() counts init and the calls: " + std::to_string(usage.calls));
+    check(usage.peak_rss_bytes > 0 && usage.cpu_user.count() >= 0 && usage.cpu_system.count() >= 0 &&
+              usage.restarts == 0,
+          "plugin_usage() reports the helper's peak RSS (" + std::to_string(usage.peak_rss_bytes) +
+              " bytes) and no restart");
+
+    // A helper killed from outside, between calls, fails the next call with HELPER_FAILED (it died outside
+    // plugin code) and leaves the plugin crashed; the restart policy starts it again.
+    loader.set_restart_policy("hello", 1, std::chrono::milliseconds(0));
+    const int32_t first = usage.pid;
+    kill(first, SIGKILL);
+    expect_error("a call into hello after its helper was killed", AISOPOD_STATUS_HELPER_FAILED,
+                 {"aisopod_loader_invoke", "plugin 'hello'", "killed by signal SIGKILL"},
+                 [&] { loader.invoke("hello", aisopod::Kind::Tool, "greet", "anyone"); });
+    check(loader.state("hello") == aisopod::PluginState::Crashed && loader.is_loaded("hello"),
+          "state() is Crashed, and the plugin is still loaded");
+    check(loader.invoke("hello", aisopod::Kind::Tool, "greet", "again") == "Hello, again!",
+          "with set_restart_policy(\"hello\", 1, 0 ms), the next call restarts hello");
+    usage = loader.plugin_usage("hello");
+    check(usage.restarts == 1 && usage.pid != first && process_exists(usage.pid),
+          "plugin_usage() counts 1 restart, in a new helper process " + std::to_string(usage.pid));
+    kill(usage.pid, SIGKILL);
+    expect_error("a second kill", AISOPOD_STATUS_HELPER_FAILED, {"plugin 'hello'", "SIGKILL"},
+                 [&] { loader.invoke("hello", aisopod::Kind::Tool, "greet", "anyone"); });
+    expect_error("a call after the one restart allowed repeats the crash", AISOPOD_STATUS_HELPER_FAILED,
+                 {"plugin 'hello'", "SIGKILL"}, [&] { loader.invoke("hello", aisopod::Kind::Tool, "greet", "anyone"); });
+    check(loader.plugin_usage("hello").pid == 0, "plugin_usage() of a crashed plugin has pid 0");
+    loader.unload("hello");
+    check(!loader.is_loaded("hello"), "a crashed plugin unloads");
+
+    // Limits apply when the helper starts: with one open descriptor it cannot even read the manifest.
+    aisopod::ResourceLimits few_files;
+    few_files.open_files = 1;
+    loader.set_resource_limits("cpp_ext", few_files);
+    expect_error("load() under open_files = 1", AISOPOD_STATUS_IO,
+                 {"aisopod_loader_load", "cpp_ext", "Too many open files"}, [&] { loader.load("cpp_ext"); });
+    check(!loader.is_loaded("cpp_ext"), "the failed load leaves nothing loaded");
+    loader.clear_resource_limits("cpp_ext");
+    aisopod::ResourceLimits roomy;
+    roomy.address_space_bytes = 4ull << 30;
+    roomy.cpu_seconds = 60;
+    roomy.open_files = 256;
+    loader.set_resource_limits(roomy);
+    loader.load("cpp_ext");
+    loader.init("cpp_ext");
+    check(loader.invoke("cpp_ext", aisopod::Kind::Tool, "echo", "limited") == "limited",
+          "after clear_resource_limits(\"cpp_ext\"), it loads within the default limits and runs");
+    const int32_t helper = loader.plugin_usage("cpp_ext").pid;
+    std::string files = proc_limit(helper, "Max open files"), cpu = proc_limit(helper, "Max cpu time"),
+                space = proc_limit(helper, "Max address space");
+    check(files == "256/256" && cpu == "60/60" && space == "4294967296/4294967296",
+          "its helper runs under the default limits: open files " + files + ", CPU seconds " + cpu +
+              ", address space " + space);
+    check(loader.plugin_extension("cpp_ext", "test.ext") == nullptr,
+          "plugin_extension() of an isolated plugin is nullptr: pointers do not cross processes");
+    loader.clear_resource_limits();
+    loader.unload("cpp_ext");
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -477,6 +596,7 @@ int main(int argc, char **argv) {
         check_invocations(loader);
         check_capabilities(loader, examples);
         check_probing(examples, crashing);
+        check_isolation(examples, extensions);
     } catch (const aisopod::Error &e) {
         check(false, std::string("unexpected error [") + std::string(aisopod::status_str(e.status())) + "] " + e.what());
     } catch (const std::exception &e) {

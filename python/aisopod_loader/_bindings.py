@@ -55,6 +55,25 @@ class Sink(Structure):
     _fields_ = [("context", c_void_p), ("write", SINK_WRITE)]
 
 
+class ResourceLimitsStruct(Structure):
+    """`aisopod_resource_limits`: an isolated plugin's helper process limits; 0 is no limit."""
+
+    _fields_ = [("address_space_bytes", c_uint64), ("cpu_seconds", c_uint64), ("open_files", c_uint64)]
+
+
+class PluginUsageStruct(Structure):
+    """`aisopod_plugin_usage`: what an isolated plugin's helper processes have used."""
+
+    _fields_ = [
+        ("cpu_user_us", c_uint64),
+        ("cpu_system_us", c_uint64),
+        ("peak_rss_bytes", c_uint64),
+        ("calls", c_uint64),
+        ("restarts", c_uint32),
+        ("pid", c_int32),
+    ]
+
+
 #: `aisopod_log_callback`: `void (*)(void *userdata, aisopod_log_level level, const char *source,
 #: const char *message)`.
 LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p, c_char_p)
@@ -68,14 +87,18 @@ STRUCTS = {
     "aisopod_probe_results": ProbeResultsHandle,
     "aisopod_quarantine_entry": QuarantineEntryHandle,
     "aisopod_sink": Sink,
+    "aisopod_resource_limits": ResourceLimitsStruct,
+    "aisopod_plugin_usage": PluginUsageStruct,
 }
 
 #: The function-pointer typedefs the functions take.
 CALLBACKS = {"aisopod_log_callback": LOG_CALLBACK}
 
-# `aisopod_status`, `aisopod_capability_kind`, `aisopod_log_level` and `aisopod_plugin_state` are uint32_t.
+# `aisopod_status`, `aisopod_capability_kind`, `aisopod_log_level`, `aisopod_plugin_state` and
+# `aisopod_isolation` are uint32_t.
 _status = c_uint32
 _kind = c_uint32
+_isolation = c_uint32
 _loader = POINTER(LoaderHandle)
 _info = POINTER(PluginInfoHandle)
 _diagnostic = POINTER(DiagnosticHandle)
@@ -118,6 +141,10 @@ FUNCTIONS = {
     "aisopod_loader_quarantine_count": (_status, (_loader, POINTER(c_size_t))),
     "aisopod_loader_quarantine_at": (_status, (_loader, c_size_t, POINTER(_entry))),
     "aisopod_loader_quarantine_clear": (_status, (_loader, c_char_p, POINTER(c_size_t))),
+    "aisopod_loader_set_isolation": (_status, (_loader, c_char_p, _isolation)),
+    "aisopod_loader_set_restart_policy": (_status, (_loader, c_char_p, c_uint32, c_uint32)),
+    "aisopod_loader_set_resource_limits": (_status, (_loader, c_char_p, POINTER(ResourceLimitsStruct))),
+    "aisopod_loader_plugin_usage": (_status, (_loader, c_char_p, POINTER(PluginUsageStruct))),
     "aisopod_loader_load": (_status, (_loader, c_char_p)),
     "aisopod_loader_init": (_status, (_loader, c_char_p, c_char_p, c_char_p)),
     "aisopod_loader_invoke": (_status, (_loader, c_char_p, _kind, c_char_p, _bytes, c_size_t, POINTER(Sink))),

@@ -1,4 +1,5 @@
-"""The header's enumerations as Python enums: statuses, capability kinds, log levels and plugin states.
+"""The header's enumerations as Python enums: statuses, capability kinds, log levels, plugin states and
+isolation modes.
 
 python/tests/test_bindings.py checks every member against include/aisopod_loader.h, both ways.
 """
@@ -89,3 +90,15 @@ class PluginState(enum.IntEnum):
     UNLOADED = 0
     LOADED = 1
     INITIALIZED = 2
+    #: An isolated plugin whose helper process crashed, exited or missed a deadline: calls fail until its
+    #: restart policy starts it again or it is unloaded.
+    CRASHED = 3
+
+
+class Isolation(enum.IntEnum):
+    """`aisopod_isolation`: the `AISOPOD_ISOLATION_*` values, where a plugin's code runs."""
+
+    #: In the host's process (the default).
+    NONE = 0
+    #: In a helper process of its own: a crash, `exit()` or hang in its code ends only that process.
+    PROCESS = 1

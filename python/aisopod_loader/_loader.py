@@ -1,5 +1,6 @@
 """The Python face of the C API: Loader, PluginInfo, Diagnostic and Capability, each owning one C handle, and
-the plain values a probe and the quarantine give: ProbeVerdict and QuarantineEntry."""
+the plain values a probe, the quarantine and an isolated plugin's usage give: ProbeVerdict, QuarantineEntry
+and PluginUsage."""
 
 import ctypes
 import itertools
@@ -17,11 +18,13 @@ from ._bindings import (
     DiagnosticHandle,
     LoaderHandle,
     PluginInfoHandle,
+    PluginUsageStruct,
     ProbeResultsHandle,
     QuarantineEntryHandle,
+    ResourceLimitsStruct,
     Sink,
 )
-from ._constants import Kind, LogLevel, PluginState, Status
+from ._constants import Isolation, Kind, LogLevel, PluginState, Status
 from ._errors import CallerError, ClosedError, Error, error_for
 from ._library import Library, PathArg, open_library
 
@@ -157,6 +160,17 @@ def _status(value: int) -> Union[Status, int]:
 _MAX_TIMEOUT_MS = 2**32 - 1
 
 
+def _unsigned(value: int, bits: int, what: str, argument: str) -> int:
+    """An integer argument the C API takes as an unsigned `bits`-bit value: refused, naming it, outside that."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{what}: argument '{argument}' must be int, not {type(value).__name__}")
+    if not 0 <= value < 2**bits:
+        raise CallerError(
+            Status.INVALID_ARGUMENT, f"{what}: argument '{argument}' is {value}, outside 0 to {2**bits - 1}"
+        )
+    return value
+
+
 class _Output:
     """What one call's handlers write through the sink, collected into bytes.
 
@@ -257,6 +271,25 @@ class QuarantineEntry:
     status: Union[Status, int]
     reason: str
     since: int
+
+
+@dataclass(frozen=True)
+class PluginUsage:
+    """What an isolated plugin's helper processes have used since it was loaded, restarts included
+    (`Loader.plugin_usage`).
+
+    `cpu_user_us` and `cpu_system_us` are CPU time in user mode and in the kernel, in microseconds;
+    `peak_rss_bytes` the largest resident set any of its helper processes reached; `calls` the calls made
+    into it (`init`, handler calls and hooks that ran); `restarts` how many times it was started again after a
+    crash; `pid` the process id of its helper, or 0 while none runs (it crashed).
+    """
+
+    cpu_user_us: int
+    cpu_system_us: int
+    peak_rss_bytes: int
+    calls: int
+    restarts: int
+    pid: int
 
 
 _O = TypeVar("_O", bound="_Owner")
@@ -593,16 +626,17 @@ class Loader:
     # Probing and the quarantine.
 
     def set_helper_path(self, path: Optional[PathArg]) -> None:
-        """Names the helper executable, `aisopod-plugin-host`, that probes run in; that path alone is then
-        tried. None goes back to looking for it: `AISOPOD_HELPER`, next to the library, then the cargo build
-        tree."""
+        """Names the helper executable, `aisopod-plugin-host`, that probes and isolated plugins run in; that
+        path alone is then tried. None goes back to looking for it: `AISOPOD_HELPER`, next to the library, then
+        the cargo build tree."""
         data = None if path is None else _path(path, "Loader.set_helper_path", "path")
         self._call("Loader.set_helper_path", self._lib.aisopod_loader_set_helper_path, data)
 
     def set_call_timeout(self, timeout_ms: int, plugin_id: Optional[Text] = None) -> None:
-        """Sets how long one probe of plugin `plugin_id` may run, or, with None, of every plugin without its
-        own deadline (default 10000 ms). Past it the helper is killed and the verdict is `Status.TIMEOUT`.
-        0 removes the plugin's own deadline, or, with None, restores the default."""
+        """Sets how long one probe of plugin `plugin_id`, or one call into it when it runs isolated, may run;
+        or, with None, of every plugin without its own deadline (default 10000 ms). Past it the helper is
+        killed, and the verdict or the call is `Status.TIMEOUT`. 0 removes the plugin's own deadline, or, with
+        None, restores the default."""
         what = "Loader.set_call_timeout"
         if not isinstance(timeout_ms, int) or isinstance(timeout_ms, bool):
             raise TypeError(f"{what}: argument 'timeout_ms' must be int, not {type(timeout_ms).__name__}")
@@ -725,6 +759,79 @@ class Loader:
         self._call(what, self._lib.aisopod_loader_quarantine_clear, ident, byref(cleared))
         return cleared.value
 
+    # Isolation.
+
+    def set_isolation(self, mode: Union[Isolation, int], plugin_id: Optional[Text] = None) -> None:
+        """Sets where plugin `plugin_id` runs from its next load, or, with None, every plugin without a setting
+        of its own. A manifest's `isolation = "process"` applies to a plugin given no setting of its own,
+        whatever the default.
+
+        An isolated plugin (`Isolation.PROCESS`) is loaded, initialized and called through the same methods,
+        in a helper process of its own. A crash, `exit()` or missed deadline in its code raises
+        `PluginRuntimeError` (`PLUGIN_CRASHED` or `TIMEOUT`) and leaves it `PluginState.CRASHED`; this process
+        goes on. `plugin_extension` gives None for it: pointers do not cross processes."""
+        what = "Loader.set_isolation"
+        if not isinstance(mode, int) or isinstance(mode, bool):
+            raise TypeError(f"{what}: argument 'mode' must be an Isolation, not {type(mode).__name__}")
+        ident = None if plugin_id is None else _text(plugin_id, what, "plugin_id")
+        # An int outside the enum goes through: the library names it in its INVALID_ARGUMENT.
+        self._call(what, self._lib.aisopod_loader_set_isolation, ident, _unsigned(int(mode), 32, what, "mode"))
+
+    def set_restart_policy(self, max_restarts: int, backoff_ms: int, plugin_id: Optional[Text] = None) -> None:
+        """Sets how isolated plugin `plugin_id`, or with None every plugin without a policy of its own, is
+        started again after a crash: the next call after at least `backoff_ms`, doubled after each restart,
+        starts a new helper, loads the plugin and calls `init` with the config it last succeeded with; at most
+        `max_restarts` times over one load. The call that finds it crashed raises the crash's error. The
+        default is no restart (`max_restarts` 0)."""
+        what = "Loader.set_restart_policy"
+        restarts = _unsigned(max_restarts, 32, what, "max_restarts")
+        backoff = _unsigned(backoff_ms, 32, what, "backoff_ms")
+        ident = None if plugin_id is None else _text(plugin_id, what, "plugin_id")
+        self._call(what, self._lib.aisopod_loader_set_restart_policy, ident, restarts, backoff)
+
+    def set_resource_limits(
+        self,
+        address_space_bytes: int = 0,
+        cpu_seconds: int = 0,
+        open_files: int = 0,
+        plugin_id: Optional[Text] = None,
+    ) -> None:
+        """Sets the resource limits of isolated plugin `plugin_id`'s helper process, or with None of every
+        plugin without limits of its own, applied when the helper starts: at load and at each restart. 0 is no
+        limit. `address_space_bytes` is `RLIMIT_AS` (past it, allocations fail), `cpu_seconds` `RLIMIT_CPU`
+        (past it, the helper is killed: a crash) and `open_files` `RLIMIT_NOFILE` (past it, opening files
+        fails). `clear_resource_limits` removes them."""
+        what = "Loader.set_resource_limits"
+        limits = ResourceLimitsStruct(
+            _unsigned(address_space_bytes, 64, what, "address_space_bytes"),
+            _unsigned(cpu_seconds, 64, what, "cpu_seconds"),
+            _unsigned(open_files, 64, what, "open_files"),
+        )
+        ident = None if plugin_id is None else _text(plugin_id, what, "plugin_id")
+        self._call(what, self._lib.aisopod_loader_set_resource_limits, ident, byref(limits))
+
+    def clear_resource_limits(self, plugin_id: Optional[Text] = None) -> None:
+        """Removes plugin `plugin_id`'s own resource limits, so that the default applies to it again; or, with
+        None, restores the default: no limits."""
+        what = "Loader.clear_resource_limits"
+        ident = None if plugin_id is None else _text(plugin_id, what, "plugin_id")
+        self._call(what, self._lib.aisopod_loader_set_resource_limits, ident, None)
+
+    def plugin_usage(self, plugin_id: Text) -> PluginUsage:
+        """What loaded isolated plugin `plugin_id` has used. Raises `CallerError` NOT_LOADED when it is not
+        loaded, and INVALID_ARGUMENT when it runs in this process, where its use cannot be told apart."""
+        what = "Loader.plugin_usage"
+        usage = PluginUsageStruct()
+        self._call(what, self._lib.aisopod_loader_plugin_usage, _text(plugin_id, what, "plugin_id"), byref(usage))
+        return PluginUsage(
+            cpu_user_us=usage.cpu_user_us,
+            cpu_system_us=usage.cpu_system_us,
+            peak_rss_bytes=usage.peak_rss_bytes,
+            calls=usage.calls,
+            restarts=usage.restarts,
+            pid=usage.pid,
+        )
+
     # Discovery.
 
     def discover(self) -> int:
@@ -840,7 +947,8 @@ class Loader:
         return extension.value
 
     def plugin_state(self, plugin_id: Text) -> PluginState:
-        """UNLOADED, LOADED or INITIALIZED; an id that is not loaded, discovered or not, is UNLOADED."""
+        """UNLOADED, LOADED, INITIALIZED, or CRASHED for an isolated plugin whose helper process died; an id
+        that is not loaded, discovered or not, is UNLOADED."""
         what = "Loader.plugin_state"
         state = c_uint32()
         self._call(what, self._lib.aisopod_loader_plugin_state, _text(plugin_id, what, "plugin_id"), byref(state))

@@ -18,9 +18,9 @@ from aisopod_loader import _bindings
 #: Declared in the header for plugins to define; the library does not export them.
 PLUGIN_ENTRY_POINTS = {"aisopod_plugin_abi_version", "aisopod_plugin_create"}
 
-#: The library exports 73 functions today. A parser that silently dropped prototypes would still agree with
+#: The library exports 77 functions today. A parser that silently dropped prototypes would still agree with
 #: itself, so the count it finds must not fall below this.
-MIN_FUNCTIONS = 73
+MIN_FUNCTIONS = 77
 
 PRIMITIVES = {
     "void": None,
@@ -227,6 +227,25 @@ class HeaderTest(unittest.TestCase):
         self.assertEqual(list(write._argtypes_), [self.mapping.ctype(p) for p in write_params])
         self.assertEqual(_bindings.SINK_WRITE, write)
 
+    def test_the_value_structs_have_the_struct_layouts(self):
+        for name in ("aisopod_resource_limits", "aisopod_plugin_usage"):
+            with self.subTest(struct=name):
+                members = parse_struct(self.header, name)
+                self.assertTrue(members)
+                structure = _bindings.STRUCTS[name]
+                self.assertEqual(
+                    [(field, ctype) for field, ctype in structure._fields_],
+                    [(member, self.mapping.ctype(c_type)) for member, c_type in members],
+                )
+
+    def test_the_struct_check_sees_a_changed_member(self):
+        # The comparison above, fed a header where one member changed type, differs.
+        end = "  int32_t pid;\n} aisopod_plugin_usage;"
+        changed = self.header.replace(end, end.replace("int32_t", "int64_t"))
+        self.assertNotEqual(changed, self.header)
+        members = parse_struct(changed, "aisopod_plugin_usage")
+        self.assertNotEqual(list(_bindings.PluginUsageStruct._fields_), [(m, Mapping(changed).ctype(t)) for m, t in members])
+
 
 class ConstantsTest(unittest.TestCase):
     @classmethod
@@ -250,6 +269,7 @@ class ConstantsTest(unittest.TestCase):
             ("AISOPOD_CAPABILITY_", aisopod.Kind),
             ("AISOPOD_LOG_", aisopod.LogLevel),
             ("AISOPOD_PLUGIN_STATE_", aisopod.PluginState),
+            ("AISOPOD_ISOLATION_", aisopod.Isolation),
         ):
             with self.subTest(prefix=prefix):
                 header = self.defines(prefix)
