@@ -943,9 +943,10 @@ aisopod_status aisopod_loader_set_helper_path(const struct aisopod_loader *loade
                                               const char *path);
 
 /**
- * Sets how long plugin code in a helper process may run for one probe (all its steps) of plugin `id`, or of
- * every plugin without its own deadline when `id` is NULL. Past it, the helper is killed and the probe gives
- * `AISOPOD_STATUS_TIMEOUT`. `timeout_ms` 0 removes the plugin's own deadline, or, with a NULL `id`,
+ * Sets how long plugin code in a helper process may run for one probe (all its steps) or one call into an
+ * isolated plugin (`load`, `init`, a handler, a hook, `unload`) of plugin `id`, or of every plugin without its
+ * own deadline when `id` is NULL. Past it, the helper is killed, with the code still running in it, and the
+ * probe or call gives `AISOPOD_STATUS_TIMEOUT`. `timeout_ms` 0 removes the plugin's own deadline, or, with a NULL `id`,
  * restores the default of 10000 ms.
  *
  * Ownership: borrows `loader` and `id` for the call.

@@ -517,12 +517,12 @@ void check_isolation(const std::string &examples, const std::string &extensions)
           "plugin_usage() reports the helper's peak RSS (" + std::to_string(usage.peak_rss_bytes) +
               " bytes) and no restart");
 
-    // A helper killed from outside, between calls, fails the next call with HELPER_FAILED (it died outside
-    // plugin code) and leaves the plugin crashed; the restart policy starts it again.
+    // A helper killed from outside, between calls, fails the next call with PLUGIN_CRASHED naming the signal,
+    // and leaves the plugin crashed; the restart policy starts it again.
     loader.set_restart_policy("hello", 1, std::chrono::milliseconds(0));
     const int32_t first = usage.pid;
     kill(first, SIGKILL);
-    expect_error("a call into hello after its helper was killed", AISOPOD_STATUS_HELPER_FAILED,
+    expect_error("a call into hello after its helper was killed", AISOPOD_STATUS_PLUGIN_CRASHED,
                  {"aisopod_loader_invoke", "plugin 'hello'", "killed by signal SIGKILL"},
                  [&] { loader.invoke("hello", aisopod::Kind::Tool, "greet", "anyone"); });
     check(loader.state("hello") == aisopod::PluginState::Crashed && loader.is_loaded("hello"),
@@ -533,9 +533,9 @@ void check_isolation(const std::string &examples, const std::string &extensions)
     check(usage.restarts == 1 && usage.pid != first && process_exists(usage.pid),
           "plugin_usage() counts 1 restart, in a new helper process " + std::to_string(usage.pid));
     kill(usage.pid, SIGKILL);
-    expect_error("a second kill", AISOPOD_STATUS_HELPER_FAILED, {"plugin 'hello'", "SIGKILL"},
+    expect_error("a second kill", AISOPOD_STATUS_PLUGIN_CRASHED, {"plugin 'hello'", "SIGKILL"},
                  [&] { loader.invoke("hello", aisopod::Kind::Tool, "greet", "anyone"); });
-    expect_error("a call after the one restart allowed repeats the crash", AISOPOD_STATUS_HELPER_FAILED,
+    expect_error("a call after the one restart allowed repeats the crash", AISOPOD_STATUS_PLUGIN_CRASHED,
                  {"plugin 'hello'", "SIGKILL"}, [&] { loader.invoke("hello", aisopod::Kind::Tool, "greet", "anyone"); });
     check(loader.plugin_usage("hello").pid == 0, "plugin_usage() of a crashed plugin has pid 0");
     loader.unload("hello");

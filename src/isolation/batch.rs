@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 #[cfg(target_os = "linux")]
 use super::child::{Child, Failure, Outcome};
-use super::ending::Ending;
+use super::ending::{helper_clause, Ending};
 use super::probe::{ProbeOutcome, ProbeReport, ProbeStep, StepTiming};
 #[cfg(target_os = "linux")]
 use super::protocol::{ErrorReply, Frame, FrameKind, ProbeProgress, ProbeRequest};
@@ -174,7 +174,7 @@ fn died(
             (Status::PluginCrashed, format!("ended its helper process during {step}: it {ending}"))
         }
         Ending::Signaled(_) | Ending::Lost if ended_on_its_own || matches!(ending, Ending::Lost) => {
-            (Status::PluginCrashed, format!("crashed during {step}: its helper process was {ending}"))
+            (Status::PluginCrashed, format!("crashed during {step}: {}", helper_clause(ending)))
         }
         _ => return helper_failed(job, &error),
     };

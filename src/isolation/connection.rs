@@ -208,6 +208,11 @@ impl Connection {
                     }
                     poll_one(fd, libc::POLLOUT, left);
                 }
+                // A helper that died resets the connection: how it ended says more than the reset.
+                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => {
+                    drop(writing);
+                    return Err(self.end(None, request_id));
+                }
                 _ => {
                     drop(writing);
                     return Err(self
@@ -302,6 +307,7 @@ impl Connection {
                 let error = io::Error::last_os_error();
                 match error.kind() {
                     io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => continue,
+                    io::ErrorKind::ConnectionReset => return (Vec::new(), Vec::new(), Some(None)),
                     _ => {
                         let why = format!("reading the channel failed: {}", describe(&error));
                         return (Vec::new(), Vec::new(), Some(Some(why)));

@@ -57,3 +57,12 @@ pub fn signal_name(signal: i32) -> Option<&'static str> {
     ];
     NAMES.iter().find(|(number, _)| *number == signal).map(|(_, name)| *name)
 }
+
+/// "its helper process was killed by signal SIGSEGV", "its helper process exited with code 3": how a helper
+/// ended, as a clause of a message about the plugin in it.
+pub fn helper_clause(ending: Ending) -> String {
+    match ending {
+        Ending::Signaled(_) => format!("its helper process was {ending}"),
+        _ => format!("its helper process {ending}"),
+    }
+}

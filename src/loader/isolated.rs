@@ -14,7 +14,7 @@ use crate::error::{Error, Result, Status};
 use crate::isolation::batch::START_TIMEOUT;
 use crate::isolation::child::{Child, Usage};
 use crate::isolation::connection::{Connection, Died};
-use crate::isolation::ending::Ending;
+use crate::isolation::ending::{helper_clause, Ending};
 use crate::isolation::protocol::hosting::{
     decode_loaded, CallResult, EmitRequest, InitRequest, InvokeRequest, LoadRequest, ResourceLimits,
 };
@@ -210,17 +210,14 @@ impl IsolatedPlugin {
                 format!("plugin '{id}' was stopped during {what}: another call missed its deadline, so its helper process was killed"),
             )
         } else if let Some(why) = &died.protocol {
-            (Status::HelperFailed, format!("plugin '{id}' failed during {what}: {why}; its helper process {ending}"))
+            (Status::HelperFailed, format!("plugin '{id}' failed during {what}: {why}; {}", helper_clause(ending)))
         } else {
             match ending {
                 Ending::Exited(_) => (
                     Status::PluginCrashed,
                     format!("plugin '{id}' ended its helper process during {what}: it {ending}"),
                 ),
-                _ => (
-                    Status::PluginCrashed,
-                    format!("plugin '{id}' crashed during {what}: its helper process was {ending}"),
-                ),
+                _ => (Status::PluginCrashed, format!("plugin '{id}' crashed during {what}: {}", helper_clause(ending))),
             }
         };
         let stderr = String::from_utf8_lossy(&died.outcome.stderr_tail);
