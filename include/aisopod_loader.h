@@ -282,6 +282,11 @@ enum aisopod_status
    */
   AISOPOD_STATUS_HELPER_FAILED = 402,
   /**
+   * The sandbox policy requires a sandbox and this kernel has no Landlock (or the sandbox could not be set
+   * up); the message says which.
+   */
+  AISOPOD_STATUS_SANDBOX_UNAVAILABLE = 403,
+  /**
    * A panic inside the loader was caught at the API boundary. The loader stays usable.
    */
   AISOPOD_STATUS_PANIC = 900,
@@ -496,6 +501,16 @@ typedef struct aisopod_plugin_usage {
    */
   int32_t pid;
 } aisopod_plugin_usage;
+
+/**
+ * One kind of permission a host grants: an `AISOPOD_PERMISSION_*` value.
+ */
+typedef uint32_t aisopod_permission;
+
+/**
+ * Whether isolated plugins run sandboxed: an `AISOPOD_SANDBOX_*` value.
+ */
+typedef uint32_t aisopod_sandbox_policy;
 
 /**
  * The state of a plugin as `aisopod_loader_plugin_state` reports it.
@@ -775,6 +790,42 @@ typedef const struct aisopod_plugin *(*aisopod_plugin_create_fn)(const struct ai
  * In a helper process of its own: a crash, `exit()` or hang in its code ends only that process.
  */
 #define AISOPOD_ISOLATION_PROCESS 1
+
+/**
+ * Reading a path and everything below it.
+ */
+#define AISOPOD_PERMISSION_READ 0
+
+/**
+ * Reading, writing, creating and removing in a path and everything below it.
+ */
+#define AISOPOD_PERMISSION_WRITE 1
+
+/**
+ * Opening sockets and connecting them.
+ */
+#define AISOPOD_PERMISSION_NETWORK 2
+
+/**
+ * Starting programs and processes.
+ */
+#define AISOPOD_PERMISSION_SUBPROCESS 3
+
+/**
+ * No sandbox: an isolated plugin can do whatever the host's user can.
+ */
+#define AISOPOD_SANDBOX_OFF 0
+
+/**
+ * Sandboxed where the kernel can (Linux with Landlock); elsewhere loaded anyway, with a warning in the log.
+ * The default.
+ */
+#define AISOPOD_SANDBOX_BEST_EFFORT 1
+
+/**
+ * Sandboxed, or not loaded: `AISOPOD_STATUS_SANDBOX_UNAVAILABLE` where the kernel cannot.
+ */
+#define AISOPOD_SANDBOX_REQUIRE 2
 
 /**
  * Not loaded (discovered or not).
@@ -1077,6 +1128,47 @@ aisopod_status aisopod_loader_set_resource_limits(const struct aisopod_loader *l
 aisopod_status aisopod_loader_plugin_usage(const struct aisopod_loader *loader,
                                            const char *id,
                                            struct aisopod_plugin_usage *usage_out);
+
+/**
+ * Grants `permission` to plugin `id`, or to every plugin when `id` is NULL, from its next load. `path` names
+ * the path for `AISOPOD_PERMISSION_READ` and `_WRITE` and must be NULL for the others.
+ *
+ * A sandboxed isolated plugin gets what its manifest's `[permissions]` table declares, within what it was
+ * granted: a declared path inside a granted one (a granted write path covers reading), the network or
+ * subprocesses when both declare and grant them. Anything else it tries fails inside the plugin with
+ * `EACCES` or `EPERM`. Grants do nothing for plugins in the host's process or with the sandbox off.
+ *
+ * Returns `AISOPOD_STATUS_INVALID_ARGUMENT` for an unknown permission, a missing or extra `path`, or a
+ * relative path.
+ *
+ * Ownership: borrows `loader`, `id` and `path` for the call.
+ */
+aisopod_status aisopod_loader_grant(const struct aisopod_loader *loader,
+                                    const char *id,
+                                    aisopod_permission permission,
+                                    const char *path);
+
+/**
+ * Takes back every grant made to plugin `id`, or the grants made to every plugin when `id` is NULL, from the
+ * plugin's next load.
+ *
+ * Ownership: borrows `loader` and `id` for the call.
+ */
+aisopod_status aisopod_loader_revoke_grants(const struct aisopod_loader *loader,
+                                            const char *id);
+
+/**
+ * Sets whether isolated plugins run sandboxed, from their next load. The sandbox lets a plugin read its own
+ * directory and the system's libraries, and what it declares and is granted (`aisopod_loader_grant`); it
+ * refuses everything else with `EACCES` or `EPERM`: other files, sockets, new programs and processes, and
+ * signals to processes outside it. The README's "Trust" section lists it all.
+ *
+ * Returns `AISOPOD_STATUS_INVALID_ARGUMENT` for a value that is no `AISOPOD_SANDBOX_*`.
+ *
+ * Ownership: borrows `loader` for the call.
+ */
+aisopod_status aisopod_loader_set_sandbox_policy(const struct aisopod_loader *loader,
+                                                 aisopod_sandbox_policy policy);
 
 /**
  * Loads the discovered plugin `id`, in this order: checks the host version against the manifest's range;

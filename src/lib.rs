@@ -49,6 +49,8 @@ mod open_file;
 #[cfg(feature = "loader")]
 mod paths;
 #[cfg(feature = "loader")]
+mod permissions;
+#[cfg(feature = "loader")]
 mod plugin;
 #[cfg(feature = "loader")]
 mod privilege;
@@ -68,7 +70,9 @@ pub use error::{Error, Result, Status};
 #[cfg(feature = "loader")]
 pub use isolation::protocol::hosting::ResourceLimits;
 #[cfg(feature = "loader")]
-pub use loader::{Capability, Loader, PluginState, PluginUsage, Probed, RestartPolicy, VecSink, DEFAULT_CALL_TIMEOUT};
+pub use loader::{
+    Capability, Loader, PluginState, PluginUsage, Probed, RestartPolicy, SandboxPolicy, VecSink, DEFAULT_CALL_TIMEOUT,
+};
 #[cfg(feature = "loader")]
 pub use log::{LogCallback, LogLevel, Logger};
 #[cfg(feature = "loader")]
@@ -76,6 +80,8 @@ pub use manifest::{
     check_capability_name, Isolation, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_FILE_NAME,
     MANIFEST_MAX_BYTES,
 };
+#[cfg(feature = "loader")]
+pub use permissions::{Grant, Permissions};
 #[cfg(feature = "loader")]
 pub use quarantine::{Record as QuarantineRecord, Verdict as QuarantineVerdict};
 

@@ -265,6 +265,15 @@ const STATUSES: &[Row] = &[
         ],
     },
     Row {
+        value: 403,
+        name: "SandboxUnavailable",
+        description: "the kernel cannot enforce the plugin's sandbox",
+        doc: &[
+            "The sandbox policy requires a sandbox and this kernel has no Landlock (or the sandbox could not be set",
+            "up); the message says which.",
+        ],
+    },
+    Row {
         value: 900,
         name: "Panic",
         description: "an internal panic was caught",

@@ -57,6 +57,7 @@ class Status(enum.IntEnum):
     HELPER_UNAVAILABLE = 400
     HELPER_MISMATCH = 401
     HELPER_FAILED = 402
+    SANDBOX_UNAVAILABLE = 403
     PANIC = 900
 
     @property

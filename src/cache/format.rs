@@ -17,7 +17,7 @@ use crate::quarantine::{Quarantine, Record, Verdict};
 
 const MAGIC: &[u8; 8] = b"AISOPODC";
 /// 2: license, homepage, repository and warnings after the host bounds. 3: the quarantine after the entries,
-/// and `isolation` in the flags byte (bits 2-3).
+/// `isolation` in the flags byte (bits 2-3), and `[permissions]` after the warnings.
 const FORMAT_VERSION: u32 = 3;
 
 /// A 64-bit checksum, eight bytes at a time: enough to tell a torn or corrupted file from a whole one (it
@@ -78,6 +78,18 @@ fn encode_as<'a>(
             w.strings(optional.as_slice());
         }
         w.strings(&m.warnings);
+        match &m.permissions {
+            None => w.0.push(0),
+            Some(permissions) => {
+                w.0.push(1 | u8::from(permissions.network) << 1 | u8::from(permissions.subprocess) << 2);
+                for list in [&permissions.read, &permissions.write] {
+                    w.u32(list.len() as u32);
+                    for path in list {
+                        w.bytes(paths::bytes(path));
+                    }
+                }
+            }
+        }
     }
     w.u32(quarantine.records().len() as u32);
     for record in quarantine.records() {
@@ -246,6 +258,10 @@ impl<'a> Reader<'a> {
         for _ in 0..4 {
             self.skip_strings()?;
         }
+        if self.u8()? & 1 != 0 {
+            self.skip_strings()?;
+            self.skip_strings()?;
+        }
         Some(Slot { manifest_stamp, library_stamp, path, manifest_at })
     }
 
@@ -260,6 +276,24 @@ impl<'a> Reader<'a> {
             status => Some(Verdict { status: Status::from_u32(status)?, reason: self.string()? }),
         };
         Some(Record { library, stamp, plugin_id, since, verdict })
+    }
+
+    /// `[permissions]`: a flags byte (bit 0: the table is there; 1: network; 2: subprocess), then the read and
+    /// write paths when it is there.
+    fn permissions(&mut self) -> Option<Option<crate::permissions::Permissions>> {
+        let flags = self.u8()?;
+        if flags & 1 == 0 {
+            return Some(None);
+        }
+        let mut paths = || -> Option<Vec<std::path::PathBuf>> {
+            let count = self.u32()? as usize;
+            if count > self.bytes.len().saturating_sub(self.at) / 4 {
+                return None;
+            }
+            (0..count).map(|_| self.bytes().map(paths::from_bytes)).collect()
+        };
+        let (read, write) = (paths()?, paths()?);
+        Some(Some(crate::permissions::Permissions { read, write, network: flags & 2 != 0, subprocess: flags & 4 != 0 }))
     }
 
     fn skip_strings(&mut self) -> Option<()> {
@@ -319,6 +353,7 @@ impl<'a> Reader<'a> {
             homepage,
             repository,
             warnings: self.strings()?,
+            permissions: self.permissions()?,
         })
     }
 }
@@ -333,7 +368,8 @@ mod tests {
         let manifest = Manifest::parse_str(
             "manifest_version = 2\n[plugin]\nid = \"a\"\nname = \"A\"\nversion = \"1.2.3-rc.1+b5\"\nentry_point = \"a\"\n\
              unload = false\nisolation = \"process\"\nlicense = \"MIT\"\nrepository = \"https://example.org/a\"\nsandbox = true\n\
-             [capabilities]\ntools = [\"t1\", \"t2\"]\nhooks = [\"h\"]\n[compatibility]\nmax_host_version = \"2.0.0\"\n",
+             [capabilities]\ntools = [\"t1\", \"t2\"]\nhooks = [\"h\"]\n[compatibility]\nmax_host_version = \"2.0.0\"\n\
+             [permissions]\nread = [\"data\", \"/etc/a\"]\nwrite = [\"/tmp/a\"]\nnetwork = true\n",
             Path::new("m"),
         )
         .unwrap();

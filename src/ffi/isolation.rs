@@ -12,7 +12,7 @@ use super::probe_results::aisopod_probe_results;
 use super::quarantine_entry::aisopod_quarantine_entry;
 use crate::abi::aisopod_status;
 use crate::error::{Error, Result, Status};
-use crate::{Isolation, ResourceLimits, RestartPolicy};
+use crate::{Grant, Isolation, ResourceLimits, RestartPolicy, SandboxPolicy};
 
 /// Names the helper executable, `aisopod-plugin-host`, that probes (and isolated plugins) run in; that path
 /// alone is then tried. NULL goes back to looking for it: `AISOPOD_HELPER` (ignored when the process runs
@@ -344,5 +344,117 @@ pub extern "C" fn aisopod_loader_plugin_usage(
                 pid: core.plugin_pid(id).unwrap_or(0),
             })
         })
+    })
+}
+
+/// One kind of permission a host grants: an `AISOPOD_PERMISSION_*` value.
+pub type aisopod_permission = u32;
+/// Reading a path and everything below it.
+pub const AISOPOD_PERMISSION_READ: aisopod_permission = 0;
+/// Reading, writing, creating and removing in a path and everything below it.
+pub const AISOPOD_PERMISSION_WRITE: aisopod_permission = 1;
+/// Opening sockets and connecting them.
+pub const AISOPOD_PERMISSION_NETWORK: aisopod_permission = 2;
+/// Starting programs and processes.
+pub const AISOPOD_PERMISSION_SUBPROCESS: aisopod_permission = 3;
+
+/// Grants `permission` to plugin `id`, or to every plugin when `id` is NULL, from its next load. `path` names
+/// the path for `AISOPOD_PERMISSION_READ` and `_WRITE` and must be NULL for the others.
+///
+/// A sandboxed isolated plugin gets what its manifest's `[permissions]` table declares, within what it was
+/// granted: a declared path inside a granted one (a granted write path covers reading), the network or
+/// subprocesses when both declare and grant them. Anything else it tries fails inside the plugin with
+/// `EACCES` or `EPERM`. Grants do nothing for plugins in the host's process or with the sandbox off.
+///
+/// Returns `AISOPOD_STATUS_INVALID_ARGUMENT` for an unknown permission, a missing or extra `path`, or a
+/// relative path.
+///
+/// Ownership: borrows `loader`, `id` and `path` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_grant(
+    loader: Option<&aisopod_loader>,
+    id: *const c_char,
+    permission: aisopod_permission,
+    path: *const c_char,
+) -> aisopod_status {
+    with_loader("aisopod_loader_grant", loader, |core| {
+        // SAFETY: the caller passes NUL-terminated strings or NULL.
+        let id = if id.is_null() { None } else { Some(unsafe { string(id, "id") }?) };
+        let path = if path.is_null() { None } else { Some(PathBuf::from(unsafe { string(path, "path") }?)) };
+        let invalid = |why: String| Error::new(Status::InvalidArgument, why);
+        let grant = match (permission, path) {
+            (AISOPOD_PERMISSION_READ | AISOPOD_PERMISSION_WRITE, None) => {
+                return Err(invalid("argument 'path' is NULL: reading and writing are granted for a path".into()))
+            }
+            (AISOPOD_PERMISSION_READ | AISOPOD_PERMISSION_WRITE, Some(path)) if !path.is_absolute() => {
+                return Err(invalid(format!("argument 'path' is {}, not an absolute path", path.display())))
+            }
+            (AISOPOD_PERMISSION_READ, Some(path)) => Grant::Read(path),
+            (AISOPOD_PERMISSION_WRITE, Some(path)) => Grant::Write(path),
+            (AISOPOD_PERMISSION_NETWORK | AISOPOD_PERMISSION_SUBPROCESS, Some(path)) => {
+                return Err(invalid(format!("argument 'path' is {}; this permission takes none", path.display())))
+            }
+            (AISOPOD_PERMISSION_NETWORK, None) => Grant::Network,
+            (AISOPOD_PERMISSION_SUBPROCESS, None) => Grant::Subprocess,
+            (other, _) => {
+                return Err(invalid(format!("argument 'permission' is {other}, not an AISOPOD_PERMISSION_* value")))
+            }
+        };
+        core.grant(id, grant);
+        Ok(())
+    })
+}
+
+/// Takes back every grant made to plugin `id`, or the grants made to every plugin when `id` is NULL, from the
+/// plugin's next load.
+///
+/// Ownership: borrows `loader` and `id` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_revoke_grants(loader: Option<&aisopod_loader>, id: *const c_char) -> aisopod_status {
+    with_loader("aisopod_loader_revoke_grants", loader, |core| {
+        // SAFETY: the caller passes a NUL-terminated string or NULL.
+        let id = if id.is_null() { None } else { Some(unsafe { string(id, "id") }?) };
+        core.revoke_grants(id);
+        Ok(())
+    })
+}
+
+/// Whether isolated plugins run sandboxed: an `AISOPOD_SANDBOX_*` value.
+pub type aisopod_sandbox_policy = u32;
+/// No sandbox: an isolated plugin can do whatever the host's user can.
+pub const AISOPOD_SANDBOX_OFF: aisopod_sandbox_policy = 0;
+/// Sandboxed where the kernel can (Linux with Landlock); elsewhere loaded anyway, with a warning in the log.
+/// The default.
+pub const AISOPOD_SANDBOX_BEST_EFFORT: aisopod_sandbox_policy = 1;
+/// Sandboxed, or not loaded: `AISOPOD_STATUS_SANDBOX_UNAVAILABLE` where the kernel cannot.
+pub const AISOPOD_SANDBOX_REQUIRE: aisopod_sandbox_policy = 2;
+
+/// Sets whether isolated plugins run sandboxed, from their next load. The sandbox lets a plugin read its own
+/// directory and the system's libraries, and what it declares and is granted (`aisopod_loader_grant`); it
+/// refuses everything else with `EACCES` or `EPERM`: other files, sockets, new programs and processes, and
+/// signals to processes outside it. The README's "Trust" section lists it all.
+///
+/// Returns `AISOPOD_STATUS_INVALID_ARGUMENT` for a value that is no `AISOPOD_SANDBOX_*`.
+///
+/// Ownership: borrows `loader` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_loader_set_sandbox_policy(
+    loader: Option<&aisopod_loader>,
+    policy: aisopod_sandbox_policy,
+) -> aisopod_status {
+    with_loader("aisopod_loader_set_sandbox_policy", loader, |core| {
+        let policy = match policy {
+            AISOPOD_SANDBOX_OFF => SandboxPolicy::Off,
+            AISOPOD_SANDBOX_BEST_EFFORT => SandboxPolicy::BestEffort,
+            AISOPOD_SANDBOX_REQUIRE => SandboxPolicy::Require,
+            other => {
+                return Err(Error::new(
+                    Status::InvalidArgument,
+                    format!("argument 'policy' is {other}, not an AISOPOD_SANDBOX_* value"),
+                ))
+            }
+        };
+        core.set_sandbox_policy(policy);
+        Ok(())
     })
 }

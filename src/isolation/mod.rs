@@ -14,4 +14,6 @@ pub mod helper;
 pub mod locate;
 pub mod probe;
 pub mod protocol;
+#[cfg(target_os = "linux")]
+pub mod sandbox;
 pub mod server;

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use super::helper::{describe_io_error, HelperExit};
 use super::probe::{probe_observed, read_plugin};
 use super::protocol::hosting::{
-    encode_loaded, CallResult, EmitRequest, InitRequest, InvokeRequest, LoadRequest, LogRecord, ResourceLimits,
+    encode_loaded, CallResult, EmitRequest, InitRequest, InvokeRequest, LoadRequest, LogRecord, ResourceLimits, Sandbox,
 };
 use super::protocol::{
     frame_header, Decoder, ErrorCode, ErrorReply, Frame, FrameError, FrameKind, Handshake, HandshakeError,
@@ -142,6 +142,12 @@ impl Server {
                 self.send(&reply)?;
                 continue;
             }
+            if frame.kind == FrameKind::LOAD {
+                // Served by this thread before any other starts: the sandbox it may enter holds for the thread
+                // that enters it and the threads that thread starts.
+                self.send(&self.load(&frame.payload).frame(frame.request_id))?;
+                continue;
+            }
             drop(reader);
             if waiting == 0 {
                 self.start_thread();
@@ -238,7 +244,6 @@ impl Server {
         let id = request.request_id;
         let reply = match request.kind {
             FrameKind::PING => Frame::new(FrameKind::PONG, id, request.payload),
-            FrameKind::LOAD => self.load(&request.payload).frame(id),
             FrameKind::INIT => self.init(&request.payload).frame(id),
             FrameKind::INVOKE => self.invoke(id, &request.payload).frame(id),
             FrameKind::EMIT => self.emit(id, &request.payload).frame(id),
@@ -294,6 +299,11 @@ impl Server {
         if let Err(error) = apply_limits(&request.limits) {
             return CallResult::failed(Status::Io, error);
         }
+        if let Some(sandbox) = &request.sandbox {
+            if let Err(error) = self.enter_sandbox(&request.plugin_dir, sandbox) {
+                return CallResult::failed(Status::SandboxUnavailable, error);
+            }
+        }
         let loaded = parse_host_version(&request.host_version).and_then(|version| {
             let info = read_plugin(&request.plugin_dir)?;
             LoadedPlugin::load(info, &version, &self.shared)
@@ -306,6 +316,49 @@ impl Server {
             }
             Err(error) => failed(&error),
         }
+    }
+
+    /// Enters `sandbox` for the plugin in `plugin_dir`; where the kernel enforces less than asked, refuses when
+    /// the sandbox is required and warns otherwise.
+    #[cfg(target_os = "linux")]
+    fn enter_sandbox(&self, plugin_dir: &std::path::Path, sandbox: &Sandbox) -> Result<(), String> {
+        use super::sandbox::{enter, Enforcement};
+        let warn = |message: String| self.shared.logger.log(crate::log::LogLevel::Warn, &message);
+        match enter(plugin_dir, sandbox) {
+            Ok(Enforcement::Full) => Ok(()),
+            Ok(Enforcement::Partial) => {
+                warn(format!("{}: this kernel's Landlock enforces only part of the sandbox", plugin_dir.display()));
+                Ok(())
+            }
+            Ok(Enforcement::SeccompOnly) if sandbox.require => Err(format!(
+                "{}: the sandbox is required, but this kernel has no Landlock to restrict files",
+                plugin_dir.display()
+            )),
+            Ok(Enforcement::SeccompOnly) => {
+                warn(format!(
+                    "{}: this kernel has no Landlock: the plugin's files are not restricted, only its system calls",
+                    plugin_dir.display()
+                ));
+                Ok(())
+            }
+            Err(why) if sandbox.require => Err(format!("{}: cannot set up the sandbox: {why}", plugin_dir.display())),
+            Err(why) => {
+                warn(format!("{}: running without a sandbox: {why}", plugin_dir.display()));
+                Ok(())
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn enter_sandbox(&self, plugin_dir: &std::path::Path, sandbox: &Sandbox) -> Result<(), String> {
+        if sandbox.require {
+            return Err(format!("{}: the sandbox is required, and this system has none", plugin_dir.display()));
+        }
+        self.shared.logger.log(
+            crate::log::LogLevel::Warn,
+            &format!("{}: this system has no sandbox: the plugin runs unrestricted", plugin_dir.display()),
+        );
+        Ok(())
     }
 
     fn hosted(&self) -> Result<Arc<LoadedPlugin>, Error> {

@@ -117,9 +117,9 @@ impl IsolatedPlugin {
 
     /// A new helper with the plugin loaded in it, and what the plugin registered.
     fn start(&self) -> Result<(Arc<Connection>, PerKind<Vec<String>>)> {
-        let (helper, limits) = {
+        let (helper, limits, sandbox) = {
             let settings = read(&self.settings);
-            (settings.helper_path.clone(), settings.limits_of(self.id()))
+            (settings.helper_path.clone(), settings.limits_of(self.id()), settings.sandbox_of(&self.info))
         };
         let helper = crate::isolation::locate::locate(helper.as_deref())?;
         let child = Child::spawn(&helper.path, Instant::now() + START_TIMEOUT).map_err(|failure| failure.error)?;
@@ -134,6 +134,7 @@ impl IsolatedPlugin {
             plugin_dir: self.info.directory.clone(),
             host_version: self.host_version.clone(),
             limits: ResourceLimits { ..limits },
+            sandbox,
         };
         let payload = request.encode().map_err(|e| Error::new(Status::InvalidArgument, e.to_string()))?;
         let result = self.exchange(&connection, FrameKind::LOAD, &payload, "load", None);

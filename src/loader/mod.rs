@@ -25,7 +25,7 @@ mod isolated;
 use isolated::IsolatedPlugin;
 mod probing;
 pub use isolated::{PluginUsage, RestartPolicy};
-pub use probing::{Probed, DEFAULT_CALL_TIMEOUT};
+pub use probing::{Probed, SandboxPolicy, DEFAULT_CALL_TIMEOUT};
 
 /// Loads and runs plugins on behalf of one host application.
 ///

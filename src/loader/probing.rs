@@ -15,8 +15,10 @@ pub use crate::isolation::batch::Probed;
 #[cfg(target_os = "linux")]
 use crate::isolation::batch::{probe_batch, BatchSettings, ProbeJob};
 use crate::isolation::protocol::hosting::ResourceLimits;
+use crate::isolation::protocol::hosting::Sandbox;
 use crate::log::LogLevel;
 use crate::manifest::Isolation;
+use crate::permissions::{Grant, Permissions};
 use crate::quarantine::{quarantines, Quarantine, Record, Verdict};
 use crate::sync::{lock, read, write};
 
@@ -70,6 +72,22 @@ pub(crate) struct IsolationSettings {
     isolation: PerPlugin<Isolation>,
     restart: PerPlugin<RestartPolicy>,
     limits: PerPlugin<ResourceLimits>,
+    sandbox: SandboxPolicy,
+    /// Granted to every plugin.
+    granted: Permissions,
+    /// Granted to single plugins, besides.
+    granted_by_id: HashMap<String, Permissions>,
+}
+
+/// Whether isolated plugins run sandboxed, and what happens where the kernel cannot sandbox them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxPolicy {
+    /// No sandbox: an isolated plugin can do whatever the host's user can.
+    Off,
+    /// Sandboxed where the kernel can (Landlock); elsewhere loaded anyway, with a warning. The default.
+    BestEffort,
+    /// Sandboxed, or not loaded: `SandboxUnavailable` where the kernel cannot.
+    Require,
 }
 
 impl Default for IsolationSettings {
@@ -81,6 +99,9 @@ impl Default for IsolationSettings {
             isolation: PerPlugin::new(Isolation::None),
             restart: PerPlugin::new(RestartPolicy::default()),
             limits: PerPlugin::new(ResourceLimits::default()),
+            sandbox: SandboxPolicy::BestEffort,
+            granted: Permissions::default(),
+            granted_by_id: HashMap::new(),
         }
     }
 }
@@ -96,6 +117,26 @@ impl IsolationSettings {
 
     pub(crate) fn limits_of(&self, id: &str) -> ResourceLimits {
         self.limits.of(id)
+    }
+
+    /// The sandbox isolated plugin `info` runs in: what it declares within what the host grants it; `None` when
+    /// the host turned the sandbox off.
+    pub(crate) fn sandbox_of(&self, info: &PluginInfo) -> Option<Sandbox> {
+        if self.sandbox == SandboxPolicy::Off {
+            return None;
+        }
+        let mut granted = self.granted.clone();
+        if let Some(own) = self.granted_by_id.get(&info.manifest.id) {
+            granted.read.extend(own.read.iter().cloned());
+            granted.write.extend(own.write.iter().cloned());
+            granted.network |= own.network;
+            granted.subprocess |= own.subprocess;
+        }
+        let declared = info.manifest.permissions.clone().unwrap_or_default();
+        Some(Sandbox {
+            require: self.sandbox == SandboxPolicy::Require,
+            permissions: declared.intersect(&granted, &info.directory),
+        })
     }
 
     /// Where plugin `id`, whose manifest asks for `requested` (if anything), runs: the host's setting for that
@@ -133,6 +174,32 @@ impl Loader {
     /// is started again. `None` removes the plugin's own policy, or restores the default: no restarts.
     pub fn set_restart_policy(&self, id: Option<&str>, policy: Option<RestartPolicy>) {
         write(&self.isolation).restart.set(id, policy, RestartPolicy::default());
+    }
+
+    /// Grants `grant` to plugin `id`, or to every plugin when `id` is `None`, from its next load. A sandboxed
+    /// plugin gets what its manifest's `[permissions]` declares, within what it was granted.
+    pub fn grant(&self, id: Option<&str>, grant: Grant) {
+        let mut settings = write(&self.isolation);
+        match id {
+            Some(id) => settings.granted_by_id.entry(id.to_owned()).or_default().add(grant),
+            None => settings.granted.add(grant),
+        }
+    }
+
+    /// Takes back every grant of plugin `id`, or the grants to every plugin when `id` is `None`.
+    pub fn revoke_grants(&self, id: Option<&str>) {
+        let mut settings = write(&self.isolation);
+        match id {
+            Some(id) => {
+                settings.granted_by_id.remove(id);
+            }
+            None => settings.granted = Permissions::default(),
+        }
+    }
+
+    /// Sets whether isolated plugins run sandboxed, from their next load (default: `SandboxPolicy::BestEffort`).
+    pub fn set_sandbox_policy(&self, policy: SandboxPolicy) {
+        write(&self.isolation).sandbox = policy;
     }
 
     /// Sets the resource limits of the helper process of isolated plugin `id` (or of every plugin without its

@@ -229,6 +229,8 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
         },
         capabilities: RawCapabilities(lists.map(Option::unwrap_or_default)),
         compatibility: RawCompatibility { min_host_version, max_host_version },
+        // A [permissions] table is the full reader's: this one declines its keys.
+        permissions: None,
         unknown: Vec::new(),
     })
 }

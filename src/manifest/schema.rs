@@ -17,18 +17,23 @@ pub(super) enum Table {
     Plugin,
     Capabilities,
     Compatibility,
+    Permissions,
 }
 
 impl Table {
     /// The tables below the top level, as named there.
-    pub(super) const NAMED: [(&'static str, Table); 3] =
-        [("plugin", Table::Plugin), ("capabilities", Table::Capabilities), ("compatibility", Table::Compatibility)];
+    pub(super) const NAMED: [(&'static str, Table); 4] = [
+        ("plugin", Table::Plugin),
+        ("capabilities", Table::Capabilities),
+        ("compatibility", Table::Compatibility),
+        ("permissions", Table::Permissions),
+    ];
 
     /// The keys this loader knows in the table. Keys starting with [`EXTENSION_PREFIX`] are accepted
     /// everywhere besides.
     pub(super) fn keys(self) -> &'static [&'static str] {
         match self {
-            Table::Top => &["manifest_version", "plugin", "capabilities", "compatibility", "metadata"],
+            Table::Top => &["manifest_version", "plugin", "capabilities", "compatibility", "permissions", "metadata"],
             Table::Plugin => &[
                 "id",
                 "name",
@@ -45,6 +50,7 @@ impl Table {
             ],
             Table::Capabilities => &CapabilityKind::MANIFEST_KEYS,
             Table::Compatibility => &["min_host_version", "max_host_version"],
+            Table::Permissions => &["read", "write", "network", "subprocess"],
         }
     }
 
@@ -55,6 +61,7 @@ impl Table {
             Table::Plugin => "table [plugin]",
             Table::Capabilities => "table [capabilities]",
             Table::Compatibility => "table [compatibility]",
+            Table::Permissions => "table [permissions]",
         }
     }
 }
@@ -83,6 +90,7 @@ pub(super) struct RawManifest {
     pub(super) capabilities: RawCapabilities,
     #[serde(default)]
     pub(super) compatibility: RawCompatibility,
+    pub(super) permissions: Option<RawPermissions>,
     /// Keys no table of this loader knows, in the order of the file; filled by the full reader (the fast reader
     /// declines every manifest that has one).
     #[serde(skip)]
@@ -150,6 +158,20 @@ impl<'de> Deserialize<'de> for RawCapabilities {
         }
         deserializer.deserialize_map(Lists)
     }
+}
+
+/// `[permissions]`: what the plugin needs when it runs sandboxed.
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub(super) struct RawPermissions {
+    #[serde(default)]
+    pub(super) read: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) write: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) network: bool,
+    #[serde(default)]
+    pub(super) subprocess: bool,
 }
 
 #[derive(Deserialize, Default)]

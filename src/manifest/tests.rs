@@ -263,6 +263,27 @@ fn bad_license_and_urls_name_the_field() {
 }
 
 #[test]
+fn permissions_are_paths_and_two_switches() {
+    use crate::permissions::Permissions;
+    assert_eq!(both(GOOD).unwrap().permissions, None);
+    let text =
+        format!("{GOOD}\n[permissions]\nread = [\"data\", \"/etc/app\"]\nwrite = [\"/tmp/app\"]\nsubprocess = true\n");
+    let m = both(&text).unwrap();
+    let expected = Permissions {
+        read: vec!["data".into(), "/etc/app".into()],
+        write: vec!["/tmp/app".into()],
+        network: false,
+        subprocess: true,
+    };
+    assert_eq!(m.permissions, Some(expected));
+    let e = both(&format!("{GOOD}\n[permissions]\nread = [\"../up\"]\n")).unwrap_err();
+    assert_eq!(e.status(), Status::ManifestInvalid, "{e}");
+    assert!(e.message().ends_with("[permissions].read = \"../up\": must not contain a `..` component"), "{e}");
+    let e = both(&format!("{GOOD}\n[permissions]\nnetwork = \"yes\"\n")).unwrap_err();
+    assert_eq!(e.status(), Status::ManifestParse, "{e}");
+}
+
+#[test]
 fn isolation_is_none_or_process() {
     use crate::manifest::Isolation;
     assert_eq!(both(GOOD).unwrap().isolation, None);
@@ -309,7 +330,7 @@ fn unknown_keys_are_refused_with_a_suggestion_or_the_known_keys() {
         (
             format!("{GOOD}[extras]\n"),
             17,
-            "unknown table [extras] (known: `manifest_version`, [plugin], [capabilities], [compatibility], [metadata]; keys starting with `x-` are ignored)",
+            "unknown table [extras] (known: `manifest_version`, [plugin], [capabilities], [compatibility], [permissions], [metadata]; keys starting with `x-` are ignored)",
         ),
     ];
     for (text, line, why) in cases {
@@ -336,7 +357,7 @@ fn manifest_version_defaults_to_1_and_must_be_1_or_more() {
 #[test]
 fn newer_manifests_are_read_with_unknown_keys_ignored() {
     let newer = format!(
-        "manifest_version = 3\n{}[permissions]\nnetwork = true\n",
+        "manifest_version = 3\n{}[quotas]\ncpu = 1\n",
         GOOD.replace("author = ", "sandbox = \"strict\"\nauthor = ").replace("hooks = ", "widgets = [\"w\"]\nhooks = ")
     );
     let m = both(&newer).unwrap();
@@ -346,7 +367,7 @@ fn newer_manifests_are_read_with_unknown_keys_ignored() {
         [
             format!("/p/aisopod.plugin.toml:8: ignored unknown field `sandbox` in table [plugin] {note}"),
             format!("/p/aisopod.plugin.toml:14: ignored unknown field `widgets` in table [capabilities] {note}"),
-            format!("/p/aisopod.plugin.toml:20: ignored unknown table [permissions] {note}"),
+            format!("/p/aisopod.plugin.toml:20: ignored unknown table [quotas] {note}"),
         ]
     );
     assert_eq!(Manifest { warnings: Vec::new(), ..m }, both(GOOD).unwrap());

@@ -86,6 +86,15 @@ impl Validator<'_> {
             }
         }
 
+        let permissions = match &raw.permissions {
+            None => None,
+            Some(declared) => Some(crate::permissions::Permissions {
+                read: self.permission_paths("[permissions].read", &declared.read)?,
+                write: self.permission_paths("[permissions].write", &declared.write)?,
+                network: declared.network,
+                subprocess: declared.subprocess,
+            }),
+        };
         let min_host_version =
             self.optional_semver("[compatibility].min_host_version", &raw.compatibility.min_host_version)?;
         let max_host_version =
@@ -117,6 +126,7 @@ impl Validator<'_> {
             thread_safe: plugin.thread_safe,
             unload: plugin.unload,
             isolation,
+            permissions,
             capabilities,
             min_host_version,
             max_host_version,
@@ -125,6 +135,26 @@ impl Validator<'_> {
             repository: plugin.repository.map(Spanned::into_inner),
             warnings,
         })
+    }
+
+    /// The paths of a `[permissions]` list: not empty, no NUL, no `..` component.
+    fn permission_paths(&self, field: &str, paths: &[Spanned<String>]) -> Result<Vec<std::path::PathBuf>> {
+        paths
+            .iter()
+            .map(|path| {
+                let value = path.get_ref();
+                if value.is_empty() {
+                    return self.invalid(field, path, "must not hold an empty path");
+                }
+                if value.contains('\0') {
+                    return self.invalid(field, path, "must not contain a NUL character");
+                }
+                if Path::new(value).components().any(|c| c == std::path::Component::ParentDir) {
+                    return self.invalid(field, path, "must not contain a `..` component");
+                }
+                Ok(std::path::PathBuf::from(value))
+            })
+            .collect()
     }
 
     fn check_id(&self, id: &Spanned<String>) -> Result<()> {

@@ -28,7 +28,11 @@
  *                       level through the host before echoing, "big" writes
  *                       64 KiB of 'x' in one write, "meet" waits (up to 5 s)
  *                       until another "meet" call is running too, and fails
- *                       with code 9 if none comes; "spin" busy-loops forever
+ *                       with code 9 if none comes; "spin" busy-loops forever;
+ *                       "read:<path>", "write:<path>", "socket" and "exec" try
+ *                       to open <path> for reading or writing, to open a TCP
+ *                       socket, or to run /bin/sh, and echo "ok" or the
+ *                       error (strerror) instead of the input
  *
  * Behaviour without switches: tool "echo" writes its input back, and fails with
  * code 7 when the input is "fail"; hook "ping" writes "<id>;". init fails with
@@ -38,6 +42,7 @@
  * the echo handler calls it for the input "callback", before echoing.
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
+#define _DEFAULT_SOURCE         /* socket types in glibc's headers */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,7 +103,35 @@ static int *volatile nowhere = NULL;
 #endif
 
 #ifdef HANDLER_MISCHIEF
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
 static const aisopod_host *the_host = NULL;
+
+/* Writes "ok" when `result` is not negative, otherwise strerror(error). */
+static int report(const aisopod_sink *sink, int result, int error) {
+    const char *text = result >= 0 ? "ok" : strerror(error);
+    return sink->write(sink->context, (const uint8_t *)text, strlen(text)) != 0 ? 1 : 2;
+}
+
+/* "read:<path>" and "write:<path>": opens the path, which follows the prefix, and reports. */
+static int try_open(const uint8_t *input, size_t input_len, size_t prefix, int flags, const aisopod_sink *sink) {
+    char path[4096];
+    size_t len = input_len - prefix < sizeof path - 1 ? input_len - prefix : sizeof path - 1;
+    memcpy(path, input + prefix, len);
+    path[len] = '\0';
+    int fd = open(path, flags | O_CLOEXEC, 0644);
+    int error = errno;
+    if (fd >= 0) close(fd);
+    return report(sink, fd, error);
+}
 
 /* Recurses with a frame the compiler cannot drop, until the stack overflows long before the limit, which is
  * volatile so that the compiler cannot call the recursion infinite. */
@@ -123,6 +156,23 @@ static int mischief(const uint8_t *input, size_t input_len, const aisopod_sink *
         }
     }
     if (IS("log")) the_host->log(the_host, AISOPOD_LOG_WARN, "echo was asked to log");
+    if (input_len > 5 && memcmp(input, "read:", 5) == 0) return try_open(input, input_len, 5, O_RDONLY, sink);
+    if (input_len > 6 && memcmp(input, "write:", 6) == 0) {
+        return try_open(input, input_len, 6, O_WRONLY | O_CREAT | O_TRUNC, sink);
+    }
+    if (IS("socket")) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int error = errno;
+        if (fd >= 0) close(fd);
+        return report(sink, fd, error);
+    }
+    if (IS("exec")) {
+        pid_t child;
+        char *argv[] = {"/bin/sh", "-c", "exit 0", NULL};
+        int error = posix_spawn(&child, "/bin/sh", NULL, NULL, argv, environ);
+        if (error == 0) waitpid(child, NULL, 0);
+        return report(sink, error == 0 ? 0 : -1, error);
+    }
     if (IS("spin")) {
         for (volatile unsigned long turns = 0;; turns++) {
         }

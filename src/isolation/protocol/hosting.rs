@@ -28,9 +28,13 @@
 //! | 26 | 4 | `p`: the plugin directory's length, 1 to 4096 |
 //! | 30 | `v` | the host version, UTF-8 |
 //! | 30 + `v` | `p` | the plugin directory |
+//! | 30 + `v` + `p` | 1 | sandbox flags: bit 0 sandbox the plugin, bit 1 refuse when the kernel cannot enforce it, bit 2 allow the network, bit 3 allow subprocesses; no other bit |
+//! | then | 4 + paths | the paths it may read: a count, then each path as its length (4) and its bytes |
+//! | then | 4 + paths | the paths it may write, the same way |
 //!
-//! The helper applies the limits to itself before it loads the plugin. Its `Result` body is the registered
-//! capabilities, encoded as in a `ProbeReport`.
+//! The payload ends with the last path; without bit 0 both counts are 0. The helper applies the limits and the
+//! sandbox to itself before it loads the plugin, while it runs a single thread. Its `Result` body is the
+//! registered capabilities, encoded as in a `ProbeReport`.
 //!
 //! # Init payload
 //!
@@ -66,6 +70,7 @@ use crate::capability_kind::{CapabilityKind, PerKind};
 use crate::error::Status;
 use crate::log::LogLevel;
 use crate::manifest::CAPABILITY_NAME_MAX_LEN;
+use crate::permissions::Permissions;
 
 /// Resource limits the helper sets on itself before loading its plugin; 0 is no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -78,12 +83,23 @@ pub struct ResourceLimits {
     pub open_files: u64,
 }
 
-/// A request to load the plugin in `plugin_dir` for a host of `host_version`, within `limits`.
+/// The sandbox a helper puts itself in before it loads its plugin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sandbox {
+    /// Refuse to load the plugin when the kernel cannot enforce the sandbox (no Landlock), rather than load
+    /// it with a warning.
+    pub require: bool,
+    /// What the plugin may do.
+    pub permissions: Permissions,
+}
+
+/// A request to load the plugin in `plugin_dir` for a host of `host_version`, within `limits` and `sandbox`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadRequest {
     pub plugin_dir: PathBuf,
     pub host_version: String,
     pub limits: ResourceLimits,
+    pub sandbox: Option<Sandbox>,
 }
 
 impl LoadRequest {
@@ -106,6 +122,27 @@ impl LoadRequest {
         out.extend_from_slice(&(dir.len() as u32).to_le_bytes());
         out.extend_from_slice(version);
         out.extend_from_slice(dir);
+        let no_paths: &[PathBuf] = &[];
+        let (flags, read, write) = match &self.sandbox {
+            None => (0u8, no_paths, no_paths),
+            Some(sandbox) => {
+                let p = &sandbox.permissions;
+                let flags = 1 | u8::from(sandbox.require) << 1 | u8::from(p.network) << 2 | u8::from(p.subprocess) << 3;
+                (flags, &p.read[..], &p.write[..])
+            }
+        };
+        out.push(flags);
+        for list in [read, write] {
+            out.extend_from_slice(&(list.len() as u32).to_le_bytes());
+            for path in list {
+                let bytes = crate::paths::bytes(path);
+                out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                out.extend_from_slice(bytes);
+            }
+        }
+        if out.len() > MAX_PAYLOAD_LEN as usize {
+            return Err(unencodable(format!("a payload of {} bytes, more than the maximum", out.len())));
+        }
         Ok(out)
     }
 
@@ -126,8 +163,32 @@ impl LoadRequest {
         let host_version = fields.text(version_len, "the host version")?.to_owned();
         let dir = fields.bytes(dir_len, "the plugin directory")?;
         check_plugin_dir(dir).map_err(|why| fields.malformed(why))?;
+        let flags = fields.u8("the sandbox flags")?;
+        if flags & !0b1111 != 0 || (flags & 1 == 0 && flags != 0) {
+            return Err(fields.malformed(format!("the sandbox flags are {flags:#04x}")));
+        }
+        let mut lists = [Vec::new(), Vec::new()];
+        for (list, what) in lists.iter_mut().zip(["read", "write"]) {
+            let count = fields.u32(format_args!("the count of paths to {what}"))?;
+            if flags == 0 && count != 0 {
+                return Err(fields.malformed(format!("{count} paths to {what} without a sandbox")));
+            }
+            for i in 0..count {
+                let len = fields.u32(format_args!("path {i} to {what}'s length"))? as usize;
+                let path = fields.bytes(len, format_args!("path {i} to {what}"))?;
+                if path.is_empty() || path.contains(&0) {
+                    return Err(fields.malformed(format!("path {i} to {what} is empty or holds a NUL byte")));
+                }
+                list.push(crate::paths::from_bytes(path));
+            }
+        }
         fields.end()?;
-        Ok(LoadRequest { plugin_dir: crate::paths::from_bytes(dir), host_version, limits })
+        let [read, write] = lists;
+        let sandbox = (flags & 1 != 0).then_some(Sandbox {
+            require: flags & 2 != 0,
+            permissions: Permissions { read, write, network: flags & 4 != 0, subprocess: flags & 8 != 0 },
+        });
+        Ok(LoadRequest { plugin_dir: crate::paths::from_bytes(dir), host_version, limits, sandbox })
     }
 }
 
@@ -354,6 +415,15 @@ mod tests {
             plugin_dir: PathBuf::from("/plugins/echo"),
             host_version: "1.2.3".to_owned(),
             limits: ResourceLimits { address_space: 1 << 30, cpu_seconds: 5, open_files: 64 },
+            sandbox: Some(Sandbox {
+                require: true,
+                permissions: Permissions {
+                    read: vec!["/etc/app".into()],
+                    write: vec!["/tmp/a".into(), "/tmp/b".into()],
+                    network: false,
+                    subprocess: true,
+                },
+            }),
         };
         assert_eq!(LoadRequest::decode(&load.encode().unwrap()), Ok(load));
         let init = InitRequest { config: "{\"a\": 1}".to_owned(), data_dir: PathBuf::from("/data") };
