@@ -251,6 +251,11 @@ enum aisopod_status
    */
   AISOPOD_STATUS_CAPABILITY_MISMATCH = 209,
   /**
+   * The library's SHA-256 digest differs from the manifest's `[plugin].sha256`: it was replaced or corrupted
+   * after the manifest was written. The library was not opened with `dlopen`.
+   */
+  AISOPOD_STATUS_INTEGRITY_MISMATCH = 210,
+  /**
    * The plugin's `init` returned non-zero.
    */
   AISOPOD_STATUS_INIT_FAILED = 300,
@@ -300,8 +305,12 @@ typedef uint32_t aisopod_status;
 #endif // __cplusplus
 
 /**
- * One step of [`LoadedPlugin::load`], named and ordered as the README's "Loading, step by step" numbers them
- * (the README's step 7 is split here into the struct check and the id check). The values give the order.
+ * One step of [`LoadedPlugin::load`], named as the README's "Loading, step by step" numbers them (the
+ * README's step 8 is split here into the struct check and the id check).
+ *
+ * A step's value names it for good: in the C header, and, plus one, in the helper protocol's step codes. A step
+ * added later takes the next free value, wherever it runs, so that no value changes; [`LoadStep::ALL`] and
+ * the order (`Ord`) are the order a load runs the steps in.
  */
 enum LoadStep
 #if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
@@ -313,31 +322,35 @@ enum LoadStep
    */
   LOAD_STEP_HOST_VERSION = 1,
   /**
-   * 2. The library resolves to a regular file inside the plugin directory.
+   * 2. The library resolves to a regular file inside the plugin directory, which is opened.
    */
   LOAD_STEP_LIBRARY_PATH = 2,
   /**
-   * 3. Its ELF header names a shared library for this machine.
+   * 3. Its ELF header, read from the open file, names a shared library for this machine.
    */
   LOAD_STEP_ELF_HEADER = 3,
   /**
-   * 4. `dlopen`, which runs the library's constructors.
+   * 4. The open file's SHA-256 is the manifest's `[plugin].sha256`, when it gives one.
+   */
+  LOAD_STEP_INTEGRITY = 10,
+  /**
+   * 5. `dlopen`, which runs the library's constructors.
    */
   LOAD_STEP_DLOPEN = 4,
   /**
-   * 5. `aisopod_plugin_abi_version`, the ABI gate.
+   * 6. `aisopod_plugin_abi_version`, the ABI gate.
    */
   LOAD_STEP_ABI_GATE = 5,
   /**
-   * 6. `aisopod_plugin_create`.
+   * 7. `aisopod_plugin_create`.
    */
   LOAD_STEP_CREATE = 6,
   /**
-   * 7. The plugin struct's size and mandatory functions.
+   * 8. The plugin struct's size and mandatory functions.
    */
   LOAD_STEP_PLUGIN_STRUCT = 7,
   /**
-   * 8. The id the plugin reports is its manifest's.
+   * 8. (continued) The id the plugin reports is its manifest's.
    */
   LOAD_STEP_PLUGIN_ID = 8,
   /**
@@ -854,7 +867,7 @@ typedef const struct aisopod_plugin *(*aisopod_plugin_create_fn)(const struct ai
 /**
  * Every step, in the order a load runs them.
  */
-#define LoadStep_ALL { LoadStep_HostVersion, LoadStep_LibraryPath, LoadStep_ElfHeader, LoadStep_Dlopen, LoadStep_AbiGate, LoadStep_Create, LoadStep_PluginStruct, LoadStep_PluginId, LoadStep_Registration, }
+#define LoadStep_ALL { LoadStep_HostVersion, LoadStep_LibraryPath, LoadStep_ElfHeader, LoadStep_Integrity, LoadStep_Dlopen, LoadStep_AbiGate, LoadStep_Create, LoadStep_PluginStruct, LoadStep_PluginId, LoadStep_Registration, }
 
 #ifdef __cplusplus
 extern "C" {

@@ -27,6 +27,8 @@ pub mod ffi;
 #[cfg(feature = "loader")]
 mod file_stamp;
 #[cfg(feature = "loader")]
+mod integrity;
+#[cfg(feature = "loader")]
 mod io_error;
 /// The loader's helper process and the protocol it speaks; shared with `aisopod-plugin-host` and `fuzz/`, not
 /// a public API. The annotation below keeps its constants out of the C header.
@@ -67,6 +69,8 @@ pub use discovery::{
 };
 #[cfg(feature = "loader")]
 pub use error::{Error, Result, Status};
+#[cfg(feature = "loader")]
+pub use integrity::Sha256Digest;
 #[cfg(feature = "loader")]
 pub use isolation::protocol::hosting::ResourceLimits;
 #[cfg(feature = "loader")]

@@ -210,6 +210,15 @@ const STATUSES: &[Row] = &[
         doc: &["The registered capabilities differ from those the manifest declares."],
     },
     Row {
+        value: 210,
+        name: "IntegrityMismatch",
+        description: "the plugin's library does not match its manifest's sha256",
+        doc: &[
+            "The library's SHA-256 digest differs from the manifest's `[plugin].sha256`: it was replaced or corrupted",
+            "after the manifest was written. The library was not opened with `dlopen`.",
+        ],
+    },
+    Row {
         value: 300,
         name: "InitFailed",
         description: "the plugin's init failed",

@@ -61,6 +61,9 @@ fn library_bytes(roots: &Roots, case: &Case, bytes: &[u8]) {
     std::fs::write(dir.join(library_name(case.id)), bytes).unwrap();
 }
 
+/// The SHA-256 of "abc" (FIPS 180-2): a well-formed pin that no library matches.
+const ABC_SHA256: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
 fn good_library_bytes() -> Vec<u8> {
     std::fs::read(test_plugin_library(&["PLUGIN_ID=\"bytes\""])).unwrap()
 }
@@ -186,6 +189,14 @@ fn cases() -> Vec<Case> {
             status: Status::ManifestInvalid,
             needles: &["[plugin].license = \"MIT/Apache\"", "not an SPDX license expression"],
             setup: |r, c| bad_manifest(r, c, edit(c, "author = ", "license = \"MIT/Apache\"\nauthor = ")),
+        },
+        Case {
+            name: "sha256 that is not a digest",
+            id: "m-sha256",
+            stage: Stage::Discover,
+            status: Status::ManifestInvalid,
+            needles: &["m-sha256/aisopod.plugin.toml:7", "[plugin].sha256 = \"abc\"", "not 64"],
+            setup: |r, c| bad_manifest(r, c, edit(c, "entry_point = ", "sha256 = \"abc\"\nentry_point = ")),
         },
         Case {
             name: "duplicate key",
@@ -325,6 +336,22 @@ fn cases() -> Vec<Case> {
             setup: |r, c| {
                 let dir = write_plugin(&r.primary, c.id, &manifest(c.id), c.id, None);
                 make_fifo(&dir.join(library_name(c.id)));
+            },
+        },
+        Case {
+            name: "library that does not match its sha256",
+            id: "l-pin",
+            stage: Stage::Load,
+            status: Status::IntegrityMismatch,
+            needles: &[
+                "plugin 'l-pin'",
+                "libl-pin.so does not match its pin",
+                "l-pin/aisopod.plugin.toml is ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                "it was not opened",
+            ],
+            setup: |r, c| {
+                let pinned = edit(c, "entry_point = ", &format!("sha256 = \"{ABC_SHA256}\"\nentry_point = "));
+                write_plugin(&r.primary, c.id, &pinned, c.id, Some(&test_plugin_library(&["PLUGIN_ID=\"l-pin\""])));
             },
         },
         Case {

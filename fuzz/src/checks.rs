@@ -90,6 +90,18 @@ fn check_valid_manifest(m: &Manifest) {
     for url in [&m.homepage, &m.repository].into_iter().flatten() {
         assert!(url.contains("://") && !url.contains(char::is_whitespace), "URL {url:?} is not absolute or has spaces");
     }
+    if let Some(digest) = &m.sha256 {
+        let hex = digest.to_string();
+        assert!(
+            hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+            "sha256 {hex}"
+        );
+        assert_eq!(
+            aisopod_loader::Sha256Digest::from_hex(&hex).as_ref(),
+            Ok(digest),
+            "sha256 {hex} does not read back"
+        );
+    }
 
     if let (Some(min), Some(max)) = (&m.min_host_version, &m.max_host_version) {
         assert!(min <= max, "min_host_version {min} > max_host_version {max}");

@@ -19,6 +19,7 @@ ALL_STEPS = [
     "host version",
     "library path",
     "ELF header",
+    "integrity",
     "dlopen",
     "ABI gate",
     "create",

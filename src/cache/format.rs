@@ -11,13 +11,15 @@ use crate::abi::AISOPOD_ABI_VERSION;
 use crate::capability_kind::{CapabilityKind, PerKind};
 use crate::error::Status;
 use crate::file_stamp::FileStamp;
+use crate::integrity::Sha256Digest;
 use crate::manifest::{Isolation, Manifest};
 use crate::paths;
 use crate::quarantine::{Quarantine, Record, Verdict};
 
 const MAGIC: &[u8; 8] = b"AISOPODC";
 /// 2: license, homepage, repository and warnings after the host bounds. 3: the quarantine after the entries,
-/// `isolation` in the flags byte (bits 2-3), and `[permissions]` after the warnings.
+/// `isolation` in the flags byte (bits 2-3), `[permissions]` after the warnings, and the `sha256` pin after
+/// `[permissions]`.
 const FORMAT_VERSION: u32 = 3;
 
 /// A 64-bit checksum, eight bytes at a time: enough to tell a torn or corrupted file from a whole one (it
@@ -88,6 +90,13 @@ fn encode_as<'a>(
                         w.bytes(paths::bytes(path));
                     }
                 }
+            }
+        }
+        match &m.sha256 {
+            None => w.0.push(0),
+            Some(digest) => {
+                w.0.push(1);
+                w.0.extend_from_slice(&digest.0);
             }
         }
     }
@@ -262,6 +271,7 @@ impl<'a> Reader<'a> {
             self.skip_strings()?;
             self.skip_strings()?;
         }
+        self.sha256()?;
         Some(Slot { manifest_stamp, library_stamp, path, manifest_at })
     }
 
@@ -294,6 +304,15 @@ impl<'a> Reader<'a> {
         };
         let (read, write) = (paths()?, paths()?);
         Some(Some(crate::permissions::Permissions { read, write, network: flags & 2 != 0, subprocess: flags & 4 != 0 }))
+    }
+
+    /// The `sha256` pin: a presence byte, then the 32 bytes of the digest when there is one.
+    fn sha256(&mut self) -> Option<Option<Sha256Digest>> {
+        match self.u8()? {
+            0 => Some(None),
+            1 => Some(Some(Sha256Digest(self.take(32)?.try_into().ok()?))),
+            _ => None,
+        }
     }
 
     fn skip_strings(&mut self) -> Option<()> {
@@ -354,6 +373,7 @@ impl<'a> Reader<'a> {
             repository,
             warnings: self.strings()?,
             permissions: self.permissions()?,
+            sha256: self.sha256()?,
         })
     }
 }
@@ -368,6 +388,7 @@ mod tests {
         let manifest = Manifest::parse_str(
             "manifest_version = 2\n[plugin]\nid = \"a\"\nname = \"A\"\nversion = \"1.2.3-rc.1+b5\"\nentry_point = \"a\"\n\
              unload = false\nisolation = \"process\"\nlicense = \"MIT\"\nrepository = \"https://example.org/a\"\nsandbox = true\n\
+             sha256 = \"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\"\n\
              [capabilities]\ntools = [\"t1\", \"t2\"]\nhooks = [\"h\"]\n[compatibility]\nmax_host_version = \"2.0.0\"\n\
              [permissions]\nread = [\"data\", \"/etc/a\"]\nwrite = [\"/tmp/a\"]\nnetwork = true\n",
             Path::new("m"),
@@ -377,6 +398,7 @@ mod tests {
             (manifest.license.as_deref(), manifest.homepage.as_deref(), manifest.warnings.len()),
             (Some("MIT"), None, 1)
         );
+        assert_eq!(manifest.sha256, Some(Sha256Digest::of(b"abc")));
         let stamp = FileStamp { dev: 1, ino: 2, size: 3, mtime_ns: -4 };
         (PathBuf::from("/p/a/aisopod.plugin.toml"), Entry { manifest_stamp: stamp, library_stamp: None, manifest })
     }

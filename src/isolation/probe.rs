@@ -48,14 +48,16 @@ impl ProbeStep {
         all
     };
 
-    /// The wire code of the `ProbeReport` frame: 1 for the manifest, then the load steps from 2 in their order,
-    /// then `init` and unloading. A retired code is never reused.
+    /// The wire code of the `ProbeReport` frame: 1 for the manifest, 2 to 10 for the first nine load steps
+    /// (one more than the step's value), 11 for `init`, 12 for unloading, then load steps added later, whatever
+    /// their place in the sequence: 13 for the integrity check. A code is never changed or reused.
     pub const fn code(self) -> u16 {
         match self {
             ProbeStep::Manifest => 1,
+            ProbeStep::Load(LoadStep::Integrity) => 13,
             ProbeStep::Load(step) => 1 + step as u16,
-            ProbeStep::Init => 2 + LoadStep::ALL.len() as u16,
-            ProbeStep::Unload => 3 + LoadStep::ALL.len() as u16,
+            ProbeStep::Init => 11,
+            ProbeStep::Unload => 12,
         }
     }
 
@@ -200,6 +202,7 @@ pub fn probe_observed(
         info,
         &host_version,
         &shared,
+        None,
         Some(&mut |step, took| recorder.record(ProbeStep::Load(step), took)),
     );
     let failed_step = recorder.steps.last().map_or(ProbeStep::Load(LoadStep::HostVersion), |timing| timing.step);

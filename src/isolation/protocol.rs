@@ -96,15 +96,17 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 2 | `failed`: 0 when every step succeeded, otherwise the failing step's code ([`ProbeStep`]) |
-//! | 2 | 2 | `n`: how many steps ran, at most 12 |
+//! | 2 | 2 | `n`: how many steps ran, at most 13 |
 //! | 4 | 4 | `status`: 0 when `failed` is 0, otherwise the failure's `aisopod_status` value (not 0) |
 //! | 8 | 4 | `m`: the message's length in bytes: 0 when `failed` is 0, otherwise 1 to [`REPORT_MESSAGE_MAX_LEN`] |
 //! | 12 | 10 each | `n` step records, in the order the steps ran: the step's code (2), then its duration in nanoseconds on the monotonic clock (8) |
 //! | 12 + 10`n` | `m` | the failure's message, UTF-8; it names the plugin |
 //! | 12 + 10`n` + `m` | rest | the registered capabilities: for each kind in ABI order (tool, command, channel, provider, hook), a count (2), then that many names, each as its length (1 byte, 1 to 128) and its bytes |
 //!
-//! The payload ends with the last name. Steps run in ascending code order, each at most once, so the records'
-//! codes ascend, and a failed step is one of them. Names keep the manifest's rules for capability names and
+//! The payload ends with the last name. Steps run in the order of [`ProbeStep::ALL`], each at most once, and
+//! the records keep that order, and a failed step is one of them. That is not the order of the codes: the
+//! integrity check runs between the ELF header and `dlopen`, but its code (13) came after `init`'s and
+//! unloading's. Names keep the manifest's rules for capability names and
 //! ascend bytewise within a kind. Both the encoder and the decoder enforce all of this.
 
 use std::fmt;

@@ -306,7 +306,7 @@ impl Server {
         }
         let loaded = parse_host_version(&request.host_version).and_then(|version| {
             let info = read_plugin(&request.plugin_dir)?;
-            LoadedPlugin::load(info, &version, &self.shared)
+            LoadedPlugin::load(info, &version, &self.shared, None)
         });
         match loaded {
             Ok(plugin) => {

@@ -14,6 +14,7 @@ use crate::abi::aisopod_sink;
 use crate::cache::BuildFnv;
 use crate::discovery::{Discovery, SearchConfig};
 use crate::error::{Error, Result, Status};
+use crate::integrity::VerifiedDigests;
 use crate::log::LogCallback;
 use crate::manifest::CapabilityKind;
 use crate::manifest::Isolation;
@@ -41,6 +42,8 @@ pub struct Loader {
     shared: Arc<HostShared>,
     isolation: Arc<RwLock<probing::IsolationSettings>>,
     quarantine: Mutex<Quarantine>,
+    /// Library digests that matched a pin, by library identity; used only while the registry cache is on.
+    verified: VerifiedDigests,
 }
 
 /// Loaded plugins, in load order and by id.
@@ -194,6 +197,7 @@ impl Loader {
             shared: Arc::default(),
             isolation: Arc::default(),
             quarantine: Mutex::default(),
+            verified: VerifiedDigests::default(),
         })
     }
 
@@ -294,7 +298,11 @@ impl Loader {
         self.check_quarantine(&info)?;
         let isolation = read(&self.isolation).isolation_of(id, info.manifest.isolation);
         let plugin = match isolation {
-            Isolation::None => Hosted::Local(Arc::new(LoadedPlugin::load(info, &self.host_version, &self.shared)?)),
+            Isolation::None => {
+                // The registry cache is the host's consent to tell an unchanged file by its identity.
+                let verified = read(&self.cache_path).is_some().then_some(&self.verified);
+                Hosted::Local(Arc::new(LoadedPlugin::load(info, &self.host_version, &self.shared, verified)?))
+            }
             Isolation::Process => Hosted::Isolated(Arc::new(IsolatedPlugin::load(
                 info,
                 &self.host_version.to_string(),

@@ -160,6 +160,7 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
     let (mut id, mut name, mut version, mut entry_point) = (None, None, None, None);
     let (mut description, mut author, mut thread_safe, mut unload) = (None, None, None, None);
     let (mut license, mut homepage, mut repository, mut isolation) = (None, None, None, None);
+    let mut sha256 = None;
     let mut lists: PerKind<Option<Vec<Spanned<String>>>> = PerKind::default();
     let (mut min_host_version, mut max_host_version) = (None, None);
     while cursor.peek().is_some() {
@@ -199,6 +200,7 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
                     (Table::Plugin, "license") => set(&mut license, cursor.string()?)?,
                     (Table::Plugin, "homepage") => set(&mut homepage, cursor.string()?)?,
                     (Table::Plugin, "repository") => set(&mut repository, cursor.string()?)?,
+                    (Table::Plugin, "sha256") => set(&mut sha256, cursor.string()?)?,
                     (Table::Capabilities, key) => {
                         let kind = CapabilityKind::from_manifest_key(key)?;
                         set(&mut lists[kind], cursor.string_array()?)?
@@ -226,6 +228,7 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
             license,
             homepage,
             repository,
+            sha256,
         },
         capabilities: RawCapabilities(lists.map(Option::unwrap_or_default)),
         compatibility: RawCompatibility { min_host_version, max_host_version },

@@ -85,6 +85,9 @@ pub struct Manifest {
     pub homepage: Option<String>,
     /// `[plugin].repository`: an absolute URL.
     pub repository: Option<String>,
+    /// `[plugin].sha256`: the integrity pin, the SHA-256 digest the library must have; checked at load, before
+    /// the library is opened with `dlopen`.
+    pub sha256: Option<crate::integrity::Sha256Digest>,
     /// In a manifest newer than [`MANIFEST_VERSION`], one message for each key that was ignored, naming the
     /// file, the line and both versions; empty otherwise. Discovery logs each as a warning.
     pub warnings: Vec<String>,

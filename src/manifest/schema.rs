@@ -47,6 +47,7 @@ impl Table {
                 "license",
                 "homepage",
                 "repository",
+                "sha256",
             ],
             Table::Capabilities => &CapabilityKind::MANIFEST_KEYS,
             Table::Compatibility => &["min_host_version", "max_host_version"],
@@ -116,6 +117,7 @@ pub(super) struct RawPlugin {
     pub(super) license: Option<Spanned<String>>,
     pub(super) homepage: Option<Spanned<String>>,
     pub(super) repository: Option<Spanned<String>>,
+    pub(super) sha256: Option<Spanned<String>>,
 }
 
 /// The value of an optional string field that is absent.

@@ -387,3 +387,33 @@ fn a_table_defined_by_dotted_keys_then_a_header_is_named() {
     let e = both("plugin.id = \"a\"\n[plugin]\nname = \"A\"\n").unwrap_err();
     assert_eq!(e.message(), "/p/aisopod.plugin.toml:2: duplicate key `plugin`: table [plugin] is defined twice");
 }
+
+#[test]
+fn sha256_is_64_hex_digits_kept_as_a_digest() {
+    use crate::integrity::Sha256Digest;
+    assert_eq!(both(GOOD).unwrap().sha256, None);
+    let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    for written in [format!("sha256 = \"{abc}\""), format!("sha256 = '{}'", abc.to_uppercase())] {
+        let text = GOOD.replace("author = \"A. Author\"", &written);
+        assert!(fast::read(&text).is_some(), "the fast reader declined {written}");
+        assert_eq!(both(&text).unwrap().sha256, Some(Sha256Digest::of(b"abc")));
+    }
+    let hint = "it must be the library's SHA-256 digest, as sha256sum prints it";
+    let short = &abc[..63];
+    let cases = [
+        (format!("\"{short}\""), format!("\"{short}\": is 63 hexadecimal digits long, not 64: {hint}")),
+        (
+            format!("\"sha256:{abc}\""),
+            format!("\"sha256:{abc}\": has 's' at byte 0, which is not a hexadecimal digit: {hint}"),
+        ),
+        (format!("\"{abc} \""), format!("\"{abc} \": has ' ' at byte 64, which is not a hexadecimal digit: {hint}")),
+        ("\"\"".to_owned(), format!("\"\": is 0 hexadecimal digits long, not 64: {hint}")),
+    ];
+    for (value, why) in cases {
+        let e = both(&GOOD.replace("author = \"A. Author\"", &format!("sha256 = {value}"))).unwrap_err();
+        assert_eq!(e.status(), Status::ManifestInvalid, "{e}");
+        assert_eq!(e.message(), format!("/p/aisopod.plugin.toml:7: [plugin].sha256 = {why}"));
+    }
+    let e = both(&GOOD.replace("author = \"A. Author\"", "sha256 = 12")).unwrap_err();
+    assert_eq!(e.status(), Status::ManifestParse, "{e}");
+}

@@ -12,6 +12,7 @@ use super::schema::RawManifest;
 use super::{line_of, spdx, Isolation, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_VERSION};
 use crate::capability_kind::{CapabilityKind, PerKind};
 use crate::error::{Error, Result, Status};
+use crate::integrity::Sha256Digest;
 
 /// Checks raw values against the field rules; `text` and `path` are only used in messages.
 pub(super) struct Validator<'a> {
@@ -86,6 +87,17 @@ impl Validator<'_> {
             }
         }
 
+        let sha256 = match &plugin.sha256 {
+            None => None,
+            Some(value) => Some(Sha256Digest::from_hex(value.get_ref()).or_else(|why| {
+                self.invalid(
+                    "[plugin].sha256",
+                    value,
+                    format!("{why}: it must be the library's SHA-256 digest, as sha256sum prints it"),
+                )
+            })?),
+        };
+
         let permissions = match &raw.permissions {
             None => None,
             Some(declared) => Some(crate::permissions::Permissions {
@@ -133,6 +145,7 @@ impl Validator<'_> {
             license: plugin.license.map(Spanned::into_inner),
             homepage: plugin.homepage.map(Spanned::into_inner),
             repository: plugin.repository.map(Spanned::into_inner),
+            sha256,
             warnings,
         })
     }

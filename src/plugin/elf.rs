@@ -6,6 +6,7 @@
 //! directory", and a missing dependency under the dependency's name alone; both read as if the plugin's own
 //! library were missing.
 
+use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
@@ -14,7 +15,7 @@ use object::read::elf::FileHeader;
 use object::Endianness;
 
 use crate::io_error;
-use crate::open_file::{self, OpenError};
+use crate::open_file;
 
 /// The size of a 64-bit ELF header, the most the header check reads.
 const HEADER_BYTES: usize = 64;
@@ -87,10 +88,10 @@ impl Target {
     }
 }
 
-/// Reads the ELF header of the library at `path` and refuses a file that is not an ELF shared object for
-/// this machine. Returns the reason, worded for the message that names the plugin and the file.
-pub(super) fn check_header(path: &Path) -> Result<(), String> {
-    let header = read_header(path)?;
+/// Reads the ELF header of the open library and refuses a file that is not an ELF shared object for this
+/// machine. Returns the reason, worded for the message that names the plugin and the file.
+pub(super) fn check_header(file: &File) -> Result<(), String> {
+    let header = read_header(file)?;
     let header = header.as_slice();
     if header.len() < 16 || header[..4] != elf::ELFMAG {
         return Err("it is not an ELF file (it does not start with the ELF magic bytes)".to_owned());
@@ -132,28 +133,44 @@ fn parse<Elf: FileHeader<Endian = Endianness>>(bytes: &[u8]) -> Result<(Target, 
     Ok((target, header.e_type(endian)))
 }
 
-/// The first bytes of the library, up to the size of a 64-bit ELF header. The library is opened as discovery
-/// opens manifests: without blocking, and only if it is a regular file.
-fn read_header(path: &Path) -> Result<Vec<u8>, String> {
-    let cannot_read = |e: std::io::Error| format!("cannot read it: {}", io_error::describe(&e));
-    let (file, _) = open_file::open_regular(path).map_err(|e| match e {
-        OpenError::WrongKind(kind) => format!("it is {}, not a regular file", kind.with_article()),
-        OpenError::Missing(e) | OpenError::Failed(e) => cannot_read(e),
-    })?;
-    let mut header = Vec::with_capacity(HEADER_BYTES);
-    file.take(HEADER_BYTES as u64).read_to_end(&mut header).map_err(cannot_read)?;
+/// The first bytes of the open library, up to the size of a 64-bit ELF header, read from offset 0 whatever the
+/// file position.
+fn read_header(file: &File) -> Result<Vec<u8>, String> {
+    use std::os::unix::fs::FileExt;
+    let mut header = vec![0; HEADER_BYTES];
+    let mut filled = 0;
+    while filled < HEADER_BYTES {
+        match file.read_at(&mut header[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("cannot read it: {}", io_error::describe(&e))),
+        }
+    }
+    header.truncate(filled);
     Ok(header)
 }
 
 /// Explains a failed `dlopen` of `path` whose error is `dlerror`, when the dynamic linker named a dependency it
 /// could not find: says whether the library needs it directly (its `DT_NEEDED`) or through another library.
-pub(super) fn explain_missing_dependency(path: &Path, dlerror: &str) -> Option<String> {
+/// For a library opened through `/proc/self/fd` (a `pinned` one), says too when its run path relies on
+/// `$ORIGIN`, which then names `/proc/self/fd` instead of the plugin directory.
+pub(super) fn explain_missing_dependency(path: &Path, dlerror: &str, pinned: bool) -> Option<String> {
     let missing = missing_dependency(dlerror)?;
     if Path::new(missing).file_name() == path.file_name() {
         return None;
     }
-    let needed = needed_libraries(path).unwrap_or_default();
-    Some(if needed.iter().any(|n| n == missing) {
+    let Dynamic { needed, run_paths } = dynamic_section(path).unwrap_or_default();
+    let origin = run_paths.iter().any(|p| p.contains("$ORIGIN") || p.contains("${ORIGIN}"));
+    let note = match pinned && origin {
+        true => format!(
+            "; its run path ({}) uses $ORIGIN, which for a library pinned with [plugin].sha256 names /proc/self/fd, \
+             not the plugin directory",
+            run_paths.join(":")
+        ),
+        false => String::new(),
+    };
+    let why = if needed.iter().any(|n| n == missing) {
         format!(
             "it needs {missing} (DT_NEEDED), which the dynamic linker cannot find in the library's RUNPATH, \
              LD_LIBRARY_PATH, the ld.so cache or the system directories"
@@ -166,7 +183,8 @@ pub(super) fn explain_missing_dependency(path: &Path, dlerror: &str) -> Option<S
              {missing} through one of them)",
             needed.join(", ")
         )
-    })
+    };
+    Some(why + &note)
 }
 
 /// The file a `dlerror` message says cannot be opened: glibc writes "NAME: cannot open shared object file: …".
@@ -176,8 +194,16 @@ fn missing_dependency(dlerror: &str) -> Option<&str> {
     (!name.is_empty()).then_some(name)
 }
 
-/// The library's `DT_NEEDED` entries, in order.
-fn needed_libraries(path: &Path) -> Option<Vec<String>> {
+/// What the dynamic section of a library lists: its `DT_NEEDED` entries and its run paths (`DT_RUNPATH`, or
+/// the older `DT_RPATH`), each in order.
+#[derive(Default)]
+struct Dynamic {
+    needed: Vec<String>,
+    run_paths: Vec<String>,
+}
+
+/// The dynamic section of the library at `path`, read whole (only after a failed `dlopen`).
+fn dynamic_section(path: &Path) -> Option<Dynamic> {
     let (mut file, metadata) = open_file::open_regular(path).ok()?;
     if metadata.len() > MAX_DEPENDENCY_SCAN_BYTES {
         return None;
@@ -185,25 +211,29 @@ fn needed_libraries(path: &Path) -> Option<Vec<String>> {
     let mut data = Vec::new();
     file.read_to_end(&mut data).ok()?;
     match data.get(EI_CLASS).copied()? {
-        elf::ELFCLASS64 => needed::<FileHeader64<Endianness>>(&data),
-        elf::ELFCLASS32 => needed::<FileHeader32<Endianness>>(&data),
+        elf::ELFCLASS64 => dynamic::<FileHeader64<Endianness>>(&data),
+        elf::ELFCLASS32 => dynamic::<FileHeader32<Endianness>>(&data),
         _ => None,
     }
 }
 
-fn needed<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> Option<Vec<String>> {
+fn dynamic<Elf: FileHeader<Endian = Endianness>>(data: &[u8]) -> Option<Dynamic> {
     let header = Elf::parse(data).ok()?;
     let endian = header.endian().ok()?;
     let sections = header.sections(endian, data).ok()?;
     let table = sections.dynamic_table(endian, data).ok()?;
-    Some(
+    let strings = |tag: i64| -> Vec<String> {
         table
             .iter()
-            .filter(|d| d.tag == elf::DT_NEEDED)
+            .filter(|d| d.tag == tag)
             .filter_map(|d| table.string(d).ok())
             .map(|name| String::from_utf8_lossy(name).into_owned())
-            .collect(),
-    )
+            .collect()
+    };
+    Some(Dynamic {
+        needed: strings(elf::DT_NEEDED),
+        run_paths: [strings(elf::DT_RUNPATH), strings(elf::DT_RPATH)].concat(),
+    })
 }
 
 #[cfg(test)]

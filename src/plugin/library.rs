@@ -1,6 +1,7 @@
-//! Finding and opening a plugin's library: the path check that keeps it inside its plugin directory, the
-//! `dlopen` flags, and symbol lookup.
+//! Finding and opening a plugin's library: the path check that keeps it inside its plugin directory, the one
+//! descriptor every check before `dlopen` reads, the `dlopen` flags, and symbol lookup.
 
+use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
 
 use libloading::Library;
@@ -8,13 +9,44 @@ use libloading::Library;
 use super::guard::in_plugin;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
+use crate::open_file::{self, OpenError};
+
+/// A plugin's library, opened once: the ELF check and the integrity check read this descriptor, and a pinned
+/// library is handed to `dlopen` through it, so that what was checked is what is mapped.
+pub(super) struct OpenLibrary {
+    /// Where it was found, for messages (the symlink's target when the entry point is a symlink).
+    pub(super) path: PathBuf,
+    pub(super) file: File,
+    /// From `fstat` on the descriptor, right after opening it.
+    pub(super) metadata: Metadata,
+}
+
+/// Finds the library, refuses one that resolves outside the plugin directory, and opens it for reading as
+/// discovery opens manifests: `O_CLOEXEC`, without blocking, and only if `fstat` says it is a regular file.
+pub(super) fn find_and_open(info: &PluginInfo) -> Result<OpenLibrary> {
+    let path = resolve(info)?;
+    let id = &info.manifest.id;
+    let (file, metadata) = open_file::open_regular(&path).map_err(|e| {
+        let (status, why) = match e {
+            OpenError::WrongKind(kind) => {
+                (Status::LibraryLoad, format!("is {}, not a regular file", kind.with_article()))
+            }
+            OpenError::Missing(e) => {
+                (Status::LibraryNotFound, format!("cannot be opened: {}", crate::io_error::describe(&e)))
+            }
+            OpenError::Failed(e) => (Status::Io, format!("cannot be opened: {}", crate::io_error::describe(&e))),
+        };
+        Error::new(status, format!("plugin '{id}': library {} {why}", path.display()))
+    })?;
+    Ok(OpenLibrary { path, file, metadata })
+}
 
 /// Finds the library and refuses one that resolves outside the plugin directory.
 ///
 /// `entry_point` holds no path separator and no `..`, so the library's directory entry sits in the plugin
 /// directory by construction; only a symlink there can lead elsewhere. A regular file is therefore accepted
 /// after one `lstat`, and only a symlink pays for resolving both paths.
-pub(super) fn resolve(info: &PluginInfo) -> Result<PathBuf> {
+fn resolve(info: &PluginInfo) -> Result<PathBuf> {
     let id = &info.manifest.id;
     let path = info.library_path();
     let not_found = |e: std::io::Error| {
@@ -67,31 +99,73 @@ pub(super) fn resolve(info: &PluginInfo) -> Result<PathBuf> {
     }
 }
 
-/// Reads the library's ELF header and refuses a file built for another machine, or one that is not a shared
-/// library, before the dynamic linker sees it. Runs no plugin code.
-pub(super) fn check_format(id: &str, path: &Path) -> Result<()> {
+/// Reads the library's ELF header from the open file and refuses a file built for another machine, or one that
+/// is not a shared library, before the dynamic linker sees it. Runs no plugin code.
+pub(super) fn check_format(id: &str, library: &OpenLibrary) -> Result<()> {
     #[cfg(all(unix, not(target_vendor = "apple")))]
-    super::elf::check_header(path).map_err(|why| {
-        Error::new(Status::LibraryLoad, format!("plugin '{id}': cannot load {}: {why}", path.display()))
+    super::elf::check_header(&library.file).map_err(|why| {
+        Error::new(Status::LibraryLoad, format!("plugin '{id}': cannot load {}: {why}", library.path.display()))
     })?;
-    let _ = (id, path);
+    let _ = (id, library);
     Ok(())
 }
 
+/// A library `dlopen` mapped, and, for a pinned one, the file whose descriptor names it (see [`super::names`]).
+pub(super) struct Opened {
+    pub(super) library: Library,
+    pub(super) named: Option<FileKey>,
+}
+
+/// The key of a file a pinned library was opened through; nothing outside Linux.
+#[cfg(target_os = "linux")]
+pub(super) type FileKey = super::names::FileKey;
+#[cfg(not(target_os = "linux"))]
+pub(super) type FileKey = std::convert::Infallible;
+
 /// Opens the library, which runs its constructors: `RTLD_NOW | RTLD_LOCAL`, plus `RTLD_NODELETE` when it must
 /// stay resident. A failure names a dependency the dynamic linker could not find, when that is the cause.
-pub(super) fn open(id: &str, path: &Path, resident: bool) -> Result<Library> {
-    open_with_flags(path, resident).map_err(|e| {
-        let dlerror = e.to_string();
-        #[cfg(all(unix, not(target_vendor = "apple")))]
-        if let Some(why) = super::elf::explain_missing_dependency(path, &dlerror) {
-            return Error::new(
-                Status::LibraryLoad,
-                format!("plugin '{id}': cannot load {}: {why} (dynamic linker: {dlerror})", path.display()),
-            );
+///
+/// A `pinned` library is opened, on Linux, through `/proc/self/fd/N` (see [`super::names`]): the dynamic linker then
+/// maps the very file the integrity check hashed, even if the path has been made to name another file since.
+/// Elsewhere it is opened by its path, as every library is.
+pub(super) fn open(id: &str, library: OpenLibrary, resident: bool, pinned: bool) -> Result<Opened> {
+    let OpenLibrary { path, file, metadata } = library;
+    let (result, through, named) = match pinned {
+        #[cfg(target_os = "linux")]
+        true => {
+            let (result, name, key) =
+                super::names::open_through(file, &metadata, |name| open_with_flags(name, resident));
+            (result, Some(name), Some(key))
         }
-        Error::new(Status::LibraryLoad, format!("plugin '{id}': cannot load {}: {dlerror}", path.display()))
-    })
+        _ => {
+            drop((file, metadata));
+            (open_with_flags(&path, resident), None, None)
+        }
+    };
+    let e = match result {
+        Ok(library) => return Ok(Opened { library, named }),
+        Err(e) => e,
+    };
+    // The dynamic linker names the file as it was given: the message names the library.
+    let mut dlerror = e.to_string();
+    if let Some(through) = &through {
+        dlerror = dlerror.replace(&*through.to_string_lossy(), &path.to_string_lossy());
+    }
+    #[cfg(all(unix, not(target_vendor = "apple")))]
+    if let Some(why) = super::elf::explain_missing_dependency(&path, &dlerror, through.is_some()) {
+        return Err(Error::new(
+            Status::LibraryLoad,
+            format!("plugin '{id}': cannot load {}: {why} (dynamic linker: {dlerror})", path.display()),
+        ));
+    }
+    Err(Error::new(Status::LibraryLoad, format!("plugin '{id}': cannot load {}: {dlerror}", path.display())))
+}
+
+/// After `dlclose` of a pinned library: lets go of the descriptor that named it, once nothing is mapped under
+/// that name.
+pub(super) fn release(named: FileKey) {
+    #[cfg(target_os = "linux")]
+    super::names::release(named);
 }
 
 #[cfg(unix)]

@@ -7,6 +7,7 @@ use libloading::Library;
 
 use super::guard::in_plugin;
 use super::host::HostPtr;
+use super::library::{self, FileKey, Opened};
 use super::registration::Handlers;
 use crate::abi::aisopod_plugin;
 use crate::error::{Error, Result, Status};
@@ -22,6 +23,8 @@ pub(super) struct Live {
     pub(super) initialized: bool,
     pub(super) init_failed: bool,
     pub(super) library: Option<Library>,
+    /// For a pinned library, the file whose descriptor names it to the dynamic linker.
+    named: Option<FileKey>,
     /// Outlives `destroy`: the plugin may use the host pointer until then.
     pub(super) host: Option<HostPtr>,
 }
@@ -33,14 +36,15 @@ unsafe impl Sync for Live {}
 
 impl Live {
     /// A plugin whose library is open and nothing else has run yet.
-    pub(super) fn opened(plugin_id: &str, library: Library) -> Live {
+    pub(super) fn opened(plugin_id: &str, opened: Opened) -> Live {
         Live {
             plugin_id: plugin_id.to_owned(),
             vtable: std::ptr::null(),
             handlers: Default::default(),
             initialized: false,
             init_failed: false,
-            library: Some(library),
+            library: Some(opened.library),
+            named: opened.named,
             host: None,
         }
     }
@@ -61,6 +65,7 @@ impl Live {
             vtable: std::mem::replace(&mut self.vtable, std::ptr::null()),
             initialized: std::mem::take(&mut self.initialized),
             library: self.library.take(),
+            named: self.named.take(),
             host: self.host.take(),
         }
     }
@@ -92,6 +97,7 @@ pub(super) struct Closing {
     vtable: *const aisopod_plugin,
     initialized: bool,
     library: Option<Library>,
+    named: Option<FileKey>,
     host: Option<HostPtr>,
 }
 
@@ -118,6 +124,9 @@ impl Closing {
                 let logger = self.host.as_ref().map_or(&fallback, HostPtr::logger);
                 logger.log(LogLevel::Warn, &format!("plugin '{}': closing its library failed: {e}", self.plugin_id));
             }
+        }
+        if let Some(named) = self.named.take() {
+            library::release(named);
         }
         drop(self.host.take());
     }

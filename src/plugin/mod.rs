@@ -1,6 +1,9 @@
 //! One loaded plugin: the load sequence, step by step, and teardown. The steps live in their own files:
 //!
-//! - [`library`]: find the library inside the plugin directory and open it (which runs its constructors);
+//! - [`library`]: find the library inside the plugin directory, open it, and `dlopen` it (which runs its
+//!   constructors);
+//! - [`pin`]: the integrity check against the manifest's `sha256`, and [`names`]: the names pinned libraries
+//!   go by in the dynamic linker;
 //! - [`gate`]: the ABI version gate, `create`, and the plugin struct and id checks;
 //! - [`registration`]: `register_capabilities` and the check against the manifest;
 //! - [`host`]: the host struct each plugin receives;
@@ -21,6 +24,9 @@ mod guard;
 mod host;
 mod library;
 mod live;
+#[cfg(target_os = "linux")]
+mod names;
+mod pin;
 mod registration;
 mod resolved;
 
@@ -40,6 +46,7 @@ use crate::abi::AISOPOD_PLUGIN_PANICKED;
 use crate::capability_kind::PerKind;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
+use crate::integrity::VerifiedDigests;
 use crate::sync::{read, write};
 
 /// One loaded plugin.
@@ -54,26 +61,32 @@ pub(crate) struct LoadedPlugin {
     pins: AtomicUsize,
 }
 
-/// One step of [`LoadedPlugin::load`], named and ordered as the README's "Loading, step by step" numbers them
-/// (the README's step 7 is split here into the struct check and the id check). The values give the order.
+/// One step of [`LoadedPlugin::load`], named as the README's "Loading, step by step" numbers them (the
+/// README's step 8 is split here into the struct check and the id check).
+///
+/// A step's value names it for good: in the C header, and, plus one, in the helper protocol's step codes. A step
+/// added later takes the next free value, wherever it runs, so that no value changes; [`LoadStep::ALL`] and
+/// the order (`Ord`) are the order a load runs the steps in.
 #[repr(u16)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LoadStep {
     /// 1. The host version is inside the manifest's `[compatibility]` range.
     HostVersion = 1,
-    /// 2. The library resolves to a regular file inside the plugin directory.
+    /// 2. The library resolves to a regular file inside the plugin directory, which is opened.
     LibraryPath = 2,
-    /// 3. Its ELF header names a shared library for this machine.
+    /// 3. Its ELF header, read from the open file, names a shared library for this machine.
     ElfHeader = 3,
-    /// 4. `dlopen`, which runs the library's constructors.
+    /// 4. The open file's SHA-256 is the manifest's `[plugin].sha256`, when it gives one.
+    Integrity = 10,
+    /// 5. `dlopen`, which runs the library's constructors.
     Dlopen = 4,
-    /// 5. `aisopod_plugin_abi_version`, the ABI gate.
+    /// 6. `aisopod_plugin_abi_version`, the ABI gate.
     AbiGate = 5,
-    /// 6. `aisopod_plugin_create`.
+    /// 7. `aisopod_plugin_create`.
     Create = 6,
-    /// 7. The plugin struct's size and mandatory functions.
+    /// 8. The plugin struct's size and mandatory functions.
     PluginStruct = 7,
-    /// 8. The id the plugin reports is its manifest's.
+    /// 8. (continued) The id the plugin reports is its manifest's.
     PluginId = 8,
     /// 9. `register_capabilities`, checked against the manifest.
     Registration = 9,
@@ -81,10 +94,11 @@ pub enum LoadStep {
 
 impl LoadStep {
     /// Every step, in the order a load runs them.
-    pub const ALL: [LoadStep; 9] = [
+    pub const ALL: [LoadStep; 10] = [
         LoadStep::HostVersion,
         LoadStep::LibraryPath,
         LoadStep::ElfHeader,
+        LoadStep::Integrity,
         LoadStep::Dlopen,
         LoadStep::AbiGate,
         LoadStep::Create,
@@ -99,6 +113,7 @@ impl LoadStep {
             LoadStep::HostVersion => "host version",
             LoadStep::LibraryPath => "library path",
             LoadStep::ElfHeader => "ELF header",
+            LoadStep::Integrity => "integrity",
             LoadStep::Dlopen => "dlopen",
             LoadStep::AbiGate => "ABI gate",
             LoadStep::Create => "create",
@@ -106,6 +121,24 @@ impl LoadStep {
             LoadStep::PluginId => "plugin id",
             LoadStep::Registration => "registration",
         }
+    }
+
+    /// Where the step is in [`LoadStep::ALL`].
+    fn position(self) -> usize {
+        LoadStep::ALL.iter().position(|&step| step == self).expect("every step is in ALL")
+    }
+}
+
+impl Ord for LoadStep {
+    /// The order a load runs the steps in, which is not the order of their values.
+    fn cmp(&self, other: &LoadStep) -> std::cmp::Ordering {
+        self.position().cmp(&other.position())
+    }
+}
+
+impl PartialOrd for LoadStep {
+    fn partial_cmp(&self, other: &LoadStep) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -134,12 +167,15 @@ impl Steps<'_> {
 
 impl LoadedPlugin {
     /// Runs the load sequence for `info`, in the documented order. A failing step undoes every step before it.
+    /// With `verified`, the integrity check reuses digests verified before for unchanged libraries, and
+    /// remembers the ones it computes.
     pub(crate) fn load(
         info: Arc<PluginInfo>,
         host_version: &Version,
         shared: &Arc<HostShared>,
+        verified: Option<&VerifiedDigests>,
     ) -> Result<LoadedPlugin> {
-        LoadedPlugin::load_observed(info, host_version, shared, None)
+        LoadedPlugin::load_observed(info, host_version, shared, verified, None)
     }
 
     /// [`LoadedPlugin::load`], telling `observer` (when given) each step that ran and how long it took.
@@ -147,6 +183,7 @@ impl LoadedPlugin {
         info: Arc<PluginInfo>,
         host_version: &Version,
         shared: &Arc<HostShared>,
+        verified: Option<&VerifiedDigests>,
         observer: Option<LoadObserver<'_>>,
     ) -> Result<LoadedPlugin> {
         let mut steps = Steps { observer };
@@ -154,25 +191,30 @@ impl LoadedPlugin {
         let id = manifest.id.as_str();
         // 1. The host version is inside the manifest's [compatibility] range.
         steps.run(LoadStep::HostVersion, || manifest.check_host_version(host_version, &info.manifest_path()))?;
-        // 2. The library resolves to a regular file inside the plugin directory.
-        let library_path = steps.run(LoadStep::LibraryPath, || library::resolve(&info))?;
+        // 2. The library resolves to a regular file inside the plugin directory, opened once for what follows.
+        let opened = steps.run(LoadStep::LibraryPath, || library::find_and_open(&info))?;
+        let library_path = opened.path.clone();
         let culprit = Culprit { id, library: &library_path };
         // 3. Its ELF header names a shared library for this machine. No plugin code has run so far.
-        steps.run(LoadStep::ElfHeader, || library::check_format(id, &library_path))?;
-        // 4. dlopen: the library's constructors run here. From now on, dropping `live` undoes the load.
-        let library = steps.run(LoadStep::Dlopen, || library::open(id, &library_path, !manifest.unload))?;
+        steps.run(LoadStep::ElfHeader, || library::check_format(id, &opened))?;
+        // 4. The open file is the one the manifest pins, if it pins one.
+        steps.run(LoadStep::Integrity, || pin::check(&info, &opened, verified, &shared.logger))?;
+        // 5. dlopen, of that same file when it is pinned: the library's constructors run here. From now on,
+        // dropping `live` undoes the load.
+        let pinned = manifest.sha256.is_some();
+        let library = steps.run(LoadStep::Dlopen, || library::open(id, opened, !manifest.unload, pinned))?;
         let mut live = Live::opened(id, library);
-        // 5. The ABI gate: the first plugin function called.
+        // 6. The ABI gate: the first plugin function called.
         steps.run(LoadStep::AbiGate, || {
             gate::check_abi_version(live.library.as_ref().expect("just opened"), &culprit)
         })?;
-        // 6. create, with the plugin's own host struct.
+        // 7. create, with the plugin's own host struct.
         let vtable = steps.run(LoadStep::Create, || gate::create(&mut live, host_version, shared, &culprit))?;
-        // 7. The plugin struct: size and mandatory functions.
+        // 8. The plugin struct: size and mandatory functions.
         let plugin = steps.run(LoadStep::PluginStruct, || gate::validate_struct(&mut live, vtable, &culprit))?;
-        // 7. (continued) The id the plugin reports is its manifest's.
+        // 8. (continued) The id the plugin reports is its manifest's.
         steps.run(LoadStep::PluginId, || gate::check_reported_id(plugin.id, manifest, &info.manifest_path()))?;
-        // 8. Registration, checked against the manifest's declarations.
+        // 9. Registration, checked against the manifest's declarations.
         let register_capabilities = plugin.register_capabilities.expect("validated");
         live.handlers =
             steps.run(LoadStep::Registration, || registration::register(register_capabilities, vtable, &info))?;
