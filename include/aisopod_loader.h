@@ -1514,6 +1514,15 @@ const char *aisopod_plugin_info_homepage(const struct aisopod_plugin_info *info)
 const char *aisopod_plugin_info_repository(const struct aisopod_plugin_info *info);
 
 /**
+ * The library's integrity pin (`[plugin].sha256`): its SHA-256 digest as 64 lower-case hexadecimal digits,
+ * which `aisopod_loader_load` checks before it opens the library; NULL when the manifest pins none or when
+ * `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+ */
+const char *aisopod_plugin_info_sha256(const struct aisopod_plugin_info *info);
+
+/**
  * The number of capabilities of `kind` (an `AISOPOD_CAPABILITY_*` value) the manifest declares; 0 when
  * `info` is NULL or `kind` is unknown.
  *

@@ -297,6 +297,9 @@ public:
     std::optional<std::string> repository() const {
         return detail::optional_str(aisopod_plugin_info_repository(get()));
     }
+    /// `[plugin].sha256`, the library's integrity pin (64 lower-case hex digits), or nothing when the manifest
+    /// pins none.
+    std::optional<std::string> sha256() const { return detail::optional_str(aisopod_plugin_info_sha256(get())); }
     bool thread_safe() const noexcept { return aisopod_plugin_info_thread_safe(get()); }
     /// False when the manifest says `unload = false`: unloading then keeps the library mapped.
     bool unloadable() const noexcept { return aisopod_plugin_info_unloadable(get()); }

@@ -102,6 +102,7 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("aisopod_plugin_info_license", Expect::Default(Fallback::Null)),
     ("aisopod_plugin_info_homepage", Expect::Default(Fallback::Null)),
     ("aisopod_plugin_info_repository", Expect::Default(Fallback::Null)),
+    ("aisopod_plugin_info_sha256", Expect::Default(Fallback::Null)),
     ("aisopod_plugin_info_thread_safe", Expect::Default(Fallback::False)),
     ("aisopod_plugin_info_unloadable", Expect::Default(Fallback::False)),
     ("aisopod_plugin_info_capability_count", Expect::Default(Fallback::Zero)),

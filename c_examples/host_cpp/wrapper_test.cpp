@@ -172,8 +172,8 @@ void check_discovery(aisopod::Loader &loader, const fs::path &work) {
                   hello->max_host_version() == std::optional<std::string>("1.99.0"),
               "min_host_version() and max_host_version() of hello");
         check(hello->license() == std::optional<std::string>("MIT OR Apache-2.0") && !hello->homepage() &&
-                  !hello->repository(),
-              "license(), homepage() and repository() of hello");
+                  !hello->repository() && !hello->sha256(),
+              "license(), homepage(), repository() and sha256() of hello");
         check(hello->thread_safe() && hello->unloadable(), "hello is thread-safe and unloadable");
         check(joined(hello->capabilities(aisopod::Kind::Tool)) == "greet" &&
                   joined(hello->capabilities(aisopod::Kind::Hook)) == "on_start" &&

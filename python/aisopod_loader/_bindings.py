@@ -166,6 +166,7 @@ FUNCTIONS = {
     "aisopod_plugin_info_license": (c_char_p, (_info,)),
     "aisopod_plugin_info_homepage": (c_char_p, (_info,)),
     "aisopod_plugin_info_repository": (c_char_p, (_info,)),
+    "aisopod_plugin_info_sha256": (c_char_p, (_info,)),
     "aisopod_plugin_info_thread_safe": (c_bool, (_info,)),
     "aisopod_plugin_info_unloadable": (c_bool, (_info,)),
     "aisopod_plugin_info_capability_count": (c_size_t, (_info, _kind)),

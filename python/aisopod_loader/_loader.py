@@ -389,6 +389,11 @@ class PluginInfo(_Owner):
         lambda lib: lib.aisopod_plugin_info_repository, "repository", True,
         "`[plugin].repository` (a URL), or None when the manifest has none.",
     )
+    sha256 = _text_field(
+        lambda lib: lib.aisopod_plugin_info_sha256, "sha256", True,
+        "`[plugin].sha256`, the library's integrity pin (64 lower-case hex digits), or None when the manifest "
+        "pins none.",
+    )
 
     @property
     def thread_safe(self) -> bool:

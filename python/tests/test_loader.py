@@ -60,6 +60,7 @@ unload = false
         self.assertIsNone(info.min_host_version)
         self.assertIsNone(info.max_host_version)
         self.assertEqual((info.license, info.homepage, info.repository), (None, None, None))
+        self.assertIsNone(info.sha256)
         self.assertFalse(info.thread_safe)
         self.assertFalse(info.unloadable)
         self.assertEqual(info.capabilities(Kind.TOOL), [])
@@ -75,6 +76,7 @@ entry_point = "described"
 license = "MIT OR Apache-2.0"
 homepage = "https://plugins.example/described"
 repository = "https://git.example/described.git"
+sha256 = "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD"
 x-build-id = "ignored by the loader"
 
 [metadata]
@@ -87,6 +89,7 @@ anything = ["kept", "out", "of", "the", "loader's", "way"]
         self.assertEqual(info.license, "MIT OR Apache-2.0")
         self.assertEqual(info.homepage, "https://plugins.example/described")
         self.assertEqual(info.repository, "https://git.example/described.git")
+        self.assertEqual(info.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
 
     def test_find_plugin_and_indexes(self):
         add_plugin(self.root, "alpha")

@@ -29,6 +29,7 @@ pub struct aisopod_plugin_info {
     license: Option<CString>,
     homepage: Option<CString>,
     repository: Option<CString>,
+    sha256: Option<CString>,
     capabilities: PerKind<Vec<CString>>,
     thread_safe: bool,
     unload: bool,
@@ -52,6 +53,7 @@ impl aisopod_plugin_info {
             license: m.license.as_deref().map(c_string),
             homepage: m.homepage.as_deref().map(c_string),
             repository: m.repository.as_deref().map(c_string),
+            sha256: m.sha256.map(|digest| c_string(digest.to_string())),
             capabilities,
             thread_safe: m.thread_safe,
             unload: m.unload,
@@ -199,6 +201,16 @@ pub extern "C" fn aisopod_plugin_info_homepage(info: Option<&aisopod_plugin_info
 #[no_mangle]
 pub extern "C" fn aisopod_plugin_info_repository(info: Option<&aisopod_plugin_info>) -> *const c_char {
     field("aisopod_plugin_info_repository", info, |i| optional(&i.repository))
+}
+
+/// The library's integrity pin (`[plugin].sha256`): its SHA-256 digest as 64 lower-case hexadecimal digits,
+/// which `aisopod_loader_load` checks before it opens the library; NULL when the manifest pins none or when
+/// `info` is NULL.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+#[no_mangle]
+pub extern "C" fn aisopod_plugin_info_sha256(info: Option<&aisopod_plugin_info>) -> *const c_char {
+    field("aisopod_plugin_info_sha256", info, |i| optional(&i.sha256))
 }
 
 /// An optional field's pointer: NULL when the manifest has no such field.
