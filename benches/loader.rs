@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aisopod_loader::isolation::child::{Child, Ending};
-use aisopod_loader::isolation::protocol::{FrameKind, ProbeReport, ProbeRequest};
+use aisopod_loader::isolation::protocol::{Frame, FrameKind, ProbeReport, ProbeRequest};
 use aisopod_loader::{CapabilityKind, Loader};
 
 /// Counts live heap bytes, for the memory figures.
@@ -610,10 +610,12 @@ fn shut_down(child: Child, deadline: Instant) {
     assert_eq!(ending, Ending::Exited(0), "the helper {HELPER} {ending}");
 }
 
-/// A reply from the helper that is of `kind`, or the bench stops, naming what came instead.
+/// A reply from the helper that is of `kind`, or the bench stops, naming what came instead. The helper's
+/// `ProbeProgress` frames before a `ProbeReport` are read and passed over, as the loader's batches do.
 fn expect_reply(child: &mut Child, kind: FrameKind, request: FrameKind, payload: &[u8]) -> Vec<u8> {
+    let interim = |frame: &Frame| kind == FrameKind::PROBE_REPORT && frame.kind == FrameKind::PROBE_PROGRESS;
     let reply = child
-        .request(request, payload, Instant::now() + HELPER_DEADLINE)
+        .request_with(request, payload, Instant::now() + HELPER_DEADLINE, &mut { interim })
         .unwrap_or_else(|failure| panic!("{request} to the helper {HELPER}: {failure}"));
     assert_eq!(reply.kind, kind, "the helper answered {request} with {}: {:?}", reply.kind, reply.payload);
     reply.payload
