@@ -295,7 +295,8 @@ fn manifest(i: usize) -> String {
 /// file: discovery only stats libraries).
 fn discovery_tree(work: &Path, n: usize, plugin: &[u8]) -> PathBuf {
     let tree = work.join(format!("discover-{n}"));
-    if tree.join(".complete").exists() {
+    let stamp = tree_stamp(plugin, &manifest(0));
+    if is_current(&tree, &stamp) {
         return tree;
     }
     let _ = std::fs::remove_dir_all(&tree);
@@ -307,14 +308,15 @@ fn discovery_tree(work: &Path, n: usize, plugin: &[u8]) -> PathBuf {
         std::fs::write(dir.join("aisopod.plugin.toml"), manifest(i)).unwrap();
         std::fs::hard_link(&library, dir.join(format!("libplugin_{i:05}.so"))).unwrap();
     }
-    std::fs::write(tree.join(".complete"), "").unwrap();
+    std::fs::write(tree.join(".complete"), stamp).unwrap();
     tree
 }
 
 /// `work/load-N`: N distinct copies of the bench plugin, each with its own id patched in.
 fn load_tree(work: &Path, n: usize, plugin: &[u8]) -> PathBuf {
     let tree = work.join(format!("load-{n}"));
-    if tree.join(".complete").exists() {
+    let stamp = tree_stamp(plugin, &bench_manifest(0));
+    if is_current(&tree, &stamp) {
         return tree;
     }
     let _ = std::fs::remove_dir_all(&tree);
@@ -323,19 +325,37 @@ fn load_tree(work: &Path, n: usize, plugin: &[u8]) -> PathBuf {
         let id = format!("bench{i:05}");
         let dir = tree.join(&id);
         std::fs::create_dir_all(&dir).unwrap();
-        let text = format!(
-            "[plugin]\nid = \"{id}\"\nname = \"Bench {i}\"\nversion = \"1.0.0\"\nentry_point = \"{id}\"\n\n\
-             [capabilities]\ntools = [\"noop\"]\n"
-        );
-        std::fs::write(dir.join("aisopod.plugin.toml"), text).unwrap();
+        std::fs::write(dir.join("aisopod.plugin.toml"), bench_manifest(i)).unwrap();
         let mut bytes = plugin.to_vec();
         let mut patched = id.clone().into_bytes();
         patched.resize(PLACEHOLDER.len(), 0);
         bytes[at..at + PLACEHOLDER.len()].copy_from_slice(&patched);
         std::fs::write(dir.join(format!("lib{id}.so")), bytes).unwrap();
     }
-    std::fs::write(tree.join(".complete"), "").unwrap();
+    std::fs::write(tree.join(".complete"), stamp).unwrap();
     tree
+}
+
+/// The manifest of copy `i` of the bench plugin: the tools it registers.
+fn bench_manifest(i: usize) -> String {
+    let id = format!("bench{i:05}");
+    format!(
+        "[plugin]\nid = \"{id}\"\nname = \"Bench {i}\"\nversion = \"1.0.0\"\nentry_point = \"{id}\"\n\n\
+         [capabilities]\ntools = [\"noop\", \"echo\"]\n"
+    )
+}
+
+/// What a tree was made from: the plugin's bytes and its first manifest. A tree left by an older bench, with
+/// another plugin or manifest, is made again.
+fn tree_stamp(plugin: &[u8], first_manifest: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (plugin, first_manifest).hash(&mut hasher);
+    format!("{:016x}\n", hasher.finish())
+}
+
+fn is_current(tree: &Path, stamp: &str) -> bool {
+    std::fs::read_to_string(tree.join(".complete")).is_ok_and(|made| made == stamp)
 }
 
 fn only_library(tree: &Path) -> PathBuf {
