@@ -22,7 +22,9 @@ from ._constants import (
     Isolation,
     Kind,
     LogLevel,
+    Permission,
     PluginState,
+    SandboxPolicy,
     Status,
 )
 from ._errors import (
@@ -72,6 +74,7 @@ __all__ = [
     "LoaderLibraryError",
     "LogLevel",
     "ManifestError",
+    "Permission",
     "PluginInfo",
     "PluginLoadError",
     "PluginRuntimeError",
@@ -79,6 +82,7 @@ __all__ = [
     "PluginUsage",
     "ProbeVerdict",
     "QuarantineEntry",
+    "SandboxPolicy",
     "Status",
     "__version__",
     "open_library",
