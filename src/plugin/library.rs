@@ -34,7 +34,9 @@ pub(super) fn find_and_open(info: &PluginInfo) -> Result<OpenLibrary> {
             OpenError::Missing(e) => {
                 (Status::LibraryNotFound, format!("cannot be opened: {}", crate::io_error::describe(&e)))
             }
-            OpenError::Failed(e) => (Status::Io, format!("cannot be opened: {}", crate::io_error::describe(&e))),
+            OpenError::Failed(e) => {
+                (Status::LibraryLoad, format!("cannot be opened: {}", crate::io_error::describe(&e)))
+            }
         };
         Error::new(status, format!("plugin '{id}': library {} {why}", path.display()))
     })?;

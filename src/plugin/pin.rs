@@ -33,7 +33,7 @@ pub(super) fn check(
     let started = Instant::now();
     let found = hash_file(&library.file, library.metadata.len()).map_err(|e| {
         Error::new(
-            Status::Io,
+            Status::LibraryLoad,
             format!(
                 "plugin '{id}': cannot read library {} to check its sha256: {}",
                 library.path.display(),
