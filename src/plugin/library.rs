@@ -153,6 +153,16 @@ pub(super) fn open(id: &str, library: OpenLibrary, resident: bool, pinned: bool)
     if let Some(through) = &through {
         dlerror = dlerror.replace(&*through.to_string_lossy(), &path.to_string_lossy());
     }
+    if through.is_some() && !Path::new("/proc/self/fd").is_dir() {
+        return Err(Error::new(
+            Status::LibraryLoad,
+            format!(
+                "plugin '{id}': cannot load {}: a library pinned with [plugin].sha256 is opened through \
+                 /proc/self/fd, and /proc is not mounted (dynamic linker: {dlerror})",
+                path.display()
+            ),
+        ));
+    }
     #[cfg(all(unix, not(target_vendor = "apple")))]
     if let Some(why) = super::elf::explain_missing_dependency(&path, &dlerror, through.is_some()) {
         return Err(Error::new(
