@@ -14,6 +14,9 @@
 //! the loader's own `isolation::child::Child` for the channel alone, and through the C API
 //! (`aisopod_loader_set_isolation`, then `aisopod_capability_invoke` on a resolved capability) for whole
 //! isolated calls into the bench plugin.
+//!
+//! The integrity-pin rows hash with the loader's own `Sha256Digest`, and load the load tree's libraries again
+//! with each pinned by its manifest, with and without the registry cache.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
@@ -42,7 +45,7 @@ use aisopod_loader::ffi::loader::{
 };
 use aisopod_loader::isolation::child::{Child, Ending};
 use aisopod_loader::isolation::protocol::{Frame, FrameKind, ProbeReport, ProbeRequest};
-use aisopod_loader::{CapabilityKind, Loader};
+use aisopod_loader::{CapabilityKind, Loader, Sha256Digest};
 
 /// Counts live heap bytes, for the memory figures.
 struct Counting;
@@ -180,13 +183,19 @@ fn main() {
     }
     for &n in &settings.load_ns {
         let tree = load_tree(&settings.work, n, &plugin);
+        let pinned_tree = pinned_load_tree(&settings.work, n, &plugin);
+        let pin_cache = settings.work.join(format!("pin-cache-{n}.bin"));
         for rep in 0..=settings.reps {
             let timed = rep > 0 || settings.smoke;
             let floor = floor_line(&floors, &["load"], &tree);
             let (raw_load, raw_unload) = raw_dlopen_ns(&tree);
             let (load, unload) = aisopod_load_ns(&tree, n);
+            let (pinned_load, _) = aisopod_load_ns(&pinned_tree, n);
+            let reused_load = aisopod_load_reused_ns(&pinned_tree, n, &pin_cache);
             let batches = [on_one_cpu(|| probe_batch(&tree, n)), probe_batch(&tree, n)];
             if timed {
+                results.record("aisopod_load_pinned", n, pinned_load as f64 / n as f64 / 1000.0);
+                results.record("aisopod_load_pinned_reused", n, reused_load as f64 / n as f64 / 1000.0);
                 results.record("c_dlopen_floor", n, field(&floor, "ns") / n as f64 / 1000.0);
                 results.record("c_dlclose_floor", n, field(&floor, "unload_ns") / n as f64 / 1000.0);
                 results.record("raw_dlopen_in_process", n, raw_load as f64 / n as f64 / 1000.0);
@@ -204,6 +213,43 @@ fn main() {
     }
     let call_tree = load_tree(&settings.work, 1, &plugin);
     let call_library = only_library(&call_tree);
+    let hash_bytes: u64 = if settings.smoke { 8 << 20 } else { 256 << 20 };
+    let large = vec![0x5a_u8; 4 << 20];
+    let cdylib = release_cdylib();
+    for rep in 0..=settings.reps {
+        let timed = rep > 0 || settings.smoke;
+        let runs = [
+            ("hash_openssl_plugin_sized", openssl_sha256_gbps(plugin.len(), settings.smoke)),
+            ("hash_openssl_4mib", openssl_sha256_gbps(large.len(), settings.smoke)),
+            ("hash_plugin_sized_buffer", hash_buffer_gbps(&plugin, hash_bytes)),
+            ("hash_4mib_buffer", hash_buffer_gbps(&large, hash_bytes)),
+            ("hash_plugin_file", hash_file_gbps(&call_library, hash_bytes)),
+            ("hash_cdylib_file", cdylib.as_deref().map_or(f64::NAN, |cdylib| hash_file_gbps(cdylib, hash_bytes))),
+        ];
+        let rewrites: Vec<(usize, f64)> = settings
+            .discover_ns
+            .iter()
+            .map(|&n| (n, cache_rewrite_floor_us(&settings.work.join(format!("cache-{n}.bin")))))
+            .collect();
+        if timed {
+            for (config, gbps) in runs {
+                results.record(config, 0, gbps);
+            }
+            for (n, us) in rewrites {
+                results.record("cache_rewrite_floor", n, us);
+            }
+        }
+    }
+    results.hash_sizes = [
+        ("hash_openssl_plugin_sized", plugin.len()),
+        ("hash_openssl_4mib", large.len()),
+        ("hash_plugin_sized_buffer", plugin.len()),
+        ("hash_4mib_buffer", large.len()),
+        ("hash_plugin_file", std::fs::metadata(&call_library).unwrap().len() as usize),
+        ("hash_cdylib_file", cdylib.as_deref().map_or(0, |cdylib| std::fs::metadata(cdylib).unwrap().len() as usize)),
+    ]
+    .into_iter()
+    .collect();
     for rep in 0..=settings.reps {
         let timed = rep > 0 || settings.smoke;
         let iterations = settings.call_iterations;
@@ -560,6 +606,114 @@ fn loaded_bytes(tree: &Path, n: usize) -> f64 {
 }
 
 /// ns per call through a resolved capability, and through `invoke` by id and name.
+/// `work/load-pinned-N`: the load tree's libraries (hard links to them), each pinned by its manifest.
+fn pinned_load_tree(work: &Path, n: usize, plugin: &[u8]) -> PathBuf {
+    let source = load_tree(work, n, plugin);
+    let tree = work.join(format!("load-pinned-{n}"));
+    let pinned = |i: usize| {
+        let library = source.join(format!("bench{i:05}/libbench{i:05}.so"));
+        let digest = Sha256Digest::of(&std::fs::read(&library).unwrap());
+        let text =
+            bench_manifest(i).replacen("\n\n[capabilities]", &format!("\nsha256 = \"{digest}\"\n\n[capabilities]"), 1);
+        (library, text)
+    };
+    let stamp = tree_stamp(plugin, &pinned(0).1);
+    if is_current(&tree, &stamp) {
+        return tree;
+    }
+    let _ = std::fs::remove_dir_all(&tree);
+    for i in 0..n {
+        let (library, text) = pinned(i);
+        let dir = tree.join(format!("bench{i:05}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("aisopod.plugin.toml"), text).unwrap();
+        std::fs::hard_link(&library, dir.join(library.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(tree.join(".complete"), stamp).unwrap();
+    tree
+}
+
+/// ns to load every plugin of `tree` with the registry cache on, after a first load and unload of each: every
+/// digest is then reused, none is hashed.
+fn aisopod_load_reused_ns(tree: &Path, n: usize, cache: &Path) -> u128 {
+    let loader = loader(tree);
+    loader.set_cache_path(Some(cache.to_path_buf()));
+    assert_eq!(loader.discover(), n);
+    let ids = ids(&loader);
+    for id in &ids {
+        loader.load(id).unwrap();
+        loader.unload(id).unwrap();
+    }
+    let started = Instant::now();
+    for id in &ids {
+        loader.load(id).unwrap();
+    }
+    let elapsed = started.elapsed().as_nanos();
+    for id in &ids {
+        loader.unload(id).unwrap();
+    }
+    elapsed
+}
+
+/// GB/s of SHA-256 over `bytes` in memory, hashed again and again for at least `total` bytes.
+fn hash_buffer_gbps(bytes: &[u8], total: u64) -> f64 {
+    let rounds = total.div_ceil(bytes.len() as u64);
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(Sha256Digest::of(std::hint::black_box(bytes)));
+    }
+    (rounds * bytes.len() as u64) as f64 / started.elapsed().as_nanos() as f64
+}
+
+/// GB/s of SHA-256 over the file at `path` read from one open descriptor, as `load` hashes a pinned library
+/// (page cache warm), again and again for at least `total` bytes.
+fn hash_file_gbps(path: &Path, total: u64) -> f64 {
+    let file = std::fs::File::open(path).unwrap();
+    let len = file.metadata().unwrap().len();
+    let rounds = total.div_ceil(len);
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(Sha256Digest::of_file(&file).unwrap());
+    }
+    (rounds * len) as f64 / started.elapsed().as_nanos() as f64
+}
+
+/// The floor for hashing: GB/s of OpenSSL's SHA-256 (`openssl speed -evp sha256`, assembly with SHA-NI where
+/// the CPU has it) over buffers of `bytes`; NaN when the `openssl` program is missing.
+fn openssl_sha256_gbps(bytes: usize, smoke: bool) -> f64 {
+    let seconds = if smoke { "1" } else { "2" };
+    let args = ["speed", "-bytes", &bytes.to_string(), "-seconds", seconds, "-evp", "sha256"];
+    let Ok(out) = Command::new("openssl").args(args).output() else { return f64::NAN };
+    // The last line: "sha256  1436696.76k", in thousands of bytes per second.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rate = text.lines().last().and_then(|line| line.split_whitespace().last()?.strip_suffix('k')?.parse().ok());
+    rate.map_or(f64::NAN, |kilobytes: f64| kilobytes * 1000.0 / 1e9)
+}
+
+/// The release build of this library's cdylib, a real library of some size, when cargo built it.
+fn release_cdylib() -> Option<PathBuf> {
+    let deps = std::env::current_exe().ok()?.parent()?.to_path_buf();
+    [deps.join("libaisopod_loader.so"), deps.join("../libaisopod_loader.so")].into_iter().find(|path| path.is_file())
+}
+
+/// µs to write a file the size of the registry cache at `cache` and rename it over another (the median of 20):
+/// what rewriting the cache costs at the least, before encoding a single entry.
+fn cache_rewrite_floor_us(cache: &Path) -> f64 {
+    let bytes = std::fs::read(cache).unwrap();
+    let (temporary, target) = (cache.with_extension("rewrite.tmp"), cache.with_extension("rewrite"));
+    let mut times: Vec<f64> = (0..20)
+        .map(|_| {
+            let started = Instant::now();
+            std::fs::write(&temporary, &bytes).unwrap();
+            std::fs::rename(&temporary, &target).unwrap();
+            started.elapsed().as_nanos() as f64 / 1000.0
+        })
+        .collect();
+    let _ = std::fs::remove_file(&target);
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    times[times.len() / 2]
+}
+
 fn aisopod_call_ns(tree: &Path, iterations: u64) -> (f64, f64) {
     let loader = loader(tree);
     loader.discover();
@@ -886,6 +1040,8 @@ struct Results {
     /// (config, n) -> per-plugin µs (or ns per call) of each timed rep.
     samples: BTreeMap<(&'static str, usize), Vec<f64>>,
     memory: BTreeMap<(&'static str, usize), f64>,
+    /// The bytes each hashing row hashes at a time.
+    hash_sizes: BTreeMap<&'static str, usize>,
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -979,6 +1135,7 @@ impl Results {
                 u / ru
             );
         }
+        self.report_pins(&mut out, settings);
         let _ = writeln!(out, "\n## Calls (ns per call)\n");
         let _ = writeln!(out, "| path | ns per call | over the raw call |");
         let _ = writeln!(out, "|---|---|---|");
@@ -1081,6 +1238,96 @@ impl Results {
         out.push_str(WHAT_MATTERED);
         out.push_str(ISOLATION_NOTES);
         out
+    }
+
+    fn report_pins(&self, out: &mut String, settings: &Settings) {
+        let _ = writeln!(out, "\n## Integrity pins\n");
+        let sha_ni = std::fs::read_to_string("/proc/cpuinfo").is_ok_and(|info| info.contains(" sha_ni"));
+        let _ = writeln!(
+            out,
+            "SHA-256 with `sha2` 0.10 (this CPU {} the SHA extensions, which `sha2` detects at run time), in GB/s \
+             (10^9 bytes per second): over a buffer in memory, and over a file read from one open descriptor as \
+             `load` hashes a pinned library (warm page cache). The plugin-sized buffer is the bench plugin's own \
+             bytes; the cdylib is this library's release build. The floor is OpenSSL's SHA-256, assembly that uses \
+             the same extensions.\n",
+            if sha_ni { "has" } else { "lacks" }
+        );
+        let _ = writeln!(out, "| what | bytes | GB/s (best) | µs per hash | × OpenSSL's time |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for (config, label) in [
+            ("hash_openssl_plugin_sized", "floor: OpenSSL (`openssl speed -evp sha256`), the size of the bench plugin"),
+            ("hash_openssl_4mib", "floor: OpenSSL, 4 MiB"),
+            ("hash_plugin_sized_buffer", "in memory, the size of the bench plugin"),
+            ("hash_4mib_buffer", "in memory, 4 MiB"),
+            ("hash_plugin_file", "**from the file: the bench plugin's library**"),
+            ("hash_cdylib_file", "from the file: `libaisopod_loader.so` (release)"),
+        ] {
+            let bytes = self.hash_sizes.get(config).copied().unwrap_or(0);
+            let gbps = self.median(config, 0);
+            // The floor at the nearer of its two sizes.
+            let floor = match bytes >= 1 << 20 {
+                true => self.median("hash_openssl_4mib", 0),
+                false => self.median("hash_openssl_plugin_sized", 0),
+            };
+            let _ = writeln!(
+                out,
+                "| {label} | {bytes} | {gbps:.2} ({:.2}) | {:.1} | {:.2}× |",
+                self.max(config, 0),
+                bytes as f64 / gbps / 1000.0,
+                floor / gbps
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nLoad with a pin (µs per plugin): the same libraries as the load table, each pinned by its manifest. \
+             Without the registry cache every load hashes; with it, after a first load and unload of each, every \
+             digest is reused. Ratios are to the C and the in-process dlopen floors above.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| N | aisopod load | load, pinned | ratio (C / in-process) | over unpinned | load, pinned, digest reused \
+             | ratio (C / in-process) |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        for &n in &settings.load_ns {
+            let (fl, rl, l) = (
+                self.median("c_dlopen_floor", n),
+                self.median("raw_dlopen_in_process", n),
+                self.median("aisopod_load", n),
+            );
+            let (p, r) = (self.median("aisopod_load_pinned", n), self.median("aisopod_load_pinned_reused", n));
+            let _ = writeln!(
+                out,
+                "| {n} | {l:.1} | {p:.1} | {:.2}× / {:.2}× | {:+.1} µs | {r:.1} | {:.2}× / {:.2}× |",
+                p / fl,
+                p / rl,
+                p - l,
+                r / fl,
+                r / rl
+            );
+        }
+        let hash_us = self.hash_sizes.get("hash_plugin_file").copied().unwrap_or(0) as f64
+            / self.median("hash_plugin_file", 0)
+            / 1000.0;
+        let rewrites: Vec<String> = settings
+            .discover_ns
+            .iter()
+            .map(|&n| format!("{:.0} µs at N={n}", self.median("cache_rewrite_floor", n)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "\nVerified digests are kept in memory, not in the registry cache: rewriting the cache costs at least {} \
+             (writing and renaming a file of its size, encoding nothing), against {hash_us:.1} µs to hash the \
+             bench plugin.",
+            rewrites.join(", ")
+        );
+    }
+
+    fn max(&self, config: &str, n: usize) -> f64 {
+        self.samples
+            .iter()
+            .find(|((c, k), _)| *c == config && *k == n)
+            .map_or(f64::NAN, |(_, v)| v.iter().cloned().fold(f64::NEG_INFINITY, f64::max))
     }
 
     /// µs per plugin that `Loader::load` and `Loader::unload` took together at N.

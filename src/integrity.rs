@@ -39,6 +39,11 @@ impl Sha256Digest {
     pub fn of(bytes: &[u8]) -> Sha256Digest {
         Sha256Digest(Sha256::digest(bytes).into())
     }
+
+    /// The SHA-256 of everything in `file`, from its start, as the loader hashes a library to check its pin.
+    pub fn of_file(file: &File) -> io::Result<Sha256Digest> {
+        hash_file(file, file.metadata()?.len())
+    }
 }
 
 impl fmt::Display for Sha256Digest {
