@@ -375,8 +375,8 @@ void check_probing(const std::string &examples, const std::string &crashing) {
     if (verdicts.size() == 2) {
         const auto &hello = verdicts[0];
         check(hello.passed() && hello.message.empty() && !hello.failed_step, "hello passes its probe");
-        check(hello.steps.size() == 12 && hello.steps.front().name == "manifest" && hello.steps.back().name == "unload",
-              "hello's probe ran 12 steps, manifest to unload: " + step_names(hello));
+        check(hello.steps.size() == 13 && hello.steps.front().name == "manifest" && hello.steps.back().name == "unload",
+              "hello's probe ran 13 steps, manifest to unload: " + step_names(hello));
         std::chrono::nanoseconds total{};
         bool timed = true;
         for (const auto &step : hello.steps) {
@@ -437,7 +437,7 @@ void check_probing(const std::string &examples, const std::string &crashing) {
     auto all = loader.probe_all();
     check(summary(all) == "hello=0,rust_hello=0,zig_hello=0,cpp_crash=302",
           "probe_all() probes every discovered plugin: " + summary(all));
-    check(all.size() == 4 && all[0].steps.size() == 11, "without an init config, init is not probed");
+    check(all.size() == 4 && all[0].steps.size() == 12, "without an init config, init is not probed");
     check(loader.clear_quarantine() == 1, "clear_quarantine() lifts every entry");
 
     loader.set_probe_on_discover(true);
@@ -548,7 +548,7 @@ void check_isolation(const std::string &examples, const std::string &extensions)
     aisopod::ResourceLimits few_files;
     few_files.open_files = 1;
     loader.set_resource_limits("cpp_ext", few_files);
-    expect_error("load() under open_files = 1", AISOPOD_STATUS_IO,
+    expect_error("load() under open_files = 1", AISOPOD_STATUS_LIBRARY_LOAD,
                  {"aisopod_loader_load", "cpp_ext", "Too many open files"}, [&] { loader.load("cpp_ext"); });
     check(!loader.is_loaded("cpp_ext"), "the failed load leaves nothing loaded");
     loader.clear_resource_limits("cpp_ext");
