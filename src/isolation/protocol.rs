@@ -36,7 +36,7 @@
 //! | `0x0020` | `Probe` | request: probe one plugin in the helper's process | [`ProbeRequest`] |
 //! | `0x0021` | `ProbeReport` | reply to `Probe` | [`ProbeReport`] |
 //! | `0x0022` | `ProbeProgress` | during a `Probe`, one per step that finished, before the `ProbeReport` | [`ProbeProgress`] |
-//! | `0x0030` to `0x0037` | `Load`, `Result`, `Init`, `Invoke`, `Output`, `Emit`, `Unload`, `Log` | hosting one plugin | see [`hosting`] |
+//! | `0x0030` to `0x0038` | `Load`, `Result`, `Init`, `Invoke`, `Output`, `Emit`, `Unload`, `Log`, `Attach` | hosting one plugin | see [`hosting`] |
 //!
 //! A receiver that gets a kind it does not know replies with an `Error` frame of code
 //! [`ErrorCode::UNKNOWN_KIND`] that names the kind, and carries on. Later versions add kinds and flags.
@@ -180,9 +180,11 @@ impl FrameKind {
     pub const UNLOAD: FrameKind = FrameKind(0x0036);
     /// A log message of the hosted plugin.
     pub const LOG: FrameKind = FrameKind(0x0037);
+    /// A request to serve calls on one more channel, whose descriptor comes with the frame.
+    pub const ATTACH: FrameKind = FrameKind(0x0038);
 
     /// Every kind this version defines.
-    pub const KNOWN: [FrameKind; 16] = [
+    pub const KNOWN: [FrameKind; 17] = [
         FrameKind::HANDSHAKE,
         FrameKind::REFUSED,
         FrameKind::ERROR,
@@ -199,6 +201,7 @@ impl FrameKind {
         FrameKind::EMIT,
         FrameKind::UNLOAD,
         FrameKind::LOG,
+        FrameKind::ATTACH,
     ];
 
     /// The kind's name, or `None` for a kind this version does not define.
@@ -220,6 +223,7 @@ impl FrameKind {
             FrameKind::EMIT => "Emit",
             FrameKind::UNLOAD => "Unload",
             FrameKind::LOG => "Log",
+            FrameKind::ATTACH => "Attach",
             _ => return None,
         })
     }

@@ -173,7 +173,13 @@ impl IsolatedPlugin {
                 refused = code != 0;
             }
         };
-        let frame = connection.call(kind, payload, timeout, &mut on_output).map_err(|died| self.death(what, &died))?;
+        // Handler calls go on lanes, each served by a helper thread of its own; lifecycle calls on the channel.
+        let called = if kind == FrameKind::INVOKE || kind == FrameKind::EMIT {
+            connection.call_on_lane(kind, payload, timeout, &mut on_output)
+        } else {
+            connection.call(kind, payload, timeout, &mut on_output)
+        };
+        let frame = called.map_err(|died| self.death(what, &died))?;
         let result = CallResult::decode(&frame.payload).map_err(|e| {
             Error::new(Status::HelperFailed, format!("plugin '{}': its helper answered {what} with {e}", self.id()))
         })?;
