@@ -208,9 +208,8 @@ impl Connection {
     fn open_lane(&self, timeout: Duration) -> Result<Lane, Box<Died>> {
         let mut fds = [0; 2];
         // SAFETY: socketpair writes two descriptors into the array.
-        let rc = unsafe {
-            libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr())
-        };
+        let rc =
+            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
         let request_id = self.next_request_id.load(Ordering::Relaxed);
         if rc != 0 {
             let why = format!("making a lane failed: {}", describe(&io::Error::last_os_error()));
@@ -334,7 +333,14 @@ impl Connection {
     }
 
     /// How a call whose request could not be written died.
-    fn send_failed(&self, failed: SendError, kind: FrameKind, request_id: u64, len: usize, timeout: Duration) -> Box<Died> {
+    fn send_failed(
+        &self,
+        failed: SendError,
+        kind: FrameKind,
+        request_id: u64,
+        len: usize,
+        timeout: Duration,
+    ) -> Box<Died> {
         match failed {
             SendError::TooLarge => {
                 let outcome = Outcome { ending: Ending::Lost, usage: None, stderr_tail: Vec::new(), stderr_dropped: 0 };
@@ -532,7 +538,7 @@ fn died(ended: &Ended, state: &MutexGuard<'_, State>, request_id: u64) -> Box<Di
 }
 
 /// Why a frame could not be written.
-enum SendError {
+pub(crate) enum SendError {
     /// The payload is over the frame limit.
     TooLarge,
     /// The peer did not take it by the deadline.
@@ -544,7 +550,7 @@ enum SendError {
 
 /// Writes a frame of `kind` for `request_id` with `payload`, whole, on the non-blocking socket `fd` by
 /// `deadline`, passing the descriptor `pass` with its first byte when given.
-fn send_frame(
+pub(crate) fn send_frame(
     fd: RawFd,
     kind: FrameKind,
     request_id: u64,

@@ -84,6 +84,8 @@ pub struct Server {
     /// Threads waiting for the reader lock or reading.
     readers: AtomicUsize,
     threads: AtomicUsize,
+    /// The pipe probe progress goes to, once the host passed one.
+    progress: Mutex<Option<std::fs::File>>,
 }
 
 /// The reading half: the stream, the decoder and what was read but not decoded yet.
@@ -121,6 +123,7 @@ impl Server {
             shared: Arc::default(),
             readers: AtomicUsize::new(0),
             threads: AtomicUsize::new(1),
+            progress: Mutex::new(None),
         }))
     }
 
@@ -179,6 +182,21 @@ impl Server {
                 // Served by this thread before any other starts: the sandbox it may enter holds for the thread
                 // that enters it and the threads that thread starts.
                 self.send(&self.load(&frame.payload).frame(frame.request_id))?;
+                continue;
+            }
+            if frame.kind == FrameKind::PROGRESS_PIPE {
+                let passed = reader.passed.pop_front();
+                drop(reader);
+                let reply = match passed {
+                    Some(fd) => {
+                        *lock(&self.progress) = Some(std::fs::File::from(fd));
+                        CallResult::ok(Vec::new())
+                    }
+                    None => {
+                        CallResult::failed(Status::InvalidArgument, "a ProgressPipe request came with no descriptor")
+                    }
+                };
+                self.send(&reply.frame(frame.request_id))?;
                 continue;
             }
             if frame.kind == FrameKind::ATTACH {
@@ -355,7 +373,19 @@ impl Server {
         let report =
             probe_observed(&request.plugin_dir, &request.host_version, request.init_config.as_deref(), &mut |step| {
                 if sent.is_ok() {
-                    sent = self.send(&ProbeProgress(step).frame(request_id));
+                    let frame = ProbeProgress(step).frame(request_id);
+                    let mut pipe = lock(&self.progress);
+                    sent = match pipe.as_mut() {
+                        // A pipe the host no longer reads is dropped, and progress goes on the channel again.
+                        Some(file) => match frame.encode().map(|bytes| file.write_all(&bytes)) {
+                            Ok(Ok(())) => Ok(()),
+                            _ => {
+                                *pipe = None;
+                                self.send(&frame)
+                            }
+                        },
+                        None => self.send(&frame),
+                    };
                 }
             });
         sent?;
@@ -526,7 +556,8 @@ fn receive_with_fds(
         while !header.is_null() {
             if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
                 let data = libc::CMSG_DATA(header).cast::<libc::c_int>();
-                let count = ((*header).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<libc::c_int>();
+                let count =
+                    ((*header).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<libc::c_int>();
                 for i in 0..count {
                     passed.push_back(std::os::fd::OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
                 }
