@@ -211,6 +211,17 @@ enum aisopod_status
    */
   AISOPOD_STATUS_QUARANTINED = 106,
   /**
+   * A plugin directory, manifest or library is writable by its group or by others, or owned by a user other
+   * than root and this process's effective user, and the file policy is strict. The message names the
+   * file, its mode in octal and its owner.
+   */
+  AISOPOD_STATUS_UNSAFE_PERMISSIONS = 107,
+  /**
+   * The plugin's id is on the host's deny list, or not on its allow list while that list is not empty; the
+   * message names the id and the list.
+   */
+  AISOPOD_STATUS_DENIED = 108,
+  /**
    * The plugin's library file does not exist.
    */
   AISOPOD_STATUS_LIBRARY_NOT_FOUND = 200,
