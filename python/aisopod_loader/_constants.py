@@ -1,5 +1,5 @@
-"""The header's enumerations as Python enums: statuses, capability kinds, log levels, plugin states and
-isolation modes.
+"""The header's enumerations as Python enums: statuses, capability kinds, log levels, plugin states, isolation
+modes and file policies.
 
 python/tests/test_bindings.py checks every member against include/aisopod_loader.h, both ways.
 """
@@ -105,3 +105,15 @@ class Isolation(enum.IntEnum):
     NONE = 0
     #: In a helper process of its own: a crash, `exit()` or hang in its code ends only that process.
     PROCESS = 1
+
+
+class FilePolicy(enum.IntEnum):
+    """`aisopod_file_policy`: the `AISOPOD_FILE_POLICY_*` values, what discovery and loading do with a plugin file
+    that someone other than root and this process's user could have written."""
+
+    #: Not checked.
+    OFF = 0
+    #: Accepted, with a warning in the log.
+    WARN = 1
+    #: Refused with `Status.UNSAFE_PERMISSIONS` (the default).
+    STRICT = 2

@@ -270,6 +270,7 @@ class ConstantsTest(unittest.TestCase):
             ("AISOPOD_LOG_", aisopod.LogLevel),
             ("AISOPOD_PLUGIN_STATE_", aisopod.PluginState),
             ("AISOPOD_ISOLATION_", aisopod.Isolation),
+            ("AISOPOD_FILE_POLICY_", aisopod.FilePolicy),
         ):
             with self.subTest(prefix=prefix):
                 header = self.defines(prefix)
