@@ -60,7 +60,7 @@ test: deps
 	$(CARGO) bench --bench loader -- --smoke
 	$(MAKE) ctest
 
-# The benchmark against the floors; writes BENCHMARKS.md and benches/discovery.svg (about five minutes).
+# The benchmark against the floors; writes BENCHMARKS.md and benches/discovery.svg (about a minute on two cores).
 bench:
 	$(CARGO) bench --bench loader
 

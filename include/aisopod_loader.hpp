@@ -4,6 +4,8 @@
 //  - handles are move-only RAII objects: Loader, PluginInfo, Diagnostic, Capability, QuarantineEntry;
 //  - probe verdicts are copied out of their C handle into plain ProbeVerdict values, and resource limits and
 //    usage are the plain ResourceLimits and PluginUsage values;
+//  - the C API's enumerations are enum classes: Kind, LogLevel, PluginState, Isolation, Permission and
+//    SandboxPolicy;
 //  - every failing call throws aisopod::Error, carrying the status and the loader's message;
 //  - strings are taken as std::string_view; one holding a NUL byte is refused with
 //    AISOPOD_STATUS_INVALID_ARGUMENT, since C would silently cut it short;
@@ -93,6 +95,30 @@ enum class Isolation : aisopod_isolation {
     Process = AISOPOD_ISOLATION_PROCESS,
 };
 
+/// A kind of permission a host grants isolated plugins, as the C constants. A sandboxed plugin gets what its
+/// manifest's `[permissions]` table declares, within what it was granted.
+enum class Permission : aisopod_permission {
+    /// Reading a path and everything below it.
+    Read = AISOPOD_PERMISSION_READ,
+    /// Reading, writing, creating and removing in a path and everything below it.
+    Write = AISOPOD_PERMISSION_WRITE,
+    /// Opening sockets and connecting them.
+    Network = AISOPOD_PERMISSION_NETWORK,
+    /// Starting programs and processes.
+    Subprocess = AISOPOD_PERMISSION_SUBPROCESS,
+};
+
+/// Whether isolated plugins run sandboxed, as the C constants.
+enum class SandboxPolicy : aisopod_sandbox_policy {
+    /// No sandbox: an isolated plugin can do whatever the host's user can.
+    Off = AISOPOD_SANDBOX_OFF,
+    /// Sandboxed where the kernel can (Linux with Landlock); elsewhere loaded anyway, with a warning in the
+    /// log. The default.
+    BestEffort = AISOPOD_SANDBOX_BEST_EFFORT,
+    /// Sandboxed, or not loaded: AISOPOD_STATUS_SANDBOX_UNAVAILABLE where the kernel cannot.
+    Require = AISOPOD_SANDBOX_REQUIRE,
+};
+
 /// What discovery and loading do with a plugin file someone else could have written, as the C constants.
 enum class FilePolicy : aisopod_file_policy {
     /// Not checked.
@@ -107,7 +133,8 @@ enum class FilePolicy : aisopod_file_policy {
 struct ResourceLimits {
     /// RLIMIT_AS: the address space, in bytes. Past it, allocations fail.
     uint64_t address_space_bytes = 0;
-    /// RLIMIT_CPU: CPU time, in seconds. Past it, the helper is killed: a crash.
+    /// RLIMIT_CPU: CPU time, in seconds. Past it, the helper gets SIGXCPU, which ends it: a crash (the hard
+    /// limit is a second more).
     uint64_t cpu_seconds = 0;
     /// RLIMIT_NOFILE: open descriptors. Past it, opening files fails.
     uint64_t open_files = 0;
@@ -577,6 +604,34 @@ public:
                                                  nullptr));
     }
 
+    /// Whether isolated plugins run sandboxed, from their next load (default SandboxPolicy::BestEffort). The
+    /// sandbox lets a plugin read its own directory and the system's libraries, and what it declares and is
+    /// granted (grant()); it refuses everything else inside the plugin with EACCES or EPERM: other files,
+    /// sockets, new programs and processes, and signals to processes outside it.
+    void set_sandbox_policy(SandboxPolicy policy) {
+        check(aisopod_loader_set_sandbox_policy(get(), static_cast<aisopod_sandbox_policy>(policy)));
+    }
+
+    /// Grants every plugin `permission` from its next load: Permission::Read and Permission::Write on the
+    /// absolute `path` and everything below it (a granted write path covers reading); Network and Subprocess
+    /// take no path. A sandboxed plugin gets what its manifest declares within what it was granted: a
+    /// declared path inside a granted one, the network or subprocesses when both declare and grant them.
+    /// Grants do nothing for plugins in this process or with the sandbox off. Throws
+    /// AISOPOD_STATUS_INVALID_ARGUMENT for a relative path, or a path missing or given where it does not fit.
+    void grant(Permission permission, std::optional<std::string_view> path = std::nullopt) {
+        grant_raw(nullptr, permission, path);
+    }
+    /// Grants plugin `id` `permission`, besides what every plugin is granted.
+    void grant(std::string_view id, Permission permission, std::optional<std::string_view> path = std::nullopt) {
+        grant_raw(arg(id, "aisopod_loader_grant", "id").c_str(), permission, path);
+    }
+    /// Takes back the grants made to every plugin (plugins' own grants stay), from each plugin's next load.
+    void revoke_grants() { check(aisopod_loader_revoke_grants(get(), nullptr)); }
+    /// Takes back every grant made to plugin `id` alone, from its next load.
+    void revoke_grants(std::string_view id) {
+        check(aisopod_loader_revoke_grants(get(), arg(id, "aisopod_loader_revoke_grants", "id").c_str()));
+    }
+
     /// What loaded isolated plugin `id` has used. Throws AISOPOD_STATUS_NOT_LOADED when it is not loaded,
     /// and AISOPOD_STATUS_INVALID_ARGUMENT when it runs in this process, where its use cannot be told apart.
     PluginUsage plugin_usage(std::string_view id) const {
@@ -747,6 +802,13 @@ private:
     }
 
     void check(aisopod_status status) const { detail::check(status, get()); }
+
+    void grant_raw(const char *id, Permission permission, std::optional<std::string_view> path) {
+        std::optional<detail::CString> c_path;
+        if (path) c_path.emplace(*path, "aisopod_loader_grant", "path");
+        check(aisopod_loader_grant(get(), id, static_cast<aisopod_permission>(permission),
+                                   c_path ? c_path->c_str() : nullptr));
+    }
 
     aisopod_status invoke_raw(std::string_view id, Kind kind, std::string_view name, std::string_view input,
                               const aisopod_sink *sink) {

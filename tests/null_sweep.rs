@@ -21,9 +21,9 @@ const HEADER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/aisopod_loade
 /// Declared in the header for plugins to define; the library itself does not export them.
 const PLUGIN_ENTRY_POINTS: [&str; 2] = ["aisopod_plugin_abi_version", "aisopod_plugin_create"];
 
-/// The library exports 77 functions today. A parser that silently drops prototypes would still agree with
+/// The library exports 80 functions today. A parser that silently drops prototypes would still agree with
 /// itself, so the count it finds must not fall below this.
-const MIN_FUNCTIONS: usize = 77;
+const MIN_FUNCTIONS: usize = 80;
 
 /// What NULL means for each function, from its documentation in the header.
 const EXPECTATIONS: &[(&str, Expect)] = &[
@@ -70,6 +70,14 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     // Every pointer is required. Each case has a NULL, so that "hello" runs in the host's process (a valid call
     // would give INVALID_ARGUMENT) does not matter.
     ("aisopod_loader_plugin_usage", Expect::Status { optional: &[] }),
+    // "to every plugin when `id` is NULL"; `path` "must be NULL for the others", so NULL is no NULL_ARGUMENT.
+    // The sweep grants AISOPOD_PERMISSION_READ of the plugin tree: with NULL `id` that is OK (every plugin may
+    // read the tree, which changes nothing for the shared loader's plugins: they run in the host's process),
+    // and with NULL `path` INVALID_ARGUMENT, since reading is granted for a path.
+    ("aisopod_loader_grant", Expect::Status { optional: &["id", "path"] }),
+    // "the grants made to every plugin when `id` is NULL".
+    ("aisopod_loader_revoke_grants", Expect::Status { optional: &["id"] }),
+    ("aisopod_loader_set_sandbox_policy", Expect::Status { optional: &[] }),
     ("aisopod_loader_load", Expect::Status { optional: &[] }),
     // "`config` ... NULL means """ and "`data_dir` (NULL means "", no data directory)".
     ("aisopod_loader_init", Expect::Status { optional: &["config", "data_dir"] }),
@@ -201,6 +209,10 @@ const PARAM_TYPES: &[(&str, Pass)] = &[
     ("aisopod_capability_kind", Pass::Value("AISOPOD_CAPABILITY_TOOL")),
     // The default: a call that gets through changes nothing for the shared loader.
     ("aisopod_isolation", Pass::Value("AISOPOD_ISOLATION_NONE")),
+    // Reading, which takes a path: see aisopod_loader_grant in EXPECTATIONS.
+    ("aisopod_permission", Pass::Value("AISOPOD_PERMISSION_READ")),
+    // The default, as for isolation.
+    ("aisopod_sandbox_policy", Pass::Value("AISOPOD_SANDBOX_BEST_EFFORT")),
     // A deadline in milliseconds, or a restart policy (`aisopod_status_str`'s status takes no pointer, so it is
     // never swept).
     ("uint32_t", Pass::Named { pointer: false }),
@@ -878,6 +890,12 @@ fn every_pointer_argument_takes_null_as_documented() {
         .output()
         .unwrap();
     assert_report(&output, built.sweep.checks, "the NULL sweep");
+    // The grant's two accepted NULLs give what its EXPECTATIONS entry says, not just any status but NULL_ARGUMENT.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    for (case, status) in [("id = NULL", "accepted: 0 ("), ("path = NULL", "accepted: 3 (")] {
+        let line = format!("ok   aisopod_loader_grant({case}): {status}");
+        assert!(stdout.lines().any(|l| l.starts_with(&line)), "no line `{line}...` in:\n{stdout}");
+    }
     // Every function with a pointer parameter was swept; only the ones without any were left out.
     let without_pointers = EXPECTATIONS.iter().filter(|(_, e)| matches!(e, Expect::NoPointer)).count();
     assert_eq!(built.sweep.functions + without_pointers, header_functions().len());

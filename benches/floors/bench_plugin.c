@@ -1,7 +1,9 @@
 /*
  * The plugin the load and call benchmarks use: the smallest complete ABI v1 plugin. Its tool "noop" returns
- * at once, so a call through it measures the calling path alone. Every copy in a benchmark tree gets its own
- * id by patching the placeholder below in the copied file (same length, NUL-padded).
+ * at once, so a call through it measures the calling path alone; its tool "echo" writes its input to the sink
+ * in one write, so a call through it also measures carrying the input in and the output back. Every copy in a
+ * benchmark tree gets its own id by patching the placeholder below in the copied file (same length,
+ * NUL-padded).
  */
 #include <stdlib.h>
 
@@ -17,9 +19,17 @@ static int32_t noop(void *userdata, const uint8_t *input, size_t input_len, cons
     return input_len == 4 ? 1 : 0; /* depends on the input, so the call cannot be folded away */
 }
 
+static int32_t echo(void *userdata, const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
+    (void)userdata;
+    if (sink == NULL || sink->write == NULL) return 0;
+    return sink->write(sink->context, input, input_len) == 0 ? 0 : 1;
+}
+
 static int32_t bench_register(const aisopod_plugin *plugin, const aisopod_registrar *registrar) {
     (void)plugin;
-    return registrar->register_capability(registrar, AISOPOD_CAPABILITY_TOOL, "noop", noop, NULL);
+    int32_t refused = registrar->register_capability(registrar, AISOPOD_CAPABILITY_TOOL, "noop", noop, NULL);
+    if (refused != 0) return refused;
+    return registrar->register_capability(registrar, AISOPOD_CAPABILITY_TOOL, "echo", echo, NULL);
 }
 
 static int32_t bench_init(const aisopod_plugin *plugin, const aisopod_init_context *context) {

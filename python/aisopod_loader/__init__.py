@@ -23,7 +23,9 @@ from ._constants import (
     Isolation,
     Kind,
     LogLevel,
+    Permission,
     PluginState,
+    SandboxPolicy,
     Status,
 )
 from ._errors import (
@@ -74,6 +76,7 @@ __all__ = [
     "LoaderLibraryError",
     "LogLevel",
     "ManifestError",
+    "Permission",
     "PluginInfo",
     "PluginLoadError",
     "PluginRuntimeError",
@@ -81,6 +84,7 @@ __all__ = [
     "PluginUsage",
     "ProbeVerdict",
     "QuarantineEntry",
+    "SandboxPolicy",
     "Status",
     "__version__",
     "open_library",

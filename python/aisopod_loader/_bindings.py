@@ -94,11 +94,13 @@ STRUCTS = {
 #: The function-pointer typedefs the functions take.
 CALLBACKS = {"aisopod_log_callback": LOG_CALLBACK}
 
-# `aisopod_status`, `aisopod_capability_kind`, `aisopod_log_level`, `aisopod_plugin_state`,
-# `aisopod_isolation` and `aisopod_file_policy` are uint32_t.
+# `aisopod_status`, `aisopod_capability_kind`, `aisopod_log_level`, `aisopod_plugin_state`, `aisopod_isolation`,
+# `aisopod_permission`, `aisopod_sandbox_policy` and `aisopod_file_policy` are uint32_t.
 _status = c_uint32
 _kind = c_uint32
 _isolation = c_uint32
+_permission = c_uint32
+_sandbox_policy = c_uint32
 _file_policy = c_uint32
 _loader = POINTER(LoaderHandle)
 _info = POINTER(PluginInfoHandle)
@@ -146,6 +148,9 @@ FUNCTIONS = {
     "aisopod_loader_set_restart_policy": (_status, (_loader, c_char_p, c_uint32, c_uint32)),
     "aisopod_loader_set_resource_limits": (_status, (_loader, c_char_p, POINTER(ResourceLimitsStruct))),
     "aisopod_loader_plugin_usage": (_status, (_loader, c_char_p, POINTER(PluginUsageStruct))),
+    "aisopod_loader_grant": (_status, (_loader, c_char_p, _permission, c_char_p)),
+    "aisopod_loader_revoke_grants": (_status, (_loader, c_char_p)),
+    "aisopod_loader_set_sandbox_policy": (_status, (_loader, _sandbox_policy)),
     "aisopod_loader_load": (_status, (_loader, c_char_p)),
     "aisopod_loader_init": (_status, (_loader, c_char_p, c_char_p, c_char_p)),
     "aisopod_loader_invoke": (_status, (_loader, c_char_p, _kind, c_char_p, _bytes, c_size_t, POINTER(Sink))),

@@ -1,5 +1,5 @@
 """The header's enumerations as Python enums: statuses, capability kinds, log levels, plugin states, isolation
-modes and file policies.
+modes, permissions, sandbox policies and file policies.
 
 python/tests/test_bindings.py checks every member against include/aisopod_loader.h, both ways.
 """
@@ -105,6 +105,32 @@ class Isolation(enum.IntEnum):
     NONE = 0
     #: In a helper process of its own: a crash, `exit()` or hang in its code ends only that process.
     PROCESS = 1
+
+
+class Permission(enum.IntEnum):
+    """`aisopod_permission`: the `AISOPOD_PERMISSION_*` values, what a host grants isolated plugins. A sandboxed
+    plugin gets what its manifest's `[permissions]` table declares, within what it was granted."""
+
+    #: Reading a path and everything below it.
+    READ = 0
+    #: Reading, writing, creating and removing in a path and everything below it.
+    WRITE = 1
+    #: Opening sockets and connecting them.
+    NETWORK = 2
+    #: Starting programs and processes.
+    SUBPROCESS = 3
+
+
+class SandboxPolicy(enum.IntEnum):
+    """`aisopod_sandbox_policy`: the `AISOPOD_SANDBOX_*` values, whether isolated plugins run sandboxed."""
+
+    #: No sandbox: an isolated plugin can do whatever the host's user can.
+    OFF = 0
+    #: Sandboxed where the kernel can (Linux with Landlock); elsewhere loaded anyway, with a warning in the log.
+    #: The default.
+    BEST_EFFORT = 1
+    #: Sandboxed, or not loaded: `Status.SANDBOX_UNAVAILABLE` where the kernel cannot.
+    REQUIRE = 2
 
 
 class FilePolicy(enum.IntEnum):

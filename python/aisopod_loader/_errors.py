@@ -51,7 +51,8 @@ class PluginRuntimeError(Error):
 
 class HelperError(Error):
     """Statuses 400-499: the helper process that runs plugins out of this process cannot be found or started,
-    is another version, or failed outside plugin code."""
+    is another version, or failed outside plugin code; or the sandbox policy requires a sandbox the kernel
+    cannot give (`SANDBOX_UNAVAILABLE`)."""
 
 
 class InternalError(Error):

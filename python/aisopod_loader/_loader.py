@@ -24,7 +24,7 @@ from ._bindings import (
     ResourceLimitsStruct,
     Sink,
 )
-from ._constants import FilePolicy, Isolation, Kind, LogLevel, PluginState, Status
+from ._constants import FilePolicy, Isolation, Kind, LogLevel, Permission, PluginState, SandboxPolicy, Status
 from ._errors import CallerError, ClosedError, Error, error_for
 from ._library import Library, PathArg, open_library
 
@@ -825,8 +825,8 @@ class Loader:
         """Sets the resource limits of isolated plugin `plugin_id`'s helper process, or with None of every
         plugin without limits of its own, applied when the helper starts: at load and at each restart. 0 is no
         limit. `address_space_bytes` is `RLIMIT_AS` (past it, allocations fail), `cpu_seconds` `RLIMIT_CPU`
-        (past it, the helper is killed: a crash) and `open_files` `RLIMIT_NOFILE` (past it, opening files
-        fails). `clear_resource_limits` removes them."""
+        (past it, the helper gets `SIGXCPU`, which ends it: a crash; the hard limit is a second more) and
+        `open_files` `RLIMIT_NOFILE` (past it, opening files fails). `clear_resource_limits` removes them."""
         what = "Loader.set_resource_limits"
         limits = ResourceLimitsStruct(
             _unsigned(address_space_bytes, 64, what, "address_space_bytes"),
@@ -842,6 +842,46 @@ class Loader:
         what = "Loader.clear_resource_limits"
         ident = None if plugin_id is None else _text(plugin_id, what, "plugin_id")
         self._call(what, self._lib.aisopod_loader_set_resource_limits, ident, None)
+
+    def set_sandbox_policy(self, policy: Union[SandboxPolicy, int]) -> None:
+        """Sets whether isolated plugins run sandboxed, from their next load (default
+        `SandboxPolicy.BEST_EFFORT`). The sandbox lets a plugin read its own directory and the system's
+        libraries, and what it declares and is granted (`grant`); it refuses everything else inside the plugin
+        with `EACCES` or `EPERM`: other files, sockets, new programs and processes, and signals to processes
+        outside it. Under `SandboxPolicy.REQUIRE`, loading where the kernel cannot sandbox raises
+        `HelperError` (`SANDBOX_UNAVAILABLE`)."""
+        what = "Loader.set_sandbox_policy"
+        if not isinstance(policy, int) or isinstance(policy, bool):
+            raise TypeError(f"{what}: argument 'policy' must be a SandboxPolicy, not {type(policy).__name__}")
+        # An int outside the enum goes through: the library names it in its INVALID_ARGUMENT.
+        self._call(what, self._lib.aisopod_loader_set_sandbox_policy, _unsigned(int(policy), 32, what, "policy"))
+
+    def grant(
+        self, permission: Union[Permission, int], path: Optional[PathArg] = None, plugin_id: Optional[Text] = None
+    ) -> None:
+        """Grants plugin `plugin_id`, or with None every plugin, `permission` from its next load:
+        `Permission.READ` and `Permission.WRITE` on the absolute `path` and everything below it (a granted
+        write path covers reading); `NETWORK` and `SUBPROCESS` take no path.
+
+        A sandboxed isolated plugin gets what its manifest's `[permissions]` table declares, within what it was
+        granted: a declared path inside a granted one, the network or subprocesses when both declare and grant
+        them. Grants do nothing for plugins in this process or with the sandbox off. A relative path, or a path
+        missing or given where it does not fit, raises `CallerError` (`INVALID_ARGUMENT`)."""
+        what = "Loader.grant"
+        if not isinstance(permission, int) or isinstance(permission, bool):
+            raise TypeError(f"{what}: argument 'permission' must be a Permission, not {type(permission).__name__}")
+        data = None if path is None else _path(path, what, "path")
+        ident = None if plugin_id is None else _text(plugin_id, what, "plugin_id")
+        # An int outside the enum goes through: the library names it in its INVALID_ARGUMENT.
+        value = _unsigned(int(permission), 32, what, "permission")
+        self._call(what, self._lib.aisopod_loader_grant, ident, value, data)
+
+    def revoke_grants(self, plugin_id: Optional[Text] = None) -> None:
+        """Takes back every grant made to plugin `plugin_id` alone, or with None the grants made to every plugin
+        (plugins' own grants stay), from each plugin's next load."""
+        what = "Loader.revoke_grants"
+        ident = None if plugin_id is None else _text(plugin_id, what, "plugin_id")
+        self._call(what, self._lib.aisopod_loader_revoke_grants, ident)
 
     def plugin_usage(self, plugin_id: Text) -> PluginUsage:
         """What loaded isolated plugin `plugin_id` has used. Raises `CallerError` NOT_LOADED when it is not

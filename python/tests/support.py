@@ -25,8 +25,9 @@ HEADER = Path(os.environ.get("AISOPOD_LOADER_HEADER", REPOSITORY / "include" / "
 #:   badabi        aisopod_plugin_abi_version returns 2;
 #:   crasher       a constructor aborts, so dlopen never returns: only ever probed, in a helper process;
 #:   sleeper       init never returns: only ever probed, with a short deadline;
-#:   mischief      tool "echo" segfaults, exits or hangs on the inputs "segfault", "exit" and "hang": only ever
-#:                 run isolated.
+#:   mischief      tool "echo" segfaults, exits or hangs on the inputs "segfault", "exit" and "hang", and tries
+#:                 "read:<path>", "write:<path>", "socket" and "exec", answering "ok" or the error's text: only
+#:                 ever run isolated.
 TEST_PLUGIN_IDS = ("alpha", "beta", "badabi", "crasher", "sleeper", "mischief")
 
 

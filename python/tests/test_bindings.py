@@ -18,9 +18,9 @@ from aisopod_loader import _bindings
 #: Declared in the header for plugins to define; the library does not export them.
 PLUGIN_ENTRY_POINTS = {"aisopod_plugin_abi_version", "aisopod_plugin_create"}
 
-#: The library exports 77 functions today. A parser that silently dropped prototypes would still agree with
+#: The library exports 80 functions today. A parser that silently dropped prototypes would still agree with
 #: itself, so the count it finds must not fall below this.
-MIN_FUNCTIONS = 77
+MIN_FUNCTIONS = 80
 
 PRIMITIVES = {
     "void": None,
@@ -270,6 +270,8 @@ class ConstantsTest(unittest.TestCase):
             ("AISOPOD_LOG_", aisopod.LogLevel),
             ("AISOPOD_PLUGIN_STATE_", aisopod.PluginState),
             ("AISOPOD_ISOLATION_", aisopod.Isolation),
+            ("AISOPOD_PERMISSION_", aisopod.Permission),
+            ("AISOPOD_SANDBOX_", aisopod.SandboxPolicy),
             ("AISOPOD_FILE_POLICY_", aisopod.FilePolicy),
         ):
             with self.subTest(prefix=prefix):

@@ -297,19 +297,24 @@ impl Server {
             let message = format!("this helper already hosts plugin '{}'", plugin.info.manifest.id);
             return CallResult::failed(Status::AlreadyLoaded, message);
         }
+        // The manifest is read before the sandbox, which may not let the plugin read it again, and names the
+        // plugin in what follows; reading it runs no plugin code.
+        let info = match parse_host_version(&request.host_version).and_then(|_| read_plugin(&request.plugin_dir)) {
+            Ok(info) => info,
+            Err(error) => return failed(&error),
+        };
+        let culprit = format!("plugin '{}' ({})", info.manifest.id, request.plugin_dir.display());
         if let Err(error) = apply_limits(&request.limits) {
-            return CallResult::failed(Status::Io, error);
+            return CallResult::failed(Status::Io, format!("{culprit}: {error}"));
         }
         if let Some(sandbox) = &request.sandbox {
-            if let Err(error) = self.enter_sandbox(&request.plugin_dir, sandbox) {
+            if let Err(error) = self.enter_sandbox(&culprit, &request.plugin_dir, sandbox) {
                 return CallResult::failed(Status::SandboxUnavailable, error);
             }
         }
-        let loaded = parse_host_version(&request.host_version).and_then(|version| {
-            let info = read_plugin(&request.plugin_dir)?;
-            // The loader checked the library under its file policy before sending the request.
-            LoadedPlugin::load(info, &version, &self.shared, FilePolicy::Off)
-        });
+        // The loader checked the library under its file policy before sending the request.
+        let loaded = parse_host_version(&request.host_version)
+            .and_then(|version| LoadedPlugin::load(info, &version, &self.shared, FilePolicy::Off));
         match loaded {
             Ok(plugin) => {
                 let body = encode_loaded(&plugin.registered_capabilities());
@@ -323,42 +328,41 @@ impl Server {
     /// Enters `sandbox` for the plugin in `plugin_dir`; where the kernel enforces less than asked, refuses when
     /// the sandbox is required and warns otherwise.
     #[cfg(target_os = "linux")]
-    fn enter_sandbox(&self, plugin_dir: &std::path::Path, sandbox: &Sandbox) -> Result<(), String> {
+    fn enter_sandbox(&self, culprit: &str, plugin_dir: &std::path::Path, sandbox: &Sandbox) -> Result<(), String> {
         use super::sandbox::{enter, Enforcement};
         let warn = |message: String| self.shared.logger.log(crate::log::LogLevel::Warn, &message);
         match enter(plugin_dir, sandbox) {
             Ok(Enforcement::Full) => Ok(()),
             Ok(Enforcement::Partial) => {
-                warn(format!("{}: this kernel's Landlock enforces only part of the sandbox", plugin_dir.display()));
+                warn(format!("{}: this kernel's Landlock enforces only part of the sandbox", culprit));
                 Ok(())
             }
-            Ok(Enforcement::SeccompOnly) if sandbox.require => Err(format!(
-                "{}: the sandbox is required, but this kernel has no Landlock to restrict files",
-                plugin_dir.display()
-            )),
+            Ok(Enforcement::SeccompOnly) if sandbox.require => {
+                Err(format!("{}: the sandbox is required, but this kernel has no Landlock to restrict files", culprit))
+            }
             Ok(Enforcement::SeccompOnly) => {
                 warn(format!(
                     "{}: this kernel has no Landlock: the plugin's files are not restricted, only its system calls",
-                    plugin_dir.display()
+                    culprit
                 ));
                 Ok(())
             }
-            Err(why) if sandbox.require => Err(format!("{}: cannot set up the sandbox: {why}", plugin_dir.display())),
+            Err(why) if sandbox.require => Err(format!("{}: cannot set up the sandbox: {why}", culprit)),
             Err(why) => {
-                warn(format!("{}: running without a sandbox: {why}", plugin_dir.display()));
+                warn(format!("{}: running without a sandbox: {why}", culprit));
                 Ok(())
             }
         }
     }
 
     #[cfg(not(target_os = "linux"))]
-    fn enter_sandbox(&self, plugin_dir: &std::path::Path, sandbox: &Sandbox) -> Result<(), String> {
+    fn enter_sandbox(&self, culprit: &str, _plugin_dir: &std::path::Path, sandbox: &Sandbox) -> Result<(), String> {
         if sandbox.require {
-            return Err(format!("{}: the sandbox is required, and this system has none", plugin_dir.display()));
+            return Err(format!("{}: the sandbox is required, and this system has none", culprit));
         }
         self.shared.logger.log(
             crate::log::LogLevel::Warn,
-            &format!("{}: this system has no sandbox: the plugin runs unrestricted", plugin_dir.display()),
+            &format!("{}: this system has no sandbox: the plugin runs unrestricted", culprit),
         );
         Ok(())
     }
