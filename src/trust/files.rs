@@ -105,7 +105,7 @@ impl FileCheck {
             OTHERS_WRITE => Some("others"),
             _ => Some("its group and by others"),
         };
-        let owner = format!("uid {}", described(access.uid, user_name));
+        let owner = format!("uid {}", with_name(access.uid, user_name));
         let what = match (foreign_owner, by_whom) {
             (true, None) => format!("is owned by {owner}, who is neither root nor this process's user"),
             (true, Some(by_whom)) => {
@@ -113,18 +113,18 @@ impl FileCheck {
             }
             (false, by_whom) => format!("is writable by {}", by_whom.unwrap_or_default()),
         };
-        let described = format!(
+        let description = format!(
             "{}: the {} {what} (mode {:04o}, owner {owner}, group gid {}; this process runs as uid {}), so another \
              user could change the plugin's code",
             path.display(),
             role.name(),
             access.mode & 0o7777,
-            described(access.gid, group_name),
-            described(self.euid, user_name),
+            with_name(access.gid, group_name),
+            with_name(self.euid, user_name),
         );
         match self.policy {
             FilePolicy::Off => Ok(None),
-            FilePolicy::Warn => Ok(Some(format!("{described}; accepted, since the file policy is warn"))),
+            FilePolicy::Warn => Ok(Some(format!("{description}; accepted, since the file policy is warn"))),
             FilePolicy::Strict => {
                 let chmod = match writable {
                     0 => None,
@@ -132,12 +132,12 @@ impl FileCheck {
                     OTHERS_WRITE => Some("chmod o-w"),
                     _ => Some("chmod go-w"),
                 };
-                let chown =
-                    foreign_owner.then(|| format!("chown {}", user_name(self.euid).unwrap_or(self.euid.to_string())));
+                let chown = foreign_owner
+                    .then(|| format!("chown {}", user_name(self.euid).unwrap_or_else(|| self.euid.to_string())));
                 let fix = [chmod.map(str::to_owned), chown].into_iter().flatten().collect::<Vec<_>>().join(" and ");
                 Err(Error::new(
                     Status::UnsafePermissions,
-                    format!("{described}; the strict file policy refuses it ({fix} would make it safe)"),
+                    format!("{description}; the strict file policy refuses it ({fix} would make it safe)"),
                 ))
             }
         }
@@ -145,7 +145,7 @@ impl FileCheck {
 }
 
 /// `65534 (nobody)`, or `1234` when the id has no name.
-fn described(id: u32, name: fn(u32) -> Option<String>) -> String {
+fn with_name(id: u32, name: fn(u32) -> Option<String>) -> String {
     match name(id) {
         Some(name) => format!("{id} ({name})"),
         None => id.to_string(),
