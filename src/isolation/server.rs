@@ -30,6 +30,7 @@ use crate::error::{Error, Status};
 use crate::loader::parse_host_version;
 use crate::plugin::{HostShared, LoadedPlugin};
 use crate::sync::{lock, read, write};
+use crate::trust::FilePolicy;
 
 /// How much the helper reads from the channel at once.
 const READ_CHUNK: usize = 64 * 1024;
@@ -418,8 +419,9 @@ impl Server {
                 return CallResult::failed(Status::SandboxUnavailable, error);
             }
         }
+        // The loader checked the library under its file policy before sending the request.
         let loaded = parse_host_version(&request.host_version)
-            .and_then(|version| LoadedPlugin::load(info, &version, &self.shared));
+            .and_then(|version| LoadedPlugin::load(info, &version, &self.shared, FilePolicy::Off));
         match loaded {
             Ok(plugin) => {
                 let body = encode_loaded(&plugin.registered_capabilities());

@@ -1,5 +1,5 @@
-//! Finding and opening a plugin's library: the path check that keeps it inside its plugin directory, the
-//! `dlopen` flags, and symbol lookup.
+//! Finding and opening a plugin's library: the path check that keeps it inside its plugin directory and the
+//! file policy's check of who could have written it, the `dlopen` flags, and symbol lookup.
 
 use std::path::{Path, PathBuf};
 
@@ -8,13 +8,18 @@ use libloading::Library;
 use super::guard::in_plugin;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
+use crate::log::{LogLevel, Logger};
+use crate::trust::{Access, FileCheck, FilePolicy, Role};
 
-/// Finds the library and refuses one that resolves outside the plugin directory.
+/// Finds the library, refuses one that resolves outside the plugin directory, and checks who could have
+/// written it under `policy` (a warning goes to `logger`).
 ///
 /// `entry_point` holds no path separator and no `..`, so the library's directory entry sits in the plugin
 /// directory by construction; only a symlink there can lead elsewhere. A regular file is therefore accepted
-/// after one `lstat`, and only a symlink pays for resolving both paths.
-pub(super) fn resolve(info: &PluginInfo) -> Result<PathBuf> {
+/// after one `lstat`, whose mode and owner the file policy reads, and only a symlink pays for resolving both
+/// paths; the policy then checks the file it resolves to, and the directories between it and the plugin
+/// directory.
+pub(super) fn resolve(info: &PluginInfo, policy: FilePolicy, logger: &Logger) -> Result<PathBuf> {
     let id = &info.manifest.id;
     let path = info.library_path();
     let not_found = |e: std::io::Error| {
@@ -45,7 +50,7 @@ pub(super) fn resolve(info: &PluginInfo) -> Result<PathBuf> {
             )
         })?;
         let target = path.canonicalize().map_err(not_found)?;
-        if !target.starts_with(&directory) {
+        let Ok(below) = target.strip_prefix(&directory) else {
             return Err(Error::new(
                 Status::LibraryOutsidePluginDir,
                 format!(
@@ -55,15 +60,40 @@ pub(super) fn resolve(info: &PluginInfo) -> Result<PathBuf> {
                     directory.display()
                 ),
             ));
-        }
-        if !target.is_file() {
+        };
+        let metadata = std::fs::metadata(&target).map_err(not_found)?;
+        if !metadata.is_file() {
             return Err(not_a_file(&target));
+        }
+        let check = FileCheck::new(policy);
+        if !check.is_off() {
+            // Whoever can write a directory on the way can swap the file the symlink leads to.
+            let mut between = directory.clone();
+            for component in below.parent().into_iter().flat_map(Path::components) {
+                between.push(component);
+                let access = std::fs::metadata(&between).map(|m| Access::of(&m)).map_err(not_found)?;
+                checked(check, Role::LibraryDirectory, &between, access, id, logger)?;
+            }
+            checked(check, Role::Library, &target, Access::of(&metadata), id, logger)?;
         }
         Ok(target)
     } else if entry.is_file() {
+        checked(FileCheck::new(policy), Role::Library, &path, Access::of(&entry), id, logger)?;
         Ok(path)
     } else {
         Err(not_a_file(&path))
+    }
+}
+
+/// Checks one file of plugin `id` under `check`: logs the warning, or gives the refusal with the plugin named.
+fn checked(check: FileCheck, role: Role, path: &Path, access: Access, id: &str, logger: &Logger) -> Result<()> {
+    match check.check(role, path, access) {
+        Ok(None) => Ok(()),
+        Ok(Some(warning)) => {
+            logger.log(LogLevel::Warn, &format!("plugin '{id}': {warning}"));
+            Ok(())
+        }
+        Err(error) => Err(Error::new(error.status(), format!("plugin '{id}': {}", error.message()))),
     }
 }
 

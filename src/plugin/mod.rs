@@ -41,6 +41,7 @@ use crate::capability_kind::PerKind;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
 use crate::sync::{read, write};
+use crate::trust::FilePolicy;
 
 /// One loaded plugin.
 pub(crate) struct LoadedPlugin {
@@ -61,7 +62,7 @@ pub(crate) struct LoadedPlugin {
 pub enum LoadStep {
     /// 1. The host version is inside the manifest's `[compatibility]` range.
     HostVersion = 1,
-    /// 2. The library resolves to a regular file inside the plugin directory.
+    /// 2. The library resolves to a regular file inside the plugin directory, which the file policy trusts.
     LibraryPath = 2,
     /// 3. Its ELF header names a shared library for this machine.
     ElfHeader = 3,
@@ -132,14 +133,35 @@ impl Steps<'_> {
     }
 }
 
+/// The file policy's part of step 2, for a plugin about to be loaded or probed in a helper process: the helper
+/// is told nothing of the policy, so the host checks the library before it sends the plugin there (and logs
+/// the warning, under warn). Any other failure of steps 1 and 2 is left to the helper, which reports it in
+/// its own order, as a load in this process would.
+pub(crate) fn check_library(
+    info: &PluginInfo,
+    host_version: &Version,
+    files: FilePolicy,
+    shared: &HostShared,
+) -> Result<()> {
+    if files == FilePolicy::Off || info.manifest.check_host_version(host_version, &info.manifest_path()).is_err() {
+        return Ok(());
+    }
+    match library::resolve(info, files, &shared.logger) {
+        Err(error) if error.status() == Status::UnsafePermissions => Err(error),
+        _ => Ok(()),
+    }
+}
+
 impl LoadedPlugin {
-    /// Runs the load sequence for `info`, in the documented order. A failing step undoes every step before it.
+    /// Runs the load sequence for `info`, in the documented order, with the library checked under `files`. A
+    /// failing step undoes every step before it.
     pub(crate) fn load(
         info: Arc<PluginInfo>,
         host_version: &Version,
         shared: &Arc<HostShared>,
+        files: FilePolicy,
     ) -> Result<LoadedPlugin> {
-        LoadedPlugin::load_observed(info, host_version, shared, None)
+        LoadedPlugin::load_observed(info, host_version, shared, files, None)
     }
 
     /// [`LoadedPlugin::load`], telling `observer` (when given) each step that ran and how long it took.
@@ -147,6 +169,7 @@ impl LoadedPlugin {
         info: Arc<PluginInfo>,
         host_version: &Version,
         shared: &Arc<HostShared>,
+        files: FilePolicy,
         observer: Option<LoadObserver<'_>>,
     ) -> Result<LoadedPlugin> {
         let mut steps = Steps { observer };
@@ -154,8 +177,8 @@ impl LoadedPlugin {
         let id = manifest.id.as_str();
         // 1. The host version is inside the manifest's [compatibility] range.
         steps.run(LoadStep::HostVersion, || manifest.check_host_version(host_version, &info.manifest_path()))?;
-        // 2. The library resolves to a regular file inside the plugin directory.
-        let library_path = steps.run(LoadStep::LibraryPath, || library::resolve(&info))?;
+        // 2. The library resolves to a regular file inside the plugin directory, which the file policy trusts.
+        let library_path = steps.run(LoadStep::LibraryPath, || library::resolve(&info, files, &shared.logger))?;
         let culprit = Culprit { id, library: &library_path };
         // 3. Its ELF header names a shared library for this machine. No plugin code has run so far.
         steps.run(LoadStep::ElfHeader, || library::check_format(id, &library_path))?;
