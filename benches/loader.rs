@@ -1018,11 +1018,14 @@ fn probe_batch(tree: &Path, n: usize) -> ProbeBatch {
         .collect();
     let started = Instant::now();
     let mut child = start_helper(started + HELPER_DEADLINE);
+    // As the loader's own batches do: progress goes to a pipe, read (here: drained) after each report.
+    let progress = progress_pipe(&mut child);
     let running = Instant::now();
     for payload in &payloads {
         let report = expect_reply(&mut child, FrameKind::PROBE_REPORT, FrameKind::PROBE, payload);
         let report = ProbeReport::decode(&report).unwrap();
         assert!(report.is_ok(), "{:?}", report.outcome);
+        drain(&progress);
     }
     let probed = Instant::now();
     shut_down(child, probed + HELPER_DEADLINE);
@@ -1031,6 +1034,32 @@ fn probe_batch(tree: &Path, n: usize) -> ProbeBatch {
         total_ns: ended.duration_since(started).as_nanos(),
         fixed_ns: running.duration_since(started).as_nanos() + ended.duration_since(probed).as_nanos(),
     }
+}
+
+/// Passes the helper a pipe for probe progress (`ProgressPipe`); returns its read end, non-blocking.
+fn progress_pipe(child: &mut Child) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) }, 0);
+    // SAFETY: just made; nothing else owns them.
+    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // The helper's end blocks: it must not drop progress because the pipe is momentarily full.
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe { libc::fcntl(write_end.as_raw_fd(), libc::F_SETFL, 0) };
+    let reply = child
+        .request_passing(FrameKind::PROGRESS_PIPE, write_end.as_raw_fd(), Instant::now() + HELPER_DEADLINE)
+        .unwrap_or_else(|failure| panic!("ProgressPipe to the helper {HELPER}: {failure}"));
+    assert_eq!(reply.kind, FrameKind::RESULT, "the helper answered ProgressPipe with {}", reply.kind);
+    read_end
+}
+
+/// Reads and drops what the pipe holds.
+fn drain(pipe: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    let mut buffer = [0u8; 4096];
+    // SAFETY: reads into a valid buffer of the given length; the pipe is non-blocking.
+    while unsafe { libc::read(pipe.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) } > 0 {}
 }
 
 // ---- Report ----

@@ -211,6 +211,17 @@ enum aisopod_status
    */
   AISOPOD_STATUS_QUARANTINED = 106,
   /**
+   * A plugin directory, manifest or library is writable by its group or by others, or owned by a user other
+   * than root and this process's effective user, and the file policy is strict. The message names the
+   * file, its mode in octal and its owner.
+   */
+  AISOPOD_STATUS_UNSAFE_PERMISSIONS = 107,
+  /**
+   * The plugin's id is on the host's deny list, or not on its allow list while that list is not empty; the
+   * message names the id and the list.
+   */
+  AISOPOD_STATUS_DENIED = 108,
+  /**
    * The plugin's library file does not exist.
    */
   AISOPOD_STATUS_LIBRARY_NOT_FOUND = 200,
@@ -322,7 +333,8 @@ enum LoadStep
    */
   LOAD_STEP_HOST_VERSION = 1,
   /**
-   * 2. The library resolves to a regular file inside the plugin directory, which is opened.
+   * 2. The library resolves to a regular file inside the plugin directory, which the file policy trusts,
+   *    and is opened.
    */
   LOAD_STEP_LIBRARY_PATH = 2,
   /**
@@ -545,6 +557,12 @@ typedef void (*aisopod_log_callback)(void *userdata,
                                      aisopod_log_level level,
                                      const char *source,
                                      const char *message);
+
+/**
+ * What discovery and loading do with a plugin file that someone else could have written: an
+ * `AISOPOD_FILE_POLICY_*` value.
+ */
+typedef uint32_t aisopod_file_policy;
 
 /**
  * A capability handler.
@@ -861,6 +879,21 @@ typedef const struct aisopod_plugin *(*aisopod_plugin_create_fn)(const struct ai
  * again or it is unloaded.
  */
 #define AISOPOD_PLUGIN_STATE_CRASHED 3
+
+/**
+ * Plugin files are not checked.
+ */
+#define AISOPOD_FILE_POLICY_OFF 0
+
+/**
+ * An unsafe plugin file is accepted, with a warning in the log naming it, its mode and its owner.
+ */
+#define AISOPOD_FILE_POLICY_WARN 1
+
+/**
+ * An unsafe plugin file is refused with `AISOPOD_STATUS_UNSAFE_PERMISSIONS`. The default.
+ */
+#define AISOPOD_FILE_POLICY_STRICT 2
 
 
 
@@ -1736,6 +1769,56 @@ const char *aisopod_status_str(uint32_t status);
  * Thread safety: callable from any thread.
  */
 const char *aisopod_loader_version(void);
+
+/**
+ * Sets what the loader does with a plugin directory, manifest or library that is writable by its group or by
+ * others, or owned by a user other than root and this process's effective user: such a file lets another
+ * local user change the plugin's code. Under `AISOPOD_FILE_POLICY_STRICT` (the default) discovery gives an
+ * unsafe directory or manifest an `AISOPOD_STATUS_UNSAFE_PERMISSIONS` diagnostic, and loading or probing a
+ * plugin whose library is unsafe fails with that status; the message names the file, its mode in octal and
+ * its owner. `AISOPOD_FILE_POLICY_WARN` accepts such files with a warning in the log;
+ * `AISOPOD_FILE_POLICY_OFF` does not look. Applies from the next discovery, load or probe.
+ *
+ * Returns `AISOPOD_STATUS_INVALID_ARGUMENT` for a value that is no `AISOPOD_FILE_POLICY_*`.
+ *
+ * Ownership: borrows `loader` for the call.
+ */
+aisopod_status aisopod_loader_set_file_policy(const struct aisopod_loader *loader,
+                                              aisopod_file_policy policy);
+
+/**
+ * Adds plugin `id` to the allow list. Once the list holds an id, discovery lets in only the plugins on it:
+ * every other one gets an `AISOPOD_STATUS_DENIED` diagnostic naming its id and the allow list, and loading or
+ * probing it fails with that status. The deny list wins over the allow list. Applies from the next discovery,
+ * load or probe; plugins loaded already stay loaded.
+ *
+ * Returns `AISOPOD_STATUS_INVALID_ARGUMENT` for an id that no manifest could have (it must match
+ * `[a-z0-9][a-z0-9._-]*`, at most `AISOPOD_ID_MAX_LEN` bytes).
+ *
+ * Ownership: borrows `loader` and `id` for the call.
+ */
+aisopod_status aisopod_loader_allow(const struct aisopod_loader *loader,
+                                    const char *id);
+
+/**
+ * Adds plugin `id` to the deny list: discovery gives it an `AISOPOD_STATUS_DENIED` diagnostic naming its id
+ * and the deny list, and loading or probing it fails with that status, whatever the allow list holds. Applies
+ * from the next discovery, load or probe; a plugin loaded already stays loaded until it is unloaded.
+ *
+ * Returns `AISOPOD_STATUS_INVALID_ARGUMENT` for an id that no manifest could have.
+ *
+ * Ownership: borrows `loader` and `id` for the call.
+ */
+aisopod_status aisopod_loader_deny(const struct aisopod_loader *loader,
+                                   const char *id);
+
+/**
+ * Empties the allow and deny lists, so that every plugin is let in again from the next discovery, load or
+ * probe.
+ *
+ * Ownership: borrows `loader` for the call.
+ */
+aisopod_status aisopod_loader_clear_lists(const struct aisopod_loader *loader);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -119,6 +119,16 @@ enum class SandboxPolicy : aisopod_sandbox_policy {
     Require = AISOPOD_SANDBOX_REQUIRE,
 };
 
+/// What discovery and loading do with a plugin file someone else could have written, as the C constants.
+enum class FilePolicy : aisopod_file_policy {
+    /// Not checked.
+    Off = AISOPOD_FILE_POLICY_OFF,
+    /// Accepted, with a warning in the log.
+    Warn = AISOPOD_FILE_POLICY_WARN,
+    /// Refused with AISOPOD_STATUS_UNSAFE_PERMISSIONS (the default).
+    Strict = AISOPOD_FILE_POLICY_STRICT,
+};
+
 /// Resource limits of an isolated plugin's helper process, set when it starts; 0 is no limit.
 struct ResourceLimits {
     /// RLIMIT_AS: the address space, in bytes. Past it, allocations fail.
@@ -507,6 +517,22 @@ public:
     void use_default_cache() { check(aisopod_loader_use_default_cache(get())); }
     /// Turns the registry cache off (the default).
     void disable_cache() { check(aisopod_loader_set_cache_path(get(), nullptr)); }
+
+    /// What discovery and loading do with a plugin directory, manifest or library that is writable by its group
+    /// or others, or owned by a user other than root and this process's: FilePolicy::Strict (the default)
+    /// refuses it with AISOPOD_STATUS_UNSAFE_PERMISSIONS, Warn logs a warning, Off does not look.
+    void set_file_policy(FilePolicy policy) {
+        check(aisopod_loader_set_file_policy(get(), static_cast<aisopod_file_policy>(policy)));
+    }
+    /// Adds `id` to the allow list: once it holds an id, every plugin not on it is kept out
+    /// (AISOPOD_STATUS_DENIED, at discovery as a diagnostic and at load and probe).
+    void allow(std::string_view id) {
+        check(aisopod_loader_allow(get(), arg(id, "aisopod_loader_allow", "id").c_str()));
+    }
+    /// Adds `id` to the deny list, which wins over the allow list.
+    void deny(std::string_view id) { check(aisopod_loader_deny(get(), arg(id, "aisopod_loader_deny", "id").c_str())); }
+    /// Empties the allow and deny lists: every plugin is let in again.
+    void clear_lists() { check(aisopod_loader_clear_lists(get())); }
 
     /// Names the helper executable, aisopod-plugin-host, that probes and isolated plugins run in; that path
     /// alone is then tried.

@@ -60,6 +60,8 @@ mod privilege;
 mod quarantine;
 #[cfg(feature = "loader")]
 mod sync;
+#[cfg(feature = "loader")]
+mod trust;
 
 #[cfg(feature = "loader")]
 pub use capability_kind::{CapabilityKind, PerKind};
@@ -88,6 +90,8 @@ pub use manifest::{
 pub use permissions::{Grant, Permissions};
 #[cfg(feature = "loader")]
 pub use quarantine::{Record as QuarantineRecord, Verdict as QuarantineVerdict};
+#[cfg(feature = "loader")]
+pub use trust::FilePolicy;
 
 /// This library's version, from `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

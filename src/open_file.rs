@@ -8,6 +8,7 @@ use std::io;
 use std::path::Path;
 
 use crate::file_stamp::FileStamp;
+use crate::trust::Access;
 
 /// What a path turned out to be, in words for messages ("a FIFO").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,14 +116,22 @@ pub(crate) fn open_regular_at(directory: &File, relative: &CStr) -> Result<(File
     };
     if fd < 0 {
         let error = io::Error::last_os_error();
-        return Err(classify(error, FileKind::Regular, || stat_at(directory, relative).map(|(kind, _)| kind)));
+        return Err(classify(error, FileKind::Regular, || stat_at(directory, relative).map(|stat| stat.kind)));
     }
     regular(unsafe { File::from_raw_fd(fd) })
 }
 
-/// The kind and stamp of `relative` (below the open `directory`), following symlinks. Opens nothing.
+/// What one `stat` says about a file: its kind, its identity for the registry cache, and its owner and mode.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stat {
+    pub(crate) kind: FileKind,
+    pub(crate) stamp: FileStamp,
+    pub(crate) access: Access,
+}
+
+/// What `stat` says of `relative` (below the open `directory`), following symlinks. Opens nothing.
 #[cfg(unix)]
-pub(crate) fn stat_at(directory: &File, relative: &CStr) -> io::Result<(FileKind, FileStamp)> {
+pub(crate) fn stat_at(directory: &File, relative: &CStr) -> io::Result<Stat> {
     use std::os::fd::AsRawFd;
     let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
     // SAFETY: as in `open_regular_at`; `st` is written in full on success.
@@ -148,7 +157,9 @@ pub(crate) fn stat_at(directory: &File, relative: &CStr) -> io::Result<(FileKind
         st.st_mtime as i64,
         st.st_mtime_nsec as i64,
     );
-    Ok((kind, stamp))
+    #[allow(clippy::unnecessary_cast)]
+    let access = Access { mode: st.st_mode as u32, uid: st.st_uid as u32, gid: st.st_gid as u32 };
+    Ok(Stat { kind, stamp, access })
 }
 
 /// The open file, if `fstat` says it is a regular file.

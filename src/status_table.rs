@@ -150,6 +150,25 @@ const STATUSES: &[Row] = &[
         ],
     },
     Row {
+        value: 107,
+        name: "UnsafePermissions",
+        description: "a plugin file is writable or owned by another user",
+        doc: &[
+            "A plugin directory, manifest or library is writable by its group or by others, or owned by a user other",
+            "than root and this process's effective user, and the file policy is strict. The message names the",
+            "file, its mode in octal and its owner.",
+        ],
+    },
+    Row {
+        value: 108,
+        name: "Denied",
+        description: "the host's allow or deny list keeps the plugin out",
+        doc: &[
+            "The plugin's id is on the host's deny list, or not on its allow list while that list is not empty; the",
+            "message names the id and the list.",
+        ],
+    },
+    Row {
         value: 200,
         name: "LibraryNotFound",
         description: "the plugin library does not exist",

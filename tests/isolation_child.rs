@@ -369,3 +369,49 @@ fn a_helper_that_refuses_the_handshake_is_a_version_mismatch_with_its_reason() {
     assert_eq!(failure.error.status(), Status::HelperMismatch);
     assert_eq!(failure.error.message(), format!("the helper {} old version; it exited with code 4", helper.display()));
 }
+
+#[test]
+fn after_a_progress_pipe_probe_progress_goes_to_the_pipe_not_the_channel() {
+    use aisopod_loader::isolation::probe::{ProbeReport, ProbeStep};
+    use aisopod_loader::isolation::protocol::{Decoder, ProbeProgress, ProbeRequest};
+    use std::io::Read;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    let root = temp_dir("progress-pipe");
+    let dir = common::add_test_plugin(&root, "piped", &[]);
+    let mut child = Child::spawn(Path::new(HELPER), deadline()).unwrap();
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: just made; nothing else owns them.
+    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let reply = child.request_passing(FrameKind::PROGRESS_PIPE, write_end.as_raw_fd(), deadline()).unwrap();
+    assert_eq!(reply.kind, FrameKind::RESULT, "{reply:?}");
+    drop(write_end);
+
+    let request = ProbeRequest { plugin_dir: dir, host_version: "1.0.0".into(), init_config: None };
+    let mut on_channel = 0;
+    let reply = child
+        .request_with(FrameKind::PROBE, &request.encode().unwrap(), deadline(), &mut |frame| {
+            let progress = frame.kind == FrameKind::PROBE_PROGRESS;
+            on_channel += usize::from(progress);
+            progress
+        })
+        .unwrap();
+    assert_eq!(reply.kind, FrameKind::PROBE_REPORT);
+    assert_eq!(on_channel, 0, "no progress on the channel");
+    let report = ProbeReport::decode(&reply.payload).unwrap();
+    assert!(report.is_ok(), "{report:?}");
+
+    // The helper's copy of the write end closes when it exits; then the pipe reads to its end.
+    child.shutdown(deadline());
+    let mut bytes = Vec::new();
+    std::fs::File::from(read_end).read_to_end(&mut bytes).unwrap();
+    let (mut decoder, mut input) = (Decoder::new(), &bytes[..]);
+    let mut steps = Vec::new();
+    while let Some(frame) = decoder.decode(&mut input).unwrap() {
+        steps.push(ProbeProgress::decode(&frame.payload).unwrap().0);
+    }
+    assert_eq!(steps, report.steps, "the pipe holds one progress frame per step, as the report lists them");
+    assert_eq!(steps.last().map(|timing| timing.step), Some(ProbeStep::Unload));
+}

@@ -645,7 +645,7 @@ fn io_errors_are_worded_for_c_users() {
 fn a_newer_manifest_is_loaded_with_its_unknown_keys_logged() {
     let root = temp_dir("newer-manifest");
     let text = format!(
-        "manifest_version = 2\n{}[permissions]\nnetwork = false\n\n[metadata]\ncategory = \"tests\"\n",
+        "manifest_version = 2\n{}[quotas]\ncpu = 1\n\n[metadata]\ncategory = \"tests\"\n",
         manifest("later")
             .replace("author = \"Tests\"", "author = \"Tests\"\nlicense = \"MIT\"\nsandbox = \"strict\"\nx-note = 1")
     );
@@ -666,7 +666,7 @@ fn a_newer_manifest_is_loaded_with_its_unknown_keys_logged() {
     let note = "(manifest_version 2 is newer than 1, the newest this loader reads)";
     let expected = [
         format!("{}:9: ignored unknown field `sandbox` in table [plugin] {note}", path.display()),
-        format!("{}:20: ignored unknown table [permissions] {note}", path.display()),
+        format!("{}:20: ignored unknown table [quotas] {note}", path.display()),
     ];
     assert_eq!(manifest.warnings, expected);
     assert_eq!(*warnings.lock().unwrap(), expected);

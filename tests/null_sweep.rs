@@ -135,6 +135,11 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("aisopod_quarantine_entry_since", Expect::Status { optional: &[] }),
     ("aisopod_status_str", Expect::NoPointer),
     ("aisopod_loader_version", Expect::NoPointer),
+    ("aisopod_loader_set_file_policy", Expect::Status { optional: &[] }),
+    // Each of these has two required pointers, so every case has a NULL and no list of the shared loader changes.
+    ("aisopod_loader_allow", Expect::Status { optional: &[] }),
+    ("aisopod_loader_deny", Expect::Status { optional: &[] }),
+    ("aisopod_loader_clear_lists", Expect::Status { optional: &[] }),
 ];
 
 /// How the sweep passes each parameter type. Names on the right are set up by `main` in [`PROGRAM`].
@@ -214,6 +219,8 @@ const PARAM_TYPES: &[(&str, Pass)] = &[
     ("aisopod_permission", Pass::Value("AISOPOD_PERMISSION_READ")),
     // The default, as for isolation.
     ("aisopod_sandbox_policy", Pass::Value("AISOPOD_SANDBOX_BEST_EFFORT")),
+    // The default, as for the sandbox.
+    ("aisopod_file_policy", Pass::Value("AISOPOD_FILE_POLICY_STRICT")),
     // A deadline in milliseconds, or a restart policy (`aisopod_status_str`'s status takes no pointer, so it is
     // never swept).
     ("uint32_t", Pass::Named { pointer: false }),

@@ -6,7 +6,8 @@
 // also run isolated, each in a helper process of its own; killing hello's crashes it. BOXED_LIBRARY is the
 // test plugin built as "cpp_boxed" with HANDLER_MISCHIEF (its echo tries reading or writing a path, opening a
 // socket or running a program on request); the sandbox checks give it a tree and a manifest in WORK_DIR and
-// run it isolated and sandboxed. Prints one line per check; exit status 0 when all passed. XDG_CACHE_HOME must
+// run it isolated and sandboxed. A copy of hello in WORK_DIR/trust is made group-writable for the file policy,
+// then kept out by the lists. Prints one line per check; exit status 0 when all passed. XDG_CACHE_HOME must
 // point into WORK_DIR (the default cache is written there).
 //
 // usage: wrapper_test EXAMPLE_TREE EXTENSION_TREE WORK_DIR CRASH_TREE BOXED_LIBRARY
@@ -460,6 +461,60 @@ void check_probing(const std::string &examples, const std::string &crashing) {
     check(loader.probe({"hello"}).at(0).passed(), "clear_helper_path() finds the helper again");
 }
 
+/// The file policy and the lists, on a copy of the hello plugin in `work`: a group-writable plugin directory,
+/// then a denied id and an id not on the allow list.
+void check_trust(const std::string &examples, const fs::path &work) {
+    fs::path tree = work / "trust";
+    fs::remove_all(tree);
+    fs::create_directories(tree);
+    fs::copy(fs::path(examples) / "hello", tree / "hello", fs::copy_options::recursive);
+    fs::permissions(tree / "hello", fs::perms::group_write, fs::perm_options::add);
+    aisopod::Loader loader("1.0.0");
+    loader.use_env_path(false);
+    loader.use_default_paths(false);
+    loader.add_search_path(tree.string());
+    std::vector<LogLine> warnings;
+    loader.set_log_callback([&](aisopod::LogLevel level, std::string_view source, std::string_view message) {
+        if (level == aisopod::LogLevel::Warn) warnings.push_back({level, std::string(source), std::string(message)});
+    });
+
+    check(loader.discover() == 0, "a group-writable plugin directory is refused by default");
+    auto diagnostics = loader.diagnostics();
+    check(diagnostics.size() == 1 && diagnostics[0].status() == AISOPOD_STATUS_UNSAFE_PERMISSIONS &&
+              contains(diagnostics[0].message(), "/trust/hello: the plugin directory is writable by its group (mode 0"),
+          "its diagnostic is UNSAFE_PERMISSIONS, naming the directory and its mode: " +
+              (diagnostics.empty() ? std::string("(none)") : diagnostics[0].message()));
+    loader.set_file_policy(aisopod::FilePolicy::Warn);
+    check(loader.discover() == 1 && warnings.size() == 1 && contains(warnings[0].message, "/trust/hello: the plugin"),
+          "set_file_policy(Warn): found, with a warning");
+    loader.set_file_policy(aisopod::FilePolicy::Off);
+    check(loader.discover() == 1 && warnings.size() == 1, "set_file_policy(Off): found, without a warning");
+    expect_error("set_file_policy() with a value that is no FilePolicy", AISOPOD_STATUS_INVALID_ARGUMENT,
+                 {"aisopod_loader_set_file_policy", "'policy' is 9"},
+                 [&] { loader.set_file_policy(static_cast<aisopod::FilePolicy>(9)); });
+    loader.set_file_policy(aisopod::FilePolicy::Strict);
+    fs::permissions(tree / "hello", fs::perms::group_write, fs::perm_options::remove);
+
+    loader.deny("hello");
+    check(loader.discover() == 0, "deny(\"hello\"): hello is kept out");
+    diagnostics = loader.diagnostics();
+    check(diagnostics.size() == 1 && diagnostics[0].status() == AISOPOD_STATUS_DENIED &&
+              contains(diagnostics[0].message(), "plugin 'hello' is on the host's deny list"),
+          "its diagnostic is DENIED, naming the id and the list");
+    expect_error("load() of a denied plugin", AISOPOD_STATUS_DENIED, {"aisopod_loader_load", "plugin 'hello'", "deny list"},
+                 [&] { loader.load("hello"); });
+    loader.clear_lists();
+    loader.allow("rust_hello");
+    expect_error("load() of a plugin not on the allow list", AISOPOD_STATUS_DENIED,
+                 {"plugin 'hello' is not on the host's allow list ('rust_hello')"}, [&] { loader.load("hello"); });
+    expect_error("allow() of an id no manifest could have", AISOPOD_STATUS_INVALID_ARGUMENT,
+                 {"aisopod_loader_allow", "\"Hello\""}, [&] { loader.allow("Hello"); });
+    loader.clear_lists();
+    loader.load("hello");
+    check(loader.is_loaded("hello"), "clear_lists(): hello loads again, without a new discovery");
+    loader.unload("hello");
+}
+
 /// Whether process `pid` exists (signal 0 checks without sending anything).
 bool process_exists(int32_t pid) { return pid > 0 && kill(pid, 0) == 0; }
 
@@ -727,6 +782,7 @@ int main(int argc, char **argv) {
         check_probing(examples, crashing);
         check_isolation(examples, extensions);
         check_sandbox(examples, work, boxed_library);
+        check_trust(examples, work);
     } catch (const aisopod::Error &e) {
         check(false, std::string("unexpected error [") + std::string(aisopod::status_str(e.status())) + "] " + e.what());
     } catch (const std::exception &e) {

@@ -95,12 +95,13 @@ STRUCTS = {
 CALLBACKS = {"aisopod_log_callback": LOG_CALLBACK}
 
 # `aisopod_status`, `aisopod_capability_kind`, `aisopod_log_level`, `aisopod_plugin_state`, `aisopod_isolation`,
-# `aisopod_permission` and `aisopod_sandbox_policy` are uint32_t.
+# `aisopod_permission`, `aisopod_sandbox_policy` and `aisopod_file_policy` are uint32_t.
 _status = c_uint32
 _kind = c_uint32
 _isolation = c_uint32
 _permission = c_uint32
 _sandbox_policy = c_uint32
+_file_policy = c_uint32
 _loader = POINTER(LoaderHandle)
 _info = POINTER(PluginInfoHandle)
 _diagnostic = POINTER(DiagnosticHandle)
@@ -199,4 +200,8 @@ FUNCTIONS = {
     "aisopod_quarantine_entry_since": (_status, (_entry, POINTER(c_int64))),
     "aisopod_status_str": (c_char_p, (c_uint32,)),
     "aisopod_loader_version": (c_char_p, ()),
+    "aisopod_loader_set_file_policy": (_status, (_loader, _file_policy)),
+    "aisopod_loader_allow": (_status, (_loader, c_char_p)),
+    "aisopod_loader_deny": (_status, (_loader, c_char_p)),
+    "aisopod_loader_clear_lists": (_status, (_loader,)),
 }

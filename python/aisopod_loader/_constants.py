@@ -1,5 +1,5 @@
 """The header's enumerations as Python enums: statuses, capability kinds, log levels, plugin states, isolation
-modes, permissions and sandbox policies.
+modes, permissions, sandbox policies and file policies.
 
 python/tests/test_bindings.py checks every member against include/aisopod_loader.h, both ways.
 """
@@ -40,6 +40,8 @@ class Status(enum.IntEnum):
     DUPLICATE_ID = 104
     VERSION_INCOMPATIBLE = 105
     QUARANTINED = 106
+    UNSAFE_PERMISSIONS = 107
+    DENIED = 108
     LIBRARY_NOT_FOUND = 200
     LIBRARY_OUTSIDE_PLUGIN_DIR = 201
     LIBRARY_LOAD = 202
@@ -130,3 +132,15 @@ class SandboxPolicy(enum.IntEnum):
     BEST_EFFORT = 1
     #: Sandboxed, or not loaded: `Status.SANDBOX_UNAVAILABLE` where the kernel cannot.
     REQUIRE = 2
+
+
+class FilePolicy(enum.IntEnum):
+    """`aisopod_file_policy`: the `AISOPOD_FILE_POLICY_*` values, what discovery and loading do with a plugin file
+    that someone other than root and this process's user could have written."""
+
+    #: Not checked.
+    OFF = 0
+    #: Accepted, with a warning in the log.
+    WARN = 1
+    #: Refused with `Status.UNSAFE_PERMISSIONS` (the default).
+    STRICT = 2

@@ -37,7 +37,8 @@ class ClosedError(CallerError, ValueError):
 
 
 class ManifestError(Error):
-    """Statuses 100-199: a manifest, a search directory, or the host version against a manifest's range."""
+    """Statuses 100-199: a manifest, a search directory, the host version against a manifest's range, or the
+    host's trust settings (a plugin file someone else could have written, a plugin its lists keep out)."""
 
 
 class PluginLoadError(Error):

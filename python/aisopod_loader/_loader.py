@@ -24,7 +24,7 @@ from ._bindings import (
     ResourceLimitsStruct,
     Sink,
 )
-from ._constants import Isolation, Kind, LogLevel, Permission, PluginState, SandboxPolicy, Status
+from ._constants import FilePolicy, Isolation, Kind, LogLevel, Permission, PluginState, SandboxPolicy, Status
 from ._errors import CallerError, ClosedError, Error, error_for
 from ._library import Library, PathArg, open_library
 
@@ -583,6 +583,32 @@ class Loader:
     def use_default_cache(self) -> None:
         """Keeps the registry cache in `$XDG_CACHE_HOME/aisopod/registry.bin`."""
         self._call("Loader.use_default_cache", self._lib.aisopod_loader_use_default_cache)
+
+    def set_file_policy(self, policy: Union[FilePolicy, int]) -> None:
+        """Sets what discovery and loading do with a plugin directory, manifest or library that is writable by its
+        group or others, or owned by a user other than root and this process's: `FilePolicy.STRICT` (the default)
+        refuses it with `Status.UNSAFE_PERMISSIONS` (a diagnostic at discovery, `ManifestError` at load and
+        probe), `WARN` logs a warning naming it, `OFF` does not look."""
+        what = "Loader.set_file_policy"
+        if not isinstance(policy, int) or isinstance(policy, bool):
+            raise TypeError(f"{what}: argument 'policy' must be a FilePolicy, not {type(policy).__name__}")
+        # An int outside the enum goes through: the library names it in its INVALID_ARGUMENT.
+        self._call(what, self._lib.aisopod_loader_set_file_policy, _unsigned(int(policy), 32, what, "policy"))
+
+    def allow(self, plugin_id: Text) -> None:
+        """Adds `plugin_id` to the allow list: once it holds an id, every plugin not on it is kept out, with a
+        `Status.DENIED` diagnostic at discovery, and `ManifestError` (`DENIED`) at load and probe."""
+        what = "Loader.allow"
+        self._call(what, self._lib.aisopod_loader_allow, _text(plugin_id, what, "plugin_id"))
+
+    def deny(self, plugin_id: Text) -> None:
+        """Adds `plugin_id` to the deny list, which wins over the allow list."""
+        what = "Loader.deny"
+        self._call(what, self._lib.aisopod_loader_deny, _text(plugin_id, what, "plugin_id"))
+
+    def clear_lists(self) -> None:
+        """Empties the allow and deny lists: every plugin is let in again."""
+        self._call("Loader.clear_lists", self._lib.aisopod_loader_clear_lists)
 
     def set_log_callback(self, callback: Optional[LogCallback]) -> None:
         """Routes the loader's and its plugins' log messages to `callback(level, source, message)`, where

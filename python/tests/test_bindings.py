@@ -272,6 +272,7 @@ class ConstantsTest(unittest.TestCase):
             ("AISOPOD_ISOLATION_", aisopod.Isolation),
             ("AISOPOD_PERMISSION_", aisopod.Permission),
             ("AISOPOD_SANDBOX_", aisopod.SandboxPolicy),
+            ("AISOPOD_FILE_POLICY_", aisopod.FilePolicy),
         ):
             with self.subTest(prefix=prefix):
                 header = self.defines(prefix)

@@ -18,6 +18,7 @@ use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
 use crate::open_file::{self, OpenError};
 use crate::paths;
 use crate::quarantine::Quarantine;
+use crate::trust::{Access, FileCheck, Role, Trust};
 
 mod search_paths;
 
@@ -57,6 +58,8 @@ pub struct Discovery {
     diagnostics: Vec<Diagnostic>,
     /// Plugins set aside because their library is quarantined, each also a diagnostic.
     quarantined: Vec<Arc<PluginInfo>>,
+    /// Plugins the host's allow or deny list keeps out, each also a diagnostic.
+    denied: Vec<Arc<PluginInfo>>,
 }
 
 impl Discovery {
@@ -75,6 +78,11 @@ impl Discovery {
         self.quarantined.iter().find(|info| info.manifest.id == id)
     }
 
+    /// A plugin the host's allow or deny list kept out when this discovery ran.
+    pub fn find_denied(&self, id: &str) -> Option<&Arc<PluginInfo>> {
+        self.denied.iter().find(|info| info.manifest.id == id)
+    }
+
     /// Candidates that were refused, in scan order.
     pub fn diagnostics(&self) -> &[Diagnostic] {
         &self.diagnostics
@@ -82,7 +90,8 @@ impl Discovery {
 
     /// Scans `search_paths` in order. Each immediate subdirectory holding a manifest is a candidate; a missing
     /// search directory is skipped with a debug log; a bad candidate becomes a diagnostic; of two candidates
-    /// with the same id, the first in search-path order wins.
+    /// with the same id, the first in search-path order wins. A plugin directory or manifest that someone other
+    /// than root and this process's user could have written is refused (the strict file policy).
     pub fn scan(search_paths: &[PathBuf], logger: &Logger) -> Discovery {
         Discovery::scan_cached(search_paths, logger, None)
     }
@@ -91,18 +100,23 @@ impl Discovery {
     /// since the cache was written are taken from it without reading or parsing; the cache is rewritten
     /// when anything changed. A cache that cannot be read or written becomes a diagnostic.
     pub fn scan_cached(search_paths: &[PathBuf], logger: &Logger, cache_path: Option<&Path>) -> Discovery {
-        Discovery::scan_quarantined(search_paths, logger, cache_path, &mut Quarantine::default())
+        Discovery::scan_quarantined(search_paths, logger, cache_path, &mut Quarantine::default(), &Trust::default())
     }
 
     /// As [`Discovery::scan_cached`], with a quarantine: the cache file's records join `quarantine`, records
     /// whose library is gone or changed leave it, and a plugin whose library it holds is set aside with an
     /// `AISOPOD_STATUS_QUARANTINED` diagnostic. The cache file is rewritten when the quarantine differs from
     /// its own.
+    ///
+    /// `trust` is the host's: the file policy checks each candidate's directory and manifest (a warning is
+    /// logged, or the candidate refused with an `AISOPOD_STATUS_UNSAFE_PERMISSIONS` diagnostic), and a plugin
+    /// its allow or deny list keeps out is set aside with an `AISOPOD_STATUS_DENIED` diagnostic.
     pub(crate) fn scan_quarantined(
         search_paths: &[PathBuf],
         logger: &Logger,
         cache_path: Option<&Path>,
         quarantine: &mut Quarantine,
+        trust: &Trust,
     ) -> Discovery {
         let mut discovery = Discovery::default();
         let (directories, candidates) = discovery.candidates(search_paths, logger);
@@ -122,7 +136,7 @@ impl Discovery {
             quarantine.merge(cache.quarantine.clone());
         }
         quarantine.expire();
-        let outcomes = examine_all(&directories, &candidates, cache.as_ref());
+        let outcomes = examine_all(&directories, &candidates, cache.as_ref(), FileCheck::new(trust.files));
         // The cache is rewritten only when this discovery differs from it: a plugin read afresh, or one gone.
         let save = cache.as_ref().is_some_and(|cache| {
             let mut accepted = 0;
@@ -140,10 +154,18 @@ impl Discovery {
             match outcome {
                 Outcome::NotCandidate => {}
                 Outcome::Refused(path, error) => discovery.diagnose(path, error),
-                Outcome::Accepted { info, stamps, .. } => {
+                Outcome::Accepted { info, stamps, warnings, .. } => {
+                    for warning in &warnings {
+                        logger.log(LogLevel::Warn, warning);
+                    }
                     if let (true, Some((manifest_stamp, library_stamp))) = (save, stamps) {
                         let entry = Entry { manifest_stamp, library_stamp, manifest: info.manifest.clone() };
                         entries.push((info.manifest_path(), entry));
+                    }
+                    if let Some(error) = trust.lists.refusal(&info.manifest.id, &info.manifest_path()) {
+                        discovery.diagnose(info.manifest_path(), error);
+                        discovery.denied.push(info);
+                        continue;
                     }
                     let library_stamp = stamps.and_then(|(_, library)| library);
                     match quarantine.current(&info.library_path(), library_stamp) {
@@ -277,6 +299,8 @@ enum Outcome {
         /// The manifest's and the library's stamps, when a cache is in use.
         stamps: Option<(FileStamp, Option<FileStamp>)>,
         from_cache: bool,
+        /// What the file policy, when it is warn, found unsafe; empty otherwise.
+        warnings: Vec<String>,
     },
 }
 
@@ -284,11 +308,18 @@ enum Outcome {
 const PARALLEL_THRESHOLD: usize = 64;
 
 /// Examines every candidate, on all cores when there are many; results keep the candidates' order.
-fn examine_all(directories: &[SearchDir], candidates: &[Candidate], cache: Option<&Cache>) -> Vec<Outcome> {
+fn examine_all(
+    directories: &[SearchDir],
+    candidates: &[Candidate],
+    cache: Option<&Cache>,
+    check: FileCheck,
+) -> Vec<Outcome> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
     let examine_part = |part: &[Candidate]| {
         let mut scratch = Scratch::default();
-        part.iter().map(|c| examine(&directories[c.search_path], &c.name, cache, &mut scratch)).collect::<Vec<_>>()
+        part.iter()
+            .map(|c| examine(&directories[c.search_path], &c.name, cache, check, &mut scratch))
+            .collect::<Vec<_>>()
     };
     if workers < 2 || candidates.len() < PARALLEL_THRESHOLD {
         return examine_part(candidates);
@@ -356,31 +387,50 @@ fn relative_path<'a>(buffer: &'a mut Vec<u8>, name: &OsStr, file: &[&str]) -> &'
     std::ffi::CStr::from_bytes_until_nul(buffer).expect("a NUL was pushed")
 }
 
-/// Reads (or takes from the cache) and validates one candidate's manifest. Runs no plugin code.
-fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>, scratch: &mut Scratch) -> Outcome {
+/// Reads (or takes from the cache) and validates one candidate's manifest, after checking its directory and
+/// manifest under the file policy. Runs no plugin code.
+fn examine(
+    directory: &SearchDir,
+    name: &OsStr,
+    cache: Option<&Cache>,
+    check: FileCheck,
+    scratch: &mut Scratch,
+) -> Outcome {
     let manifest_path = &mut scratch.manifest_path;
     manifest_path.as_mut_os_string().clear();
     manifest_path.push(&directory.path);
     manifest_path.push(name);
     manifest_path.push(MANIFEST_FILE_NAME);
-    let accepted = |manifest, stamps, from_cache| {
+    let accepted = |manifest, stamps, from_cache, warnings| {
         let info = Arc::new(PluginInfo { manifest, directory: directory.path.join(name) });
-        Outcome::Accepted { info, stamps, from_cache }
+        Outcome::Accepted { info, stamps, from_cache, warnings }
     };
     let library_stamp = |relative: &mut Vec<u8>, manifest: &Manifest| {
         let file = [DLL_PREFIX, manifest.entry_point.as_str(), DLL_SUFFIX];
-        open_file::stat_at(&directory.handle, relative_path(relative, name, &file)).ok().map(|(_, stamp)| stamp)
+        open_file::stat_at(&directory.handle, relative_path(relative, name, &file)).ok().map(|stat| stat.stamp)
     };
     if let Some(cache) = cache {
-        if let Some(slot) = cache.get(manifest_path) {
+        if let Some(slot) = cache.get(&scratch.manifest_path) {
             let manifest_file = relative_path(&mut scratch.relative, name, &[MANIFEST_FILE_NAME]);
-            if open_file::stat_at(&directory.handle, manifest_file).ok().map(|(_, stamp)| stamp)
-                == Some(slot.manifest_stamp)
-            {
+            let stat = open_file::stat_at(&directory.handle, manifest_file).ok();
+            if let Some(stat) = stat.filter(|stat| stat.stamp == slot.manifest_stamp) {
                 if let Some(manifest) = cache.manifest(slot) {
                     let library = library_stamp(&mut scratch.relative, &manifest);
                     if library == slot.library_stamp {
-                        return accepted(manifest, Some((slot.manifest_stamp, library)), true);
+                        // A chmod or chown changes the ctime, which the stamps leave out, so the cache cannot
+                        // vouch for the permissions: they are read from this same stat every time.
+                        let checked = check_files(
+                            check,
+                            directory,
+                            name,
+                            &scratch.manifest_path,
+                            stat.access,
+                            &mut scratch.relative,
+                        );
+                        return match checked {
+                            Ok(warnings) => accepted(manifest, Some((slot.manifest_stamp, library)), true, warnings),
+                            Err(refused) => refused,
+                        };
                     }
                 }
             }
@@ -388,12 +438,57 @@ fn examine(directory: &SearchDir, name: &OsStr, cache: Option<&Cache>, scratch: 
     }
     let manifest_file = relative_path(&mut scratch.relative, name, &[MANIFEST_FILE_NAME]);
     let opened = open_file::open_regular_at(&directory.handle, manifest_file);
+    // Only a candidate (a manifest was opened) is checked: any other entry of a search directory is not ours.
+    let warnings = match &opened {
+        Ok((_, metadata)) => {
+            match check_files(
+                check,
+                directory,
+                name,
+                &scratch.manifest_path,
+                Access::of(metadata),
+                &mut scratch.relative,
+            ) {
+                Ok(warnings) => warnings,
+                Err(refused) => return refused,
+            }
+        }
+        Err(_) => Vec::new(),
+    };
     match Manifest::read_opened(opened, &scratch.manifest_path) {
         Ok(None) => Outcome::NotCandidate,
         Err(error) => Outcome::Refused(scratch.manifest_path.clone(), error),
         Ok(Some((manifest, stamp))) => {
             let stamps = cache.map(|_| (stamp, library_stamp(&mut scratch.relative, &manifest)));
-            accepted(manifest, stamps, false)
+            accepted(manifest, stamps, false, warnings)
         }
     }
+}
+
+/// Checks candidate `name`'s plugin directory (one `stat` through the open search directory) and its manifest
+/// (whose owner and mode, `manifest`, come from the `stat` already made) under `check`. Gives the warnings to
+/// log when the policy is warn, or the refusal, a diagnostic about the manifest naming the file at fault.
+fn check_files(
+    check: FileCheck,
+    directory: &SearchDir,
+    name: &OsStr,
+    manifest_path: &Path,
+    manifest: Access,
+    relative: &mut Vec<u8>,
+) -> Result<Vec<String>, Outcome> {
+    if check.is_off() {
+        return Ok(Vec::new());
+    }
+    let plugin_dir = manifest_path.parent().unwrap_or(manifest_path);
+    let refused = |error| Outcome::Refused(manifest_path.to_path_buf(), error);
+    // `<name>/`: the directory the manifest was opened in, through the same search directory.
+    let stat = open_file::stat_at(&directory.handle, relative_path(relative, name, &[])).map_err(|e| {
+        let why = io_error::describe(&e);
+        refused(Error::new(Status::Io, format!("{}: cannot stat plugin directory: {why}", plugin_dir.display())))
+    })?;
+    let mut warnings = Vec::new();
+    // The directory first: writing it is what lets someone replace the manifest and the library.
+    warnings.extend(check.check(Role::PluginDirectory, plugin_dir, stat.access).map_err(refused)?);
+    warnings.extend(check.check(Role::Manifest, manifest_path, manifest).map_err(refused)?);
+    Ok(warnings)
 }

@@ -31,6 +31,7 @@ mod pointers;
 pub mod probe_results;
 pub mod quarantine_entry;
 pub mod status;
+pub mod trust;
 
 #[cfg(test)]
 mod tests;

@@ -14,7 +14,9 @@ use super::child::{Child, Failure, Outcome};
 use super::ending::{helper_clause, Ending};
 use super::probe::{ProbeOutcome, ProbeReport, ProbeStep, StepTiming};
 #[cfg(target_os = "linux")]
-use super::protocol::{ErrorReply, Frame, FrameKind, ProbeProgress, ProbeRequest};
+use super::protocol::hosting::CallResult;
+#[cfg(target_os = "linux")]
+use super::protocol::{Decoder, ErrorReply, Frame, FrameKind, ProbeProgress, ProbeRequest};
 use crate::capability_kind::PerKind;
 #[cfg(target_os = "linux")]
 use crate::error::Result;
@@ -75,11 +77,11 @@ impl Probed {
 /// verdict of every job left.
 pub fn probe_batch(settings: &BatchSettings, jobs: &[ProbeJob<'_>]) -> Result<Vec<Probed>> {
     let mut verdicts = Vec::with_capacity(jobs.len());
-    let mut child: Option<Child> = None;
+    let mut child: Option<Prober> = None;
     for (at, job) in jobs.iter().enumerate() {
         let running = match child.take() {
             Some(running) => running,
-            None => match Child::spawn(&settings.helper, Instant::now() + START_TIMEOUT) {
+            None => match Prober::start(&settings.helper) {
                 Ok(started) => started,
                 Err(failure) if at == 0 => return Err(failure.error),
                 Err(failure) => {
@@ -92,15 +94,68 @@ pub fn probe_batch(settings: &BatchSettings, jobs: &[ProbeJob<'_>]) -> Result<Ve
         verdicts.push(verdict);
         child = survivor;
     }
-    if let Some(child) = child {
-        child.shutdown(Instant::now() + START_TIMEOUT);
+    if let Some(prober) = child {
+        prober.child.shutdown(Instant::now() + START_TIMEOUT);
     }
     Ok(verdicts)
 }
 
+/// A helper that probes, and the pipe it writes probe progress to, which the loader reads only after each
+/// probe: a batch's progress then costs no wake-up.
 #[cfg(target_os = "linux")]
-/// Probes one plugin in `child`; returns the verdict, and the child when it is still of use.
-fn probe_one(mut child: Child, settings: &BatchSettings, job: &ProbeJob<'_>) -> (Probed, Option<Child>) {
+struct Prober {
+    child: Child,
+    /// The pipe's read end, non-blocking, and what was read of it; `None` when the helper could not take the
+    /// pipe, and sends progress on the channel.
+    progress: Option<(std::os::fd::OwnedFd, Decoder)>,
+}
+
+#[cfg(target_os = "linux")]
+impl Prober {
+    fn start(helper: &Path) -> std::result::Result<Prober, Failure> {
+        use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut child = Child::spawn(helper, deadline)?;
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into the array.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Ok(Prober { child, progress: None });
+        }
+        // SAFETY: pipe2 just made both; nothing else owns them.
+        let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe { libc::fcntl(read_end.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        let taken = child.request_passing(FrameKind::PROGRESS_PIPE, write_end.as_raw_fd(), deadline)?;
+        let accepted = taken.kind == FrameKind::RESULT
+            && CallResult::decode(&taken.payload).is_ok_and(|result| result.status == Status::Ok);
+        Ok(Prober { child, progress: accepted.then(|| (read_end, Decoder::new())) })
+    }
+
+    /// The progress frames the pipe holds now.
+    fn drain_progress(&mut self) -> Vec<StepTiming> {
+        use std::os::fd::AsRawFd;
+        let Some((read_end, decoder)) = self.progress.as_mut() else { return Vec::new() };
+        let mut steps = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            // SAFETY: reads into a valid buffer of the given length; the pipe is non-blocking.
+            let rc = unsafe { libc::read(read_end.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
+            if rc <= 0 {
+                return steps;
+            }
+            let mut input = &buffer[..rc as usize];
+            while let Ok(Some(frame)) = decoder.decode(&mut input) {
+                if let Ok(ProbeProgress(step)) = ProbeProgress::decode(&frame.payload) {
+                    steps.push(step);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+/// Probes one plugin in `prober`; returns the verdict, and the prober when it is still of use.
+fn probe_one(mut prober: Prober, settings: &BatchSettings, job: &ProbeJob<'_>) -> (Probed, Option<Prober>) {
     let request = ProbeRequest {
         plugin_dir: job.plugin_dir.to_path_buf(),
         host_version: settings.host_version.clone(),
@@ -110,10 +165,11 @@ fn probe_one(mut child: Child, settings: &BatchSettings, job: &ProbeJob<'_>) -> 
         Ok(payload) => payload,
         Err(e) => {
             let error = Error::new(Status::InvalidArgument, format!("plugin '{}': {e}", job.plugin_id));
-            return (failed_before_start(job, ProbeStep::Manifest, &error), Some(child));
+            return (failed_before_start(job, ProbeStep::Manifest, &error), Some(prober));
         }
     };
-    child.clear_stderr_tail();
+    prober.drain_progress();
+    prober.child.clear_stderr_tail();
     let started = Instant::now();
     let mut progress: Vec<StepTiming> = Vec::new();
     let mut last_finished = started;
@@ -127,21 +183,28 @@ fn probe_one(mut child: Child, settings: &BatchSettings, job: &ProbeJob<'_>) -> 
         }
         true
     };
-    let reply = child.request_with(FrameKind::PROBE, &payload, started + job.timeout, &mut on_frame);
+    let reply = prober.child.request_with(FrameKind::PROBE, &payload, started + job.timeout, &mut on_frame);
+    let mut from_pipe = prober.drain_progress();
+    if !from_pipe.is_empty() {
+        // Finished steps' durations, not the moments they finished, came through the pipe.
+        let finished: u64 = from_pipe.iter().map(|timing| timing.nanos).sum();
+        last_finished = started + Duration::from_nanos(finished);
+        progress.append(&mut from_pipe);
+    }
     match reply {
         Ok(frame) if frame.kind == FrameKind::PROBE_REPORT => {
             let verdict = match ProbeReport::decode(&frame.payload) {
                 Ok(report) => Probed { plugin_id: job.plugin_id.to_owned(), report, ending: None, stderr_tail: vec![] },
                 Err(e) => helper_failed(job, &Error::new(Status::HelperFailed, format!("the helper sent {e}"))),
             };
-            (verdict, Some(child))
+            (verdict, Some(prober))
         }
         Ok(frame) => {
             let why = match ErrorReply::decode(&frame.payload) {
                 Some(reply) if frame.kind == FrameKind::ERROR => reply.message,
                 _ => format!("the helper answered a Probe with {}", frame.kind),
             };
-            (helper_failed(job, &Error::new(Status::HelperFailed, why)), Some(child))
+            (helper_failed(job, &Error::new(Status::HelperFailed, why)), Some(prober))
         }
         Err(failure) => {
             let in_step = progress

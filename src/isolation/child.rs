@@ -368,6 +368,31 @@ impl Child {
         result.map_err(|stop| self.fail(&doing, stop, started, deadline))
     }
 
+    /// Sends a request of `kind` with no payload, passing the descriptor `fd` with it (`SCM_RIGHTS`), and
+    /// returns the helper's reply. A missed `deadline` kills the helper.
+    pub fn request_passing(&mut self, kind: FrameKind, fd: RawFd, deadline: Instant) -> Result<Frame, Failure> {
+        use super::connection::{send_frame, SendError};
+        let started = Instant::now();
+        let request_id = self.next_request_id;
+        self.next_request_id += 1;
+        let doing = format!("request {request_id} ({kind})");
+        let channel = match self.channel_fd() {
+            Ok(channel) => channel,
+            Err(stop) => return Err(self.fail(&doing, stop, started, deadline)),
+        };
+        self.in_flight.insert(request_id);
+        let sent = send_frame(channel, kind, request_id, &[], Some(fd), deadline).map_err(|error| match error {
+            SendError::TimedOut => Stop::TimedOut,
+            SendError::Gone => Stop::Closed,
+            SendError::TooLarge => Stop::Unexpected("an empty payload was too large".to_owned()),
+            SendError::Failed(error) => Stop::Io(error),
+        });
+        let result = sent.and_then(|()| self.reply_to(request_id, deadline));
+        self.in_flight.remove(&request_id);
+        self.replies.remove(&request_id);
+        result.map_err(|stop| self.fail(&doing, stop, started, deadline))
+    }
+
     /// Forgets the stderr the helper wrote so far, after reading what the pipe holds: the tail of a later
     /// failure then holds only what came after this call.
     pub fn clear_stderr_tail(&mut self) {

@@ -9,14 +9,14 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::child::{Child, Outcome, Usage, CLOSE_GRACE};
 use super::ending::Ending;
-use super::protocol::hosting::LogRecord;
+use super::protocol::hosting::{CallResult, LogRecord};
 use super::protocol::{frame_header, Decoder, Frame, FrameKind};
 use crate::io_error::describe;
 use crate::sync::lock;
@@ -52,6 +52,17 @@ pub struct Connection {
     next_request_id: AtomicU64,
     on_log: LogSink,
     read_buffer: Mutex<Vec<u8>>,
+    /// Lanes made before and idle now.
+    lanes: Mutex<Vec<Lane>>,
+}
+
+/// A lane: one more socket to the helper, used by one call at a time, with what was read of it.
+struct Lane {
+    fd: OwnedFd,
+    decoder: Decoder,
+    buffer: Vec<u8>,
+    start: usize,
+    end: usize,
 }
 
 #[derive(Default)]
@@ -88,6 +99,7 @@ impl Connection {
             next_request_id: AtomicU64::new(1),
             on_log,
             read_buffer: Mutex::new(Vec::new()),
+            lanes: Mutex::new(Vec::new()),
         })
     }
 
@@ -119,6 +131,18 @@ impl Connection {
         timeout: Duration,
         on_output: &mut dyn FnMut(&[u8]),
     ) -> Result<Frame, Box<Died>> {
+        self.call_passing(kind, payload, None, timeout, on_output)
+    }
+
+    /// As [`Connection::call`], passing the descriptor `pass` with the request when given.
+    fn call_passing(
+        &self,
+        kind: FrameKind,
+        payload: &[u8],
+        pass: Option<RawFd>,
+        timeout: Duration,
+        on_output: &mut dyn FnMut(&[u8]),
+    ) -> Result<Frame, Box<Died>> {
         let deadline = Instant::now() + timeout;
         let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
         {
@@ -128,7 +152,7 @@ impl Connection {
             }
             state.in_flight.insert(request_id);
         }
-        let result = self.send(kind, request_id, payload, deadline, timeout).and_then(|()| loop {
+        let result = self.send(kind, request_id, payload, pass, deadline, timeout).and_then(|()| loop {
             let frames = self.wait_for_frames(request_id, timeout, deadline)?;
             let mut reply = None;
             for frame in frames {
@@ -149,78 +173,194 @@ impl Connection {
         result
     }
 
-    /// Writes one frame whole by `deadline`. A helper that stops reading is killed at the deadline.
+    /// Sends an `Invoke` or `Emit` request on a lane of its own (see [`super::protocol::hosting`]) and waits, for
+    /// at most `timeout`, for its reply, as [`Connection::call`] does. The lane is one this connection made
+    /// before and is idle, or a new one; no other thread reads it meanwhile, and no thread of the helper but the
+    /// lane's is woken. A missed deadline kills the helper.
+    pub fn call_on_lane(
+        &self,
+        kind: FrameKind,
+        payload: &[u8],
+        timeout: Duration,
+        on_output: &mut dyn FnMut(&[u8]),
+    ) -> Result<Frame, Box<Died>> {
+        let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        {
+            let state = lock(&self.state);
+            if let Some(ended) = &state.ended {
+                return Err(died(ended, &state, request_id));
+            }
+        }
+        let idle = lock(&self.lanes).pop();
+        let mut lane = match idle {
+            Some(lane) => lane,
+            None => self.open_lane(timeout)?,
+        };
+        let result = self.exchange_on_lane(&mut lane, kind, request_id, payload, timeout, on_output);
+        // A lane whose call failed is out of step, or its helper is gone: it is closed, not kept.
+        if result.is_ok() {
+            lock(&self.lanes).push(lane);
+        }
+        result
+    }
+
+    /// A new lane: a socket pair whose one end goes to the helper with an `Attach` request.
+    fn open_lane(&self, timeout: Duration) -> Result<Lane, Box<Died>> {
+        let mut fds = [0; 2];
+        // SAFETY: socketpair writes two descriptors into the array.
+        let rc =
+            unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) };
+        let request_id = self.next_request_id.load(Ordering::Relaxed);
+        if rc != 0 {
+            let why = format!("making a lane failed: {}", describe(&io::Error::last_os_error()));
+            return Err(self.end(Some(why), request_id));
+        }
+        // SAFETY: socketpair just made both; nothing else owns them.
+        let (host, helper) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // Only the host's end is non-blocking: the helper's lane thread blocks in its reads.
+        // SAFETY: fcntl on a descriptor we own.
+        let flags = unsafe { libc::fcntl(host.as_raw_fd(), libc::F_GETFL) };
+        // SAFETY: as above.
+        if flags < 0 || unsafe { libc::fcntl(host.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+            let why = format!("making a lane failed: {}", describe(&io::Error::last_os_error()));
+            return Err(self.end(Some(why), request_id));
+        }
+        let reply = self.call_passing(FrameKind::ATTACH, &[], Some(helper.as_raw_fd()), timeout, &mut |_| {})?;
+        drop(helper);
+        match CallResult::decode(&reply.payload) {
+            Ok(result) if reply.kind == FrameKind::RESULT && result.status == crate::error::Status::Ok => {
+                Ok(Lane { fd: host, decoder: Decoder::new(), buffer: vec![0; READ_CHUNK], start: 0, end: 0 })
+            }
+            _ => Err(self.end(Some(format!("the helper answered an Attach with {}", reply.kind)), request_id)),
+        }
+    }
+
+    /// One request and its reply on `lane`.
+    fn exchange_on_lane(
+        &self,
+        lane: &mut Lane,
+        kind: FrameKind,
+        request_id: u64,
+        payload: &[u8],
+        timeout: Duration,
+        on_output: &mut dyn FnMut(&[u8]),
+    ) -> Result<Frame, Box<Died>> {
+        let deadline = Instant::now() + timeout;
+        let fd = lane.fd.as_raw_fd();
+        send_frame(fd, kind, request_id, payload, None, deadline)
+            .map_err(|failed| self.send_failed(failed, kind, request_id, payload.len(), timeout))?;
+        let mut until = deadline;
+        let mut killed = false;
+        loop {
+            loop {
+                let mut input = &lane.buffer[lane.start..lane.end];
+                let decoded = lane.decoder.decode(&mut input);
+                lane.start = lane.end - input.len();
+                match decoded {
+                    Ok(Some(frame)) if frame.kind == FrameKind::OUTPUT && frame.request_id == request_id => {
+                        on_output(&frame.payload)
+                    }
+                    Ok(Some(frame)) if frame.kind == FrameKind::LOG && frame.request_id == 0 => {
+                        if let Ok(record) = LogRecord::decode(&frame.payload) {
+                            (self.on_log)(record);
+                        }
+                    }
+                    Ok(Some(frame)) if frame.request_id == request_id => return Ok(frame),
+                    Ok(Some(frame)) => {
+                        let why = format!("the helper sent {} for request {} on a lane", frame.kind, frame.request_id);
+                        return Err(self.end(Some(why), request_id));
+                    }
+                    Ok(None) => break,
+                    Err(error) => {
+                        return Err(self.end(Some(format!("the helper broke the frame format: {error}")), request_id))
+                    }
+                }
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                if killed {
+                    return Err(self.end(Some("the helper was killed but did not end".to_owned()), request_id));
+                }
+                self.kill(request_id, timeout);
+                killed = true;
+                until = Instant::now() + KILL_BOUND;
+                continue;
+            }
+            let stderr = lock(&self.child).stderr_fd();
+            let (readable, stderr_ready) = poll_two(fd, stderr, left);
+            if stderr_ready {
+                lock(&self.child).drain_stderr();
+            }
+            if !readable {
+                continue;
+            }
+            // SAFETY: reads into the lane's buffer, of the given length; the socket is non-blocking.
+            let rc = unsafe { libc::recv(fd, lane.buffer.as_mut_ptr().cast(), lane.buffer.len(), libc::MSG_DONTWAIT) };
+            if rc > 0 {
+                (lane.start, lane.end) = (0, rc as usize);
+                continue;
+            }
+            if rc == 0 {
+                return Err(self.end(None, request_id));
+            }
+            let error = io::Error::last_os_error();
+            match error.kind() {
+                io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => {}
+                io::ErrorKind::ConnectionReset => return Err(self.end(None, request_id)),
+                _ => {
+                    let why = format!("reading a lane failed: {}", describe(&error));
+                    return Err(self.end(Some(why), request_id));
+                }
+            }
+        }
+    }
+
+    /// Writes one frame whole on the channel by `deadline`, passing `pass` with it (`SCM_RIGHTS`) when given. A
+    /// helper that stops reading is killed at the deadline.
     fn send(
         &self,
         kind: FrameKind,
         request_id: u64,
         payload: &[u8],
+        pass: Option<RawFd>,
         deadline: Instant,
         timeout: Duration,
     ) -> Result<(), Box<Died>> {
-        let header = frame_header(kind, request_id, payload.len()).ok_or_else(|| {
-            let outcome = Outcome { ending: Ending::Lost, usage: None, stderr_tail: Vec::new(), stderr_dropped: 0 };
-            Box::new(Died {
-                outcome,
-                timed_out: None,
-                killed_for_another: false,
-                protocol: Some(format!("a {kind} payload of {} bytes is too large for a frame", payload.len())),
-            })
-        })?;
         let writing = lock(&self.writer);
-        let mut parts = [&header[..], payload];
-        let fd = self.channel.as_raw_fd();
-        while parts.iter().any(|part| !part.is_empty()) {
-            let slices = [
-                libc::iovec { iov_base: parts[0].as_ptr() as *mut _, iov_len: parts[0].len() },
-                libc::iovec { iov_base: parts[1].as_ptr() as *mut _, iov_len: parts[1].len() },
-            ];
-            let message = libc::msghdr {
-                msg_name: std::ptr::null_mut(),
-                msg_namelen: 0,
-                msg_iov: slices.as_ptr() as *mut _,
-                msg_iovlen: 2,
-                msg_control: std::ptr::null_mut(),
-                msg_controllen: 0,
-                msg_flags: 0,
-            };
-            // SAFETY: the iovecs point into live buffers of the given lengths; MSG_NOSIGNAL turns a dead peer
-            // into EPIPE instead of a SIGPIPE that could kill the host.
-            let rc = unsafe { libc::sendmsg(fd, &message, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
-            if rc >= 0 {
-                let mut written = rc as usize;
-                for part in &mut parts {
-                    let taken = written.min(part.len());
-                    *part = &part[taken..];
-                    written -= taken;
-                }
-                continue;
+        let sent = send_frame(self.channel.as_raw_fd(), kind, request_id, payload, pass, deadline);
+        drop(writing);
+        sent.map_err(|failed| self.send_failed(failed, kind, request_id, payload.len(), timeout))
+    }
+
+    /// How a call whose request could not be written died.
+    fn send_failed(
+        &self,
+        failed: SendError,
+        kind: FrameKind,
+        request_id: u64,
+        len: usize,
+        timeout: Duration,
+    ) -> Box<Died> {
+        match failed {
+            SendError::TooLarge => {
+                let outcome = Outcome { ending: Ending::Lost, usage: None, stderr_tail: Vec::new(), stderr_dropped: 0 };
+                Box::new(Died {
+                    outcome,
+                    timed_out: None,
+                    killed_for_another: false,
+                    protocol: Some(format!("a {kind} payload of {len} bytes is too large for a frame")),
+                })
             }
-            let error = io::Error::last_os_error();
-            match error.kind() {
-                io::ErrorKind::Interrupted => {}
-                io::ErrorKind::WouldBlock => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        drop(writing);
-                        self.kill(request_id, timeout);
-                        return Err(self.end(None, request_id));
-                    }
-                    poll_one(fd, libc::POLLOUT, left);
-                }
-                // A helper that died resets the connection: how it ended says more than the reset.
-                io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => {
-                    drop(writing);
-                    return Err(self.end(None, request_id));
-                }
-                _ => {
-                    drop(writing);
-                    return Err(self
-                        .end(Some(format!("writing {kind} to the channel failed: {}", describe(&error))), request_id));
-                }
+            SendError::TimedOut => {
+                self.kill(request_id, timeout);
+                self.end(None, request_id)
+            }
+            // A helper that died resets the connection: how it ended says more than the reset.
+            SendError::Gone => self.end(None, request_id),
+            SendError::Failed(error) => {
+                self.end(Some(format!("writing {kind} to the channel failed: {}", describe(&error))), request_id)
             }
         }
-        Ok(())
     }
 
     /// Waits for frames of `request_id`, reading the channel when no other thread does.
@@ -395,6 +535,83 @@ fn died(ended: &Ended, state: &MutexGuard<'_, State>, request_id: u64) -> Box<Di
         None => (None, false),
     };
     Box::new(Died { outcome: ended.outcome.clone(), timed_out, killed_for_another, protocol: ended.protocol.clone() })
+}
+
+/// Why a frame could not be written.
+pub(crate) enum SendError {
+    /// The payload is over the frame limit.
+    TooLarge,
+    /// The peer did not take it by the deadline.
+    TimedOut,
+    /// The peer is gone (`EPIPE`, `ECONNRESET`).
+    Gone,
+    Failed(io::Error),
+}
+
+/// Writes a frame of `kind` for `request_id` with `payload`, whole, on the non-blocking socket `fd` by
+/// `deadline`, passing the descriptor `pass` with its first byte when given.
+pub(crate) fn send_frame(
+    fd: RawFd,
+    kind: FrameKind,
+    request_id: u64,
+    payload: &[u8],
+    mut pass: Option<RawFd>,
+    deadline: Instant,
+) -> Result<(), SendError> {
+    let header = frame_header(kind, request_id, payload.len()).ok_or(SendError::TooLarge)?;
+    let mut parts = [&header[..], payload];
+    // Room for one descriptor's control message, aligned as cmsghdr wants.
+    let mut control = [0u64; 4];
+    while parts.iter().any(|part| !part.is_empty()) {
+        let slices = [
+            libc::iovec { iov_base: parts[0].as_ptr() as *mut _, iov_len: parts[0].len() },
+            libc::iovec { iov_base: parts[1].as_ptr() as *mut _, iov_len: parts[1].len() },
+        ];
+        // SAFETY: msghdr is plain data; the pointers set below outlive the call.
+        let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+        message.msg_iov = slices.as_ptr() as *mut _;
+        message.msg_iovlen = 2;
+        if let Some(fd) = pass {
+            // SAFETY: the control buffer holds CMSG_SPACE(sizeof(int)) bytes, which the macros stay within.
+            unsafe {
+                message.msg_control = control.as_mut_ptr().cast();
+                message.msg_controllen = libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) as _;
+                let header = libc::CMSG_FIRSTHDR(&message);
+                (*header).cmsg_level = libc::SOL_SOCKET;
+                (*header).cmsg_type = libc::SCM_RIGHTS;
+                (*header).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+                libc::CMSG_DATA(header).cast::<libc::c_int>().write_unaligned(fd);
+            }
+        }
+        // SAFETY: the iovecs point into live buffers of the given lengths; MSG_NOSIGNAL turns a dead peer into
+        // EPIPE instead of a SIGPIPE that could kill the host.
+        let rc = unsafe { libc::sendmsg(fd, &message, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+        if rc >= 0 {
+            // The descriptor went with the first byte.
+            pass = None;
+            let mut written = rc as usize;
+            for part in &mut parts {
+                let taken = written.min(part.len());
+                *part = &part[taken..];
+                written -= taken;
+            }
+            continue;
+        }
+        let error = io::Error::last_os_error();
+        match error.kind() {
+            io::ErrorKind::Interrupted => {}
+            io::ErrorKind::WouldBlock => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(SendError::TimedOut);
+                }
+                poll_one(fd, libc::POLLOUT, left);
+            }
+            io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset => return Err(SendError::Gone),
+            _ => return Err(SendError::Failed(error)),
+        }
+    }
+    Ok(())
 }
 
 /// Polls `fd` for `events` for at most `timeout`.

@@ -14,6 +14,7 @@ use crate::loader::parse_host_version;
 use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
 pub use crate::plugin::LoadStep;
 use crate::plugin::{HostShared, LoadedPlugin};
+use crate::trust::FilePolicy;
 
 /// One step of a probe: reading the manifest, a step of the load sequence, `init`, or unloading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -198,10 +199,12 @@ pub fn probe_observed(
         }
     };
     let shared = Arc::<HostShared>::default();
+    // The loader checks the library under its file policy before it asks for a probe.
     let loaded = LoadedPlugin::load_observed(
         info,
         &host_version,
         &shared,
+        FilePolicy::Off,
         None,
         Some(&mut |step, took| recorder.record(ProbeStep::Load(step), took)),
     );

@@ -36,7 +36,8 @@
 //! | `0x0020` | `Probe` | request: probe one plugin in the helper's process | [`ProbeRequest`] |
 //! | `0x0021` | `ProbeReport` | reply to `Probe` | [`ProbeReport`] |
 //! | `0x0022` | `ProbeProgress` | during a `Probe`, one per step that finished, before the `ProbeReport` | [`ProbeProgress`] |
-//! | `0x0030` to `0x0037` | `Load`, `Result`, `Init`, `Invoke`, `Output`, `Emit`, `Unload`, `Log` | hosting one plugin | see [`hosting`] |
+//! | `0x0023` | `ProgressPipe` | request, with a pipe's write end passed as `SCM_RIGHTS`: send `ProbeProgress` frames there from now on | empty; the reply is an empty `Result` |
+//! | `0x0030` to `0x0038` | `Load`, `Result`, `Init`, `Invoke`, `Output`, `Emit`, `Unload`, `Log`, `Attach` | hosting one plugin | see [`hosting`] |
 //!
 //! A receiver that gets a kind it does not know replies with an `Error` frame of code
 //! [`ErrorCode::UNKNOWN_KIND`] that names the kind, and carries on. Later versions add kinds and flags.
@@ -89,7 +90,9 @@
 //! Exactly one step record, as in a `ProbeReport`: the step's code (2), then its duration in nanoseconds (8).
 //! The helper sends one for each step as it finishes, with the `Probe`'s request id, and the `ProbeReport`
 //! after the last. When a plugin ends the helper in the middle of a step, the host knows from the last
-//! progress it got which step that was: the next one the probe runs.
+//! progress it got which step that was: the next one the probe runs. After a `ProgressPipe` request, the
+//! helper writes them to that pipe instead, which the host reads only when it wants them (after each report, or
+//! after the helper died), so that the progress of a batch costs the host no wake-up.
 //!
 //! # ProbeReport payload
 //!
@@ -166,6 +169,8 @@ impl FrameKind {
     pub const PROBE_REPORT: FrameKind = FrameKind(0x0021);
     /// A step of a probe that finished, sent while the probe goes on.
     pub const PROBE_PROGRESS: FrameKind = FrameKind(0x0022);
+    /// A request to write probe progress to the pipe whose write end comes with the frame.
+    pub const PROGRESS_PIPE: FrameKind = FrameKind(0x0023);
     /// A request to load the plugin the helper will host.
     pub const LOAD: FrameKind = FrameKind(0x0030);
     /// The reply to a hosting request.
@@ -182,9 +187,11 @@ impl FrameKind {
     pub const UNLOAD: FrameKind = FrameKind(0x0036);
     /// A log message of the hosted plugin.
     pub const LOG: FrameKind = FrameKind(0x0037);
+    /// A request to serve calls on one more channel, whose descriptor comes with the frame.
+    pub const ATTACH: FrameKind = FrameKind(0x0038);
 
     /// Every kind this version defines.
-    pub const KNOWN: [FrameKind; 16] = [
+    pub const KNOWN: [FrameKind; 18] = [
         FrameKind::HANDSHAKE,
         FrameKind::REFUSED,
         FrameKind::ERROR,
@@ -193,6 +200,7 @@ impl FrameKind {
         FrameKind::PROBE,
         FrameKind::PROBE_REPORT,
         FrameKind::PROBE_PROGRESS,
+        FrameKind::PROGRESS_PIPE,
         FrameKind::LOAD,
         FrameKind::RESULT,
         FrameKind::INIT,
@@ -201,6 +209,7 @@ impl FrameKind {
         FrameKind::EMIT,
         FrameKind::UNLOAD,
         FrameKind::LOG,
+        FrameKind::ATTACH,
     ];
 
     /// The kind's name, or `None` for a kind this version does not define.
@@ -214,6 +223,7 @@ impl FrameKind {
             FrameKind::PROBE => "Probe",
             FrameKind::PROBE_REPORT => "ProbeReport",
             FrameKind::PROBE_PROGRESS => "ProbeProgress",
+            FrameKind::PROGRESS_PIPE => "ProgressPipe",
             FrameKind::LOAD => "Load",
             FrameKind::RESULT => "Result",
             FrameKind::INIT => "Init",
@@ -222,6 +232,7 @@ impl FrameKind {
             FrameKind::EMIT => "Emit",
             FrameKind::UNLOAD => "Unload",
             FrameKind::LOG => "Log",
+            FrameKind::ATTACH => "Attach",
             _ => return None,
         })
     }

@@ -11,7 +11,7 @@
 //! line on stderr.
 
 use std::ffi::c_void;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -30,6 +30,7 @@ use crate::error::{Error, Status};
 use crate::loader::parse_host_version;
 use crate::plugin::{HostShared, LoadedPlugin};
 use crate::sync::{lock, read, write};
+use crate::trust::FilePolicy;
 
 /// How much the helper reads from the channel at once.
 const READ_CHUNK: usize = 64 * 1024;
@@ -49,16 +50,43 @@ impl Stop {
     }
 }
 
+/// The writing half of a channel: each frame is written whole under its lock.
+struct Writer(Mutex<UnixStream>);
+
+impl Writer {
+    /// Writes a frame of `kind` for `request_id` whose payload is `payload`, from where it is.
+    fn send_parts(&self, kind: FrameKind, request_id: u64, payload: &[u8]) -> Result<(), Stop> {
+        let header = frame_header(kind, request_id, payload.len()).ok_or_else(|| {
+            Stop::new(HelperExit::ProtocolError, format!("cannot send {kind}: a payload of {} bytes", payload.len()))
+        })?;
+        let mut stream = lock(&self.0);
+        write_all_vectored(&mut stream, &header, payload).map_err(|e| {
+            Stop::new(HelperExit::ChannelIo, format!("writing {kind} to the channel failed: {}", describe_io_error(&e)))
+        })
+    }
+
+    fn send(&self, frame: &Frame) -> Result<(), Stop> {
+        self.send_parts(frame.kind, frame.request_id, &frame.payload)
+    }
+}
+
+thread_local! {
+    /// The lane a lane thread serves: where the plugin's log messages during its calls go.
+    static LANE: std::cell::RefCell<Option<Arc<Writer>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// The helper's end of the channel, and what it hosts.
 pub struct Server {
     reader: Mutex<Reader>,
-    writer: Mutex<UnixStream>,
+    writer: Writer,
     /// The plugin loaded by a `Load` request, until `Unload`.
     hosted: RwLock<Option<Arc<LoadedPlugin>>>,
     shared: Arc<HostShared>,
     /// Threads waiting for the reader lock or reading.
     readers: AtomicUsize,
     threads: AtomicUsize,
+    /// The pipe probe progress goes to, once the host passed one.
+    progress: Mutex<Option<std::fs::File>>,
 }
 
 /// The reading half: the stream, the decoder and what was read but not decoded yet.
@@ -71,6 +99,8 @@ struct Reader {
     end: usize,
     /// Set once the host closed the channel between frames.
     closed: bool,
+    /// Descriptors that came with what was read (`SCM_RIGHTS`), for the `Attach` frames among it, in order.
+    passed: std::collections::VecDeque<std::os::fd::OwnedFd>,
 }
 
 impl Server {
@@ -87,12 +117,14 @@ impl Server {
                 start: 0,
                 end: 0,
                 closed: false,
+                passed: std::collections::VecDeque::new(),
             }),
-            writer: Mutex::new(writer),
+            writer: Writer(Mutex::new(writer)),
             hosted: RwLock::new(None),
             shared: Arc::default(),
             readers: AtomicUsize::new(0),
             threads: AtomicUsize::new(1),
+            progress: Mutex::new(None),
         }))
     }
 
@@ -120,8 +152,13 @@ impl Server {
         self.shared.logger.set_callback(Some(Arc::new(move |level, source: &str, message: &str| {
             if let Some(server) = weak.upgrade() {
                 let record = LogRecord { level, source: source.to_owned(), message: message.to_owned() };
-                // A log line that cannot be sent is dropped: the call it came from reports the broken channel.
-                let _ = server.send(&record.frame());
+                // During a call on a lane, the line goes with the call's output; otherwise on the channel. A line
+                // that cannot be sent is dropped: the call it came from reports the broken channel.
+                let lane = LANE.with(|lane| lane.borrow().clone());
+                let _ = match lane {
+                    Some(lane) => lane.send(&record.frame()),
+                    None => server.send(&record.frame()),
+                };
             }
         })));
         self.work()
@@ -146,6 +183,27 @@ impl Server {
                 // Served by this thread before any other starts: the sandbox it may enter holds for the thread
                 // that enters it and the threads that thread starts.
                 self.send(&self.load(&frame.payload).frame(frame.request_id))?;
+                continue;
+            }
+            if frame.kind == FrameKind::PROGRESS_PIPE {
+                let passed = reader.passed.pop_front();
+                drop(reader);
+                let reply = match passed {
+                    Some(fd) => {
+                        *lock(&self.progress) = Some(std::fs::File::from(fd));
+                        CallResult::ok(Vec::new())
+                    }
+                    None => {
+                        CallResult::failed(Status::InvalidArgument, "a ProgressPipe request came with no descriptor")
+                    }
+                };
+                self.send(&reply.frame(frame.request_id))?;
+                continue;
+            }
+            if frame.kind == FrameKind::ATTACH {
+                let passed = reader.passed.pop_front();
+                drop(reader);
+                self.send(&self.attach(passed).frame(frame.request_id))?;
                 continue;
             }
             drop(reader);
@@ -193,7 +251,7 @@ impl Server {
                 Err(error) => return Err(self.refuse_bad_frame(error)),
             }
             let read = loop {
-                match reader.stream.read(&mut reader.buffer) {
+                match receive_with_fds(&reader.stream, &mut reader.buffer, &mut reader.passed) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     other => break other,
                 }
@@ -211,18 +269,56 @@ impl Server {
 
     /// Writes `frame` whole.
     pub fn send(&self, frame: &Frame) -> Result<(), Stop> {
-        self.send_parts(frame.kind, frame.request_id, &frame.payload)
+        self.writer.send(frame)
     }
 
-    /// Writes a frame of `kind` for `request_id` whose payload is `payload`, from where it is.
-    fn send_parts(&self, kind: FrameKind, request_id: u64, payload: &[u8]) -> Result<(), Stop> {
-        let header = frame_header(kind, request_id, payload.len()).ok_or_else(|| {
-            Stop::new(HelperExit::ProtocolError, format!("cannot send {kind}: a payload of {} bytes", payload.len()))
-        })?;
-        let mut writer = lock(&self.writer);
-        write_all_vectored(&mut writer, &header, payload).map_err(|e| {
-            Stop::new(HelperExit::ChannelIo, format!("writing {kind} to the channel failed: {}", describe_io_error(&e)))
-        })
+    /// Serves a lane, passed with an `Attach` request, on a thread of its own.
+    fn attach(self: &Arc<Server>, passed: Option<std::os::fd::OwnedFd>) -> CallResult {
+        let Some(fd) = passed else {
+            return CallResult::failed(Status::InvalidArgument, "an Attach request came with no descriptor");
+        };
+        let stream = UnixStream::from(fd);
+        let writer = match stream.try_clone() {
+            Ok(writer) => Arc::new(Writer(Mutex::new(writer))),
+            Err(e) => return CallResult::failed(Status::Io, format!("cannot use the lane: {}", describe_io_error(&e))),
+        };
+        let server = self.clone();
+        let started = std::thread::Builder::new().name("aisopod-lane".into()).spawn(move || {
+            LANE.with(|lane| *lane.borrow_mut() = Some(writer.clone()));
+            if let Err(stop) = server.serve_lane(stream, &writer) {
+                exit_now(&stop);
+            }
+        });
+        match started {
+            Ok(_) => CallResult::ok(Vec::new()),
+            Err(e) => CallResult::failed(Status::Io, format!("cannot start a thread for the lane: {e}")),
+        }
+    }
+
+    /// Serves `Invoke` and `Emit` requests on a lane, one at a time, until the host closes it.
+    fn serve_lane(&self, stream: UnixStream, writer: &Writer) -> Result<(), Stop> {
+        let mut reader = Reader {
+            stream,
+            decoder: Decoder::new(),
+            buffer: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            closed: false,
+            passed: std::collections::VecDeque::new(),
+        };
+        while let Some(request) = self.receive_locked(&mut reader)? {
+            let id = request.request_id;
+            let reply = match request.kind {
+                FrameKind::INVOKE => self.invoke(writer, id, &request.payload).frame(id),
+                FrameKind::EMIT => self.emit(writer, id, &request.payload).frame(id),
+                kind => Frame::error(
+                    id,
+                    &ErrorReply::new(ErrorCode::UNEXPECTED_KIND, format!("request {id}: a lane carries no {kind}")),
+                ),
+            };
+            writer.send(&reply)?;
+        }
+        Ok(())
     }
 
     /// Replies to a frame whose header broke the format, naming what was wrong, and stops: the stream cannot
@@ -245,8 +341,8 @@ impl Server {
         let reply = match request.kind {
             FrameKind::PING => Frame::new(FrameKind::PONG, id, request.payload),
             FrameKind::INIT => self.init(&request.payload).frame(id),
-            FrameKind::INVOKE => self.invoke(id, &request.payload).frame(id),
-            FrameKind::EMIT => self.emit(id, &request.payload).frame(id),
+            FrameKind::INVOKE => self.invoke(&self.writer, id, &request.payload).frame(id),
+            FrameKind::EMIT => self.emit(&self.writer, id, &request.payload).frame(id),
             FrameKind::UNLOAD => self.unload().frame(id),
             kind if kind.name().is_none() => Frame::error(
                 id,
@@ -278,7 +374,19 @@ impl Server {
         let report =
             probe_observed(&request.plugin_dir, &request.host_version, request.init_config.as_deref(), &mut |step| {
                 if sent.is_ok() {
-                    sent = self.send(&ProbeProgress(step).frame(request_id));
+                    let frame = ProbeProgress(step).frame(request_id);
+                    let mut pipe = lock(&self.progress);
+                    sent = match pipe.as_mut() {
+                        // A pipe the host no longer reads is dropped, and progress goes on the channel again.
+                        Some(file) => match frame.encode().map(|bytes| file.write_all(&bytes)) {
+                            Ok(Ok(())) => Ok(()),
+                            _ => {
+                                *pipe = None;
+                                self.send(&frame)
+                            }
+                        },
+                        None => self.send(&frame),
+                    };
                 }
             });
         sent?;
@@ -311,8 +419,9 @@ impl Server {
                 return CallResult::failed(Status::SandboxUnavailable, error);
             }
         }
+        // The loader checked the library under its file policy before sending the request.
         let loaded = parse_host_version(&request.host_version)
-            .and_then(|version| LoadedPlugin::load(info, &version, &self.shared, None));
+            .and_then(|version| LoadedPlugin::load(info, &version, &self.shared, FilePolicy::Off, None));
         match loaded {
             Ok(plugin) => {
                 let body = encode_loaded(&plugin.registered_capabilities());
@@ -380,12 +489,12 @@ impl Server {
         }
     }
 
-    fn invoke(&self, request_id: u64, payload: &[u8]) -> CallResult {
+    fn invoke(&self, writer: &Writer, request_id: u64, payload: &[u8]) -> CallResult {
         let request = match InvokeRequest::decode(payload) {
             Ok(request) => request,
             Err(e) => return CallResult::failed(Status::InvalidArgument, e.to_string()),
         };
-        let mut output = Output { server: self, request_id };
+        let mut output = Output { writer, request_id };
         let sink = output.sink();
         match self.hosted().and_then(|plugin| plugin.call(request.kind, request.name, request.input, Some(&sink))) {
             Ok(()) => CallResult::ok(Vec::new()),
@@ -393,12 +502,12 @@ impl Server {
         }
     }
 
-    fn emit(&self, request_id: u64, payload: &[u8]) -> CallResult {
+    fn emit(&self, writer: &Writer, request_id: u64, payload: &[u8]) -> CallResult {
         let request = match EmitRequest::decode(payload) {
             Ok(request) => request,
             Err(e) => return CallResult::failed(Status::InvalidArgument, e.to_string()),
         };
-        let mut output = Output { server: self, request_id };
+        let mut output = Output { writer, request_id };
         let sink = output.sink();
         match self.hosted().and_then(|plugin| plugin.call_hook(request.event, request.input, Some(&sink))) {
             Ok(ran) => CallResult::ok(vec![u8::from(ran)]),
@@ -419,6 +528,46 @@ impl Server {
             Err(error) => failed(&error),
         }
     }
+}
+
+/// Reads what the socket holds into `buffer` with `recvmsg`, keeping the descriptors passed with it
+/// (`SCM_RIGHTS`), close-on-exec, in `passed`. Returns how many bytes were read.
+fn receive_with_fds(
+    stream: &UnixStream,
+    buffer: &mut [u8],
+    passed: &mut std::collections::VecDeque<std::os::fd::OwnedFd>,
+) -> io::Result<usize> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    // Room for a few descriptors: one comes with each Attach.
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec { iov_base: buffer.as_mut_ptr().cast(), iov_len: buffer.len() };
+    // SAFETY: msghdr is plain data; every pointer set below outlives the call.
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = &mut iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.as_mut_ptr().cast();
+    message.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: recvmsg writes at most the buffer's and the control buffer's lengths, as given.
+    let read = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut message, libc::MSG_CMSG_CLOEXEC) };
+    if read < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the CMSG macros walk the control buffer recvmsg filled, within msg_controllen.
+    unsafe {
+        let mut header = libc::CMSG_FIRSTHDR(&message);
+        while !header.is_null() {
+            if (*header).cmsg_level == libc::SOL_SOCKET && (*header).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(header).cast::<libc::c_int>();
+                let count =
+                    ((*header).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / std::mem::size_of::<libc::c_int>();
+                for i in 0..count {
+                    passed.push_back(std::os::fd::OwnedFd::from_raw_fd(data.add(i).read_unaligned()));
+                }
+            }
+            header = libc::CMSG_NXTHDR(&message, header);
+        }
+    }
+    Ok(read as usize)
 }
 
 /// Writes `header` then `payload`, with as few system calls as the socket allows.
@@ -474,7 +623,7 @@ fn apply_limits(limits: &ResourceLimits) -> Result<(), String> {
 
 /// A handler's sink in the helper: each write becomes `Output` frames of the call's request id.
 struct Output<'a> {
-    server: &'a Server,
+    writer: &'a Writer,
     request_id: u64,
 }
 
@@ -498,7 +647,7 @@ unsafe extern "C" fn write_output(context: *mut c_void, data: *const u8, len: us
         let bytes = unsafe { std::slice::from_raw_parts(data, len) };
         bytes
             .chunks(MAX_PAYLOAD_LEN as usize)
-            .try_for_each(|chunk| output.server.send_parts(FrameKind::OUTPUT, output.request_id, chunk))
+            .try_for_each(|chunk| output.writer.send_parts(FrameKind::OUTPUT, output.request_id, chunk))
     }));
     match sent {
         Ok(Ok(())) => 0,

@@ -19,8 +19,9 @@ use crate::isolation::protocol::hosting::{
     decode_loaded, CallResult, EmitRequest, InitRequest, InvokeRequest, LoadRequest, ResourceLimits,
 };
 use crate::isolation::protocol::FrameKind;
-use crate::plugin::HostShared;
+use crate::plugin::{check_library, HostShared};
 use crate::sync::{lock, read, write};
+use crate::trust::FilePolicy;
 
 /// How long an unloading helper is given to exit after its plugin is unloaded.
 const EXIT_GRACE: Duration = Duration::from_millis(500);
@@ -55,6 +56,8 @@ pub(crate) struct IsolatedPlugin {
     host_version: String,
     settings: Arc<RwLock<IsolationSettings>>,
     shared: Arc<HostShared>,
+    /// The file policy the plugin was loaded under, which its restarts check the library under again.
+    files: FilePolicy,
     session: RwLock<Session>,
     pub(crate) pins: AtomicUsize,
     calls: AtomicU64,
@@ -75,18 +78,20 @@ struct Session {
 }
 
 impl IsolatedPlugin {
-    /// Starts a helper and loads `info`'s plugin in it.
+    /// Starts a helper and loads `info`'s plugin in it, once its library passed the file policy `files` here.
     pub(crate) fn load(
         info: Arc<PluginInfo>,
         host_version: &str,
         settings: &Arc<RwLock<IsolationSettings>>,
         shared: &Arc<HostShared>,
+        files: FilePolicy,
     ) -> Result<IsolatedPlugin> {
         let plugin = IsolatedPlugin {
             info,
             host_version: host_version.to_owned(),
             settings: settings.clone(),
             shared: shared.clone(),
+            files,
             session: RwLock::new(Session {
                 connection: None,
                 capabilities: PerKind::default(),
@@ -117,6 +122,10 @@ impl IsolatedPlugin {
 
     /// A new helper with the plugin loaded in it, and what the plugin registered.
     fn start(&self) -> Result<(Arc<Connection>, PerKind<Vec<String>>)> {
+        // The helper loads what it is sent without checking who could have written it.
+        if let Ok(host_version) = semver::Version::parse(&self.host_version) {
+            check_library(&self.info, &host_version, self.files, &self.shared)?;
+        }
         let (helper, limits, sandbox) = {
             let settings = read(&self.settings);
             (settings.helper_path.clone(), settings.limits_of(self.id()), settings.sandbox_of(&self.info))
@@ -173,7 +182,13 @@ impl IsolatedPlugin {
                 refused = code != 0;
             }
         };
-        let frame = connection.call(kind, payload, timeout, &mut on_output).map_err(|died| self.death(what, &died))?;
+        // Handler calls go on lanes, each served by a helper thread of its own; lifecycle calls on the channel.
+        let called = if kind == FrameKind::INVOKE || kind == FrameKind::EMIT {
+            connection.call_on_lane(kind, payload, timeout, &mut on_output)
+        } else {
+            connection.call(kind, payload, timeout, &mut on_output)
+        };
+        let frame = called.map_err(|died| self.death(what, &died))?;
         let result = CallResult::decode(&frame.payload).map_err(|e| {
             Error::new(Status::HelperFailed, format!("plugin '{}': its helper answered {what} with {e}", self.id()))
         })?;

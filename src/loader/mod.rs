@@ -1,6 +1,6 @@
 //! The loader: search configuration, discovery snapshots, and the set of loaded plugins with their lifecycle
 //! (load, init, invoke, emit, unload). Calls into plugin code live in `plugin/`; probing in helper processes
-//! and the quarantine in `probing.rs`.
+//! and the quarantine in `probing.rs`; the file policy and the allow and deny lists in `trust.rs`.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -21,10 +21,12 @@ use crate::manifest::Isolation;
 use crate::plugin::{refuse_reentry, ExtensionPtr, HostShared, LoadedPlugin, Resolved};
 use crate::quarantine::Quarantine;
 use crate::sync::{lock, read, write};
+use crate::trust::Trust;
 
 mod isolated;
 use isolated::IsolatedPlugin;
 mod probing;
+mod trust;
 pub use isolated::{PluginUsage, RestartPolicy};
 pub use probing::{Probed, SandboxPolicy, DEFAULT_CALL_TIMEOUT};
 
@@ -42,6 +44,7 @@ pub struct Loader {
     shared: Arc<HostShared>,
     isolation: Arc<RwLock<probing::IsolationSettings>>,
     quarantine: Mutex<Quarantine>,
+    trust: RwLock<Trust>,
     /// Library digests that matched a pin, by library identity; used only while the registry cache is on.
     verified: VerifiedDigests,
 }
@@ -197,6 +200,7 @@ impl Loader {
             shared: Arc::default(),
             isolation: Arc::default(),
             quarantine: Mutex::default(),
+            trust: RwLock::default(),
             verified: VerifiedDigests::default(),
         })
     }
@@ -283,9 +287,10 @@ impl Loader {
         })
     }
 
-    /// Loads the discovered plugin `id`: checks the host version, resolves and checks the library path, opens
-    /// it, checks the ABI version, creates the plugin, validates its struct and registers its capabilities.
-    /// On any failure everything done so far is undone.
+    /// Loads the discovered plugin `id`: refuses it when the allow or deny list keeps it out or it is
+    /// quarantined, then checks the host version, resolves the library path and checks it under the file
+    /// policy, opens it, checks the ABI version, creates the plugin, validates its struct and registers its
+    /// capabilities. On any failure everything done so far is undone.
     pub fn load(&self, id: &str) -> Result<()> {
         refuse_reentry("load")?;
         let _lifecycle = lock(&self.lifecycle);
@@ -295,19 +300,22 @@ impl Loader {
         let info = probing::discovered(&self.discovery(), id).ok_or_else(|| {
             Error::new(Status::NotFound, format!("no discovered plugin has id '{id}' (discover first?)"))
         })?;
+        self.check_lists(&info)?;
         self.check_quarantine(&info)?;
         let isolation = read(&self.isolation).isolation_of(id, info.manifest.isolation);
+        let files = self.file_policy();
         let plugin = match isolation {
             Isolation::None => {
                 // The registry cache is the host's consent to tell an unchanged file by its identity.
                 let verified = read(&self.cache_path).is_some().then_some(&self.verified);
-                Hosted::Local(Arc::new(LoadedPlugin::load(info, &self.host_version, &self.shared, verified)?))
+                Hosted::Local(Arc::new(LoadedPlugin::load(info, &self.host_version, &self.shared, files, verified)?))
             }
             Isolation::Process => Hosted::Isolated(Arc::new(IsolatedPlugin::load(
                 info,
                 &self.host_version.to_string(),
                 &self.isolation,
                 &self.shared,
+                files,
             )?)),
         };
         let mut loaded = write(&self.loaded);

@@ -19,6 +19,8 @@ use crate::isolation::protocol::hosting::Sandbox;
 use crate::log::LogLevel;
 use crate::manifest::Isolation;
 use crate::permissions::{Grant, Permissions};
+#[cfg(target_os = "linux")]
+use crate::plugin::check_library;
 use crate::quarantine::{quarantines, Quarantine, Record, Verdict};
 use crate::sync::{lock, read, write};
 
@@ -237,16 +239,19 @@ impl Loader {
     /// Returns one verdict per id. A plugin that crashes, exits, hangs or fails the ABI gate is quarantined;
     /// one that passes is remembered as passed; both are saved in the registry cache when one is set.
     ///
-    /// Fails, probing nothing, when an id was not discovered or the helper cannot be found, started or
-    /// spoken to.
+    /// Fails, probing nothing, when an id was not discovered, the allow or deny list keeps one out
+    /// (`Status::Denied`: probing runs its code), or the helper cannot be found, started or spoken to. A plugin
+    /// whose library the file policy refuses is not sent to a helper: its verdict is that refusal.
     pub fn probe(&self, ids: &[&str], init_config: Option<&str>) -> Result<Vec<Probed>> {
         let discovery = self.discovery();
         let infos = ids
             .iter()
             .map(|id| {
-                discovered(&discovery, id).ok_or_else(|| {
+                let info = discovered(&discovery, id).ok_or_else(|| {
                     Error::new(Status::NotFound, format!("no discovered plugin has id '{id}' (discover first?)"))
-                })
+                })?;
+                self.check_lists(&info)?;
+                Ok(info)
             })
             .collect::<Result<Vec<_>>>()?;
         self.probe_infos(&infos, init_config)
@@ -285,7 +290,7 @@ impl Loader {
     pub(crate) fn scan(&self, paths: &[PathBuf], cache_path: Option<&Path>) -> Discovery {
         let mut discovery = {
             let mut quarantine = lock(&self.quarantine);
-            Discovery::scan_quarantined(paths, &self.shared.logger, cache_path, &mut quarantine)
+            Discovery::scan_quarantined(paths, &self.shared.logger, cache_path, &mut quarantine, &self.trust())
         };
         if !read(&self.isolation).probe_on_discover {
             return discovery;
@@ -330,7 +335,17 @@ impl Loader {
             host_version: self.host_version.to_string(),
             init_config: init_config.map(str::to_owned),
         };
-        let jobs: Vec<ProbeJob<'_>> = infos
+        // The helper loads what it is sent without checking who could have written it: the host checks first.
+        let files = self.file_policy();
+        let refusals: Vec<Option<Probed>> = infos
+            .iter()
+            .map(|info| {
+                check_library(info, &self.host_version, files, &self.shared).err().map(|error| refused(info, &error))
+            })
+            .collect();
+        let probed: Vec<&Arc<PluginInfo>> =
+            infos.iter().zip(&refusals).filter(|(_, refusal)| refusal.is_none()).map(|(info, _)| info).collect();
+        let jobs: Vec<ProbeJob<'_>> = probed
             .iter()
             .map(|info| ProbeJob {
                 plugin_id: &info.manifest.id,
@@ -340,7 +355,7 @@ impl Loader {
             .collect();
         let verdicts = probe_batch(&settings, &jobs)?;
         let mut quarantine = lock(&self.quarantine);
-        for (info, verdict) in infos.iter().zip(&verdicts) {
+        for (info, verdict) in probed.iter().zip(&verdicts) {
             let library = info.library_path();
             let status = verdict.status();
             let judged = match &verdict.report.outcome {
@@ -360,7 +375,8 @@ impl Loader {
         if let Err(error) = self.save_quarantine(&quarantine) {
             self.shared.logger.log(LogLevel::Warn, error.message());
         }
-        Ok(verdicts)
+        let mut verdicts = verdicts.into_iter();
+        Ok(refusals.into_iter().filter_map(|refusal| refusal.or_else(|| verdicts.next())).collect())
     }
 
     #[cfg(not(target_os = "linux"))]
@@ -381,5 +397,19 @@ impl Loader {
 
 /// The plugin `id` of `discovery`, set aside or not.
 pub(crate) fn discovered(discovery: &Discovery, id: &str) -> Option<Arc<PluginInfo>> {
-    discovery.find(id).or_else(|| discovery.find_quarantined(id)).cloned()
+    discovery.find(id).or_else(|| discovery.find_quarantined(id)).or_else(|| discovery.find_denied(id)).cloned()
+}
+
+/// The verdict on `info` when the host refused to send it to a helper: `error`, at the library path step.
+#[cfg(target_os = "linux")]
+fn refused(info: &PluginInfo, error: &Error) -> Probed {
+    use crate::isolation::probe::{LoadStep, ProbeOutcome, ProbeReport, ProbeStep, StepTiming};
+    let step = ProbeStep::Load(LoadStep::LibraryPath);
+    let outcome = ProbeOutcome::Failed { step, status: error.status(), message: error.message().to_owned() };
+    Probed {
+        plugin_id: info.manifest.id.clone(),
+        report: ProbeReport { outcome, steps: vec![StepTiming { step, nanos: 0 }], capabilities: Default::default() },
+        ending: None,
+        stderr_tail: Vec::new(),
+    }
 }

@@ -19,6 +19,7 @@ use semver::Version;
 pub use crate::capability_kind::{CapabilityKind, PerKind};
 use crate::error::{Error, Result, Status};
 pub use validate::check_capability_name;
+pub(crate) use validate::check_id_syntax;
 use validate::Validator;
 
 /// The manifest's file name inside a plugin directory.

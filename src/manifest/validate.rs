@@ -171,23 +171,7 @@ impl Validator<'_> {
     }
 
     fn check_id(&self, id: &Spanned<String>) -> Result<()> {
-        let value = id.get_ref();
-        if value.is_empty() {
-            return self.invalid("[plugin].id", id, "must not be empty");
-        }
-        if value.len() > ID_MAX_LEN {
-            return self.invalid(
-                "[plugin].id",
-                id,
-                format!("is {} bytes, over the {ID_MAX_LEN}-byte limit", value.len()),
-            );
-        }
-        let first_ok = value.as_bytes()[0].is_ascii_lowercase() || value.as_bytes()[0].is_ascii_digit();
-        let rest_ok = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
-        if !first_ok || !rest_ok {
-            return self.invalid("[plugin].id", id, "must match [a-z0-9][a-z0-9._-]*");
-        }
-        Ok(())
+        check_id_syntax(id.get_ref()).or_else(|why| self.invalid("[plugin].id", id, why))
     }
 
     fn check_entry_point(&self, entry: &Spanned<String>) -> Result<()> {
@@ -280,6 +264,23 @@ fn library_stem(value: &str) -> Option<&str> {
         _ => base,
     };
     Some(stem)
+}
+
+/// Checks a plugin id: 1 to 64 bytes of `[a-z0-9._-]`, starting with a letter or digit. The error completes
+/// "the id ...".
+pub(crate) fn check_id_syntax(value: &str) -> std::result::Result<(), String> {
+    if value.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if value.len() > ID_MAX_LEN {
+        return Err(format!("is {} bytes, over the {ID_MAX_LEN}-byte limit", value.len()));
+    }
+    let first_ok = value.as_bytes()[0].is_ascii_lowercase() || value.as_bytes()[0].is_ascii_digit();
+    let rest_ok = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if !first_ok || !rest_ok {
+        return Err("must match [a-z0-9][a-z0-9._-]*".into());
+    }
+    Ok(())
 }
 
 /// Checks a capability name: 1 to 128 bytes of `[A-Za-z0-9_.:/-]`, starting with a letter, digit or `_`.

@@ -1,5 +1,6 @@
-//! Finding and opening a plugin's library: the path check that keeps it inside its plugin directory, the one
-//! descriptor every check before `dlopen` reads, the `dlopen` flags, and symbol lookup.
+//! Finding and opening a plugin's library: the path check that keeps it inside its plugin directory, the file
+//! policy's check of who could have written it, the one descriptor every check before `dlopen` reads, the
+//! `dlopen` flags, and symbol lookup.
 
 use std::fs::{File, Metadata};
 use std::path::{Path, PathBuf};
@@ -9,7 +10,9 @@ use libloading::Library;
 use super::guard::in_plugin;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
+use crate::log::{LogLevel, Logger};
 use crate::open_file::{self, OpenError};
+use crate::trust::{Access, FileCheck, FilePolicy, Role};
 
 /// A plugin's library, opened once: the ELF check and the integrity check read this descriptor, and a pinned
 /// library is handed to `dlopen` through it, so that what was checked is what is mapped.
@@ -21,10 +24,10 @@ pub(super) struct OpenLibrary {
     pub(super) metadata: Metadata,
 }
 
-/// Finds the library, refuses one that resolves outside the plugin directory, and opens it for reading as
-/// discovery opens manifests: `O_CLOEXEC`, without blocking, and only if `fstat` says it is a regular file.
-pub(super) fn find_and_open(info: &PluginInfo) -> Result<OpenLibrary> {
-    let path = resolve(info)?;
+/// Finds the library as [`resolve`] does, then opens it for reading as discovery opens manifests: `O_CLOEXEC`,
+/// without blocking, and only if `fstat` says it is a regular file.
+pub(super) fn find_and_open(info: &PluginInfo, policy: FilePolicy, logger: &Logger) -> Result<OpenLibrary> {
+    let path = resolve(info, policy, logger)?;
     let id = &info.manifest.id;
     let (file, metadata) = open_file::open_regular(&path).map_err(|e| {
         let (status, why) = match e {
@@ -43,12 +46,15 @@ pub(super) fn find_and_open(info: &PluginInfo) -> Result<OpenLibrary> {
     Ok(OpenLibrary { path, file, metadata })
 }
 
-/// Finds the library and refuses one that resolves outside the plugin directory.
+/// Finds the library, refuses one that resolves outside the plugin directory, and checks who could have
+/// written it under `policy` (a warning goes to `logger`).
 ///
 /// `entry_point` holds no path separator and no `..`, so the library's directory entry sits in the plugin
 /// directory by construction; only a symlink there can lead elsewhere. A regular file is therefore accepted
-/// after one `lstat`, and only a symlink pays for resolving both paths.
-fn resolve(info: &PluginInfo) -> Result<PathBuf> {
+/// after one `lstat`, whose mode and owner the file policy reads, and only a symlink pays for resolving both
+/// paths; the policy then checks the file it resolves to, and the directories between it and the plugin
+/// directory.
+pub(super) fn resolve(info: &PluginInfo, policy: FilePolicy, logger: &Logger) -> Result<PathBuf> {
     let id = &info.manifest.id;
     let path = info.library_path();
     let not_found = |e: std::io::Error| {
@@ -79,7 +85,7 @@ fn resolve(info: &PluginInfo) -> Result<PathBuf> {
             )
         })?;
         let target = path.canonicalize().map_err(not_found)?;
-        if !target.starts_with(&directory) {
+        let Ok(below) = target.strip_prefix(&directory) else {
             return Err(Error::new(
                 Status::LibraryOutsidePluginDir,
                 format!(
@@ -89,15 +95,40 @@ fn resolve(info: &PluginInfo) -> Result<PathBuf> {
                     directory.display()
                 ),
             ));
-        }
-        if !target.is_file() {
+        };
+        let metadata = std::fs::metadata(&target).map_err(not_found)?;
+        if !metadata.is_file() {
             return Err(not_a_file(&target));
+        }
+        let check = FileCheck::new(policy);
+        if !check.is_off() {
+            // Whoever can write a directory on the way can swap the file the symlink leads to.
+            let mut between = directory.clone();
+            for component in below.parent().into_iter().flat_map(Path::components) {
+                between.push(component);
+                let access = std::fs::metadata(&between).map(|m| Access::of(&m)).map_err(not_found)?;
+                checked(check, Role::LibraryDirectory, &between, access, id, logger)?;
+            }
+            checked(check, Role::Library, &target, Access::of(&metadata), id, logger)?;
         }
         Ok(target)
     } else if entry.is_file() {
+        checked(FileCheck::new(policy), Role::Library, &path, Access::of(&entry), id, logger)?;
         Ok(path)
     } else {
         Err(not_a_file(&path))
+    }
+}
+
+/// Checks one file of plugin `id` under `check`: logs the warning, or gives the refusal with the plugin named.
+fn checked(check: FileCheck, role: Role, path: &Path, access: Access, id: &str, logger: &Logger) -> Result<()> {
+    match check.check(role, path, access) {
+        Ok(None) => Ok(()),
+        Ok(Some(warning)) => {
+            logger.log(LogLevel::Warn, &format!("plugin '{id}': {warning}"));
+            Ok(())
+        }
+        Err(error) => Err(Error::new(error.status(), format!("plugin '{id}': {}", error.message()))),
     }
 }
 

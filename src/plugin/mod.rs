@@ -48,6 +48,7 @@ use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
 use crate::integrity::VerifiedDigests;
 use crate::sync::{read, write};
+use crate::trust::FilePolicy;
 
 /// One loaded plugin.
 pub(crate) struct LoadedPlugin {
@@ -72,7 +73,8 @@ pub(crate) struct LoadedPlugin {
 pub enum LoadStep {
     /// 1. The host version is inside the manifest's `[compatibility]` range.
     HostVersion = 1,
-    /// 2. The library resolves to a regular file inside the plugin directory, which is opened.
+    /// 2. The library resolves to a regular file inside the plugin directory, which the file policy trusts,
+    ///    and is opened.
     LibraryPath = 2,
     /// 3. Its ELF header, read from the open file, names a shared library for this machine.
     ElfHeader = 3,
@@ -165,17 +167,37 @@ impl Steps<'_> {
     }
 }
 
+/// The file policy's part of step 2, for a plugin about to be loaded or probed in a helper process: the helper
+/// is told nothing of the policy, so the host checks the library before it sends the plugin there (and logs
+/// the warning, under warn). Any other failure of steps 1 and 2 is left to the helper, which reports it in
+/// its own order, as a load in this process would.
+pub(crate) fn check_library(
+    info: &PluginInfo,
+    host_version: &Version,
+    files: FilePolicy,
+    shared: &HostShared,
+) -> Result<()> {
+    if files == FilePolicy::Off || info.manifest.check_host_version(host_version, &info.manifest_path()).is_err() {
+        return Ok(());
+    }
+    match library::resolve(info, files, &shared.logger) {
+        Err(error) if error.status() == Status::UnsafePermissions => Err(error),
+        _ => Ok(()),
+    }
+}
+
 impl LoadedPlugin {
-    /// Runs the load sequence for `info`, in the documented order. A failing step undoes every step before it.
-    /// With `verified`, the integrity check reuses digests verified before for unchanged libraries, and
-    /// remembers the ones it computes.
+    /// Runs the load sequence for `info`, in the documented order, with the library checked under `files`. A
+    /// failing step undoes every step before it. With `verified`, the integrity check reuses digests verified
+    /// before for unchanged libraries, and remembers the ones it computes.
     pub(crate) fn load(
         info: Arc<PluginInfo>,
         host_version: &Version,
         shared: &Arc<HostShared>,
+        files: FilePolicy,
         verified: Option<&VerifiedDigests>,
     ) -> Result<LoadedPlugin> {
-        LoadedPlugin::load_observed(info, host_version, shared, verified, None)
+        LoadedPlugin::load_observed(info, host_version, shared, files, verified, None)
     }
 
     /// [`LoadedPlugin::load`], telling `observer` (when given) each step that ran and how long it took.
@@ -183,6 +205,7 @@ impl LoadedPlugin {
         info: Arc<PluginInfo>,
         host_version: &Version,
         shared: &Arc<HostShared>,
+        files: FilePolicy,
         verified: Option<&VerifiedDigests>,
         observer: Option<LoadObserver<'_>>,
     ) -> Result<LoadedPlugin> {
@@ -191,8 +214,9 @@ impl LoadedPlugin {
         let id = manifest.id.as_str();
         // 1. The host version is inside the manifest's [compatibility] range.
         steps.run(LoadStep::HostVersion, || manifest.check_host_version(host_version, &info.manifest_path()))?;
-        // 2. The library resolves to a regular file inside the plugin directory, opened once for what follows.
-        let opened = steps.run(LoadStep::LibraryPath, || library::find_and_open(&info))?;
+        // 2. The library resolves to a regular file inside the plugin directory, which the file policy trusts,
+        // opened once for what follows.
+        let opened = steps.run(LoadStep::LibraryPath, || library::find_and_open(&info, files, &shared.logger))?;
         let library_path = opened.path.clone();
         let culprit = Culprit { id, library: &library_path };
         // 3. Its ELF header names a shared library for this machine. No plugin code has run so far.

@@ -11,6 +11,16 @@
 //! | `0x0035` | `Emit` | request | [`EmitRequest`] |
 //! | `0x0036` | `Unload` | request: `shutdown`, `destroy`, `dlclose`; the helper then exits | empty |
 //! | `0x0037` | `Log` | helper to host, request id 0, at any time | [`LogRecord`] |
+//! | `0x0038` | `Attach` | request, with one descriptor passed as `SCM_RIGHTS` | empty; the `Result` is empty |
+//!
+//! # Lanes
+//!
+//! `Invoke` and `Emit` may also go over a **lane**: one more stream socket the host makes and passes with an
+//! `Attach` request. The helper serves a lane on a thread of its own, one request at a time, in the order they
+//! come, with its `Output` and `Log` frames (for messages the plugin logs during the call) on the same lane. A
+//! host that gives each of its calling threads a lane of its own gets calls that run at the same time, with no
+//! thread of the helper woken for nothing. A lane carries only `Invoke` and `Emit`; any other request there
+//! gets an `Error` frame. Closing a lane ends its thread.
 //!
 //! A helper hosts at most one plugin. Requests other than `Load` before a `Load` succeeded, and a second
 //! `Load`, get a `Result` of status `NotLoaded` or `AlreadyLoaded`. Calls are served concurrently, each on

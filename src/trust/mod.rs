@@ -1,0 +1,16 @@
+//! What the host trusts before any plugin code runs: plugin files by who can have written them (`files.rs`), and
+//! plugins by id, through its allow and deny lists (`lists.rs`).
+
+mod files;
+mod lists;
+
+pub use files::FilePolicy;
+pub(crate) use files::{Access, FileCheck, Role};
+pub(crate) use lists::{List, PluginLists};
+
+/// The host's trust settings, as one discovery or load applies them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trust {
+    pub(crate) files: FilePolicy,
+    pub(crate) lists: PluginLists,
+}
