@@ -209,6 +209,8 @@ pub(super) fn open(id: &str, library: OpenLibrary, resident: bool, pinned: bool)
 pub(super) fn release(named: FileKey) {
     #[cfg(target_os = "linux")]
     super::names::release(named);
+    #[cfg(not(target_os = "linux"))]
+    match named {}
 }
 
 #[cfg(unix)]
