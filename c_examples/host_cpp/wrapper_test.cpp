@@ -599,11 +599,11 @@ void check_isolation(const std::string &examples, const std::string &extensions)
     loader.unload("hello");
     check(!loader.is_loaded("hello"), "a crashed plugin unloads");
 
-    // Limits apply when the helper starts: with one open descriptor it cannot even read the manifest.
+    // Limits apply when the helper starts: with one open descriptor it cannot open the library.
     aisopod::ResourceLimits few_files;
     few_files.open_files = 1;
     loader.set_resource_limits("cpp_ext", few_files);
-    expect_error("load() under open_files = 1", AISOPOD_STATUS_IO,
+    expect_error("load() under open_files = 1", AISOPOD_STATUS_LIBRARY_LOAD,
                  {"aisopod_loader_load", "cpp_ext", "Too many open files"}, [&] { loader.load("cpp_ext"); });
     check(!loader.is_loaded("cpp_ext"), "the failed load leaves nothing loaded");
     loader.clear_resource_limits("cpp_ext");
