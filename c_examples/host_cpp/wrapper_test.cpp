@@ -599,7 +599,7 @@ void check_isolation(const std::string &examples, const std::string &extensions)
     loader.unload("hello");
     check(!loader.is_loaded("hello"), "a crashed plugin unloads");
 
-    // Limits apply when the helper starts: with one open descriptor it cannot even read the manifest.
+    // Limits apply when the helper starts: with one open descriptor it cannot open the library.
     aisopod::ResourceLimits few_files;
     few_files.open_files = 1;
     loader.set_resource_limits("cpp_ext", few_files);
