@@ -90,7 +90,7 @@ fn a_library_that_matches_its_pin_loads_and_runs() {
     let library = add_pinned(&root, "pinned", &[], None, "");
     let loader = discovered(&root, 1);
     let info = loader.discovery().find("pinned").cloned().unwrap();
-    assert_eq!(info.manifest.sha256.map(|digest| digest.to_string()), Some(sha256sum(&library)));
+    assert_eq!(info.manifest.sha256.as_ref().map(|digest| digest.to_string()), Some(sha256sum(&library)));
     load_and_unload(&loader, "pinned");
     load_and_unload(&loader, "pinned");
 }

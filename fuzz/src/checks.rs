@@ -98,7 +98,7 @@ fn check_valid_manifest(m: &Manifest) {
         );
         assert_eq!(
             aisopod_loader::Sha256Digest::from_hex(&hex).as_ref(),
-            Ok(digest),
+            Ok(&**digest),
             "sha256 {hex} does not read back"
         );
     }

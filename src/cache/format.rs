@@ -373,7 +373,7 @@ impl<'a> Reader<'a> {
             repository,
             warnings: self.strings()?,
             permissions: self.permissions()?,
-            sha256: self.sha256()?,
+            sha256: self.sha256()?.map(Box::new),
         })
     }
 }
@@ -398,7 +398,7 @@ mod tests {
             (manifest.license.as_deref(), manifest.homepage.as_deref(), manifest.warnings.len()),
             (Some("MIT"), None, 1)
         );
-        assert_eq!(manifest.sha256, Some(Sha256Digest::of(b"abc")));
+        assert_eq!(manifest.sha256.as_deref(), Some(&Sha256Digest::of(b"abc")));
         let stamp = FileStamp { dev: 1, ino: 2, size: 3, mtime_ns: -4 };
         (PathBuf::from("/p/a/aisopod.plugin.toml"), Entry { manifest_stamp: stamp, library_stamp: None, manifest })
     }

@@ -53,7 +53,7 @@ impl aisopod_plugin_info {
             license: m.license.as_deref().map(c_string),
             homepage: m.homepage.as_deref().map(c_string),
             repository: m.repository.as_deref().map(c_string),
-            sha256: m.sha256.map(|digest| c_string(digest.to_string())),
+            sha256: m.sha256.as_deref().map(|digest| c_string(digest.to_string())),
             capabilities,
             thread_safe: m.thread_safe,
             unload: m.unload,

@@ -87,8 +87,8 @@ pub struct Manifest {
     /// `[plugin].repository`: an absolute URL.
     pub repository: Option<String>,
     /// `[plugin].sha256`: the integrity pin, the SHA-256 digest the library must have; checked at load, before
-    /// the library is opened with `dlopen`.
-    pub sha256: Option<crate::integrity::Sha256Digest>,
+    /// the library is opened with `dlopen`. Boxed: most manifests pin nothing, and then cost 8 bytes, not 33.
+    pub sha256: Option<Box<crate::integrity::Sha256Digest>>,
     /// In a manifest newer than [`MANIFEST_VERSION`], one message for each key that was ignored, naming the
     /// file, the line and both versions; empty otherwise. Discovery logs each as a warning.
     pub warnings: Vec<String>,

@@ -89,13 +89,13 @@ impl Validator<'_> {
 
         let sha256 = match &plugin.sha256 {
             None => None,
-            Some(value) => Some(Sha256Digest::from_hex(value.get_ref()).or_else(|why| {
+            Some(value) => Some(Box::new(Sha256Digest::from_hex(value.get_ref()).or_else(|why| {
                 self.invalid(
                     "[plugin].sha256",
                     value,
                     format!("{why}: it must be the library's SHA-256 digest, as sha256sum prints it"),
                 )
-            })?),
+            })?)),
         };
 
         let permissions = match &raw.permissions {

@@ -18,7 +18,7 @@ pub(super) fn check(
     verified: Option<&VerifiedDigests>,
     logger: &Logger,
 ) -> Result<()> {
-    let Some(expected) = info.manifest.sha256 else { return Ok(()) };
+    let Some(expected) = info.manifest.sha256.as_deref().copied() else { return Ok(()) };
     let id = &info.manifest.id;
     let identity = LibraryIdentity::of(&library.metadata);
     if verified.and_then(|verified| verified.get(&identity)) == Some(expected) {
