@@ -25,7 +25,7 @@ const PACKAGE_VERSION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/aisop
 const PLUGIN_ENTRY_POINTS: [&str; 2] = ["aisopod_plugin_abi_version", "aisopod_plugin_create"];
 
 /// The header declares 80 exported functions today; a parser that lost some would still agree with itself.
-const MIN_FUNCTIONS: usize = 84;
+const MIN_FUNCTIONS: usize = 85;
 
 /// The Python suite has at least this many tests; fewer means discovery lost a module.
 const MIN_PYTHON_TESTS: usize = 85;

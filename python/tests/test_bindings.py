@@ -20,7 +20,7 @@ PLUGIN_ENTRY_POINTS = {"aisopod_plugin_abi_version", "aisopod_plugin_create"}
 
 #: The library exports 80 functions today. A parser that silently dropped prototypes would still agree with
 #: itself, so the count it finds must not fall below this.
-MIN_FUNCTIONS = 84
+MIN_FUNCTIONS = 85
 
 PRIMITIVES = {
     "void": None,

@@ -290,7 +290,7 @@ impl<'a> Reader<'a> {
 
     /// `[permissions]`: a flags byte (bit 0: the table is there; 1: network; 2: subprocess), then the read and
     /// write paths when it is there.
-    fn permissions(&mut self) -> Option<Option<crate::permissions::Permissions>> {
+    fn permissions(&mut self) -> Option<Option<Box<crate::permissions::Permissions>>> {
         let flags = self.u8()?;
         if flags & 1 == 0 {
             return Some(None);
@@ -303,7 +303,9 @@ impl<'a> Reader<'a> {
             (0..count).map(|_| self.bytes().map(paths::from_bytes)).collect()
         };
         let (read, write) = (paths()?, paths()?);
-        Some(Some(crate::permissions::Permissions { read, write, network: flags & 2 != 0, subprocess: flags & 4 != 0 }))
+        let permissions =
+            crate::permissions::Permissions { read, write, network: flags & 2 != 0, subprocess: flags & 4 != 0 };
+        Some(Some(Box::new(permissions)))
     }
 
     /// The `sha256` pin: a presence byte, then the 32 bytes of the digest when there is one.

@@ -134,7 +134,7 @@ impl IsolationSettings {
             granted.network |= own.network;
             granted.subprocess |= own.subprocess;
         }
-        let declared = info.manifest.permissions.clone().unwrap_or_default();
+        let declared = info.manifest.permissions.as_deref().cloned().unwrap_or_default();
         Some(Sandbox {
             require: self.sandbox == SandboxPolicy::Require,
             permissions: declared.intersect(&granted, &info.directory),

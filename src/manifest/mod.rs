@@ -72,8 +72,8 @@ pub struct Manifest {
     /// `[plugin].isolation`: where the plugin asks to run, when it says; the host's setting for the plugin wins.
     pub isolation: Option<Isolation>,
     /// `[permissions]`: what the plugin needs when it runs sandboxed; `None` when the table is absent, which
-    /// declares nothing.
-    pub permissions: Option<crate::permissions::Permissions>,
+    /// declares nothing. Boxed: most manifests have none, and a discovered plugin then holds 8 bytes for it.
+    pub permissions: Option<Box<crate::permissions::Permissions>>,
     /// Declared capability names, for each kind.
     pub capabilities: PerKind<Vec<String>>,
     /// Inclusive lower bound on the host version.

@@ -275,7 +275,7 @@ fn permissions_are_paths_and_two_switches() {
         network: false,
         subprocess: true,
     };
-    assert_eq!(m.permissions, Some(expected));
+    assert_eq!(m.permissions.as_deref(), Some(&expected));
     let e = both(&format!("{GOOD}\n[permissions]\nread = [\"../up\"]\n")).unwrap_err();
     assert_eq!(e.status(), Status::ManifestInvalid, "{e}");
     assert!(e.message().ends_with("[permissions].read = \"../up\": must not contain a `..` component"), "{e}");

@@ -100,12 +100,12 @@ impl Validator<'_> {
 
         let permissions = match &raw.permissions {
             None => None,
-            Some(declared) => Some(crate::permissions::Permissions {
+            Some(declared) => Some(Box::new(crate::permissions::Permissions {
                 read: self.permission_paths("[permissions].read", &declared.read)?,
                 write: self.permission_paths("[permissions].write", &declared.write)?,
                 network: declared.network,
                 subprocess: declared.subprocess,
-            }),
+            })),
         };
         let min_host_version =
             self.optional_semver("[compatibility].min_host_version", &raw.compatibility.min_host_version)?;
