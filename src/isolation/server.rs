@@ -479,40 +479,26 @@ impl Server {
     }
 
     fn init(&self, payload: &[u8]) -> CallResult {
-        let request = match InitRequest::decode(payload) {
-            Ok(request) => request,
-            Err(e) => return CallResult::failed(Status::InvalidArgument, e.to_string()),
-        };
-        match self.hosted().and_then(|plugin| plugin.init(&request.config, &request.data_dir)) {
-            Ok(()) => CallResult::ok(Vec::new()),
-            Err(error) => failed(&error),
-        }
+        serve(InitRequest::decode(payload), |request| {
+            self.hosted()?.init(&request.config, &request.data_dir).map(|()| Vec::new())
+        })
     }
 
     fn invoke(&self, writer: &Writer, request_id: u64, payload: &[u8]) -> CallResult {
-        let request = match InvokeRequest::decode(payload) {
-            Ok(request) => request,
-            Err(e) => return CallResult::failed(Status::InvalidArgument, e.to_string()),
-        };
         let mut output = Output { writer, request_id };
         let sink = output.sink();
-        match self.hosted().and_then(|plugin| plugin.call(request.kind, request.name, request.input, Some(&sink))) {
-            Ok(()) => CallResult::ok(Vec::new()),
-            Err(error) => failed(&error),
-        }
+        serve(InvokeRequest::decode(payload), |request| {
+            self.hosted()?.call(request.kind, request.name, request.input, Some(&sink)).map(|()| Vec::new())
+        })
     }
 
     fn emit(&self, writer: &Writer, request_id: u64, payload: &[u8]) -> CallResult {
-        let request = match EmitRequest::decode(payload) {
-            Ok(request) => request,
-            Err(e) => return CallResult::failed(Status::InvalidArgument, e.to_string()),
-        };
         let mut output = Output { writer, request_id };
         let sink = output.sink();
-        match self.hosted().and_then(|plugin| plugin.call_hook(request.event, request.input, Some(&sink))) {
-            Ok(ran) => CallResult::ok(vec![u8::from(ran)]),
-            Err(error) => failed(&error),
-        }
+        serve(EmitRequest::decode(payload), |request| {
+            let ran = self.hosted()?.call_hook(request.event, request.input, Some(&sink))?;
+            Ok(vec![u8::from(ran)])
+        })
     }
 
     fn unload(&self) -> CallResult {
@@ -585,6 +571,21 @@ fn write_all_vectored(stream: &mut UnixStream, header: &[u8], payload: &[u8]) ->
         payload = &payload[written - from_header..];
     }
     Ok(())
+}
+
+/// The `Result` of a request whose payload decoded to `request` (or did not), served by `body`, which returns the
+/// result's body.
+fn serve<T>(
+    request: Result<T, super::protocol::PayloadError>,
+    body: impl FnOnce(T) -> Result<Vec<u8>, Error>,
+) -> CallResult {
+    match request {
+        Err(e) => CallResult::failed(Status::InvalidArgument, e.to_string()),
+        Ok(request) => match body(request) {
+            Ok(body) => CallResult::ok(body),
+            Err(error) => failed(&error),
+        },
+    }
 }
 
 fn failed(error: &Error) -> CallResult {
