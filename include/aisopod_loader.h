@@ -267,6 +267,26 @@ enum aisopod_status
    */
   AISOPOD_STATUS_INTEGRITY_MISMATCH = 210,
   /**
+   * The plugin directory has no `aisopod.plugin.sig`, and the signature policy is
+   * `AISOPOD_SIGNATURES_REQUIRED`. The library was not opened with `dlopen`.
+   */
+  AISOPOD_STATUS_UNSIGNED = 211,
+  /**
+   * The plugin's signature names a key id that no key passed to `aisopod_loader_trust_key` has, and the
+   * signature policy is `AISOPOD_SIGNATURES_REQUIRED`. The library was not opened with `dlopen`.
+   */
+  AISOPOD_STATUS_UNKNOWN_KEY = 212,
+  /**
+   * The signature by a trusted key does not verify: the manifest or the library changed after signing.
+   * Refused under every signature policy. The library was not opened with `dlopen`.
+   */
+  AISOPOD_STATUS_BAD_SIGNATURE = 213,
+  /**
+   * The plugin's `aisopod.plugin.sig` is not a signature file this loader reads; the message names the
+   * file and the line. Refused under every signature policy. The library was not opened with `dlopen`.
+   */
+  AISOPOD_STATUS_MALFORMED_SIGNATURE = 214,
+  /**
    * The plugin's `init` returned non-zero.
    */
   AISOPOD_STATUS_INIT_FAILED = 300,
@@ -345,6 +365,10 @@ enum LoadStep
    * 4. The open file's SHA-256 is the manifest's `[plugin].sha256`, when it gives one.
    */
   LOAD_STEP_INTEGRITY = 10,
+  /**
+   * 4. (continued) The plugin's signature, of its manifest and of the open file, under the signature policy.
+   */
+  LOAD_STEP_SIGNATURE = 11,
   /**
    * 5. `dlopen`, which runs the library's constructors.
    */
@@ -900,7 +924,7 @@ typedef const struct aisopod_plugin *(*aisopod_plugin_create_fn)(const struct ai
 /**
  * Every step, in the order a load runs them.
  */
-#define LoadStep_ALL { LoadStep_HostVersion, LoadStep_LibraryPath, LoadStep_ElfHeader, LoadStep_Integrity, LoadStep_Dlopen, LoadStep_AbiGate, LoadStep_Create, LoadStep_PluginStruct, LoadStep_PluginId, LoadStep_Registration, }
+#define LoadStep_ALL { LoadStep_HostVersion, LoadStep_LibraryPath, LoadStep_ElfHeader, LoadStep_Integrity, LoadStep_Signature, LoadStep_Dlopen, LoadStep_AbiGate, LoadStep_Create, LoadStep_PluginStruct, LoadStep_PluginId, LoadStep_Registration, }
 
 #ifdef __cplusplus
 extern "C" {

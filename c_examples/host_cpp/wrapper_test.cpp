@@ -376,8 +376,8 @@ void check_probing(const std::string &examples, const std::string &crashing) {
     if (verdicts.size() == 2) {
         const auto &hello = verdicts[0];
         check(hello.passed() && hello.message.empty() && !hello.failed_step, "hello passes its probe");
-        check(hello.steps.size() == 13 && hello.steps.front().name == "manifest" && hello.steps.back().name == "unload",
-              "hello's probe ran 13 steps, manifest to unload: " + step_names(hello));
+        check(hello.steps.size() == 14 && hello.steps.front().name == "manifest" && hello.steps.back().name == "unload",
+              "hello's probe ran 14 steps, manifest to unload: " + step_names(hello));
         std::chrono::nanoseconds total{};
         bool timed = true;
         for (const auto &step : hello.steps) {
