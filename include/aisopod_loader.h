@@ -589,6 +589,12 @@ typedef void (*aisopod_log_callback)(void *userdata,
 typedef uint32_t aisopod_file_policy;
 
 /**
+ * What loading does with a plugin that is unsigned or signed by a key the host does not trust: an
+ * `AISOPOD_SIGNATURES_*` value.
+ */
+typedef uint32_t aisopod_signature_policy;
+
+/**
  * A capability handler.
  *
  * `userdata` is the pointer given at registration. `input` points to `input_len` bytes owned by the caller and
@@ -918,6 +924,18 @@ typedef const struct aisopod_plugin *(*aisopod_plugin_create_fn)(const struct ai
  * An unsafe plugin file is refused with `AISOPOD_STATUS_UNSAFE_PERMISSIONS`. The default.
  */
 #define AISOPOD_FILE_POLICY_STRICT 2
+
+/**
+ * An unsigned plugin loads; one signed by a key the host does not trust loads with a warning in the log naming
+ * the plugin and the key id. The default.
+ */
+#define AISOPOD_SIGNATURES_ALLOW_UNSIGNED 0
+
+/**
+ * Only a plugin signed by a trusted key loads: an unsigned one is refused with `AISOPOD_STATUS_UNSIGNED`, one
+ * signed by another key with `AISOPOD_STATUS_UNKNOWN_KEY`.
+ */
+#define AISOPOD_SIGNATURES_REQUIRED 1
 
 
 
@@ -1843,6 +1861,35 @@ aisopod_status aisopod_loader_deny(const struct aisopod_loader *loader,
  * Ownership: borrows `loader` for the call.
  */
 aisopod_status aisopod_loader_clear_lists(const struct aisopod_loader *loader);
+
+/**
+ * Sets what loading and probing do with a plugin whose directory has no `aisopod.plugin.sig`, or whose
+ * signature names a key not passed to `aisopod_loader_trust_key`. Under either policy, a signature by a
+ * trusted key that does not verify (the manifest or the library changed after signing) is refused with
+ * `AISOPOD_STATUS_BAD_SIGNATURE`, and a malformed signature file with `AISOPOD_STATUS_MALFORMED_SIGNATURE`.
+ * The check runs before the library is opened with `dlopen`; for an isolated plugin, in this process before
+ * the helper is asked. Applies from the next load or probe.
+ *
+ * Returns `AISOPOD_STATUS_INVALID_ARGUMENT` for a value that is no `AISOPOD_SIGNATURES_*`.
+ *
+ * Ownership: borrows `loader` for the call.
+ */
+aisopod_status aisopod_loader_set_signature_policy(const struct aisopod_loader *loader,
+                                                   aisopod_signature_policy policy);
+
+/**
+ * Trusts the Ed25519 public key `public_key` (`len` bytes, which must be 32) to sign plugins, from the next
+ * load or probe. Trusting a key twice changes nothing. A plugin's signature file names its key by id: the
+ * first 8 bytes of the SHA-256 of the 32-byte key, in hexadecimal.
+ *
+ * Returns `AISOPOD_STATUS_NULL_ARGUMENT` when `public_key` is NULL, and `AISOPOD_STATUS_INVALID_ARGUMENT`
+ * when `len` is not 32 or the bytes are no Ed25519 public key.
+ *
+ * Ownership: borrows `loader` and `public_key` for the call; the loader keeps its own copy of the key.
+ */
+aisopod_status aisopod_loader_trust_key(const struct aisopod_loader *loader,
+                                        const uint8_t *public_key,
+                                        size_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

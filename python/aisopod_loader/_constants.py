@@ -148,3 +148,14 @@ class FilePolicy(enum.IntEnum):
     WARN = 1
     #: Refused with `Status.UNSAFE_PERMISSIONS` (the default).
     STRICT = 2
+
+
+class SignaturePolicy(enum.IntEnum):
+    """`aisopod_signature_policy`: the `AISOPOD_SIGNATURES_*` values, what loading does with a plugin that is
+    unsigned or signed by a key the host does not trust. A trusted key's signature that does not verify is refused
+    under both."""
+
+    #: Unsigned plugins load; one signed by an unknown key loads with a warning in the log (the default).
+    ALLOW_UNSIGNED = 0
+    #: Only plugins signed by a trusted key load: `Status.UNSIGNED` and `Status.UNKNOWN_KEY` otherwise.
+    REQUIRED = 1
