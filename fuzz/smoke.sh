@@ -38,5 +38,7 @@ run manifest -max_len=4096 -dict=manifest.dict
 run discovery -max_len=2048
 # A single allocation past the largest frame (16 MiB payload) is a crash.
 run frame -max_len=4096 -malloc_limit_mb=17
+# Past the 512-byte cap only the size check runs.
+run signature -max_len=600
 
 echo "== fuzz smoke test passed"

@@ -267,6 +267,26 @@ enum aisopod_status
    */
   AISOPOD_STATUS_INTEGRITY_MISMATCH = 210,
   /**
+   * The plugin directory has no `aisopod.plugin.sig`, and the signature policy is
+   * `AISOPOD_SIGNATURES_REQUIRED`. The library was not opened with `dlopen`.
+   */
+  AISOPOD_STATUS_UNSIGNED = 211,
+  /**
+   * The plugin's signature names a key id that no key passed to `aisopod_loader_trust_key` has, and the
+   * signature policy is `AISOPOD_SIGNATURES_REQUIRED`. The library was not opened with `dlopen`.
+   */
+  AISOPOD_STATUS_UNKNOWN_KEY = 212,
+  /**
+   * The signature by a trusted key does not verify: the manifest or the library changed after signing.
+   * Refused under every signature policy. The library was not opened with `dlopen`.
+   */
+  AISOPOD_STATUS_BAD_SIGNATURE = 213,
+  /**
+   * The plugin's `aisopod.plugin.sig` is not a signature file this loader reads; the message names the
+   * file and the line. Refused under every signature policy. The library was not opened with `dlopen`.
+   */
+  AISOPOD_STATUS_MALFORMED_SIGNATURE = 214,
+  /**
    * The plugin's `init` returned non-zero.
    */
   AISOPOD_STATUS_INIT_FAILED = 300,
@@ -345,6 +365,10 @@ enum LoadStep
    * 4. The open file's SHA-256 is the manifest's `[plugin].sha256`, when it gives one.
    */
   LOAD_STEP_INTEGRITY = 10,
+  /**
+   * 4. (continued) The plugin's signature, of its manifest and of the open file, under the signature policy.
+   */
+  LOAD_STEP_SIGNATURE = 11,
   /**
    * 5. `dlopen`, which runs the library's constructors.
    */
@@ -563,6 +587,12 @@ typedef void (*aisopod_log_callback)(void *userdata,
  * `AISOPOD_FILE_POLICY_*` value.
  */
 typedef uint32_t aisopod_file_policy;
+
+/**
+ * What loading does with a plugin that is unsigned or signed by a key the host does not trust: an
+ * `AISOPOD_SIGNATURES_*` value.
+ */
+typedef uint32_t aisopod_signature_policy;
 
 /**
  * A capability handler.
@@ -895,12 +925,24 @@ typedef const struct aisopod_plugin *(*aisopod_plugin_create_fn)(const struct ai
  */
 #define AISOPOD_FILE_POLICY_STRICT 2
 
+/**
+ * An unsigned plugin loads; one signed by a key the host does not trust loads with a warning in the log naming
+ * the plugin and the key id. The default.
+ */
+#define AISOPOD_SIGNATURES_ALLOW_UNSIGNED 0
+
+/**
+ * Only a plugin signed by a trusted key loads: an unsigned one is refused with `AISOPOD_STATUS_UNSIGNED`, one
+ * signed by another key with `AISOPOD_STATUS_UNKNOWN_KEY`.
+ */
+#define AISOPOD_SIGNATURES_REQUIRED 1
+
 
 
 /**
  * Every step, in the order a load runs them.
  */
-#define LoadStep_ALL { LoadStep_HostVersion, LoadStep_LibraryPath, LoadStep_ElfHeader, LoadStep_Integrity, LoadStep_Dlopen, LoadStep_AbiGate, LoadStep_Create, LoadStep_PluginStruct, LoadStep_PluginId, LoadStep_Registration, }
+#define LoadStep_ALL { LoadStep_HostVersion, LoadStep_LibraryPath, LoadStep_ElfHeader, LoadStep_Integrity, LoadStep_Signature, LoadStep_Dlopen, LoadStep_AbiGate, LoadStep_Create, LoadStep_PluginStruct, LoadStep_PluginId, LoadStep_Registration, }
 
 #ifdef __cplusplus
 extern "C" {
@@ -1819,6 +1861,35 @@ aisopod_status aisopod_loader_deny(const struct aisopod_loader *loader,
  * Ownership: borrows `loader` for the call.
  */
 aisopod_status aisopod_loader_clear_lists(const struct aisopod_loader *loader);
+
+/**
+ * Sets what loading and probing do with a plugin whose directory has no `aisopod.plugin.sig`, or whose
+ * signature names a key not passed to `aisopod_loader_trust_key`. Under either policy, a signature by a
+ * trusted key that does not verify (the manifest or the library changed after signing) is refused with
+ * `AISOPOD_STATUS_BAD_SIGNATURE`, and a malformed signature file with `AISOPOD_STATUS_MALFORMED_SIGNATURE`.
+ * The check runs before the library is opened with `dlopen`; for an isolated plugin, in this process before
+ * the helper is asked. Applies from the next load or probe.
+ *
+ * Returns `AISOPOD_STATUS_INVALID_ARGUMENT` for a value that is no `AISOPOD_SIGNATURES_*`.
+ *
+ * Ownership: borrows `loader` for the call.
+ */
+aisopod_status aisopod_loader_set_signature_policy(const struct aisopod_loader *loader,
+                                                   aisopod_signature_policy policy);
+
+/**
+ * Trusts the Ed25519 public key `public_key` (`len` bytes, which must be 32) to sign plugins, from the next
+ * load or probe. Trusting a key twice changes nothing. A plugin's signature file names its key by id: the
+ * first 8 bytes of the SHA-256 of the 32-byte key, in hexadecimal.
+ *
+ * Returns `AISOPOD_STATUS_NULL_ARGUMENT` when `public_key` is NULL, and `AISOPOD_STATUS_INVALID_ARGUMENT`
+ * when `len` is not 32 or the bytes are no Ed25519 public key.
+ *
+ * Ownership: borrows `loader` and `public_key` for the call; the loader keeps its own copy of the key.
+ */
+aisopod_status aisopod_loader_trust_key(const struct aisopod_loader *loader,
+                                        const uint8_t *public_key,
+                                        size_t len);
 
 #ifdef __cplusplus
 }  // extern "C"

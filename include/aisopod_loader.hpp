@@ -129,6 +129,15 @@ enum class FilePolicy : aisopod_file_policy {
     Strict = AISOPOD_FILE_POLICY_STRICT,
 };
 
+/// What loading does with a plugin that is unsigned or signed by a key the host does not trust, as the C
+/// constants. A trusted key's signature that does not verify is refused under both.
+enum class SignaturePolicy : aisopod_signature_policy {
+    /// Unsigned plugins load; one signed by an unknown key loads with a warning in the log (the default).
+    AllowUnsigned = AISOPOD_SIGNATURES_ALLOW_UNSIGNED,
+    /// Only plugins signed by a trusted key load: AISOPOD_STATUS_UNSIGNED or AISOPOD_STATUS_UNKNOWN_KEY otherwise.
+    Required = AISOPOD_SIGNATURES_REQUIRED,
+};
+
 /// Resource limits of an isolated plugin's helper process, set when it starts; 0 is no limit.
 struct ResourceLimits {
     /// RLIMIT_AS: the address space, in bytes. Past it, allocations fail.
@@ -533,6 +542,20 @@ public:
     void deny(std::string_view id) { check(aisopod_loader_deny(get(), arg(id, "aisopod_loader_deny", "id").c_str())); }
     /// Empties the allow and deny lists: every plugin is let in again.
     void clear_lists() { check(aisopod_loader_clear_lists(get())); }
+
+    /// What loading and probing do with a plugin without aisopod.plugin.sig, or signed by a key not passed to
+    /// trust_key(): SignaturePolicy::AllowUnsigned (the default) loads it, Required refuses it
+    /// (AISOPOD_STATUS_UNSIGNED, AISOPOD_STATUS_UNKNOWN_KEY).
+    void set_signature_policy(SignaturePolicy policy) {
+        check(aisopod_loader_set_signature_policy(get(), static_cast<aisopod_signature_policy>(policy)));
+    }
+    /// Trusts the Ed25519 public key of `len` bytes at `public_key` (32, or AISOPOD_STATUS_INVALID_ARGUMENT) to
+    /// sign plugins. The loader keeps its own copy.
+    void trust_key(const uint8_t *public_key, std::size_t len) {
+        check(aisopod_loader_trust_key(get(), public_key, len));
+    }
+    /// Trusts the 32-byte Ed25519 public key `public_key` to sign plugins.
+    void trust_key(const std::array<uint8_t, 32> &public_key) { trust_key(public_key.data(), public_key.size()); }
 
     /// Names the helper executable, aisopod-plugin-host, that probes and isolated plugins run in; that path
     /// alone is then tried.

@@ -58,6 +58,12 @@ mod plugin;
 mod privilege;
 #[cfg(feature = "loader")]
 mod quarantine;
+/// Publisher signatures: the signature file, its message and key ids; shared with `aisopod-sign` and `fuzz/`.
+/// The annotation below keeps its constants out of the C header.
+///
+/// cbindgen:ignore
+#[cfg(feature = "loader")]
+pub mod signature;
 #[cfg(feature = "loader")]
 mod sync;
 #[cfg(feature = "loader")]
@@ -91,7 +97,7 @@ pub use permissions::{Grant, Permissions};
 #[cfg(feature = "loader")]
 pub use quarantine::{Record as QuarantineRecord, Verdict as QuarantineVerdict};
 #[cfg(feature = "loader")]
-pub use trust::FilePolicy;
+pub use trust::{FilePolicy, SignaturePolicy};
 
 /// This library's version, from `Cargo.toml`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

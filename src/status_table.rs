@@ -238,6 +238,42 @@ const STATUSES: &[Row] = &[
         ],
     },
     Row {
+        value: 211,
+        name: "Unsigned",
+        description: "the plugin has no signature, and the signature policy requires one",
+        doc: &[
+            "The plugin directory has no `aisopod.plugin.sig`, and the signature policy is",
+            "`AISOPOD_SIGNATURES_REQUIRED`. The library was not opened with `dlopen`.",
+        ],
+    },
+    Row {
+        value: 212,
+        name: "UnknownKey",
+        description: "the plugin is signed by a key the host does not trust",
+        doc: &[
+            "The plugin's signature names a key id that no key passed to `aisopod_loader_trust_key` has, and the",
+            "signature policy is `AISOPOD_SIGNATURES_REQUIRED`. The library was not opened with `dlopen`.",
+        ],
+    },
+    Row {
+        value: 213,
+        name: "BadSignature",
+        description: "the plugin's signature does not verify",
+        doc: &[
+            "The signature by a trusted key does not verify: the manifest or the library changed after signing.",
+            "Refused under every signature policy. The library was not opened with `dlopen`.",
+        ],
+    },
+    Row {
+        value: 214,
+        name: "MalformedSignature",
+        description: "the plugin's signature file is malformed",
+        doc: &[
+            "The plugin's `aisopod.plugin.sig` is not a signature file this loader reads; the message names the",
+            "file and the line. Refused under every signature policy. The library was not opened with `dlopen`.",
+        ],
+    },
+    Row {
         value: 300,
         name: "InitFailed",
         description: "the plugin's init failed",

@@ -41,3 +41,8 @@ fn discovery_regressions() {
 fn frame_regressions() {
     replay("frame", checks::check_frame);
 }
+
+#[test]
+fn signature_regressions() {
+    replay("signature", checks::check_signature);
+}

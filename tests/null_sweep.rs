@@ -21,9 +21,9 @@ const HEADER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/aisopod_loade
 /// Declared in the header for plugins to define; the library itself does not export them.
 const PLUGIN_ENTRY_POINTS: [&str; 2] = ["aisopod_plugin_abi_version", "aisopod_plugin_create"];
 
-/// The library exports 85 functions today. A parser that silently drops prototypes would still agree with
+/// The library exports 87 functions today. A parser that silently drops prototypes would still agree with
 /// itself, so the count it finds must not fall below this.
-const MIN_FUNCTIONS: usize = 85;
+const MIN_FUNCTIONS: usize = 87;
 
 /// What NULL means for each function, from its documentation in the header.
 const EXPECTATIONS: &[(&str, Expect)] = &[
@@ -140,6 +140,9 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("aisopod_loader_allow", Expect::Status { optional: &[] }),
     ("aisopod_loader_deny", Expect::Status { optional: &[] }),
     ("aisopod_loader_clear_lists", Expect::Status { optional: &[] }),
+    ("aisopod_loader_set_signature_policy", Expect::Status { optional: &[] }),
+    // Two required pointers; the key the sweep passes is 5 bytes long, which no call that gets through accepts.
+    ("aisopod_loader_trust_key", Expect::Status { optional: &[] }),
 ];
 
 /// How the sweep passes each parameter type. Names on the right are set up by `main` in [`PROGRAM`].
@@ -221,6 +224,8 @@ const PARAM_TYPES: &[(&str, Pass)] = &[
     ("aisopod_sandbox_policy", Pass::Value("AISOPOD_SANDBOX_BEST_EFFORT")),
     // The default, as for the sandbox.
     ("aisopod_file_policy", Pass::Value("AISOPOD_FILE_POLICY_STRICT")),
+    // The default, as for the file policy.
+    ("aisopod_signature_policy", Pass::Value("AISOPOD_SIGNATURES_ALLOW_UNSIGNED")),
     // A deadline in milliseconds, or a restart policy (`aisopod_status_str`'s status takes no pointer, so it is
     // never swept).
     ("uint32_t", Pass::Named { pointer: false }),
@@ -239,6 +244,8 @@ const NAMED_VALUES: &[(&str, &str)] = &[
     ("extension_id", "\"aisopod.none\""),
     ("index", "0"),
     ("input_len", "INPUT_LEN"),
+    // The length of a public key: the sweep passes its 5-byte input there.
+    ("len", "INPUT_LEN"),
     // The first verdict's first step, and its first capability of a kind.
     ("step", "0"),
     ("capability", "0"),

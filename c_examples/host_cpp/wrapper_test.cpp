@@ -376,8 +376,8 @@ void check_probing(const std::string &examples, const std::string &crashing) {
     if (verdicts.size() == 2) {
         const auto &hello = verdicts[0];
         check(hello.passed() && hello.message.empty() && !hello.failed_step, "hello passes its probe");
-        check(hello.steps.size() == 13 && hello.steps.front().name == "manifest" && hello.steps.back().name == "unload",
-              "hello's probe ran 13 steps, manifest to unload: " + step_names(hello));
+        check(hello.steps.size() == 14 && hello.steps.front().name == "manifest" && hello.steps.back().name == "unload",
+              "hello's probe ran 14 steps, manifest to unload: " + step_names(hello));
         std::chrono::nanoseconds total{};
         bool timed = true;
         for (const auto &step : hello.steps) {
@@ -438,7 +438,7 @@ void check_probing(const std::string &examples, const std::string &crashing) {
     auto all = loader.probe_all();
     check(summary(all) == "hello=0,rust_hello=0,zig_hello=0,cpp_crash=302",
           "probe_all() probes every discovered plugin: " + summary(all));
-    check(all.size() == 4 && all[0].steps.size() == 12, "without an init config, init is not probed");
+    check(all.size() == 4 && all[0].steps.size() == 13, "without an init config, init is not probed: 13 steps");
     check(loader.clear_quarantine() == 1, "clear_quarantine() lifts every entry");
 
     loader.set_probe_on_discover(true);
@@ -462,7 +462,7 @@ void check_probing(const std::string &examples, const std::string &crashing) {
 }
 
 /// The file policy and the lists, on a copy of the hello plugin in `work`: a group-writable plugin directory,
-/// then a denied id and an id not on the allow list.
+/// then a denied id and an id not on the allow list; then the signature policy and trust_key()'s checks.
 void check_trust(const std::string &examples, const fs::path &work) {
     fs::path tree = work / "trust";
     fs::remove_all(tree);
@@ -512,6 +512,24 @@ void check_trust(const std::string &examples, const fs::path &work) {
     loader.clear_lists();
     loader.load("hello");
     check(loader.is_loaded("hello"), "clear_lists(): hello loads again, without a new discovery");
+    loader.unload("hello");
+
+    loader.set_signature_policy(aisopod::SignaturePolicy::Required);
+    expect_error("load() of an unsigned plugin when signatures are required", AISOPOD_STATUS_UNSIGNED,
+                 {"aisopod_loader_load", "plugin 'hello' is unsigned", "aisopod.plugin.sig does not exist"},
+                 [&] { loader.load("hello"); });
+    const std::array<uint8_t, 32> not_a_key{2};
+    expect_error("trust_key() of bytes that are no Ed25519 key", AISOPOD_STATUS_INVALID_ARGUMENT,
+                 {"aisopod_loader_trust_key", "'public_key' is not an Ed25519 public key"},
+                 [&] { loader.trust_key(not_a_key); });
+    expect_error("trust_key() of 31 bytes", AISOPOD_STATUS_INVALID_ARGUMENT, {"argument 'len' is 31"},
+                 [&] { loader.trust_key(not_a_key.data(), 31); });
+    expect_error("set_signature_policy() with a value that is no SignaturePolicy", AISOPOD_STATUS_INVALID_ARGUMENT,
+                 {"aisopod_loader_set_signature_policy", "'policy' is 9"},
+                 [&] { loader.set_signature_policy(static_cast<aisopod::SignaturePolicy>(9)); });
+    loader.set_signature_policy(aisopod::SignaturePolicy::AllowUnsigned);
+    loader.load("hello");
+    check(loader.is_loaded("hello"), "set_signature_policy(AllowUnsigned): the unsigned hello loads again");
     loader.unload("hello");
 }
 

@@ -12,6 +12,7 @@ use aisopod_loader::isolation::protocol::{
     Decoder, ErrorReply, Frame, FrameError, FrameKind, Handshake, PayloadError, ProbeProgress, ProbeReport,
     ProbeRequest, HEADER_LEN, MAX_PAYLOAD_LEN,
 };
+use aisopod_loader::signature::{SignatureFile, SIGNATURE_FILE_MAX_BYTES};
 use aisopod_loader::{
     check_capability_name, CapabilityKind, Diagnostic, Discovery, Logger, Manifest, PluginInfo, Status, ID_MAX_LEN,
     MANIFEST_FILE_NAME, MANIFEST_MAX_BYTES,
@@ -702,5 +703,28 @@ fn check_payload_error(error: &PayloadError, expected: FrameKind) {
             assert!(!why.is_empty(), "a payload error without a reason");
         }
         PayloadError::Unencodable { .. } => panic!("a decoder returned an encoding error: {error}"),
+    }
+}
+
+/// The path `check_signature` gives the parser; every error message must start with it.
+pub const SIGNATURE_PATH: &str = "fuzz/plugins/p/aisopod.plugin.sig";
+
+/// Parses `data` as a signature file. An accepted file must be exactly what [`SignatureFile::render`] writes for
+/// what was read (so no two inputs mean the same signature); a refused one must be `MALFORMED_SIGNATURE` with a
+/// message `<path>:<line>: <why>`, its line one of the four a file may hold.
+pub fn check_signature(data: &[u8]) {
+    match SignatureFile::parse(data, Path::new(SIGNATURE_PATH)) {
+        Ok(file) => {
+            assert_eq!(file.render().as_bytes(), data, "an accepted signature file is not its own rendering");
+            assert!(data.len() <= SIGNATURE_FILE_MAX_BYTES);
+        }
+        Err(e) => {
+            assert_eq!(e.status(), Status::MalformedSignature, "{}", e.message());
+            let rest = e.message().strip_prefix(SIGNATURE_PATH).and_then(|rest| rest.strip_prefix(':'));
+            let (line, why) = rest.and_then(|rest| rest.split_once(": ")).expect("<path>:<line>: <why>");
+            let line: usize = line.parse().unwrap_or_else(|_| panic!("line {line:?} is no number"));
+            assert!((1..=4).contains(&line), "line {line} of a signature file");
+            assert!(!why.is_empty());
+        }
     }
 }

@@ -95,13 +95,15 @@ STRUCTS = {
 CALLBACKS = {"aisopod_log_callback": LOG_CALLBACK}
 
 # `aisopod_status`, `aisopod_capability_kind`, `aisopod_log_level`, `aisopod_plugin_state`, `aisopod_isolation`,
-# `aisopod_permission`, `aisopod_sandbox_policy` and `aisopod_file_policy` are uint32_t.
+# `aisopod_permission`, `aisopod_sandbox_policy`, `aisopod_file_policy` and `aisopod_signature_policy` are
+# uint32_t.
 _status = c_uint32
 _kind = c_uint32
 _isolation = c_uint32
 _permission = c_uint32
 _sandbox_policy = c_uint32
 _file_policy = c_uint32
+_signature_policy = c_uint32
 _loader = POINTER(LoaderHandle)
 _info = POINTER(PluginInfoHandle)
 _diagnostic = POINTER(DiagnosticHandle)
@@ -204,4 +206,6 @@ FUNCTIONS = {
     "aisopod_loader_allow": (_status, (_loader, c_char_p)),
     "aisopod_loader_deny": (_status, (_loader, c_char_p)),
     "aisopod_loader_clear_lists": (_status, (_loader,)),
+    "aisopod_loader_set_signature_policy": (_status, (_loader, _signature_policy)),
+    "aisopod_loader_trust_key": (_status, (_loader, _bytes, c_size_t)),
 }

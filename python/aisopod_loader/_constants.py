@@ -53,6 +53,10 @@ class Status(enum.IntEnum):
     REGISTRATION_FAILED = 208
     CAPABILITY_MISMATCH = 209
     INTEGRITY_MISMATCH = 210
+    UNSIGNED = 211
+    UNKNOWN_KEY = 212
+    BAD_SIGNATURE = 213
+    MALFORMED_SIGNATURE = 214
     INIT_FAILED = 300
     PLUGIN_ERROR = 301
     PLUGIN_CRASHED = 302
@@ -144,3 +148,14 @@ class FilePolicy(enum.IntEnum):
     WARN = 1
     #: Refused with `Status.UNSAFE_PERMISSIONS` (the default).
     STRICT = 2
+
+
+class SignaturePolicy(enum.IntEnum):
+    """`aisopod_signature_policy`: the `AISOPOD_SIGNATURES_*` values, what loading does with a plugin that is
+    unsigned or signed by a key the host does not trust. A trusted key's signature that does not verify is refused
+    under both."""
+
+    #: Unsigned plugins load; one signed by an unknown key loads with a warning in the log (the default).
+    ALLOW_UNSIGNED = 0
+    #: Only plugins signed by a trusted key load: `Status.UNSIGNED` and `Status.UNKNOWN_KEY` otherwise.
+    REQUIRED = 1

@@ -24,7 +24,17 @@ from ._bindings import (
     ResourceLimitsStruct,
     Sink,
 )
-from ._constants import FilePolicy, Isolation, Kind, LogLevel, Permission, PluginState, SandboxPolicy, Status
+from ._constants import (
+    FilePolicy,
+    Isolation,
+    Kind,
+    LogLevel,
+    Permission,
+    PluginState,
+    SandboxPolicy,
+    SignaturePolicy,
+    Status,
+)
 from ._errors import CallerError, ClosedError, Error, error_for
 from ._library import Library, PathArg, open_library
 
@@ -609,6 +619,26 @@ class Loader:
     def clear_lists(self) -> None:
         """Empties the allow and deny lists: every plugin is let in again."""
         self._call("Loader.clear_lists", self._lib.aisopod_loader_clear_lists)
+
+    def set_signature_policy(self, policy: Union[SignaturePolicy, int]) -> None:
+        """Sets what loading and probing do with a plugin that has no `aisopod.plugin.sig`, or whose signature
+        names a key not passed to `trust_key`: `SignaturePolicy.ALLOW_UNSIGNED` (the default) loads it, the unknown
+        key with a warning in the log; `REQUIRED` refuses it with `PluginLoadError` (`UNSIGNED`, `UNKNOWN_KEY`).
+        A trusted key's signature that does not verify is `BAD_SIGNATURE` under both."""
+        what = "Loader.set_signature_policy"
+        if not isinstance(policy, int) or isinstance(policy, bool):
+            raise TypeError(f"{what}: argument 'policy' must be a SignaturePolicy, not {type(policy).__name__}")
+        # An int outside the enum goes through: the library names it in its INVALID_ARGUMENT.
+        self._call(what, self._lib.aisopod_loader_set_signature_policy, _unsigned(int(policy), 32, what, "policy"))
+
+    def trust_key(self, public_key: Union[bytes, bytearray, memoryview]) -> None:
+        """Trusts the 32-byte Ed25519 public key `public_key` to sign plugins, from the next load or probe. Another
+        length, or bytes that are no Ed25519 key, raise `CallerError` (`INVALID_ARGUMENT`)."""
+        what = "Loader.trust_key"
+        if not isinstance(public_key, (bytes, bytearray, memoryview)):
+            raise TypeError(f"{what}: argument 'public_key' must be bytes-like, not {type(public_key).__name__}")
+        key = bytes(public_key)
+        self._call(what, self._lib.aisopod_loader_trust_key, key, len(key))
 
     def set_log_callback(self, callback: Optional[LogCallback]) -> None:
         """Routes the loader's and its plugins' log messages to `callback(level, source, message)`, where

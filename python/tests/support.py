@@ -4,7 +4,8 @@ temporary plugin trees made from them.
 The cargo test passes, through the environment:
   AISOPOD_LOADER_LIBRARY  the libaisopod_loader.so it built;
   AISOPOD_TEST_PLUGINS    a directory holding `lib/lib<id>.so`, the C test plugin (tests/plugins/test_plugin.c)
-                          compiled for each id below, and `hello/`, the example plugin with its manifest.
+                          compiled for each id below, and `hello/`, the example plugin with its manifest;
+  AISOPOD_SIGN            the aisopod-sign binary it built.
 """
 
 import ctypes
@@ -43,6 +44,10 @@ def _required(variable: str) -> Path:
 
 def library_path() -> Path:
     return _required(aisopod.ENV_VAR)
+
+
+def sign_tool() -> Path:
+    return _required("AISOPOD_SIGN")
 
 
 def plugins_dir() -> Path:

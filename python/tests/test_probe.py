@@ -20,6 +20,7 @@ ALL_STEPS = [
     "library path",
     "ELF header",
     "integrity",
+    "signature",
     "dlopen",
     "ABI gate",
     "create",

@@ -1,12 +1,16 @@
 """The file policy and the allow and deny lists, on real plugin trees: a group-writable plugin directory, a
-manifest writable by others and a group-writable library under each policy; plugins kept out by id."""
+manifest writable by others and a group-writable library under each policy; plugins kept out by id; and
+publisher signatures, made by the `aisopod-sign` binary cargo built next to the library."""
 
 import os
+import subprocess
+import tempfile
 import unittest
+from pathlib import Path
 
 import aisopod_loader as aisopod
-from aisopod_loader import FilePolicy, LogLevel, Status
-from support import TreeTest, add_plugin, isolated_loader
+from aisopod_loader import FilePolicy, LogLevel, SignaturePolicy, Status
+from support import TreeTest, add_plugin, isolated_loader, sign_tool
 
 
 class FilePolicyTest(TreeTest):
@@ -96,6 +100,46 @@ class ListsTest(TreeTest):
                 loader.allow("Alpha")
             self.assertIs(raised.exception.status, Status.INVALID_ARGUMENT)
             self.assertIn('"Alpha", which is no plugin id', raised.exception.message)
+
+
+class SignatureTest(TreeTest):
+    def setUp(self):
+        super().setUp()
+        tool = str(sign_tool())
+        keys = tempfile.TemporaryDirectory(prefix="aisopod-python-keys-")
+        self.addCleanup(keys.cleanup)
+        secret, public = Path(keys.name) / "key.secret", Path(keys.name) / "key.public"
+        subprocess.run([tool, "keygen", str(secret), str(public)], check=True, capture_output=True)
+        self.public_key = bytes.fromhex(public.read_text().strip())
+        add_plugin(self.root, "alpha")
+        add_plugin(self.root, "beta")
+        subprocess.run([tool, "sign", str(secret), str(self.root / "alpha")], check=True, capture_output=True)
+
+    def test_a_signed_plugin_loads_and_an_unsigned_one_only_while_allowed(self):
+        with isolated_loader(self.root) as loader:
+            loader.trust_key(self.public_key)
+            self.assertEqual(loader.discover(), 2)
+            loader.load("beta")
+            loader.unload("beta")
+            loader.set_signature_policy(SignaturePolicy.REQUIRED)
+            loader.load("alpha")
+            loader.unload("alpha")
+            with self.assertRaises(aisopod.PluginLoadError) as raised:
+                loader.load("beta")
+            self.assertIs(raised.exception.status, Status.UNSIGNED)
+            self.assertIn("plugin 'beta' is unsigned", raised.exception.message)
+
+    def test_a_key_must_have_32_bytes_and_a_policy_be_known(self):
+        with isolated_loader(self.root) as loader:
+            with self.assertRaises(aisopod.CallerError) as raised:
+                loader.trust_key(self.public_key[:31])
+            self.assertIs(raised.exception.status, Status.INVALID_ARGUMENT)
+            self.assertIn("argument 'len' is 31", raised.exception.message)
+            with self.assertRaises(TypeError):
+                loader.trust_key("not bytes")
+            with self.assertRaises(aisopod.CallerError) as raised:
+                loader.set_signature_policy(7)
+            self.assertIn("not an AISOPOD_SIGNATURES_* value", raised.exception.message)
 
 
 if __name__ == "__main__":

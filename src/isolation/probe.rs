@@ -51,11 +51,13 @@ impl ProbeStep {
 
     /// The wire code of the `ProbeReport` frame: 1 for the manifest, 2 to 10 for the first nine load steps
     /// (one more than the step's value), 11 for `init`, 12 for unloading, then load steps added later, whatever
-    /// their place in the sequence: 13 for the integrity check. A code is never changed or reused.
+    /// their place in the sequence: 13 for the integrity check, 14 for the signature check. A code is never
+    /// changed or reused.
     pub const fn code(self) -> u16 {
         match self {
             ProbeStep::Manifest => 1,
             ProbeStep::Load(LoadStep::Integrity) => 13,
+            ProbeStep::Load(LoadStep::Signature) => 14,
             ProbeStep::Load(step) => 1 + step as u16,
             ProbeStep::Init => 11,
             ProbeStep::Unload => 12,
@@ -199,12 +201,13 @@ pub fn probe_observed(
         }
     };
     let shared = Arc::<HostShared>::default();
-    // The loader checks the library under its file policy before it asks for a probe.
+    // The loader checks the library under its file policy, and the signature, before it asks for a probe.
     let loaded = LoadedPlugin::load_observed(
         info,
         &host_version,
         &shared,
         FilePolicy::Off,
+        None,
         None,
         Some(&mut |step, took| recorder.record(ProbeStep::Load(step), took)),
     );

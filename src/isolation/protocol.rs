@@ -99,7 +99,7 @@
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 2 | `failed`: 0 when every step succeeded, otherwise the failing step's code ([`ProbeStep`]) |
-//! | 2 | 2 | `n`: how many steps ran, at most 13 |
+//! | 2 | 2 | `n`: how many steps ran, at most 14 |
 //! | 4 | 4 | `status`: 0 when `failed` is 0, otherwise the failure's `aisopod_status` value (not 0) |
 //! | 8 | 4 | `m`: the message's length in bytes: 0 when `failed` is 0, otherwise 1 to [`REPORT_MESSAGE_MAX_LEN`] |
 //! | 12 | 10 each | `n` step records, in the order the steps ran: the step's code (2), then its duration in nanoseconds on the monotonic clock (8) |
@@ -108,8 +108,8 @@
 //!
 //! The payload ends with the last name. Steps run in the order of [`ProbeStep::ALL`], each at most once, and
 //! the records keep that order, and a failed step is one of them. That is not the order of the codes: the
-//! integrity check runs between the ELF header and `dlopen`, but its code (13) came after `init`'s and
-//! unloading's. Names keep the manifest's rules for capability names and
+//! integrity and signature checks run between the ELF header and `dlopen`, but their codes (13 and 14) came after
+//! `init`'s and unloading's. Names keep the manifest's rules for capability names and
 //! ascend bytewise within a kind. Both the encoder and the decoder enforce all of this.
 
 use std::fmt;

@@ -421,7 +421,7 @@ impl Server {
         }
         // The loader checked the library under its file policy before sending the request.
         let loaded = parse_host_version(&request.host_version)
-            .and_then(|version| LoadedPlugin::load(info, &version, &self.shared, FilePolicy::Off, None));
+            .and_then(|version| LoadedPlugin::load(info, &version, &self.shared, FilePolicy::Off, None, None));
         match loaded {
             Ok(plugin) => {
                 let body = encode_loaded(&plugin.registered_capabilities());

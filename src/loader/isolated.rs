@@ -19,9 +19,9 @@ use crate::isolation::protocol::hosting::{
     decode_loaded, CallResult, EmitRequest, InitRequest, InvokeRequest, LoadRequest, ResourceLimits,
 };
 use crate::isolation::protocol::FrameKind;
-use crate::plugin::{check_library, HostShared};
+use crate::plugin::{check_library, check_signature, HostShared};
 use crate::sync::{lock, read, write};
-use crate::trust::FilePolicy;
+use crate::trust::{FilePolicy, Signatures};
 
 /// How long an unloading helper is given to exit after its plugin is unloaded.
 const EXIT_GRACE: Duration = Duration::from_millis(500);
@@ -58,6 +58,8 @@ pub(crate) struct IsolatedPlugin {
     shared: Arc<HostShared>,
     /// The file policy the plugin was loaded under, which its restarts check the library under again.
     files: FilePolicy,
+    /// The signature settings the plugin was loaded under, which its restarts check the plugin under again.
+    signatures: Signatures,
     session: RwLock<Session>,
     pub(crate) pins: AtomicUsize,
     calls: AtomicU64,
@@ -78,13 +80,15 @@ struct Session {
 }
 
 impl IsolatedPlugin {
-    /// Starts a helper and loads `info`'s plugin in it, once its library passed the file policy `files` here.
+    /// Starts a helper and loads `info`'s plugin in it, once its library passed the file policy `files` and its
+    /// signature passed `signatures` here.
     pub(crate) fn load(
         info: Arc<PluginInfo>,
         host_version: &str,
         settings: &Arc<RwLock<IsolationSettings>>,
         shared: &Arc<HostShared>,
         files: FilePolicy,
+        signatures: Signatures,
     ) -> Result<IsolatedPlugin> {
         let plugin = IsolatedPlugin {
             info,
@@ -92,6 +96,7 @@ impl IsolatedPlugin {
             settings: settings.clone(),
             shared: shared.clone(),
             files,
+            signatures,
             session: RwLock::new(Session {
                 connection: None,
                 capabilities: PerKind::default(),
@@ -122,9 +127,10 @@ impl IsolatedPlugin {
 
     /// A new helper with the plugin loaded in it, and what the plugin registered.
     fn start(&self) -> Result<(Arc<Connection>, PerKind<Vec<String>>)> {
-        // The helper loads what it is sent without checking who could have written it.
+        // The helper loads what it is sent without checking who could have written it, or who signed it.
         if let Ok(host_version) = semver::Version::parse(&self.host_version) {
             check_library(&self.info, &host_version, self.files, &self.shared)?;
+            check_signature(&self.info, &host_version, &self.signatures, &self.shared)?;
         }
         let (helper, limits, sandbox) = {
             let settings = read(&self.settings);

@@ -1,6 +1,6 @@
 //! The loader: search configuration, discovery snapshots, and the set of loaded plugins with their lifecycle
 //! (load, init, invoke, emit, unload). Calls into plugin code live in `plugin/`; probing in helper processes
-//! and the quarantine in `probing.rs`; the file policy and the allow and deny lists in `trust.rs`.
+//! and the quarantine in `probing.rs`; the file policy, the allow and deny lists and the signature settings in `trust.rs`.
 
 use std::collections::HashMap;
 use std::ffi::c_void;
@@ -304,11 +304,21 @@ impl Loader {
         self.check_quarantine(&info)?;
         let isolation = read(&self.isolation).isolation_of(id, info.manifest.isolation);
         let files = self.file_policy();
+        let signatures = self.signatures();
         let plugin = match isolation {
             Isolation::None => {
                 // The registry cache is the host's consent to tell an unchanged file by its identity.
                 let verified = read(&self.cache_path).is_some().then_some(&self.verified);
-                Hosted::Local(Arc::new(LoadedPlugin::load(info, &self.host_version, &self.shared, files, verified)?))
+                let shared = &self.shared;
+                let signatures = Some(&signatures);
+                Hosted::Local(Arc::new(LoadedPlugin::load(
+                    info,
+                    &self.host_version,
+                    shared,
+                    files,
+                    signatures,
+                    verified,
+                )?))
             }
             Isolation::Process => Hosted::Isolated(Arc::new(IsolatedPlugin::load(
                 info,
@@ -316,6 +326,7 @@ impl Loader {
                 &self.isolation,
                 &self.shared,
                 files,
+                signatures,
             )?)),
         };
         let mut loaded = write(&self.loaded);

@@ -20,7 +20,7 @@ use crate::log::LogLevel;
 use crate::manifest::Isolation;
 use crate::permissions::{Grant, Permissions};
 #[cfg(target_os = "linux")]
-use crate::plugin::check_library;
+use crate::plugin::{check_library, check_signature};
 use crate::quarantine::{quarantines, Quarantine, Record, Verdict};
 use crate::sync::{lock, read, write};
 
@@ -335,12 +335,21 @@ impl Loader {
             host_version: self.host_version.to_string(),
             init_config: init_config.map(str::to_owned),
         };
-        // The helper loads what it is sent without checking who could have written it: the host checks first.
+        // The helper loads what it is sent without checking who could have written it, or who signed it: the host
+        // checks first.
         let files = self.file_policy();
+        let signatures = self.signatures();
         let refusals: Vec<Option<Probed>> = infos
             .iter()
             .map(|info| {
-                check_library(info, &self.host_version, files, &self.shared).err().map(|error| refused(info, &error))
+                use crate::isolation::probe::LoadStep;
+                let (host_version, shared) = (&self.host_version, &self.shared);
+                match check_library(info, host_version, files, shared) {
+                    Err(error) => Some(refused(info, LoadStep::LibraryPath, &error)),
+                    Ok(()) => check_signature(info, host_version, &signatures, shared)
+                        .err()
+                        .map(|error| refused(info, LoadStep::Signature, &error)),
+                }
             })
             .collect();
         let probed: Vec<&Arc<PluginInfo>> =
@@ -400,11 +409,11 @@ pub(crate) fn discovered(discovery: &Discovery, id: &str) -> Option<Arc<PluginIn
     discovery.find(id).or_else(|| discovery.find_quarantined(id)).or_else(|| discovery.find_denied(id)).cloned()
 }
 
-/// The verdict on `info` when the host refused to send it to a helper: `error`, at the library path step.
+/// The verdict on `info` when the host refused to send it to a helper: `error`, at load step `step`.
 #[cfg(target_os = "linux")]
-fn refused(info: &PluginInfo, error: &Error) -> Probed {
-    use crate::isolation::probe::{LoadStep, ProbeOutcome, ProbeReport, ProbeStep, StepTiming};
-    let step = ProbeStep::Load(LoadStep::LibraryPath);
+fn refused(info: &PluginInfo, step: crate::isolation::probe::LoadStep, error: &Error) -> Probed {
+    use crate::isolation::probe::{ProbeOutcome, ProbeReport, ProbeStep, StepTiming};
+    let step = ProbeStep::Load(step);
     let outcome = ProbeOutcome::Failed { step, status: error.status(), message: error.message().to_owned() };
     Probed {
         plugin_id: info.manifest.id.clone(),

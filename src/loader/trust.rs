@@ -1,11 +1,12 @@
-//! The loader's trust settings: the file-permission policy and the allow and deny lists, set by the host and
-//! applied from the next discovery, load or probe.
+//! The loader's trust settings: the file-permission policy, the allow and deny lists, and the signature policy
+//! and trusted keys, set by the host and applied from the next discovery, load or probe.
 
 use super::Loader;
 use crate::discovery::PluginInfo;
 use crate::error::Result;
+use crate::signature::KeyId;
 use crate::sync::{read, write};
-use crate::trust::{FilePolicy, List, Trust};
+use crate::trust::{FilePolicy, List, SignaturePolicy, Signatures, Trust};
 
 impl Loader {
     /// Sets what discovery and loading do with a plugin directory, manifest or library that someone other than
@@ -37,6 +38,29 @@ impl Loader {
     /// Empties both lists: every plugin is let in again.
     pub fn clear_lists(&self) {
         write(&self.trust).lists.clear();
+    }
+
+    /// Sets what loading and probing do with a plugin that is unsigned or signed by a key the host does not
+    /// trust (default: [`SignaturePolicy::AllowUnsigned`]). A signature by a trusted key that does not verify is
+    /// refused under every policy. Applies from the next load or probe.
+    pub fn set_signature_policy(&self, policy: SignaturePolicy) {
+        write(&self.trust).signatures.policy = policy;
+    }
+
+    /// The signature policy in force.
+    pub fn signature_policy(&self) -> SignaturePolicy {
+        read(&self.trust).signatures.policy
+    }
+
+    /// Trusts the Ed25519 public key `public_key` to sign plugins, from the next load or probe, and returns its
+    /// id, the one signature files name. Bytes that are no Ed25519 public key are `Status::InvalidArgument`.
+    pub fn trust_key(&self, public_key: &[u8; 32]) -> Result<KeyId> {
+        write(&self.trust).signatures.trust(public_key)
+    }
+
+    /// The signature settings one load or probe applies.
+    pub(crate) fn signatures(&self) -> Signatures {
+        read(&self.trust).signatures.clone()
     }
 
     /// The settings one discovery applies.

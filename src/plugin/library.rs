@@ -22,6 +22,8 @@ pub(super) struct OpenLibrary {
     pub(super) file: File,
     /// From `fstat` on the descriptor, right after opening it.
     pub(super) metadata: Metadata,
+    /// The file's SHA-256 once the integrity or the signature step has it, so the other does not hash again.
+    pub(super) digest: std::cell::Cell<Option<crate::integrity::Sha256Digest>>,
 }
 
 /// Finds the library as [`resolve`] does, then opens it for reading as discovery opens manifests: `O_CLOEXEC`,
@@ -43,7 +45,7 @@ pub(super) fn find_and_open(info: &PluginInfo, policy: FilePolicy, logger: &Logg
         };
         Error::new(status, format!("plugin '{id}': library {} {why}", path.display()))
     })?;
-    Ok(OpenLibrary { path, file, metadata })
+    Ok(OpenLibrary { path, file, metadata, digest: Default::default() })
 }
 
 /// Finds the library, refuses one that resolves outside the plugin directory, and checks who could have
@@ -162,7 +164,7 @@ pub(super) type FileKey = std::convert::Infallible;
 /// maps the very file the integrity check hashed, even if the path has been made to name another file since.
 /// Elsewhere it is opened by its path, as every library is.
 pub(super) fn open(id: &str, library: OpenLibrary, resident: bool, pinned: bool) -> Result<Opened> {
-    let OpenLibrary { path, file, metadata } = library;
+    let OpenLibrary { path, file, metadata, .. } = library;
     let (result, through, named) = match pinned {
         #[cfg(target_os = "linux")]
         true => {

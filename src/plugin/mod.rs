@@ -3,7 +3,7 @@
 //! - [`library`]: find the library inside the plugin directory, open it, and `dlopen` it (which runs its
 //!   constructors);
 //! - [`pin`]: the integrity check against the manifest's `sha256`, and [`names`]: the names pinned libraries
-//!   go by in the dynamic linker;
+//!   go by in the dynamic linker; the signature check is the host's (`crate::trust`), on the same descriptor;
 //! - [`gate`]: the ABI version gate, `create`, and the plugin struct and id checks;
 //! - [`registration`]: `register_capabilities` and the check against the manifest;
 //! - [`host`]: the host struct each plugin receives;
@@ -48,7 +48,7 @@ use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
 use crate::integrity::VerifiedDigests;
 use crate::sync::{read, write};
-use crate::trust::FilePolicy;
+use crate::trust::{FilePolicy, Signatures};
 
 /// One loaded plugin.
 pub(crate) struct LoadedPlugin {
@@ -80,6 +80,8 @@ pub enum LoadStep {
     ElfHeader = 3,
     /// 4. The open file's SHA-256 is the manifest's `[plugin].sha256`, when it gives one.
     Integrity = 10,
+    /// 4. (continued) The plugin's signature, of its manifest and of the open file, under the signature policy.
+    Signature = 11,
     /// 5. `dlopen`, which runs the library's constructors.
     Dlopen = 4,
     /// 6. `aisopod_plugin_abi_version`, the ABI gate.
@@ -96,11 +98,12 @@ pub enum LoadStep {
 
 impl LoadStep {
     /// Every step, in the order a load runs them.
-    pub const ALL: [LoadStep; 10] = [
+    pub const ALL: [LoadStep; 11] = [
         LoadStep::HostVersion,
         LoadStep::LibraryPath,
         LoadStep::ElfHeader,
         LoadStep::Integrity,
+        LoadStep::Signature,
         LoadStep::Dlopen,
         LoadStep::AbiGate,
         LoadStep::Create,
@@ -116,6 +119,7 @@ impl LoadStep {
             LoadStep::LibraryPath => "library path",
             LoadStep::ElfHeader => "ELF header",
             LoadStep::Integrity => "integrity",
+            LoadStep::Signature => "signature",
             LoadStep::Dlopen => "dlopen",
             LoadStep::AbiGate => "ABI gate",
             LoadStep::Create => "create",
@@ -186,18 +190,37 @@ pub(crate) fn check_library(
     }
 }
 
+/// The signature step, for a plugin about to be loaded or probed in a helper process: the helper is told
+/// nothing of the host's keys, so the host checks the signature first, of the library it finds and opens here
+/// (the helper opens the library again: what it maps is not this descriptor). A failure of steps 1 and 2 is
+/// left to the helper, which reports it in its own order.
+pub(crate) fn check_signature(
+    info: &PluginInfo,
+    host_version: &Version,
+    signatures: &Signatures,
+    shared: &HostShared,
+) -> Result<()> {
+    if info.manifest.check_host_version(host_version, &info.manifest_path()).is_err() {
+        return Ok(());
+    }
+    let Ok(opened) = library::find_and_open(info, FilePolicy::Off, &shared.logger) else { return Ok(()) };
+    signatures.check(info, || pin::digest(info, &opened, None), &shared.logger)
+}
+
 impl LoadedPlugin {
-    /// Runs the load sequence for `info`, in the documented order, with the library checked under `files`. A
-    /// failing step undoes every step before it. With `verified`, the integrity check reuses digests verified
-    /// before for unchanged libraries, and remembers the ones it computes.
+    /// Runs the load sequence for `info`, in the documented order, with the library checked under `files` and
+    /// the signature under `signatures` (`None` in a helper process, whose host checked it). A failing step
+    /// undoes every step before it. With `verified`, the integrity check reuses digests verified before for
+    /// unchanged libraries, and remembers the ones it computes.
     pub(crate) fn load(
         info: Arc<PluginInfo>,
         host_version: &Version,
         shared: &Arc<HostShared>,
         files: FilePolicy,
+        signatures: Option<&Signatures>,
         verified: Option<&VerifiedDigests>,
     ) -> Result<LoadedPlugin> {
-        LoadedPlugin::load_observed(info, host_version, shared, files, verified, None)
+        LoadedPlugin::load_observed(info, host_version, shared, files, signatures, verified, None)
     }
 
     /// [`LoadedPlugin::load`], telling `observer` (when given) each step that ran and how long it took.
@@ -206,6 +229,7 @@ impl LoadedPlugin {
         host_version: &Version,
         shared: &Arc<HostShared>,
         files: FilePolicy,
+        signatures: Option<&Signatures>,
         verified: Option<&VerifiedDigests>,
         observer: Option<LoadObserver<'_>>,
     ) -> Result<LoadedPlugin> {
@@ -223,6 +247,11 @@ impl LoadedPlugin {
         steps.run(LoadStep::ElfHeader, || library::check_format(id, &opened))?;
         // 4. The open file is the one the manifest pins, if it pins one.
         steps.run(LoadStep::Integrity, || pin::check(&info, &opened, verified, &shared.logger))?;
+        // 4. (continued) The signature covers the manifest and the open file, and its key is trusted.
+        steps.run(LoadStep::Signature, || match signatures {
+            Some(signatures) => signatures.check(&info, || pin::digest(&info, &opened, verified), &shared.logger),
+            None => Ok(()),
+        })?;
         // 5. dlopen, of that same file when it is pinned: the library's constructors run here. From now on,
         // dropping `live` undoes the load.
         let pinned = manifest.sha256.is_some();

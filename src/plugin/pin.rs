@@ -1,12 +1,13 @@
 //! The integrity step: the open library's SHA-256 against the manifest's `[plugin].sha256`, before `dlopen`,
-//! and the reuse of a digest verified earlier for a library that has not changed since.
+//! and the reuse of a digest verified earlier for a library that has not changed since; and the library's
+//! digest for the signature step, from the same descriptor.
 
 use std::time::Instant;
 
 use super::library::OpenLibrary;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
-use crate::integrity::{hash_file, LibraryIdentity, VerifiedDigests};
+use crate::integrity::{hash_file, LibraryIdentity, Sha256Digest, VerifiedDigests};
 use crate::log::{LogLevel, Logger};
 
 /// Checks the open library against the manifest's pin, when it has one. With `verified` (the registry cache is
@@ -28,6 +29,7 @@ pub(super) fn check(
             library.path.display()
         );
         logger.log(LogLevel::Debug, &message);
+        library.digest.set(Some(expected));
         return Ok(());
     }
     let started = Instant::now();
@@ -41,6 +43,7 @@ pub(super) fn check(
             ),
         )
     })?;
+    library.digest.set(Some(found));
     if found != expected {
         return Err(Error::new(
             Status::IntegrityMismatch,
@@ -69,4 +72,33 @@ pub(super) fn check(
         }
     }
     Ok(())
+}
+
+/// The SHA-256 of the open library, for the signature step: the one the integrity step computed or reused, or
+/// one verified before for a library that has not changed since, or else hashed now from the descriptor.
+pub(super) fn digest(
+    info: &PluginInfo,
+    library: &OpenLibrary,
+    verified: Option<&VerifiedDigests>,
+) -> Result<Sha256Digest> {
+    if let Some(digest) = library.digest.get() {
+        return Ok(digest);
+    }
+    let identity = LibraryIdentity::of(&library.metadata);
+    if let Some(digest) = verified.and_then(|verified| verified.get(&identity)) {
+        return Ok(digest);
+    }
+    let digest = hash_file(&library.file, library.metadata.len()).map_err(|e| {
+        Error::new(
+            Status::LibraryLoad,
+            format!(
+                "plugin '{}': cannot read library {} to check its signature: {}",
+                info.manifest.id,
+                library.path.display(),
+                crate::io_error::describe(&e)
+            ),
+        )
+    })?;
+    library.digest.set(Some(digest));
+    Ok(digest)
 }

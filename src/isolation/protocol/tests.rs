@@ -417,7 +417,7 @@ fn a_probe_report_is_laid_out_as_documented_and_round_trips() {
 
     let failed = failed_report();
     let payload = failed.encode().unwrap();
-    assert_eq!(payload[..12], [11, 0, 13, 0, 0x2c, 1, 0, 0, 27, 0, 0, 0]);
+    assert_eq!(payload[..12], [11, 0, 14, 0, 0x2c, 1, 0, 0, 27, 0, 0, 0]);
     assert_eq!(ProbeReport::decode(&payload).unwrap(), failed);
     let frame = failed.frame(5).unwrap();
     assert_eq!((frame.kind, frame.request_id), (FrameKind::PROBE_REPORT, 5));
@@ -434,18 +434,23 @@ fn a_malformed_probe_report_is_refused_naming_the_field_or_rule() {
         payload[at..at + bytes.len()].copy_from_slice(bytes);
         payload
     };
-    let steps_end = 12 + 10 * 13;
-    // Records 4 and 5 are the integrity check (code 13) and dlopen (code 5): in the order they ran.
-    let swapped = {
-        let mut payload = with(12 + 40, &[5, 0]);
-        payload[12 + 50..12 + 52].copy_from_slice(&[13, 0]);
+    let steps_end = 12 + 10 * 14;
+    // Records 4, 5 and 6 are the integrity check (code 13), the signature check (code 14) and dlopen (code 5):
+    // in the order they ran.
+    let swapped = |first: usize, second: usize| {
+        let mut payload = good.clone();
+        let (a, b) = (12 + 10 * first, 12 + 10 * second);
+        let record = payload[a..a + 2].to_vec();
+        payload.copy_within(b..b + 2, a);
+        payload[b..b + 2].copy_from_slice(&record);
         payload
     };
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (with(2, &[14, 0]), "14 steps, more than the 13 a probe has"),
+        (with(2, &[15, 0]), "15 steps, more than the 14 a probe has"),
         (with(8, &[1, 0, 1, 0]), "a message of 65537 bytes, more than the maximum 65536"),
-        (with(12, &[14, 0]), "step record 0 has step code 14, which is no step"),
-        (swapped, "step integrity is listed after step dlopen"),
+        (with(12, &[15, 0]), "step record 0 has step code 15, which is no step"),
+        (swapped(5, 6), "step signature is listed after step dlopen"),
+        (swapped(4, 5), "step integrity is listed after step signature"),
         (with(22, &[1, 0]), "step manifest is listed after step manifest"),
         (with(0, &[0, 0]), "no step failed, yet the status is 300 and the message 27 bytes long"),
         (with(0, &[99, 0]), "the failed step is 99, which is no step"),
@@ -458,9 +463,9 @@ fn a_malformed_probe_report_is_refused_naming_the_field_or_rule() {
         ),
         (
             with(steps_end + 27 + 3, &[0xff]),
-            "tool name 0 at byte 172 is not UTF-8 (invalid utf-8 sequence of 1 bytes from index 0)",
+            "tool name 0 at byte 182 is not UTF-8 (invalid utf-8 sequence of 1 bytes from index 0)",
         ),
-        ([&good[..], &[0]].concat(), "1 bytes follow its last field, at byte 195"),
+        ([&good[..], &[0]].concat(), "1 bytes follow its last field, at byte 205"),
     ];
     for (payload, why) in cases {
         assert_eq!(report_malformed(&payload), why, "{payload:?}");
@@ -499,7 +504,7 @@ fn probe_progress_round_trips_and_names_what_is_wrong() {
 #[test]
 fn step_codes_never_change_and_a_step_added_later_takes_the_next_one() {
     let codes: Vec<u16> = ProbeStep::ALL.iter().map(|step| step.code()).collect();
-    assert_eq!(codes, [1, 2, 3, 4, 13, 5, 6, 7, 8, 9, 10, 11, 12]);
+    assert_eq!(codes, [1, 2, 3, 4, 13, 14, 5, 6, 7, 8, 9, 10, 11, 12]);
     for step in ProbeStep::ALL {
         assert_eq!(ProbeStep::from_code(step.code()), Some(step));
     }
@@ -513,7 +518,8 @@ fn the_step_after_each_step_skips_init_unless_the_probe_calls_it() {
     let load = |step| ProbeStep::Load(step);
     assert_eq!(ProbeStep::Manifest.next(false), Some(load(LoadStep::HostVersion)));
     assert_eq!(load(LoadStep::ElfHeader).next(false), Some(load(LoadStep::Integrity)));
-    assert_eq!(load(LoadStep::Integrity).next(false), Some(load(LoadStep::Dlopen)));
+    assert_eq!(load(LoadStep::Integrity).next(false), Some(load(LoadStep::Signature)));
+    assert_eq!(load(LoadStep::Signature).next(false), Some(load(LoadStep::Dlopen)));
     assert_eq!(load(LoadStep::Dlopen).next(false), Some(load(LoadStep::AbiGate)));
     assert_eq!(load(LoadStep::Registration).next(false), Some(ProbeStep::Unload));
     assert_eq!(load(LoadStep::Registration).next(true), Some(ProbeStep::Init));
