@@ -103,6 +103,21 @@ struct Reader {
     passed: std::collections::VecDeque<std::os::fd::OwnedFd>,
 }
 
+impl Reader {
+    /// A reader at the start of `stream`, with its buffer allocated once.
+    fn new(stream: UnixStream) -> Reader {
+        Reader {
+            stream,
+            decoder: Decoder::new(),
+            buffer: vec![0; READ_CHUNK],
+            start: 0,
+            end: 0,
+            closed: false,
+            passed: std::collections::VecDeque::new(),
+        }
+    }
+}
+
 impl Server {
     /// A server on `stream`, the helper's end of the channel.
     pub fn new(stream: UnixStream) -> Result<Arc<Server>, Stop> {
@@ -110,15 +125,7 @@ impl Server {
             Stop::new(HelperExit::ChannelIo, format!("cannot use the channel: {}", describe_io_error(&e)))
         })?;
         Ok(Arc::new(Server {
-            reader: Mutex::new(Reader {
-                stream,
-                decoder: Decoder::new(),
-                buffer: vec![0; READ_CHUNK],
-                start: 0,
-                end: 0,
-                closed: false,
-                passed: std::collections::VecDeque::new(),
-            }),
+            reader: Mutex::new(Reader::new(stream)),
             writer: Writer(Mutex::new(writer)),
             hosted: RwLock::new(None),
             shared: Arc::default(),
@@ -297,15 +304,7 @@ impl Server {
 
     /// Serves `Invoke` and `Emit` requests on a lane, one at a time, until the host closes it.
     fn serve_lane(&self, stream: UnixStream, writer: &Writer) -> Result<(), Stop> {
-        let mut reader = Reader {
-            stream,
-            decoder: Decoder::new(),
-            buffer: vec![0; READ_CHUNK],
-            start: 0,
-            end: 0,
-            closed: false,
-            passed: std::collections::VecDeque::new(),
-        };
+        let mut reader = Reader::new(stream);
         while let Some(request) = self.receive_locked(&mut reader)? {
             let id = request.request_id;
             let reply = match request.kind {
