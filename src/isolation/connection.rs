@@ -286,12 +286,7 @@ impl Connection {
                 until = Instant::now() + KILL_BOUND;
                 continue;
             }
-            let stderr = lock(&self.child).stderr_fd();
-            let (readable, stderr_ready) = poll_two(fd, stderr, left);
-            if stderr_ready {
-                lock(&self.child).drain_stderr();
-            }
-            if !readable {
+            if !self.readable(fd, left) {
                 continue;
             }
             // SAFETY: reads into the lane's buffer, of the given length; the socket is non-blocking.
@@ -429,12 +424,7 @@ impl Connection {
             if left.is_zero() {
                 return (Vec::new(), Vec::new(), None);
             }
-            let stderr = lock(&self.child).stderr_fd();
-            let (channel_ready, stderr_ready) = poll_two(fd, stderr, left);
-            if stderr_ready {
-                lock(&self.child).drain_stderr();
-            }
-            if !channel_ready {
+            if !self.readable(fd, left) {
                 continue;
             }
             // SAFETY: reads into a valid buffer of the given length; the socket is non-blocking.
@@ -478,6 +468,17 @@ impl Connection {
                 return (frames, logs, None);
             }
         }
+    }
+
+    /// Waits at most `timeout` for `fd` (the channel or a lane) to be readable, draining the helper's stderr
+    /// meanwhile, so that a helper writing a lot there never blocks; returns whether `fd` is readable.
+    fn readable(&self, fd: RawFd, timeout: Duration) -> bool {
+        let stderr = lock(&self.child).stderr_fd();
+        let (readable, stderr_ready) = poll_two(fd, stderr, timeout);
+        if stderr_ready {
+            lock(&self.child).drain_stderr();
+        }
+        readable
     }
 
     /// Kills the helper because request `request_id` missed its deadline of `limit`.
