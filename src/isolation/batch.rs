@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 #[cfg(target_os = "linux")]
 use super::child::{Child, Failure, Outcome};
-use super::ending::{helper_clause, Ending};
+use super::ending::{plugin_ended, Ending};
 use super::probe::{ProbeOutcome, ProbeReport, ProbeStep, StepTiming};
 #[cfg(target_os = "linux")]
 use super::protocol::hosting::CallResult;
@@ -24,8 +24,6 @@ use crate::error::{Error, Status};
 
 /// How long a helper is given to start and answer the handshake.
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
-/// How much of the helper's stderr a verdict's message quotes: its last line, at most this many bytes.
-const MESSAGE_STDERR_LEN: usize = 512;
 
 /// What a batch is probed with.
 #[derive(Debug, Clone)]
@@ -228,24 +226,14 @@ fn died(
     let Failure { error, outcome, ended_on_its_own } = failure;
     let id = job.plugin_id;
     let Some(Outcome { ending, stderr_tail, .. }) = outcome else { return helper_failed(job, &error) };
-    let (status, what) = match ending {
-        Ending::TimedOut(_) if error.status() == Status::Timeout => (
-            Status::Timeout,
-            format!("did not finish {step} within {} ms: its helper process was killed", job.timeout.as_millis()),
-        ),
-        Ending::Exited(_) if ended_on_its_own => {
-            (Status::PluginCrashed, format!("ended its helper process during {step}: it {ending}"))
-        }
-        Ending::Signaled(_) | Ending::Lost if ended_on_its_own || matches!(ending, Ending::Lost) => {
-            (Status::PluginCrashed, format!("crashed during {step}: {}", helper_clause(ending)))
-        }
-        _ => return helper_failed(job, &error),
-    };
-    let mut message = format!("plugin '{id}' {what}");
-    if let Some(line) = last_line(&stderr_tail) {
-        message.push_str("; stderr: ");
-        message.push_str(&line);
+    let timed_out = matches!(ending, Ending::TimedOut(_)) && error.status() == Status::Timeout;
+    let by_plugin = timed_out
+        || matches!(ending, Ending::Lost)
+        || (ended_on_its_own && matches!(ending, Ending::Exited(_) | Ending::Signaled(_)));
+    if !by_plugin {
+        return helper_failed(job, &error);
     }
+    let (status, message) = plugin_ended(id, step.name(), ending, timed_out.then_some(job.timeout), &stderr_tail);
     steps.push(StepTiming { step, nanos: u64::try_from(ran_for.as_nanos()).unwrap_or(u64::MAX) });
     let report = ProbeReport {
         outcome: ProbeOutcome::Failed { step, status, message },
@@ -253,18 +241,6 @@ fn died(
         capabilities: PerKind::default(),
     };
     Probed { plugin_id: id.to_owned(), report, ending: Some(ending), stderr_tail }
-}
-
-#[cfg(target_os = "linux")]
-/// The last non-empty line of `tail`, at most [`MESSAGE_STDERR_LEN`] bytes of its end, as text.
-fn last_line(tail: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(tail);
-    let line = text.lines().rev().map(str::trim).find(|line| !line.is_empty())?;
-    let mut start = line.len().saturating_sub(MESSAGE_STDERR_LEN);
-    while !line.is_char_boundary(start) {
-        start += 1;
-    }
-    Some(line[start..].to_owned())
 }
 
 #[cfg(target_os = "linux")]

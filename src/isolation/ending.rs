@@ -66,3 +66,50 @@ pub fn helper_clause(ending: Ending) -> String {
         _ => format!("its helper process {ending}"),
     }
 }
+
+/// How much of the helper's stderr a message about a plugin quotes: its last line, at most this many bytes.
+const MESSAGE_STDERR_LEN: usize = 512;
+
+/// The status and message of the call or probe step `what` of plugin `plugin_id`, whose code ended its
+/// helper as `ending`, or overran the deadline `timed_out` and had it killed; the message ends with the last
+/// line of the helper's stderr, from `stderr_tail`. `plugin 'x' crashed during init: its helper process was
+/// killed by signal SIGSEGV; stderr: ...`.
+pub fn plugin_ended(
+    plugin_id: &str,
+    what: &str,
+    ending: Ending,
+    timed_out: Option<Duration>,
+    stderr_tail: &[u8],
+) -> (crate::error::Status, String) {
+    use crate::error::Status;
+    let (status, mut message) = match (timed_out, ending) {
+        (Some(limit), _) => (
+            Status::Timeout,
+            format!(
+                "plugin '{plugin_id}' did not finish {what} within {} ms: its helper process was killed",
+                limit.as_millis()
+            ),
+        ),
+        (None, Ending::Exited(_)) => {
+            (Status::PluginCrashed, format!("plugin '{plugin_id}' ended its helper process during {what}: it {ending}"))
+        }
+        (None, _) => {
+            (Status::PluginCrashed, format!("plugin '{plugin_id}' crashed during {what}: {}", helper_clause(ending)))
+        }
+    };
+    append_stderr_line(&mut message, stderr_tail);
+    (status, message)
+}
+
+/// Appends `; stderr: <line>` to `message`: the last non-empty line of `tail`, at most
+/// [`MESSAGE_STDERR_LEN`] bytes of its end, when there is one.
+pub fn append_stderr_line(message: &mut String, tail: &[u8]) {
+    let text = String::from_utf8_lossy(tail);
+    let Some(line) = text.lines().rev().map(str::trim).find(|line| !line.is_empty()) else { return };
+    let mut start = line.len().saturating_sub(MESSAGE_STDERR_LEN);
+    while !line.is_char_boundary(start) {
+        start += 1;
+    }
+    message.push_str("; stderr: ");
+    message.push_str(&line[start..]);
+}

@@ -14,7 +14,7 @@ use crate::error::{Error, Result, Status};
 use crate::isolation::batch::START_TIMEOUT;
 use crate::isolation::child::{Child, Usage};
 use crate::isolation::connection::{Connection, Died};
-use crate::isolation::ending::{helper_clause, Ending};
+use crate::isolation::ending::{append_stderr_line, helper_clause, plugin_ended};
 use crate::isolation::protocol::hosting::{
     decode_loaded, CallResult, EmitRequest, InitRequest, InvokeRequest, LoadRequest, ResourceLimits,
 };
@@ -218,35 +218,23 @@ impl IsolatedPlugin {
     fn death(&self, what: &str, died: &Died) -> Error {
         let id = self.id();
         let ending = died.outcome.ending;
-        let (status, mut message) = if let Some(limit) = died.timed_out {
-            (
-                Status::Timeout,
-                format!(
-                    "plugin '{id}' did not finish {what} within {} ms: its helper process was killed",
-                    limit.as_millis()
-                ),
-            )
-        } else if died.killed_for_another {
-            (
-                Status::PluginCrashed,
-                format!("plugin '{id}' was stopped during {what}: another call missed its deadline, so its helper process was killed"),
-            )
-        } else if let Some(why) = &died.protocol {
-            (Status::HelperFailed, format!("plugin '{id}' failed during {what}: {why}; {}", helper_clause(ending)))
-        } else {
-            match ending {
-                Ending::Exited(_) => (
-                    Status::PluginCrashed,
-                    format!("plugin '{id}' ended its helper process during {what}: it {ending}"),
-                ),
-                _ => (Status::PluginCrashed, format!("plugin '{id}' crashed during {what}: {}", helper_clause(ending))),
+        let tail = &died.outcome.stderr_tail;
+        let (status, message) = match (died.timed_out, &died.protocol) {
+            (None, _) if died.killed_for_another => {
+                let mut message = format!(
+                    "plugin '{id}' was stopped during {what}: another call missed its deadline, so its helper process \
+                     was killed"
+                );
+                append_stderr_line(&mut message, tail);
+                (Status::PluginCrashed, message)
             }
+            (None, Some(why)) => {
+                let mut message = format!("plugin '{id}' failed during {what}: {why}; {}", helper_clause(ending));
+                append_stderr_line(&mut message, tail);
+                (Status::HelperFailed, message)
+            }
+            (timed_out, _) => plugin_ended(id, what, ending, timed_out, tail),
         };
-        let stderr = String::from_utf8_lossy(&died.outcome.stderr_tail);
-        if let Some(line) = stderr.lines().rev().map(str::trim).find(|line| !line.is_empty()) {
-            message.push_str("; stderr: ");
-            message.push_str(line);
-        }
         let error = Error::new(status, message);
         let mut session = write(&self.session);
         if let Some(connection) = session.connection.take() {
