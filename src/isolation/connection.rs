@@ -145,13 +145,7 @@ impl Connection {
     ) -> Result<Frame, Box<Died>> {
         let deadline = Instant::now() + timeout;
         let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut state = lock(&self.state);
-            if let Some(ended) = &state.ended {
-                return Err(died(ended, &state, request_id));
-            }
-            state.in_flight.insert(request_id);
-        }
+        self.still_running(request_id)?.in_flight.insert(request_id);
         let result = self.send(kind, request_id, payload, pass, deadline, timeout).and_then(|()| loop {
             let frames = self.wait_for_frames(request_id, timeout, deadline)?;
             let mut reply = None;
@@ -173,6 +167,15 @@ impl Connection {
         result
     }
 
+    /// The state, locked, while the helper has not ended; otherwise how request `request_id` died.
+    fn still_running(&self, request_id: u64) -> Result<MutexGuard<'_, State>, Box<Died>> {
+        let state = lock(&self.state);
+        match &state.ended {
+            Some(ended) => Err(died(ended, &state, request_id)),
+            None => Ok(state),
+        }
+    }
+
     /// Sends an `Invoke` or `Emit` request on a lane of its own (see [`super::protocol::hosting`]) and waits, for
     /// at most `timeout`, for its reply, as [`Connection::call`] does. The lane is one this connection made
     /// before and is idle, or a new one; no other thread reads it meanwhile, and no thread of the helper but the
@@ -185,12 +188,7 @@ impl Connection {
         on_output: &mut dyn FnMut(&[u8]),
     ) -> Result<Frame, Box<Died>> {
         let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
-        {
-            let state = lock(&self.state);
-            if let Some(ended) = &state.ended {
-                return Err(died(ended, &state, request_id));
-            }
-        }
+        drop(self.still_running(request_id)?);
         let idle = lock(&self.lanes).pop();
         let mut lane = match idle {
             Some(lane) => lane,
