@@ -12,7 +12,7 @@ use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use aisopod_loader::isolation::probe::{LoadStep, ProbeOutcome, ProbeStep};
-use aisopod_loader::{CapabilityKind, Isolation, Loader, LogLevel, SignaturePolicy, Status};
+use aisopod_loader::{CapabilityKind, Isolation, Loader, SignaturePolicy, Status};
 use common::*;
 use signing::*;
 
@@ -24,13 +24,7 @@ fn loader(root: &Path, trusted: &Key, policy: SignaturePolicy) -> (Loader, Arc<M
     loader.discover();
     assert_eq!(loader.trust_key(&trusted.public).unwrap().to_string(), trusted.id);
     loader.set_signature_policy(policy);
-    let warnings = Arc::new(Mutex::new(Vec::new()));
-    let sink = warnings.clone();
-    loader.set_log_callback(Some(Arc::new(move |level, _: &str, message: &str| {
-        if level == LogLevel::Warn {
-            sink.lock().unwrap().push(message.to_owned());
-        }
-    })));
+    let warnings = collect_warnings(&loader);
     (loader, warnings)
 }
 

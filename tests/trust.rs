@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use aisopod_loader::{FilePolicy, Isolation, Loader, LogLevel, Status};
+use aisopod_loader::{FilePolicy, Isolation, Loader, Status};
 use common::*;
 
 fn set_mode(path: &Path, mode: u32) {
@@ -19,13 +19,7 @@ fn set_mode(path: &Path, mode: u32) {
 /// A loader over `tree` whose warnings are collected in the vector it returns.
 fn loader_with_warnings(tree: &Path) -> (Loader, Arc<Mutex<Vec<String>>>) {
     let loader = isolated_loader("1.0.0", &[tree]);
-    let warnings = Arc::new(Mutex::new(Vec::new()));
-    let sink = warnings.clone();
-    loader.set_log_callback(Some(Arc::new(move |level, _: &str, message: &str| {
-        if level == LogLevel::Warn {
-            sink.lock().unwrap().push(message.to_owned());
-        }
-    })));
+    let warnings = collect_warnings(&loader);
     (loader, warnings)
 }
 

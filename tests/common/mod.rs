@@ -360,3 +360,15 @@ pub fn host_passes_under_valgrind(host: &Path, args: &[&Path]) {
     eprintln!("{}", summary.join("\n"));
     assert!(stderr.contains("ERROR SUMMARY: 0 errors"), "{stderr}");
 }
+
+/// Collects the warnings `loader` logs from now on, through its log callback.
+pub fn collect_warnings(loader: &aisopod_loader::Loader) -> std::sync::Arc<Mutex<Vec<String>>> {
+    let warnings = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let sink = warnings.clone();
+    loader.set_log_callback(Some(std::sync::Arc::new(move |level, _: &str, message: &str| {
+        if level == aisopod_loader::LogLevel::Warn {
+            sink.lock().unwrap().push(message.to_owned());
+        }
+    })));
+    warnings
+}
