@@ -152,7 +152,7 @@ impl IsolatedPlugin {
             sandbox,
         };
         let payload = request.encode().map_err(|e| Error::new(Status::InvalidArgument, e.to_string()))?;
-        let result = self.exchange(&connection, FrameKind::LOAD, &payload, "load", None);
+        let result = self.exchange(&connection, FrameKind::LOAD, &payload, format_args!("load"), None);
         let capabilities = result.and_then(|body| {
             decode_loaded(&body)
                 .map_err(|e| Error::new(Status::HelperFailed, format!("plugin '{}': its helper sent {e}", self.id())))
@@ -173,7 +173,7 @@ impl IsolatedPlugin {
         connection: &Connection,
         kind: FrameKind,
         payload: &[u8],
-        what: &str,
+        what: std::fmt::Arguments<'_>,
         sink: Option<&aisopod_sink>,
     ) -> Result<Vec<u8>> {
         let timeout = self.timeout();
@@ -194,7 +194,8 @@ impl IsolatedPlugin {
         } else {
             connection.call(kind, payload, timeout, &mut on_output)
         };
-        let frame = called.map_err(|died| self.death(what, &died))?;
+        // `what` is only formatted on a failure: a successful call allocates no message.
+        let frame = called.map_err(|died| self.death(&what.to_string(), &died))?;
         let result = CallResult::decode(&frame.payload).map_err(|e| {
             Error::new(Status::HelperFailed, format!("plugin '{}': its helper answered {what} with {e}", self.id()))
         })?;
@@ -296,7 +297,7 @@ impl IsolatedPlugin {
                 let payload = InitRequest { config: config.clone(), data_dir: data_dir.clone() }
                     .encode()
                     .map_err(|e| Error::new(Status::InvalidArgument, e.to_string()))?;
-                if let Err(error) = self.exchange(&connection, FrameKind::INIT, &payload, "init", None) {
+                if let Err(error) = self.exchange(&connection, FrameKind::INIT, &payload, format_args!("init"), None) {
                     self.retire(&connection);
                     return Err(error);
                 }
@@ -344,7 +345,7 @@ impl IsolatedPlugin {
             .encode()
             .map_err(|e| Error::new(Status::InvalidArgument, e.to_string()))?;
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let result = self.exchange(&connection, FrameKind::INIT, &payload, "init", None);
+        let result = self.exchange(&connection, FrameKind::INIT, &payload, format_args!("init"), None);
         let mut session = write(&self.session);
         match result {
             Ok(_) => {
@@ -400,7 +401,7 @@ impl IsolatedPlugin {
             .encode_into(&mut payload)
             .map_err(|e| Error::new(Status::InvalidArgument, format!("plugin '{}': {e}", self.id())))?;
         self.calls.fetch_add(1, Ordering::Relaxed);
-        self.exchange(&connection, FrameKind::INVOKE, &payload, &format!("{kind} '{name}'"), sink).map(drop)
+        self.exchange(&connection, FrameKind::INVOKE, &payload, format_args!("{kind} '{name}'"), sink).map(drop)
     }
 
     /// Runs the plugin's hook for `event`, if it has one and is initialized. Returns whether it ran.
@@ -414,7 +415,7 @@ impl IsolatedPlugin {
             .encode_into(&mut payload)
             .map_err(|e| Error::new(Status::InvalidArgument, format!("plugin '{}': {e}", self.id())))?;
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let body = self.exchange(&connection, FrameKind::EMIT, &payload, &format!("hook '{event}'"), sink)?;
+        let body = self.exchange(&connection, FrameKind::EMIT, &payload, format_args!("hook '{event}'"), sink)?;
         Ok(body.first() == Some(&1))
     }
 
@@ -429,7 +430,7 @@ impl IsolatedPlugin {
         }
         let connection = write(&self.session).connection.take();
         if let Some(connection) = connection {
-            let result = self.exchange(&connection, FrameKind::UNLOAD, &[], "unload", None);
+            let result = self.exchange(&connection, FrameKind::UNLOAD, &[], format_args!("unload"), None);
             self.retire(&connection);
             if let Err(error) = result {
                 if error.status() != Status::PluginCrashed && error.status() != Status::Timeout {
