@@ -563,6 +563,7 @@ fn raw_dlopen_ns(tree: &Path) -> (u128, u128) {
         host_version: c"1.0.0".as_ptr(),
         log: None,
         get_extension: None,
+        get_dependency_extension: None,
     };
     let mut opened = Vec::with_capacity(paths.len());
     let started = Instant::now();

@@ -181,6 +181,11 @@ enum aisopod_status
    */
   AISOPOD_STATUS_BUSY = 12,
   /**
+   * Other loaded plugins declare the plugin in their `[dependencies]`; the message names them. Unload them
+   * first, or unload with `aisopod_loader_unload_cascade`.
+   */
+  AISOPOD_STATUS_HAS_DEPENDENTS = 13,
+  /**
    * A file or directory could not be read.
    */
   AISOPOD_STATUS_IO = 100,
@@ -221,6 +226,25 @@ enum aisopod_status
    * message names the id and the list.
    */
   AISOPOD_STATUS_DENIED = 108,
+  /**
+   * A plugin named in the plugin's `[dependencies]` (and not optional) was not discovered, or was set aside;
+   * the message names the whole chain, such as `a -> b -> c`, and why the last one is missing.
+   */
+  AISOPOD_STATUS_DEPENDENCY_MISSING = 109,
+  /**
+   * A plugin named in the plugin's `[dependencies]` has a version outside the range given there; the message
+   * names both plugins, the range and the version found.
+   */
+  AISOPOD_STATUS_DEPENDENCY_VERSION = 110,
+  /**
+   * The plugin's `[dependencies]` lead back to it; the message names the cycle, such as `a -> b -> a`.
+   */
+  AISOPOD_STATUS_DEPENDENCY_CYCLE = 111,
+  /**
+   * The plugin's version is outside the range the host requires of it with `aisopod_loader_require`; the
+   * message names both.
+   */
+  AISOPOD_STATUS_VERSION_REJECTED = 112,
   /**
    * The plugin's library file does not exist.
    */
@@ -778,6 +802,24 @@ typedef struct aisopod_host {
    * Threading: **[any thread] [concurrent]**.
    */
   const void *(*get_extension)(const struct aisopod_host *host, const char *id);
+  /**
+   * Returns the optional interface `extension_id` (NUL-terminated) of the plugin `dependency_id`
+   * (NUL-terminated): what that plugin's own `get_extension` returns. NULL when this plugin's manifest does not
+   * name `dependency_id` in `[dependencies]` (the loader logs a warning saying so), when that plugin is not
+   * loaded in this process (an optional dependency that is missing, or a plugin either side of a process
+   * boundary) or its version is outside the declared range, and when it has no such interface. The returned
+   * pointer is owned by the dependency and stays valid until this plugin is destroyed: a dependency stays
+   * loaded while a plugin that needs it is loaded, and is reloaded only after it. Never NULL itself.
+   *
+   * Appended in a minor revision of ABI v1: a plugin reads it only when `struct_size` covers it, that is
+   * when `struct_size >= offsetof(aisopod_host, get_dependency_extension) + sizeof(void *)`.
+   *
+   * Threading: **[any thread] [concurrent]**, from create until destroy returns; serialized with the
+   * dependency's other calls when its manifest says `thread_safe = false`.
+   */
+  const void *(*get_dependency_extension)(const struct aisopod_host *host,
+                                          const char *dependency_id,
+                                          const char *extension_id);
 } aisopod_host;
 
 /**
@@ -1071,6 +1113,57 @@ aisopod_status aisopod_loader_diagnostic_at(const struct aisopod_loader *loader,
                                             struct aisopod_diagnostic **diagnostic_out);
 
 /**
+ * Accepts only the versions of plugin `id` that `requirement` matches: a semver requirement as Cargo reads
+ * one (`"^2.1"`, `">=1.4, <3"`; `"2.1"` means `"^2.1"`). From the next discovery, a plugin outside it is set
+ * aside with an `AISOPOD_STATUS_VERSION_REJECTED` diagnostic naming both versions, and so are the plugins
+ * that need it; from the next load, loading it fails with the same status. A NULL `requirement` removes
+ * the requirement on `id`. A malformed id or requirement is `AISOPOD_STATUS_INVALID_ARGUMENT`.
+ *
+ * Ownership: borrows `loader`, `id` and `requirement` for the call; the loader keeps a copy.
+ */
+aisopod_status aisopod_loader_require(const struct aisopod_loader *loader,
+                                      const char *id,
+                                      const char *requirement);
+
+/**
+ * Sets the `config` (UTF-8, JSON by convention; NULL means "") and `data_dir` (NULL means "", no data
+ * directory) that the loader gives plugin `id`'s `init` when it initializes the plugin on its own: as a
+ * dependency of a plugin the host initializes with `aisopod_loader_init`, or on its first use under the lazy
+ * policy. Without one, such an `init` gets "" and no data directory. `id` need not be discovered yet.
+ * Replaces an earlier config for `id`; the plugin's current state is unaffected.
+ *
+ * Ownership: borrows `loader`, `id`, `config` and `data_dir` for the call; the loader keeps copies.
+ */
+aisopod_status aisopod_loader_set_config(const struct aisopod_loader *loader,
+                                         const char *id,
+                                         const char *config,
+                                         const char *data_dir);
+
+/**
+ * Unloads the loaded plugins that depend on plugin `id`, directly or not, most recently loaded first, each as
+ * `aisopod_loader_unload` does, then `id` itself. Refused with `AISOPOD_STATUS_BUSY`, unloading nothing, while
+ * `aisopod_capability` handles of any of them are alive.
+ *
+ * Ownership: borrows `loader` and `id` for the call.
+ */
+aisopod_status aisopod_loader_unload_cascade(const struct aisopod_loader *loader,
+                                             const char *id);
+
+/**
+ * Turns the lazy policy on (`lazy` true) or off (the default). With it on, `aisopod_loader_invoke`,
+ * `aisopod_loader_resolve` and `aisopod_loader_emit` load a discovered plugin that is not loaded yet, with its
+ * dependencies, and initialize it with the config set by `aisopod_loader_set_config`, on its first use; until
+ * then its capabilities are known from its manifest alone (`aisopod_plugin_info_capability_*`) and its library
+ * is not opened. Concurrent first calls load the plugin once. A first use that fails returns the load's (or
+ * init's) own status and message, and so does every later use until the next discovery or a new config for
+ * the plugin. A plugin the host loads itself with `aisopod_loader_load` is left to the host to initialize.
+ *
+ * Ownership: borrows `loader` for the call.
+ */
+aisopod_status aisopod_loader_set_lazy(const struct aisopod_loader *loader,
+                                       bool lazy);
+
+/**
  * Names the helper executable, `aisopod-plugin-host`, that probes (and isolated plugins) run in; that path
  * alone is then tried. NULL goes back to looking for it: `AISOPOD_HELPER` (ignored when the process runs
  * setuid or setgid), then `<libdir>/aisopod_loader/aisopod-plugin-host` next to this library, then the cargo
@@ -1353,7 +1446,8 @@ aisopod_status aisopod_loader_plugin_state(const struct aisopod_loader *loader,
  * Unloads plugin `id`: waits for its running handlers, calls `shutdown` (if init succeeded), then `destroy`,
  * then closes the library (a plugin whose manifest says `unload = false` stays mapped). The same id can be
  * loaded again afterwards. Refused with `AISOPOD_STATUS_BUSY` while `aisopod_capability` handles of the
- * plugin are alive.
+ * plugin are alive, and with `AISOPOD_STATUS_HAS_DEPENDENTS`, naming them, while loaded plugins depend on it
+ * (`aisopod_loader_unload_cascade` unloads those first).
  *
  * Ownership: borrows `loader` and `id` for the call.
  */

@@ -169,6 +169,26 @@ pub struct aisopod_host {
     ///
     /// Threading: **[any thread] [concurrent]**.
     pub get_extension: Option<unsafe extern "C" fn(host: *const aisopod_host, id: *const c_char) -> *const c_void>,
+    /// Returns the optional interface `extension_id` (NUL-terminated) of the plugin `dependency_id`
+    /// (NUL-terminated): what that plugin's own `get_extension` returns. NULL when this plugin's manifest does not
+    /// name `dependency_id` in `[dependencies]` (the loader logs a warning saying so), when that plugin is not
+    /// loaded in this process (an optional dependency that is missing, or a plugin either side of a process
+    /// boundary) or its version is outside the declared range, and when it has no such interface. The returned
+    /// pointer is owned by the dependency and stays valid until this plugin is destroyed: a dependency stays
+    /// loaded while a plugin that needs it is loaded, and is reloaded only after it. Never NULL itself.
+    ///
+    /// Appended in a minor revision of ABI v1: a plugin reads it only when `struct_size` covers it, that is
+    /// when `struct_size >= offsetof(aisopod_host, get_dependency_extension) + sizeof(void *)`.
+    ///
+    /// Threading: **[any thread] [concurrent]**, from create until destroy returns; serialized with the
+    /// dependency's other calls when its manifest says `thread_safe = false`.
+    pub get_dependency_extension: Option<
+        unsafe extern "C" fn(
+            host: *const aisopod_host,
+            dependency_id: *const c_char,
+            extension_id: *const c_char,
+        ) -> *const c_void,
+    >,
 }
 
 /// The plugin's vtable, returned by `aisopod_plugin_create`.

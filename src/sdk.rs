@@ -99,6 +99,24 @@ impl Host {
             None => std::ptr::null(),
         }
     }
+
+    /// Interface `extension_id` of plugin `dependency_id`, which the manifest must name in `[dependencies]`; null
+    /// when it does not, when that plugin is not loaded in this process or has no such interface, or when the
+    /// loader predates the function.
+    pub fn dependency_extension(&self, dependency_id: &str, extension_id: &str) -> *const c_void {
+        let (Ok(dependency_id), Ok(extension_id)) = (CString::new(dependency_id), CString::new(extension_id)) else {
+            return std::ptr::null();
+        };
+        // SAFETY: as in `log`; the function is read only when the loader's struct has it.
+        let host = unsafe { self.raw.as_ref() };
+        let covers = |h: &&aisopod_host| {
+            h.struct_size as usize >= std::mem::offset_of!(aisopod_host, get_dependency_extension) + size_of::<usize>()
+        };
+        match host.filter(covers).and_then(|h| h.get_dependency_extension) {
+            Some(get) => unsafe { get(self.raw, dependency_id.as_ptr(), extension_id.as_ptr()) },
+            None => std::ptr::null(),
+        }
+    }
 }
 
 /// Where a handler writes its output; the host copies every write.

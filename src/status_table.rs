@@ -104,6 +104,15 @@ const STATUSES: &[Row] = &[
         doc: &["The plugin has resolved capability handles alive; free them before unloading it."],
     },
     Row {
+        value: 13,
+        name: "HasDependents",
+        description: "other loaded plugins depend on the plugin",
+        doc: &[
+            "Other loaded plugins declare the plugin in their `[dependencies]`; the message names them. Unload them",
+            "first, or unload with `aisopod_loader_unload_cascade`.",
+        ],
+    },
+    Row {
         value: 100,
         name: "Io",
         description: "a file or directory could not be read",
@@ -166,6 +175,39 @@ const STATUSES: &[Row] = &[
         doc: &[
             "The plugin's id is on the host's deny list, or not on its allow list while that list is not empty; the",
             "message names the id and the list.",
+        ],
+    },
+    Row {
+        value: 109,
+        name: "DependencyMissing",
+        description: "a plugin the plugin depends on was not discovered",
+        doc: &[
+            "A plugin named in the plugin's `[dependencies]` (and not optional) was not discovered, or was set aside;",
+            "the message names the whole chain, such as `a -> b -> c`, and why the last one is missing.",
+        ],
+    },
+    Row {
+        value: 110,
+        name: "DependencyVersion",
+        description: "a plugin the plugin depends on has a version outside the required range",
+        doc: &[
+            "A plugin named in the plugin's `[dependencies]` has a version outside the range given there; the message",
+            "names both plugins, the range and the version found.",
+        ],
+    },
+    Row {
+        value: 111,
+        name: "DependencyCycle",
+        description: "the plugin's dependencies lead back to it",
+        doc: &["The plugin's `[dependencies]` lead back to it; the message names the cycle, such as `a -> b -> a`."],
+    },
+    Row {
+        value: 112,
+        name: "VersionRejected",
+        description: "the plugin's version is outside the range the host requires of it",
+        doc: &[
+            "The plugin's version is outside the range the host requires of it with `aisopod_loader_require`; the",
+            "message names both.",
         ],
     },
     Row {

@@ -13,6 +13,8 @@ use common::*;
 
 /// Every size and offset of the ABI structs: its name as the C program prints it, the value the Rust definition
 /// gives, and the value of ABI v1 on every 64-bit target as first shipped (before its padding was made explicit).
+/// A field appended in a minor revision, through `struct_size`, is listed with the offset it was appended at, and
+/// its struct with the size that gave it.
 const LAYOUT: &[(&str, usize, usize)] = &[
     ("aisopod_sink", size_of::<aisopod_sink>(), 16),
     ("aisopod_sink.context", offset_of!(aisopod_sink, context), 0),
@@ -26,12 +28,14 @@ const LAYOUT: &[(&str, usize, usize)] = &[
     ("aisopod_init_context.config", offset_of!(aisopod_init_context, config), 8),
     ("aisopod_init_context.config_len", offset_of!(aisopod_init_context, config_len), 16),
     ("aisopod_init_context.data_dir", offset_of!(aisopod_init_context, data_dir), 24),
-    ("aisopod_host", size_of::<aisopod_host>(), 32),
+    // 32 as first shipped; 40 since `get_dependency_extension` was appended.
+    ("aisopod_host", size_of::<aisopod_host>(), 40),
     ("aisopod_host.struct_size", offset_of!(aisopod_host, struct_size), 0),
     ("aisopod_host.abi_version", offset_of!(aisopod_host, abi_version), 4),
     ("aisopod_host.host_version", offset_of!(aisopod_host, host_version), 8),
     ("aisopod_host.log", offset_of!(aisopod_host, log), 16),
     ("aisopod_host.get_extension", offset_of!(aisopod_host, get_extension), 24),
+    ("aisopod_host.get_dependency_extension", offset_of!(aisopod_host, get_dependency_extension), 32),
     ("aisopod_plugin", size_of::<aisopod_plugin>(), 64),
     ("aisopod_plugin.struct_size", offset_of!(aisopod_plugin, struct_size), 0),
     ("aisopod_plugin.plugin_data", offset_of!(aisopod_plugin, plugin_data), 8),

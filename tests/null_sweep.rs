@@ -89,6 +89,12 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("aisopod_loader_plugin_extension", Expect::Status { optional: &[] }),
     ("aisopod_loader_plugin_state", Expect::Status { optional: &[] }),
     ("aisopod_loader_unload", Expect::Status { optional: &[] }),
+    ("aisopod_loader_unload_cascade", Expect::Status { optional: &[] }),
+    // "A NULL `requirement` removes the requirement".
+    ("aisopod_loader_require", Expect::Status { optional: &["requirement"] }),
+    // "NULL means \"\"" for both.
+    ("aisopod_loader_set_config", Expect::Status { optional: &["config", "data_dir"] }),
+    ("aisopod_loader_set_lazy", Expect::Status { optional: &[] }),
     ("aisopod_loader_resolve", Expect::Status { optional: &[] }),
     // "off when `path` is NULL".
     ("aisopod_loader_set_cache_path", Expect::Status { optional: &["path"] }),
@@ -254,6 +260,8 @@ const NAMED_VALUES: &[(&str, &str)] = &[
     // The default deadline, so that the probes the sweep runs keep theirs.
     ("timeout_ms", "10000"),
     ("init_config", "\"{}\""),
+    // Any version of "hello" will do.
+    ("requirement", "\"*\""),
     // The default restart policy: none.
     ("max_restarts", "0"),
     ("backoff_ms", "0"),

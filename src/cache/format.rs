@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use semver::Version;
+use semver::{Version, VersionReq};
 
 use super::{BuildFnv, Cache, Entry, Slot};
 use crate::abi::AISOPOD_ABI_VERSION;
@@ -12,7 +12,7 @@ use crate::capability_kind::{CapabilityKind, PerKind};
 use crate::error::Status;
 use crate::file_stamp::FileStamp;
 use crate::integrity::Sha256Digest;
-use crate::manifest::{Isolation, Manifest};
+use crate::manifest::{Dependency, Isolation, Manifest};
 use crate::paths;
 use crate::quarantine::{Quarantine, Record, Verdict};
 
@@ -20,7 +20,7 @@ const MAGIC: &[u8; 8] = b"AISOPODC";
 /// 2: license, homepage, repository and warnings after the host bounds. 3: the quarantine after the entries,
 /// `isolation` in the flags byte (bits 2-3), `[permissions]` after the warnings, and the `sha256` pin after
 /// `[permissions]`.
-const FORMAT_VERSION: u32 = 3;
+const FORMAT_VERSION: u32 = 4;
 
 /// A 64-bit checksum, eight bytes at a time: enough to tell a torn or corrupted file from a whole one (it
 /// guards against accidents, not against someone forging a cache).
@@ -98,6 +98,12 @@ fn encode_as<'a>(
                 w.0.push(1);
                 w.0.extend_from_slice(&digest.0);
             }
+        }
+        w.u32(m.dependencies.len() as u32);
+        for dependency in &m.dependencies {
+            w.str(&dependency.id);
+            w.str(&dependency.requirement.to_string());
+            w.0.push(u8::from(dependency.optional));
         }
     }
     w.u32(quarantine.records().len() as u32);
@@ -272,6 +278,12 @@ impl<'a> Reader<'a> {
             self.skip_strings()?;
         }
         self.sha256()?;
+        // [dependencies]: id, requirement, optional flag each.
+        for _ in 0..self.u32()? {
+            self.bytes()?;
+            self.bytes()?;
+            self.u8()?;
+        }
         Some(Slot { manifest_stamp, library_stamp, path, manifest_at })
     }
 
@@ -376,7 +388,24 @@ impl<'a> Reader<'a> {
             warnings: self.strings()?,
             permissions: self.permissions()?,
             sha256: self.sha256()?.map(Box::new),
+            dependencies: self.dependencies()?,
         })
+    }
+
+    fn dependencies(&mut self) -> Option<Vec<Dependency>> {
+        let count = self.u32()? as usize;
+        let mut dependencies = Vec::with_capacity(count.min(64));
+        for _ in 0..count {
+            let id = self.string()?;
+            let requirement = VersionReq::parse(self.str()?).ok()?;
+            let optional = match self.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            };
+            dependencies.push(Dependency { id, requirement, optional });
+        }
+        Some(dependencies)
     }
 }
 
@@ -392,7 +421,8 @@ mod tests {
              unload = false\nisolation = \"process\"\nlicense = \"MIT\"\nrepository = \"https://example.org/a\"\nsandbox = true\n\
              sha256 = \"BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\"\n\
              [capabilities]\ntools = [\"t1\", \"t2\"]\nhooks = [\"h\"]\n[compatibility]\nmax_host_version = \"2.0.0\"\n\
-             [permissions]\nread = [\"data\", \"/etc/a\"]\nwrite = [\"/tmp/a\"]\nnetwork = true\n",
+             [permissions]\nread = [\"data\", \"/etc/a\"]\nwrite = [\"/tmp/a\"]\nnetwork = true\n\
+             [dependencies]\nb = \"1.2\"\n\"c.d\" = { version = \">=2, <4\", optional = true }\n",
             Path::new("m"),
         )
         .unwrap();

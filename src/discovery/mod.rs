@@ -20,7 +20,10 @@ use crate::paths;
 use crate::quarantine::Quarantine;
 use crate::trust::{Access, FileCheck, Role, Trust};
 
+mod graph;
 mod search_paths;
+
+pub(crate) use graph::Requirements;
 
 /// A plugin found by discovery: its validated manifest and where it lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +63,9 @@ pub struct Discovery {
     quarantined: Vec<Arc<PluginInfo>>,
     /// Plugins the host's allow or deny list keeps out, each also a diagnostic.
     denied: Vec<Arc<PluginInfo>>,
+    /// Plugins set aside by the plugin graph (a dependency or a host requirement), each with its diagnostic's
+    /// error, which loading them returns.
+    unresolved: Vec<(Arc<PluginInfo>, Error)>,
 }
 
 impl Discovery {
@@ -81,6 +87,22 @@ impl Discovery {
     /// A plugin the host's allow or deny list kept out when this discovery ran.
     pub fn find_denied(&self, id: &str) -> Option<&Arc<PluginInfo>> {
         self.denied.iter().find(|info| info.manifest.id == id)
+    }
+
+    /// A plugin set aside by the plugin graph when this discovery ran, and why.
+    pub fn find_unresolved(&self, id: &str) -> Option<(&Arc<PluginInfo>, &Error)> {
+        self.unresolved.iter().find(|(info, _)| info.manifest.id == id).map(|(info, error)| (info, error))
+    }
+
+    /// The status of the diagnostic that set aside the plugin `id`, when one did.
+    pub(crate) fn set_aside_status(&self, id: &str) -> Option<Status> {
+        if self.find_quarantined(id).is_some() {
+            return Some(Status::Quarantined);
+        }
+        if self.find_denied(id).is_some() {
+            return Some(Status::Denied);
+        }
+        self.find_unresolved(id).map(|(_, error)| error.status())
     }
 
     /// Candidates that were refused, in scan order.
@@ -257,6 +279,15 @@ impl Discovery {
         self.by_id = self.plugins.iter().enumerate().map(|(i, info)| (info.manifest.id.clone(), i)).collect();
         self.diagnose(info.library_path(), error);
         self.quarantined.push(info);
+    }
+
+    /// Sets aside accepted plugin `id` for the plugin graph, with `error` as its diagnostic (on its manifest).
+    fn set_aside_unresolved(&mut self, id: &str, error: Error) {
+        let Some(at) = self.by_id.get(id).copied() else { return };
+        let info = self.plugins.remove(at);
+        self.by_id = self.plugins.iter().enumerate().map(|(i, info)| (info.manifest.id.clone(), i)).collect();
+        self.diagnose(info.manifest_path(), error.clone());
+        self.unresolved.push((info, error));
     }
 
     /// Adds a diagnostic about `path`.

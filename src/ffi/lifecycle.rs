@@ -172,7 +172,8 @@ pub extern "C" fn aisopod_loader_plugin_state(
 /// Unloads plugin `id`: waits for its running handlers, calls `shutdown` (if init succeeded), then `destroy`,
 /// then closes the library (a plugin whose manifest says `unload = false` stays mapped). The same id can be
 /// loaded again afterwards. Refused with `AISOPOD_STATUS_BUSY` while `aisopod_capability` handles of the
-/// plugin are alive.
+/// plugin are alive, and with `AISOPOD_STATUS_HAS_DEPENDENTS`, naming them, while loaded plugins depend on it
+/// (`aisopod_loader_unload_cascade` unloads those first).
 ///
 /// Ownership: borrows `loader` and `id` for the call.
 #[no_mangle]

@@ -22,6 +22,7 @@ mod boundary;
 pub mod capability;
 pub mod diagnostic;
 pub mod discovery;
+pub mod graph;
 pub mod isolation;
 mod last_error;
 pub mod lifecycle;

@@ -54,6 +54,18 @@ pub(crate) unsafe fn string<'a>(ptr: *const c_char, name: &str) -> Result<&'a st
     })
 }
 
+/// Borrows a NUL-terminated UTF-8 string argument that may be NULL, which gives `None`.
+///
+/// # Safety
+/// As [`string`].
+pub(crate) unsafe fn optional_string<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded to the caller.
+    unsafe { string(ptr, name) }.map(Some)
+}
+
 /// Borrows a byte-buffer argument; NULL is allowed when `len` is 0.
 ///
 /// # Safety

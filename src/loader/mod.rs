@@ -12,7 +12,7 @@ use semver::Version;
 
 use crate::abi::aisopod_sink;
 use crate::cache::BuildFnv;
-use crate::discovery::{Discovery, SearchConfig};
+use crate::discovery::{Discovery, PluginInfo, Requirements, SearchConfig};
 use crate::error::{Error, Result, Status};
 use crate::integrity::VerifiedDigests;
 use crate::log::LogCallback;
@@ -23,7 +23,9 @@ use crate::quarantine::Quarantine;
 use crate::sync::{lock, read, write};
 use crate::trust::Trust;
 
+mod graph;
 mod isolated;
+mod lazy;
 use isolated::IsolatedPlugin;
 mod probing;
 mod trust;
@@ -47,13 +49,24 @@ pub struct Loader {
     trust: RwLock<Trust>,
     /// Library digests that matched a pin, by library identity; used only while the registry cache is on.
     verified: VerifiedDigests,
+    /// The versions the host accepts of some plugins (`require`).
+    requirements: RwLock<Requirements>,
+    /// The configs the host set ahead for plugins the loader initializes on its own (`set_config`).
+    configs: RwLock<HashMap<String, (String, PathBuf), BuildFnv>>,
+    /// The lazy policy (`set_lazy`).
+    lazy: std::sync::atomic::AtomicBool,
+    /// First-use loads that failed since the last discovery.
+    lazy_failures: lazy::LazyFailures,
 }
 
-/// Loaded plugins, in load order and by id.
+/// Loaded plugins, in load order (which puts every plugin after its dependencies) and by id, with the
+/// dependencies each was loaded with.
 #[derive(Default)]
 struct LoadedSet {
     order: Vec<Hosted>,
     by_id: HashMap<String, Hosted, BuildFnv>,
+    /// For each loaded plugin, the dependencies it was loaded with: those loaded then, in manifest order.
+    bound: HashMap<String, Vec<String>, BuildFnv>,
 }
 
 /// A loaded plugin, in this process or in a helper process.
@@ -69,6 +82,27 @@ impl Hosted {
             (Hosted::Local(a), Hosted::Local(b)) => Arc::ptr_eq(a, b),
             (Hosted::Isolated(a), Hosted::Isolated(b)) => Arc::ptr_eq(a, b),
             _ => false,
+        }
+    }
+
+    fn info(&self) -> &Arc<PluginInfo> {
+        match self {
+            Hosted::Local(plugin) => &plugin.info,
+            Hosted::Isolated(plugin) => &plugin.info,
+        }
+    }
+
+    fn init(&self, config: &str, data_dir: &Path) -> Result<()> {
+        match self {
+            Hosted::Local(plugin) => plugin.init(config, data_dir),
+            Hosted::Isolated(plugin) => plugin.init(config, data_dir),
+        }
+    }
+
+    fn is_initialized(&self) -> bool {
+        match self {
+            Hosted::Local(plugin) => plugin.is_initialized(),
+            Hosted::Isolated(plugin) => plugin.is_initialized(),
         }
     }
 
@@ -202,6 +236,10 @@ impl Loader {
             quarantine: Mutex::default(),
             trust: RwLock::default(),
             verified: VerifiedDigests::default(),
+            requirements: RwLock::default(),
+            configs: RwLock::default(),
+            lazy: Default::default(),
+            lazy_failures: Default::default(),
         })
     }
 
@@ -259,14 +297,18 @@ impl Loader {
         read(&self.cache_path).clone()
     }
 
-    /// Scans the search paths and replaces the previous discovery result. Returns the number of plugins
-    /// found. Loaded plugins are unaffected.
+    /// Scans the search paths and replaces the previous discovery result, then checks the plugin graph: a
+    /// plugin whose version the host does not accept ([`Loader::require`]), or whose dependencies are missing,
+    /// of a version outside the range or lead back to it, is set aside with a diagnostic naming the chain, and
+    /// so are the plugins that need it. Returns the number of plugins found. Loaded plugins are unaffected;
+    /// first uses that failed under the lazy policy are tried again.
     pub fn discover(&self) -> usize {
         let paths = self.search_paths();
         let cache_path = self.cache_path();
         let discovery = Arc::new(self.scan(&paths, cache_path.as_deref()));
         let count = discovery.plugins().len();
         *write(&self.discovery) = discovery;
+        lock(&self.lazy_failures).clear();
         count
     }
 
@@ -287,25 +329,31 @@ impl Loader {
         })
     }
 
-    /// Loads the discovered plugin `id`: refuses it when the allow or deny list keeps it out or it is
-    /// quarantined, then checks the host version, resolves the library path and checks it under the file
-    /// policy, opens it, checks the ABI version, creates the plugin, validates its struct and registers its
-    /// capabilities. On any failure everything done so far is undone.
+    /// Loads the discovered plugin `id`, after those of its `[dependencies]` that are not loaded yet, each after
+    /// its own. For each plugin: refuses it when the allow or deny list keeps it out, it is quarantined, or its
+    /// version is outside the host's requirement; then checks the host version, resolves the library path and
+    /// checks it under the file policy, opens it, checks the ABI version, creates the plugin, validates its
+    /// struct and registers its capabilities. On any failure everything done so far is undone, the
+    /// dependencies this call loaded included.
     pub fn load(&self, id: &str) -> Result<()> {
         refuse_reentry("load")?;
         let _lifecycle = lock(&self.lifecycle);
         if read(&self.loaded).by_id.contains_key(id) {
             return Err(Error::new(Status::AlreadyLoaded, format!("plugin '{id}' is already loaded")));
         }
-        let info = probing::discovered(&self.discovery(), id).ok_or_else(|| {
-            Error::new(Status::NotFound, format!("no discovered plugin has id '{id}' (discover first?)"))
-        })?;
+        self.forget_lazy_failure(id);
+        self.load_with_dependencies(id).map(drop)
+    }
+
+    /// Loads one discovered plugin whose dependencies are loaded, in this process or in a helper process.
+    fn load_one(&self, info: Arc<PluginInfo>) -> Result<Hosted> {
         self.check_lists(&info)?;
         self.check_quarantine(&info)?;
+        let id = info.manifest.id.as_str();
         let isolation = read(&self.isolation).isolation_of(id, info.manifest.isolation);
         let files = self.file_policy();
         let signatures = self.signatures();
-        let plugin = match isolation {
+        Ok(match isolation {
             Isolation::None => {
                 // The registry cache is the host's consent to tell an unchanged file by its identity.
                 let verified = read(&self.cache_path).is_some().then_some(&self.verified);
@@ -328,26 +376,49 @@ impl Loader {
                 files,
                 signatures,
             )?)),
-        };
+        })
+    }
+
+    /// Records `plugin` as loaded under `id`, with the dependencies it was loaded with.
+    fn add_loaded(&self, id: &str, plugin: Hosted, bound: Vec<String>) {
         let mut loaded = write(&self.loaded);
+        if let Hosted::Local(local) = &plugin {
+            let dependencies = bound.iter().filter_map(|d| match loaded.by_id.get(d) {
+                Some(Hosted::Local(dependency)) => Some(dependency.clone()),
+                _ => None,
+            });
+            *lock(&local.dependencies) = dependencies.collect();
+            write(&self.shared.services).insert(id.to_owned(), Arc::downgrade(local));
+        }
         loaded.by_id.insert(id.to_owned(), plugin.clone());
         loaded.order.push(plugin);
-        Ok(())
+        loaded.bound.insert(id.to_owned(), bound);
+    }
+
+    /// Forgets loaded plugin `id`, returning it.
+    fn remove_loaded(&self, id: &str) -> Option<Hosted> {
+        write(&self.shared.services).remove(id);
+        let mut loaded = write(&self.loaded);
+        let plugin = loaded.by_id.remove(id)?;
+        loaded.order.retain(|p| !p.same(&plugin));
+        loaded.bound.remove(id);
+        Some(plugin)
     }
 
     /// Calls the loaded plugin's `init` with `config` (UTF-8, JSON by convention) and `data_dir` (may be
-    /// empty). Handlers can be invoked only after this succeeds.
+    /// empty), after initializing those of its dependencies that are not initialized yet, each after its own,
+    /// with the configs set for them with [`Loader::set_config`]. Handlers can be invoked only after this
+    /// succeeds.
     pub fn init(&self, id: &str, config: &str, data_dir: &Path) -> Result<()> {
         refuse_reentry("init")?;
         let _lifecycle = lock(&self.lifecycle);
-        match self.get_loaded(id)? {
-            Hosted::Local(plugin) => plugin.init(config, data_dir),
-            Hosted::Isolated(plugin) => plugin.init(config, data_dir),
-        }
+        let plugin = self.get_loaded(id)?;
+        self.init_dependencies(id)?;
+        plugin.init(config, data_dir)
     }
 
     /// Calls handler `name` of `kind` in plugin `id` with `input`, writing output to `sink` (discarded when
-    /// `None`).
+    /// `None`). Under the lazy policy, a discovered plugin is loaded and initialized first.
     pub fn invoke(
         &self,
         id: &str,
@@ -356,7 +427,7 @@ impl Loader {
         input: &[u8],
         sink: Option<&aisopod_sink>,
     ) -> Result<()> {
-        match self.get_loaded(id)? {
+        match self.get_or_load(id)? {
             Hosted::Local(plugin) => plugin.call(kind, name, input, sink),
             Hosted::Isolated(plugin) => plugin.call(kind, name, input, sink),
         }
@@ -371,11 +442,12 @@ impl Loader {
 
     /// Calls the hook handler for `event` in every initialized plugin that registered one, in load order,
     /// with the same input and sink. Every such handler runs even when one fails. Returns how many ran, or
-    /// the first failure.
+    /// the first failure. Under the lazy policy, the discovered plugins that declare a hook for `event` are
+    /// loaded and initialized first; one that fails is the first failure, and the others run.
     pub fn emit(&self, event: &str, input: &[u8], sink: Option<&aisopod_sink>) -> Result<usize> {
+        let mut first_error = self.load_hooks_on_first_use(event);
         let plugins = read(&self.loaded).order.clone();
         let mut ran = 0;
-        let mut first_error = None;
         for plugin in plugins {
             match plugin.call_hook(event, input, sink) {
                 Ok(true) => ran += 1,
@@ -391,8 +463,9 @@ impl Loader {
 
     /// Resolves handler `name` of `kind` in the initialized plugin `id` into a [`Capability`], which calls it
     /// with no lookup and no lock. The plugin cannot be unloaded (`Status::Busy`) while the capability lives.
+    /// Under the lazy policy, a discovered plugin is loaded and initialized first.
     pub fn resolve(&self, id: &str, kind: CapabilityKind, name: &str) -> Result<Capability> {
-        let target = match self.get_loaded(id)? {
+        let target = match self.get_or_load(id)? {
             Hosted::Local(plugin) => Target::Local(plugin.resolve(kind, name)?),
             Hosted::Isolated(plugin) => {
                 plugin.check_handler(kind, name)?;
@@ -433,19 +506,6 @@ impl Loader {
         }
     }
 
-    /// Unloads plugin `id`: waits for its running handlers, then calls `shutdown` (if `init` succeeded),
-    /// `destroy`, and closes the library. The same id can be loaded again afterwards.
-    pub fn unload(&self, id: &str) -> Result<()> {
-        refuse_reentry("unload")?;
-        let _lifecycle = lock(&self.lifecycle);
-        let plugin = self.get_loaded(id)?;
-        plugin.teardown()?;
-        let mut loaded = write(&self.loaded);
-        loaded.by_id.remove(id);
-        loaded.order.retain(|p| !p.same(&plugin));
-        Ok(())
-    }
-
     fn get_loaded(&self, id: &str) -> Result<Hosted> {
         read(&self.loaded).by_id.get(id).cloned().ok_or_else(|| not_loaded(id))
     }
@@ -457,8 +517,15 @@ impl Drop for Loader {
     /// extensions, which belong to the host application's use of this loader.
     fn drop(&mut self) {
         let loaded = std::mem::take(&mut *write(&self.loaded));
+        // A plugin stays while a capability pins it, and so do its dependencies, which it may still call into: the
+        // last plugin to go takes them with it.
+        let mut kept: Vec<&str> = Vec::new();
         for plugin in loaded.order.iter().rev() {
-            if !plugin.is_pinned() {
+            let id = plugin.info().manifest.id.as_str();
+            let needed = kept.iter().any(|keeper| loaded.bound.get(*keeper).is_some_and(|b| b.iter().any(|d| d == id)));
+            if plugin.is_pinned() || needed {
+                kept.push(id);
+            } else {
                 // Only a pin can refuse, and a pin cannot appear: resolving needs this loader.
                 let _ = plugin.teardown();
             }

@@ -288,6 +288,13 @@ impl Loader {
     /// Scans with the quarantine, then, when the host asked for it, probes what has no verdict yet and sets
     /// aside what that quarantines.
     pub(crate) fn scan(&self, paths: &[PathBuf], cache_path: Option<&Path>) -> Discovery {
+        let mut discovery = self.scan_and_probe(paths, cache_path);
+        discovery.resolve_graph(&read(&self.requirements), &self.shared.logger);
+        discovery
+    }
+
+    /// Discovery, then the probe of the plugins it found when the host asks for one.
+    fn scan_and_probe(&self, paths: &[PathBuf], cache_path: Option<&Path>) -> Discovery {
         let mut discovery = {
             let mut quarantine = lock(&self.quarantine);
             Discovery::scan_quarantined(paths, &self.shared.logger, cache_path, &mut quarantine, &self.trust())

@@ -234,6 +234,8 @@ pub(super) fn read(text: &str) -> Option<RawManifest> {
         compatibility: RawCompatibility { min_host_version, max_host_version },
         // A [permissions] table is the full reader's: this one declines its keys.
         permissions: None,
+        // So is [dependencies], whose keys are ids: this one knows no such table.
+        dependencies: Default::default(),
         unknown: Vec::new(),
     })
 }

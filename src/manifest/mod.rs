@@ -13,7 +13,7 @@ mod validate;
 
 use std::path::Path;
 
-use semver::Version;
+use semver::{Version, VersionReq};
 
 // Capability kinds are reached through this module too.
 pub use crate::capability_kind::{CapabilityKind, PerKind};
@@ -76,6 +76,8 @@ pub struct Manifest {
     pub permissions: Option<Box<crate::permissions::Permissions>>,
     /// Declared capability names, for each kind.
     pub capabilities: PerKind<Vec<String>>,
+    /// `[dependencies]`: the plugins this one needs loaded before it, in the order of the file.
+    pub dependencies: Vec<Dependency>,
     /// Inclusive lower bound on the host version.
     pub min_host_version: Option<Version>,
     /// Inclusive upper bound on the host version.
@@ -92,6 +94,18 @@ pub struct Manifest {
     /// In a manifest newer than [`MANIFEST_VERSION`], one message for each key that was ignored, naming the
     /// file, the line and both versions; empty otherwise. Discovery logs each as a warning.
     pub warnings: Vec<String>,
+}
+
+/// One entry of `[dependencies]`: another plugin this one needs loaded and initialized before it, and the
+/// versions of it that will do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The other plugin's id.
+    pub id: String,
+    /// The versions of it this plugin accepts, as Cargo reads a requirement (`"1.2"` means `^1.2`).
+    pub requirement: VersionReq,
+    /// An optional dependency may be missing: the plugin loads without it.
+    pub optional: bool,
 }
 
 impl Manifest {

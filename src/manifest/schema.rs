@@ -33,7 +33,15 @@ impl Table {
     /// everywhere besides.
     pub(super) fn keys(self) -> &'static [&'static str] {
         match self {
-            Table::Top => &["manifest_version", "plugin", "capabilities", "compatibility", "permissions", "metadata"],
+            Table::Top => &[
+                "manifest_version",
+                "plugin",
+                "capabilities",
+                "compatibility",
+                "permissions",
+                "dependencies",
+                "metadata",
+            ],
             Table::Plugin => &[
                 "id",
                 "name",
@@ -92,6 +100,9 @@ pub(super) struct RawManifest {
     #[serde(default)]
     pub(super) compatibility: RawCompatibility,
     pub(super) permissions: Option<RawPermissions>,
+    /// `[dependencies]`: its keys are plugin ids, so none of them is unknown; the values are checked here.
+    #[serde(default)]
+    pub(super) dependencies: RawDependencies,
     /// Keys no table of this loader knows, in the order of the file; filled by the full reader (the fast reader
     /// declines every manifest that has one).
     #[serde(skip)]
@@ -181,4 +192,66 @@ pub(super) struct RawPermissions {
 pub(super) struct RawCompatibility {
     pub(super) min_host_version: Option<Spanned<String>>,
     pub(super) max_host_version: Option<Spanned<String>>,
+}
+
+/// `[dependencies]`: for each plugin id, in the order of the file, a semver requirement, given alone
+/// (`other = "^1.2"`) or in a table (`other = { version = "^1.2", optional = true }`).
+#[derive(Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub(super) struct RawDependencies(pub(super) Vec<(Spanned<String>, RawDependency)>);
+
+/// One dependency's value: its requirement, with its span, and whether it is optional.
+#[cfg_attr(test, derive(Debug, PartialEq))]
+pub(super) struct RawDependency {
+    pub(super) version: Spanned<String>,
+    pub(super) optional: bool,
+}
+
+impl<'de> Deserialize<'de> for RawDependencies {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = RawDependencies;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the [dependencies] table")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<RawDependencies, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(id) = map.next_key::<Spanned<String>>()? {
+                    let dependency = map.next_value::<RawDependency>()?;
+                    entries.push((id, dependency));
+                }
+                Ok(RawDependencies(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawDependency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        /// The table form, whose unknown keys are refused by name.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            version: String,
+            #[serde(default)]
+            optional: bool,
+        }
+        /// Either form. Untagged enums buffer their input, which loses spans: the span is the whole value's.
+        #[derive(Deserialize)]
+        #[serde(untagged, expecting = "a semver requirement string, or a table with `version` and `optional`")]
+        enum Either {
+            Requirement(String),
+            Table(Table),
+        }
+        let value = Spanned::<Either>::deserialize(deserializer)?;
+        let span = value.span();
+        Ok(match value.into_inner() {
+            Either::Requirement(version) => RawDependency { version: Spanned::new(span, version), optional: false },
+            Either::Table(Table { version, optional }) => {
+                RawDependency { version: Spanned::new(span, version), optional }
+            }
+        })
+    }
 }

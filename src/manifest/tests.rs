@@ -330,7 +330,7 @@ fn unknown_keys_are_refused_with_a_suggestion_or_the_known_keys() {
         (
             format!("{GOOD}[extras]\n"),
             17,
-            "unknown table [extras] (known: `manifest_version`, [plugin], [capabilities], [compatibility], [permissions], [metadata]; keys starting with `x-` are ignored)",
+            "unknown table [extras] (known: `manifest_version`, [plugin], [capabilities], [compatibility], [permissions], [dependencies], [metadata]; keys starting with `x-` are ignored)",
         ),
     ];
     for (text, line, why) in cases {
@@ -416,4 +416,40 @@ fn sha256_is_64_hex_digits_kept_as_a_digest() {
     }
     let e = both(&GOOD.replace("author = \"A. Author\"", "sha256 = 12")).unwrap_err();
     assert_eq!(e.status(), Status::ManifestParse, "{e}");
+}
+
+#[test]
+fn dependencies_take_a_requirement_alone_or_in_a_table() {
+    let m = parse(&format!(
+        "{GOOD}\n[dependencies]\nbase = \"1.2\"\n\"org.example.store\" = {{ version = \">=2, <4\", optional = true }}\n"
+    ))
+    .unwrap();
+    let listed: Vec<(&str, String, bool)> =
+        m.dependencies.iter().map(|d| (d.id.as_str(), d.requirement.to_string(), d.optional)).collect();
+    assert_eq!(listed, [("base", "^1.2".to_owned(), false), ("org.example.store", ">=2, <4".to_owned(), true)]);
+    assert!(m.dependencies[0].requirement.matches(&Version::new(1, 9, 0)));
+    assert!(!m.dependencies[0].requirement.matches(&Version::new(2, 0, 0)));
+    assert!(parse(GOOD).unwrap().dependencies.is_empty());
+}
+
+#[test]
+fn bad_dependencies_name_the_field_and_line() {
+    let with = |table: &str| error(&format!("{GOOD}\n[dependencies]\n{table}\n"));
+    let e = with("base = \"one point two\"");
+    assert_eq!(e.status(), Status::ManifestInvalid);
+    assert!(
+        e.message().starts_with(
+            "/p/aisopod.plugin.toml:19: [dependencies].base = \"one point two\": is not a semver requirement"
+        ),
+        "{e}"
+    );
+    let e = with("hello = \"1\"");
+    assert!(e.message().contains("is the plugin's own id"), "{e}");
+    let e = with("Base = \"1\"");
+    assert!(e.message().contains("[dependencies] key = \"Base\": must match"), "{e}");
+    let e = with("base = { version = \"1\", optinal = true }");
+    assert_eq!(e.status(), Status::ManifestParse);
+    assert!(e.message().contains(":19:") && e.message().contains("a table with `version` and `optional`"), "{e}");
+    let e = with("base = 1");
+    assert!(e.message().contains("a semver requirement string"), "{e}");
 }

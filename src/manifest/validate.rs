@@ -4,12 +4,13 @@
 use std::fmt;
 use std::path::Path;
 
-use semver::Version;
+use semver::{Version, VersionReq};
 use toml::Spanned;
 
 use super::growth::newer_version_note;
+use super::schema::RawDependencies;
 use super::schema::RawManifest;
-use super::{line_of, spdx, Isolation, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_VERSION};
+use super::{line_of, spdx, Dependency, Isolation, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_VERSION};
 use crate::capability_kind::{CapabilityKind, PerKind};
 use crate::error::{Error, Result, Status};
 use crate::integrity::Sha256Digest;
@@ -127,6 +128,7 @@ impl Validator<'_> {
         for (kind, list) in raw.capabilities.0 {
             capabilities[kind] = self.capability_names(kind, list)?;
         }
+        let dependencies = self.dependencies(plugin.id.get_ref(), raw.dependencies)?;
 
         Ok(Manifest {
             id: plugin.id.into_inner(),
@@ -140,6 +142,7 @@ impl Validator<'_> {
             isolation,
             permissions,
             capabilities,
+            dependencies,
             min_host_version,
             max_host_version,
             license: plugin.license.map(Spanned::into_inner),
@@ -205,6 +208,32 @@ impl Validator<'_> {
 
     fn optional_semver(&self, field: &str, value: &Option<Spanned<String>>) -> Result<Option<Version>> {
         value.as_ref().map(|v| self.semver(field, v)).transpose()
+    }
+
+    /// `[dependencies]`: each key a valid id other than the plugin's own, each requirement a semver requirement.
+    fn dependencies(&self, own_id: &str, raw: RawDependencies) -> Result<Vec<Dependency>> {
+        raw.0
+            .into_iter()
+            .map(|(id, dependency)| {
+                let field = format!("[dependencies].{}", id.get_ref());
+                check_id_syntax(id.get_ref()).or_else(|why| self.invalid("[dependencies] key", &id, why))?;
+                if id.get_ref() == own_id {
+                    return self.invalid(
+                        "[dependencies] key",
+                        &id,
+                        "is the plugin's own id: a plugin cannot need itself",
+                    );
+                }
+                let requirement = VersionReq::parse(dependency.version.get_ref()).or_else(|e| {
+                    self.invalid(
+                        &field,
+                        &dependency.version,
+                        format!("is not a semver requirement (such as \"^1.2\"): {e}"),
+                    )
+                })?;
+                Ok(Dependency { id: id.into_inner(), requirement, optional: dependency.optional })
+            })
+            .collect()
     }
 
     fn capability_names(&self, kind: CapabilityKind, list: Vec<Spanned<String>>) -> Result<Vec<String>> {

@@ -14,7 +14,7 @@ use super::library::symbol;
 use super::live::Live;
 use crate::abi::{aisopod_plugin, aisopod_plugin_abi_version_fn, aisopod_plugin_create_fn, AISOPOD_ABI_VERSION};
 use crate::error::{Error, Result, Status};
-use crate::manifest::Manifest;
+use crate::manifest::{Dependency, Manifest};
 
 /// The exported symbol a plugin's ABI version is read from.
 const ABI_VERSION_SYMBOL: &str = "aisopod_plugin_abi_version";
@@ -53,6 +53,7 @@ pub(super) fn check_abi_version(library: &Library, culprit: &Culprit) -> Result<
 /// Gives the plugin its host block and calls `aisopod_plugin_create`. Returns the plugin's vtable, unchecked.
 pub(super) fn create(
     live: &mut Live,
+    dependencies: &[Dependency],
     host_version: &Version,
     shared: &Arc<HostShared>,
     culprit: &Culprit,
@@ -61,7 +62,7 @@ pub(super) fn create(
     // SAFETY: the ABI version matched, so the create function has the v1 signature.
     let create = unsafe { symbol::<aisopod_plugin_create_fn>(library, CREATE_SYMBOL) }
         .map_err(|e| culprit.error(Status::MissingSymbol, e))?;
-    let host = live.host.insert(HostPtr::new(culprit.id, host_version, shared)).abi();
+    let host = live.host.insert(HostPtr::new(culprit.id, dependencies, host_version, shared)).abi();
     // SAFETY: the host block stays allocated until after `destroy` (it lives in `live`).
     let vtable = in_plugin(|| unsafe { create(host) });
     if vtable.is_null() {

@@ -5,19 +5,24 @@ use std::collections::HashMap;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::NonNull;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
 use semver::Version;
 
+use super::LoadedPlugin;
 use crate::abi::{aisopod_host, aisopod_log_level, AISOPOD_ABI_VERSION};
 use crate::log::{LogLevel, Logger};
+use crate::manifest::Dependency;
 use crate::sync::read;
 
-/// What every plugin's host struct reaches: the log router and the host application's extensions.
+/// What every plugin's host struct reaches: the log router, the host application's extensions, and the
+/// plugins loaded in this process, whose interfaces the plugins that depend on them may fetch.
 #[derive(Default)]
 pub(crate) struct HostShared {
     pub(crate) logger: Logger,
     pub(crate) extensions: RwLock<HashMap<String, ExtensionPtr>>,
+    /// The plugins loaded in this process, by id; kept by the loader as it loads, reloads and unloads them.
+    pub(crate) services: RwLock<HashMap<String, Weak<LoadedPlugin>>>,
 }
 
 /// A pointer owned by the host application, handed to plugins unchanged.
@@ -36,8 +41,14 @@ pub(super) struct HostPtr(NonNull<HostBlock>);
 unsafe impl Send for HostPtr {}
 
 impl HostPtr {
-    pub(super) fn new(plugin_id: &str, host_version: &Version, shared: &Arc<HostShared>) -> HostPtr {
-        HostPtr(NonNull::from(Box::leak(HostBlock::new(plugin_id, host_version, shared))))
+    /// The host block of plugin `plugin_id`, which may fetch the interfaces of `dependencies`.
+    pub(super) fn new(
+        plugin_id: &str,
+        dependencies: &[Dependency],
+        host_version: &Version,
+        shared: &Arc<HostShared>,
+    ) -> HostPtr {
+        HostPtr(NonNull::from(Box::leak(HostBlock::new(plugin_id, dependencies, host_version, shared))))
     }
 
     /// The pointer to give the plugin: it covers the whole block, whose first field is the ABI struct.
@@ -65,12 +76,19 @@ impl Drop for HostPtr {
 struct HostBlock {
     abi: aisopod_host,
     plugin_id: String,
+    /// The plugin's `[dependencies]`: the plugins whose interfaces it may fetch, and the versions that will do.
+    dependencies: Vec<Dependency>,
     host_version: CString,
     shared: Arc<HostShared>,
 }
 
 impl HostBlock {
-    fn new(plugin_id: &str, host_version: &Version, shared: &Arc<HostShared>) -> Box<HostBlock> {
+    fn new(
+        plugin_id: &str,
+        dependencies: &[Dependency],
+        host_version: &Version,
+        shared: &Arc<HostShared>,
+    ) -> Box<HostBlock> {
         let host_version = CString::new(host_version.to_string()).expect("semver has no NUL");
         Box::new(HostBlock {
             abi: aisopod_host {
@@ -79,8 +97,10 @@ impl HostBlock {
                 host_version: host_version.as_ptr(),
                 log: Some(host_log),
                 get_extension: Some(host_get_extension),
+                get_dependency_extension: Some(host_get_dependency_extension),
             },
             plugin_id: plugin_id.to_owned(),
+            dependencies: dependencies.to_vec(),
             host_version,
             shared: shared.clone(),
         })
@@ -91,6 +111,31 @@ impl HostBlock {
     unsafe fn from_abi<'a>(host: *const aisopod_host) -> Option<&'a HostBlock> {
         // SAFETY: forwarded to the caller.
         unsafe { host.cast::<HostBlock>().as_ref() }
+    }
+
+    /// Interface `extension_id` of dependency `dependency_id`, when this plugin declares it and it is loaded here
+    /// in a version the declaration accepts; otherwise `None`, logged.
+    fn dependency_extension(&self, dependency_id: &str, extension_id: &str) -> Option<*const c_void> {
+        let logger = &self.shared.logger;
+        let plugin_id = &self.plugin_id;
+        let asked = format!("plugin '{plugin_id}' asked for interface '{extension_id}' of plugin '{dependency_id}'");
+        let Some(declared) = self.dependencies.iter().find(|d| d.id == dependency_id) else {
+            let message = format!("{asked}, which its [dependencies] do not name: it gets NULL");
+            logger.log(LogLevel::Warn, &message);
+            return None;
+        };
+        let Some(dependency) = read(&self.shared.services).get(dependency_id).and_then(Weak::upgrade) else {
+            logger.log(LogLevel::Debug, &format!("{asked}, which is not loaded in this process: it gets NULL"));
+            return None;
+        };
+        let version = &dependency.info.manifest.version;
+        if !declared.requirement.matches(version) {
+            let requirement = &declared.requirement;
+            let message = format!("{asked}, which is version {version}, outside the {requirement} it declares: NULL");
+            logger.log(LogLevel::Warn, &message);
+            return None;
+        }
+        dependency.extension(extension_id).ok().filter(|extension| !extension.is_null())
     }
 }
 
@@ -117,6 +162,27 @@ unsafe extern "C" fn host_get_extension(host: *const aisopod_host, id: *const c_
         // SAFETY: a non-null id is NUL-terminated, by the ABI.
         let id = unsafe { CStr::from_ptr(id) }.to_str().ok()?;
         read(&block.shared.extensions).get(id).map(|e| e.0)
+    }))
+    .ok()
+    .flatten()
+    .unwrap_or(std::ptr::null())
+}
+
+unsafe extern "C" fn host_get_dependency_extension(
+    host: *const aisopod_host,
+    dependency_id: *const c_char,
+    extension_id: *const c_char,
+) -> *const c_void {
+    catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: as in `host_log`.
+        let block = unsafe { HostBlock::from_abi(host) }?;
+        if dependency_id.is_null() || extension_id.is_null() {
+            return None;
+        }
+        // SAFETY: non-null ids are NUL-terminated, by the ABI.
+        let dependency_id = unsafe { CStr::from_ptr(dependency_id) }.to_str().ok()?;
+        let extension_id = unsafe { CStr::from_ptr(extension_id) }.to_str().ok()?;
+        block.dependency_extension(dependency_id, extension_id)
     }))
     .ok()
     .flatten()

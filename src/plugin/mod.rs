@@ -60,6 +60,9 @@ pub(crate) struct LoadedPlugin {
     serial: Option<Serial>,
     /// Resolved capability handles alive; unload refuses while there are any.
     pins: AtomicUsize,
+    /// The dependencies it was loaded with that run in this process: it may call into them until it is torn
+    /// down, so they outlive it. Declared after `live`, so they are dropped after it is torn down.
+    pub(crate) dependencies: std::sync::Mutex<Vec<Arc<LoadedPlugin>>>,
 }
 
 /// One step of [`LoadedPlugin::load`], named as the README's "Loading, step by step" numbers them (the
@@ -262,7 +265,9 @@ impl LoadedPlugin {
             gate::check_abi_version(live.library.as_ref().expect("just opened"), &culprit)
         })?;
         // 7. create, with the plugin's own host struct.
-        let vtable = steps.run(LoadStep::Create, || gate::create(&mut live, host_version, shared, &culprit))?;
+        let vtable = steps.run(LoadStep::Create, || {
+            gate::create(&mut live, &manifest.dependencies, host_version, shared, &culprit)
+        })?;
         // 8. The plugin struct: size and mandatory functions.
         let plugin = steps.run(LoadStep::PluginStruct, || gate::validate_struct(&mut live, vtable, &culprit))?;
         // 8. (continued) The id the plugin reports is its manifest's.
@@ -277,6 +282,7 @@ impl LoadedPlugin {
             live: RwLock::new(live),
             in_flight: InFlightCount::default(),
             pins: AtomicUsize::new(0),
+            dependencies: Default::default(),
         })
     }
 

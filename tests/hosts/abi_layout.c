@@ -30,6 +30,7 @@ int main(void) {
     FIELD(aisopod_host, host_version);
     FIELD(aisopod_host, log);
     FIELD(aisopod_host, get_extension);
+    FIELD(aisopod_host, get_dependency_extension);
     SIZE(aisopod_plugin);
     FIELD(aisopod_plugin, struct_size);
     FIELD(aisopod_plugin, plugin_data);

@@ -40,10 +40,15 @@
  * "test.events", lifecycle events are recorded through it, including the
  * library's own destructor ("dlclose"). When the host provides "test.callback",
  * the echo handler calls it for the input "callback", before echoing.
+ *
+ * For the input "service:<id>", echo asks the host for interface "test.ext" of
+ * plugin <id> through get_dependency_extension, and writes the int it points to
+ * ("42" for another test plugin) or "null".
  */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 #define _DEFAULT_SOURCE         /* socket types in glibc's headers */
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +77,7 @@ typedef struct test_callback {
     void (*call)(void *context);
 } test_callback;
 
+static const aisopod_host *services_host;
 static const test_events *events;
 static const test_callback *callback;
 #ifdef DETECT_OVERLAP
@@ -197,9 +203,26 @@ static int mischief(const uint8_t *input, size_t input_len, const aisopod_sink *
 }
 #endif
 
+/* Writes the int at interface "test.ext" of the plugin the input names after "service:", or "null". */
+static int32_t call_service(const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
+    char dependency[64];
+    memcpy(dependency, input + 8, input_len - 8);
+    dependency[input_len - 8] = '\0';
+    const size_t needed = offsetof(aisopod_host, get_dependency_extension) + sizeof services_host->get_dependency_extension;
+    const int *value = NULL;
+    if (services_host->struct_size >= needed) {
+        value = services_host->get_dependency_extension(services_host, dependency, "test.ext");
+    }
+    char out[16];
+    if (value == NULL) snprintf(out, sizeof out, "null");
+    else snprintf(out, sizeof out, "%d", *value);
+    return sink->write(sink->context, (const uint8_t *)out, strlen(out)) != 0 ? 1 : 0;
+}
+
 static int32_t echo(void *userdata, const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
     (void)userdata;
     if (input_len == 8 && memcmp(input, "callback", 8) == 0 && callback != NULL) callback->call(callback->context);
+    if (input_len > 8 && input_len < 72 && memcmp(input, "service:", 8) == 0) return call_service(input, input_len, sink);
 #ifdef DETECT_OVERLAP
     /* Detects overlapping calls, which a thread_safe = false plugin must never see. */
     if (atomic_fetch_add(&inside, 1) != 0) {
@@ -301,6 +324,7 @@ AISOPOD_PLUGIN_EXPORT const aisopod_plugin *aisopod_plugin_create(const aisopod_
 #ifdef HANDLER_MISCHIEF
     the_host = host;
 #endif
+    services_host = host;
     events = host->get_extension(host, "test.events");
     callback = host->get_extension(host, "test.callback");
     record("create");
