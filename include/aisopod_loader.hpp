@@ -816,6 +816,34 @@ public:
     void unload(std::string_view id) {
         check(aisopod_loader_unload(get(), arg(id, "aisopod_loader_unload", "id").c_str()));
     }
+    /// Unloads the loaded plugins that depend on `id`, most recently loaded first, then `id`. Throws
+    /// AISOPOD_STATUS_BUSY, unloading nothing, while a Capability of any of them lives.
+    void unload_cascade(std::string_view id) {
+        check(aisopod_loader_unload_cascade(get(), arg(id, "aisopod_loader_unload_cascade", "id").c_str()));
+    }
+
+    /// Accepts only the versions of plugin `id` that the semver `requirement` matches ("^2.1"), from the next
+    /// discovery and load; std::nullopt removes the requirement. Throws AISOPOD_STATUS_INVALID_ARGUMENT for a
+    /// malformed id or requirement.
+    void require(std::string_view id, std::optional<std::string_view> requirement) {
+        const char *function = "aisopod_loader_require";
+        std::optional<detail::CString> c_requirement;
+        if (requirement) c_requirement.emplace(*requirement, function, "requirement");
+        check(aisopod_loader_require(get(), arg(id, function, "id").c_str(),
+                                     c_requirement ? c_requirement->c_str() : nullptr));
+    }
+
+    /// The config and data directory the loader gives plugin `id`'s init when it initializes the plugin on its
+    /// own: as a dependency of a plugin init() starts, or on first use under the lazy policy.
+    void set_config(std::string_view id, std::string_view config = {}, std::string_view data_dir = {}) {
+        const char *function = "aisopod_loader_set_config";
+        check(aisopod_loader_set_config(get(), arg(id, function, "id").c_str(), arg(config, function, "config").c_str(),
+                                        arg(data_dir, function, "data_dir").c_str()));
+    }
+
+    /// Whether invoke(), resolve() and emit() load and initialize a discovered plugin, with its dependencies,
+    /// on its first use (off by default).
+    void set_lazy(bool lazy) { check(aisopod_loader_set_lazy(get(), lazy)); }
 
     /// The message of this thread's most recent failed call with this loader, "" when there was none.
     std::string last_error() const { return aisopod_loader_error_message(get()); }

@@ -773,6 +773,42 @@ void check_sandbox(const std::string &examples, const fs::path &work, const fs::
 
 }  // namespace
 
+void check_graph(const std::string &examples, const std::string &extensions, const fs::path &work) {
+    fs::path tree = work / "graph";
+    fs::remove_all(tree);
+    fs::create_directories(tree);
+    fs::copy(fs::path(examples) / "hello", tree / "hello", fs::copy_options::recursive);
+    fs::copy(fs::path(extensions) / "cpp_ext", tree / "cpp_ext", fs::copy_options::recursive);
+    {
+        std::ofstream manifest(tree / "cpp_ext" / "aisopod.plugin.toml", std::ios::app);
+        manifest << "\n[dependencies]\nhello = \"^1\"\n";
+    }
+    aisopod::Loader loader("1.0.0");
+    loader.use_env_path(false);
+    loader.use_default_paths(false);
+    loader.add_search_path(tree.string());
+    expect_error("require() with a malformed requirement", AISOPOD_STATUS_INVALID_ARGUMENT,
+                 {"aisopod_loader_require", "not a semver requirement"}, [&] { loader.require("hello", "one"); });
+    loader.require("hello", ">=2");
+    check(loader.discover() == 0, "require(\"hello\", \">=2\"): hello 1.0.0 and cpp_ext, which needs it, are set aside");
+    auto diagnostics = loader.diagnostics();
+    check(diagnostics.size() == 2 && diagnostics[0].status() == AISOPOD_STATUS_VERSION_REJECTED &&
+              diagnostics[1].status() == AISOPOD_STATUS_VERSION_REJECTED,
+          "both are VERSION_REJECTED");
+    loader.require("hello", std::nullopt);
+    check(loader.discover() == 2, "require(\"hello\", std::nullopt): both found again");
+
+    loader.set_lazy(true);
+    loader.set_config("cpp_ext", "{}");
+    check(loader.invoke("cpp_ext", aisopod::Kind::Tool, "echo", "lazy") == "lazy",
+          "set_lazy(true): the first invoke() loads and initializes cpp_ext");
+    check(loader.state("hello") == aisopod::PluginState::Initialized, "and hello, its dependency, before it");
+    expect_error("unload() of a plugin another one needs", AISOPOD_STATUS_HAS_DEPENDENTS,
+                 {"aisopod_loader_unload", "'hello' is needed by", "'cpp_ext'"}, [&] { loader.unload("hello"); });
+    loader.unload_cascade("hello");
+    check(!loader.is_loaded("cpp_ext") && !loader.is_loaded("hello"), "unload_cascade(\"hello\") unloads both");
+}
+
 int main(int argc, char **argv) {
     if (argc != 6) {
         std::cerr << "usage: " << argv[0] << " EXAMPLE_TREE EXTENSION_TREE WORK_DIR CRASH_TREE BOXED_LIBRARY\n";
@@ -801,6 +837,7 @@ int main(int argc, char **argv) {
         check_isolation(examples, extensions);
         check_sandbox(examples, work, boxed_library);
         check_trust(examples, work);
+        check_graph(examples, extensions, work);
     } catch (const aisopod::Error &e) {
         check(false, std::string("unexpected error [") + std::string(aisopod::status_str(e.status())) + "] " + e.what());
     } catch (const std::exception &e) {

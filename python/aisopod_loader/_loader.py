@@ -1060,6 +1060,42 @@ class Loader:
         Refused with `CallerError` BUSY while a `Capability` of it is open."""
         self._call("Loader.unload", self._lib.aisopod_loader_unload, _text(plugin_id, "Loader.unload", "plugin_id"))
 
+    def unload_cascade(self, plugin_id: Text) -> None:
+        """Unloads the loaded plugins that depend on the plugin, most recently loaded first, then the plugin.
+        Refused with `CallerError` BUSY, unloading nothing, while a `Capability` of any of them is open."""
+        what = "Loader.unload_cascade"
+        self._call(what, self._lib.aisopod_loader_unload_cascade, _text(plugin_id, what, "plugin_id"))
+
+    # The plugin graph.
+
+    def require(self, plugin_id: Text, requirement: Optional[Text]) -> None:
+        """Accepts only the versions of the plugin that the semver `requirement` matches ("^2.1"), from the
+        next discovery and load; None removes the requirement."""
+        what = "Loader.require"
+        self._call(
+            what,
+            self._lib.aisopod_loader_require,
+            _text(plugin_id, what, "plugin_id"),
+            None if requirement is None else _text(requirement, what, "requirement"),
+        )
+
+    def set_config(self, plugin_id: Text, config: Optional[Text] = None, data_dir: Optional[PathArg] = None) -> None:
+        """The config and data directory the loader gives the plugin's `init` when it initializes the plugin on
+        its own: as a dependency of a plugin `init` starts, or on first use under the lazy policy."""
+        what = "Loader.set_config"
+        self._call(
+            what,
+            self._lib.aisopod_loader_set_config,
+            _text(plugin_id, what, "plugin_id"),
+            None if config is None else _text(config, what, "config"),
+            None if data_dir is None else _path(data_dir, what, "data_dir"),
+        )
+
+    def set_lazy(self, lazy: bool = True) -> None:
+        """Sets whether `invoke`, `resolve` and `emit` load and initialize a discovered plugin, with its
+        dependencies, on its first use (default: no)."""
+        self._call("Loader.set_lazy", self._lib.aisopod_loader_set_lazy, bool(lazy))
+
     def resolve(self, plugin_id: Text, kind: Union[Kind, int], name: Text) -> Capability:
         """Resolves a capability of an initialized plugin once, for calls without lookups. Close the
         `Capability` (or use it in a `with` block) to let the plugin be unloaded again."""

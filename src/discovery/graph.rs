@@ -18,12 +18,14 @@ use crate::manifest::Dependency;
 /// The versions the host accepts of some plugins, by id (`aisopod_loader_require`).
 pub(crate) type Requirements = HashMap<String, VersionReq, BuildFnv>;
 
-/// Why a plugin cannot be loaded: the class, the chain of ids from it to the cause, and the cause.
+/// Why a plugin cannot be loaded: the class, the chain of ids from it to the cause, the cause, and the plugin
+/// whose own check found it (none for a cycle).
 #[derive(Clone)]
 struct Failure {
     status: Status,
     chain: Vec<String>,
     cause: String,
+    about: Option<String>,
 }
 
 impl Failure {
@@ -32,14 +34,14 @@ impl Failure {
         let mut chain = Vec::with_capacity(self.chain.len() + 1);
         chain.push(id.to_owned());
         chain.extend(self.chain.iter().cloned());
-        Failure { status: self.status, chain, cause: self.cause.clone() }
+        Failure { status: self.status, chain, cause: self.cause.clone(), about: self.about.clone() }
     }
 
     fn error(&self, id: &str) -> Error {
-        // A chain of two is a plugin and its own dependency, which the cause names.
-        let message = match self.chain.len() {
-            0..=2 => self.cause.clone(),
-            _ => format!("plugin '{id}' cannot be loaded: {}: {}", self.chain.join(" -> "), self.cause),
+        // A cause found by the plugin's own check names the plugin and the dependency already.
+        let message = match self.about.as_deref() == Some(id) {
+            true => self.cause.clone(),
+            false => format!("plugin '{id}' cannot be loaded: {}: {}", self.chain.join(" -> "), self.cause),
         };
         Error::new(self.status, message)
     }
@@ -71,7 +73,9 @@ impl Discovery {
                         manifest.version,
                         info.manifest_path().display()
                     );
-                    let failure = Failure { status: Status::VersionRejected, chain: vec![manifest.id.clone()], cause };
+                    let chain = vec![manifest.id.clone()];
+                    let about = Some(manifest.id.clone());
+                    let failure = Failure { status: Status::VersionRejected, chain, cause, about };
                     marks.insert(manifest.id.clone(), Mark::Failed(failure));
                 }
             }
@@ -154,6 +158,7 @@ impl Walk<'_> {
                 status: Status::DependencyMissing,
                 chain: vec![id.to_owned(), wanted.clone()],
                 cause,
+                about: Some(id.to_owned()),
             });
         };
         if !requirement.matches(&found.manifest.version) {
@@ -171,6 +176,7 @@ impl Walk<'_> {
                 status: Status::DependencyVersion,
                 chain: vec![id.to_owned(), wanted.clone()],
                 cause,
+                about: Some(id.to_owned()),
             });
         }
         self.visit(&found);
@@ -182,7 +188,7 @@ impl Walk<'_> {
                     let mut chain: Vec<String> = cycle[at..].iter().chain(&cycle[..at]).cloned().collect();
                     chain.push(member.clone());
                     let cause = "the dependencies form a cycle".to_owned();
-                    let failure = Failure { status: Status::DependencyCycle, chain, cause };
+                    let failure = Failure { status: Status::DependencyCycle, chain, cause, about: None };
                     self.marks.insert(member.clone(), Mark::Failed(failure));
                 }
                 match self.marks.get(id) {
