@@ -193,7 +193,11 @@ fn main() {
             let (pinned_load, _) = aisopod_load_ns(&pinned_tree, n);
             let reused_load = aisopod_load_reused_ns(&pinned_tree, n, &pin_cache);
             let batches = [on_one_cpu(|| probe_batch(&tree, n)), probe_batch(&tree, n)];
+            let startup = startup_ns(&tree, n);
             if timed {
+                results.record("startup_floor", n, startup.floor as f64 / 1000.0);
+                results.record("startup_lazy", n, startup.lazy as f64 / 1000.0);
+                results.record("startup_eager", n, startup.eager as f64 / 1000.0);
                 results.record("aisopod_load_pinned", n, pinned_load as f64 / n as f64 / 1000.0);
                 results.record("aisopod_load_pinned_reused", n, reused_load as f64 / n as f64 / 1000.0);
                 results.record("c_dlopen_floor", n, field(&floor, "ns") / n as f64 / 1000.0);
@@ -539,6 +543,58 @@ fn aisopod_load_ns(tree: &Path, n: usize) -> (u128, u128) {
         loader.unload(id).unwrap();
     }
     (loaded.duration_since(started).as_nanos(), loaded.elapsed().as_nanos())
+}
+
+/// One start-up of each kind over the load tree of `n` plugins, in ns: the floor, lazy and eager.
+struct Startup {
+    floor: u128,
+    lazy: u128,
+    eager: u128,
+}
+
+fn startup_ns(tree: &Path, n: usize) -> Startup {
+    let first = "bench00000";
+    let call = |loader: &Loader| loader.invoke(first, CapabilityKind::Tool, "noop", b"", None).unwrap();
+    let list = |loader: &Loader| {
+        let discovery = loader.discovery();
+        let listed: usize = discovery
+            .plugins()
+            .iter()
+            .map(|info| CapabilityKind::ALL.iter().map(|&kind| info.manifest.declared(kind).len()).sum::<usize>())
+            .sum();
+        assert_eq!(listed, 2 * n);
+    };
+    let floor = {
+        let loader = loader(tree);
+        let started = Instant::now();
+        assert_eq!(loader.discover(), n);
+        loader.load(first).unwrap();
+        loader.init(first, "", Path::new("")).unwrap();
+        call(&loader);
+        started.elapsed().as_nanos()
+    };
+    let lazy = {
+        let loader = loader(tree);
+        let started = Instant::now();
+        loader.set_lazy(true);
+        assert_eq!(loader.discover(), n);
+        list(&loader);
+        call(&loader);
+        started.elapsed().as_nanos()
+    };
+    let eager = {
+        let loader = loader(tree);
+        let started = Instant::now();
+        assert_eq!(loader.discover(), n);
+        for id in ids(&loader) {
+            loader.load(&id).unwrap();
+            loader.init(&id, "", Path::new("")).unwrap();
+        }
+        list(&loader);
+        call(&loader);
+        started.elapsed().as_nanos()
+    };
+    Startup { floor, lazy, eager }
 }
 
 /// The dlopen floor inside this process: raw `dlopen` + `dlsym` + ABI check + create, then destroy +
@@ -1179,6 +1235,7 @@ impl Results {
             let _ = writeln!(out, "| {label} | {value:.2} | {:+.2} ns |", value - raw);
         }
         self.report_isolation(&mut out, settings);
+        self.report_startup(&mut out, settings);
         let _ = writeln!(out, "\n## Memory (heap bytes, counting allocator)\n");
         let _ = writeln!(
             out,
@@ -1257,6 +1314,12 @@ impl Results {
                 if ratio <= 1.5 { "yes" } else { "**no**" }
             );
         }
+        let ratio = self.median("startup_lazy", load_n) / self.median("startup_floor", load_n);
+        let _ = writeln!(
+            out,
+            "| lazy start-up ≤ 1.2× discovery plus one load (N={load_n}) | {ratio:.2}× | {} |",
+            if ratio <= 1.2 { "yes" } else { "**no**" }
+        );
         for ((what, n), bytes) in &self.memory {
             let limit = if *what == "discovered" { 1024.0 } else { 2048.0 };
             let _ = writeln!(
@@ -1361,6 +1424,37 @@ impl Results {
     }
 
     /// µs per plugin that `Loader::load` and `Loader::unload` took together at N.
+    fn report_startup(&self, out: &mut String, settings: &Settings) {
+        let _ = writeln!(out, "\n## Start-up with N installed plugins (µs)\n");
+        let _ = writeln!(
+            out,
+            "A host starts, lists every capability of every plugin and calls one tool of one plugin. The floor is \
+             the least any loader must do for that: `discover`, then `load`, `init` and one `invoke` of that plugin, \
+             with nothing listed. Lazy: `set_lazy(true)`, `discover`, every capability listed from the manifests \
+             (no library opened), then the `invoke`, which loads and initializes the plugin on first use. Eager: \
+             `discover`, then every plugin loaded and initialized before the listing and the call. Each run uses a \
+             new `Loader`, without the registry cache.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| N | floor: discover + one load | lazy | eager (load all) | lazy / floor | eager / floor |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for &n in &settings.load_ns {
+            let (floor, lazy, eager) =
+                (self.median("startup_floor", n), self.median("startup_lazy", n), self.median("startup_eager", n));
+            let _ = writeln!(
+                out,
+                "| {n} | {floor:.0} ({:.0}) | {lazy:.0} ({:.0}) | {eager:.0} ({:.0}) | {:.2}× | {:.2}× |",
+                self.min("startup_floor", n),
+                self.min("startup_lazy", n),
+                self.min("startup_eager", n),
+                lazy / floor,
+                eager / floor
+            );
+        }
+    }
+
     fn in_process_load_unload(&self, n: usize) -> f64 {
         self.median("aisopod_load", n) + self.median("aisopod_unload", n)
     }

@@ -107,7 +107,7 @@ static int load(const char *dir) {
     char **paths = library_paths(dir, &n);
     void **handles = calloc(n, sizeof *handles);
     const aisopod_plugin **plugins = calloc(n, sizeof *plugins);
-    aisopod_host host = {sizeof host, AISOPOD_ABI_VERSION, "1.0.0", NULL, NULL};
+    aisopod_host host = {sizeof host, AISOPOD_ABI_VERSION, "1.0.0", NULL, NULL, NULL};
     unsigned long long t0 = now_ns();
     for (size_t i = 0; i < n; i++) {
         void *h = dlopen(paths[i], RTLD_NOW | RTLD_LOCAL);
@@ -159,7 +159,7 @@ static int call(const char *library, long iterations) {
     void *h = dlopen(library, RTLD_NOW | RTLD_LOCAL);
     if (h == NULL) die("dlopen", dlerror());
     aisopod_plugin_create_fn create = (aisopod_plugin_create_fn)dlsym(h, AISOPOD_PLUGIN_CREATE_SYMBOL);
-    aisopod_host host = {sizeof host, AISOPOD_ABI_VERSION, "1.0.0", NULL, NULL};
+    aisopod_host host = {sizeof host, AISOPOD_ABI_VERSION, "1.0.0", NULL, NULL, NULL};
     const aisopod_plugin *plugin = create(&host);
     aisopod_registrar registrar = {.struct_size = sizeof registrar, .register_capability = capture};
     plugin->register_capabilities(plugin, &registrar);
