@@ -1055,7 +1055,10 @@ const char *aisopod_diagnostic_message(const struct aisopod_diagnostic *diagnost
 
 /**
  * Scans the search paths, replacing the previous discovery result. Runs no plugin code. A bad candidate does
- * not fail the scan; it becomes a diagnostic (`aisopod_loader_diagnostic_at`). Loaded plugins are unaffected.
+ * not fail the scan; it becomes a diagnostic (`aisopod_loader_diagnostic_at`). Then checks the plugin graph: a
+ * plugin outside the host's requirement (`aisopod_loader_require`), or whose `[dependencies]` are missing, of a
+ * version outside the range or lead back to it, is set aside with a diagnostic naming the chain, and so are the
+ * plugins that need it. Loaded plugins are unaffected.
  *
  * Writes the number of plugins found to `*count_out` when `count_out` is not NULL.
  *
