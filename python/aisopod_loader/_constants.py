@@ -33,6 +33,7 @@ class Status(enum.IntEnum):
     CAPABILITY_NOT_FOUND = 10
     REENTRANT = 11
     BUSY = 12
+    STALE = 14
     IO = 100
     MANIFEST_PARSE = 101
     MANIFEST_INVALID = 102

@@ -12,7 +12,7 @@ use semver::Version;
 
 use crate::abi::aisopod_sink;
 use crate::cache::BuildFnv;
-use crate::discovery::{Discovery, SearchConfig};
+use crate::discovery::{Discovery, PluginInfo, SearchConfig};
 use crate::error::{Error, Result, Status};
 use crate::integrity::VerifiedDigests;
 use crate::log::LogCallback;
@@ -26,9 +26,11 @@ use crate::trust::Trust;
 mod isolated;
 use isolated::IsolatedPlugin;
 mod probing;
+mod reload;
 mod trust;
 pub use isolated::{PluginUsage, RestartPolicy};
 pub use probing::{Probed, SandboxPolicy, DEFAULT_CALL_TIMEOUT};
+pub use reload::PolledChanges;
 
 /// Loads and runs plugins on behalf of one host application.
 ///
@@ -47,6 +49,8 @@ pub struct Loader {
     trust: RwLock<Trust>,
     /// Library digests that matched a pin, by library identity; used only while the registry cache is on.
     verified: VerifiedDigests,
+    /// The last generation a load gave out: every load of a plugin, reloads included, gets the next one.
+    generations: std::sync::atomic::AtomicU64,
 }
 
 /// Loaded plugins, in load order and by id.
@@ -54,6 +58,8 @@ pub struct Loader {
 struct LoadedSet {
     order: Vec<Hosted>,
     by_id: HashMap<String, Hosted, BuildFnv>,
+    /// What a reload needs of each loaded plugin: its last successful `init`, and its files' stamps.
+    reloads: HashMap<String, reload::Record, BuildFnv>,
 }
 
 /// A loaded plugin, in this process or in a helper process.
@@ -90,6 +96,13 @@ impl Hosted {
         match self {
             Hosted::Local(plugin) => plugin.call_hook(event, input, sink),
             Hosted::Isolated(plugin) => plugin.call_hook(event, input, sink),
+        }
+    }
+
+    fn init(&self, config: &str, data_dir: &Path) -> Result<()> {
+        match self {
+            Hosted::Local(plugin) => plugin.init(config, data_dir),
+            Hosted::Isolated(plugin) => plugin.init(config, data_dir),
         }
     }
 }
@@ -202,6 +215,7 @@ impl Loader {
             quarantine: Mutex::default(),
             trust: RwLock::default(),
             verified: VerifiedDigests::default(),
+            generations: Default::default(),
         })
     }
 
@@ -300,6 +314,20 @@ impl Loader {
         let info = probing::discovered(&self.discovery(), id).ok_or_else(|| {
             Error::new(Status::NotFound, format!("no discovered plugin has id '{id}' (discover first?)"))
         })?;
+        let stamps = reload::Stamps::of(&info);
+        let plugin = self.open_plugin(info, false)?;
+        plugin.generation().set(self.next_generation());
+        let mut loaded = write(&self.loaded);
+        loaded.by_id.insert(id.to_owned(), plugin.clone());
+        loaded.order.push(plugin);
+        loaded.reloads.insert(id.to_owned(), reload::Record { init: None, stamps });
+        Ok(())
+    }
+
+    /// Load steps 1 to 9 of `info`'s plugin, after the allow and deny lists and the quarantine let it in, in
+    /// this process or in a helper; `beside_old` when a reload loads it while its old version is mapped.
+    fn open_plugin(&self, info: Arc<PluginInfo>, beside_old: bool) -> Result<Hosted> {
+        let id = info.manifest.id.as_str();
         self.check_lists(&info)?;
         self.check_quarantine(&info)?;
         let isolation = read(&self.isolation).isolation_of(id, info.manifest.isolation);
@@ -311,14 +339,12 @@ impl Loader {
                 let verified = read(&self.cache_path).is_some().then_some(&self.verified);
                 let shared = &self.shared;
                 let signatures = Some(&signatures);
-                Hosted::Local(Arc::new(LoadedPlugin::load(
-                    info,
-                    &self.host_version,
-                    shared,
-                    files,
-                    signatures,
-                    verified,
-                )?))
+                let host_version = &self.host_version;
+                Hosted::Local(Arc::new(if beside_old {
+                    LoadedPlugin::load_beside_old(info, host_version, shared, files, signatures, verified)?
+                } else {
+                    LoadedPlugin::load(info, host_version, shared, files, signatures, verified)?
+                }))
             }
             Isolation::Process => Hosted::Isolated(Arc::new(IsolatedPlugin::load(
                 info,
@@ -329,10 +355,7 @@ impl Loader {
                 signatures,
             )?)),
         };
-        let mut loaded = write(&self.loaded);
-        loaded.by_id.insert(id.to_owned(), plugin.clone());
-        loaded.order.push(plugin);
-        Ok(())
+        Ok(plugin)
     }
 
     /// Calls the loaded plugin's `init` with `config` (UTF-8, JSON by convention) and `data_dir` (may be
@@ -340,10 +363,11 @@ impl Loader {
     pub fn init(&self, id: &str, config: &str, data_dir: &Path) -> Result<()> {
         refuse_reentry("init")?;
         let _lifecycle = lock(&self.lifecycle);
-        match self.get_loaded(id)? {
-            Hosted::Local(plugin) => plugin.init(config, data_dir),
-            Hosted::Isolated(plugin) => plugin.init(config, data_dir),
+        self.get_loaded(id)?.init(config, data_dir)?;
+        if let Some(record) = write(&self.loaded).reloads.get_mut(id) {
+            record.init = Some((config.to_owned(), data_dir.to_path_buf()));
         }
+        Ok(())
     }
 
     /// Calls handler `name` of `kind` in plugin `id` with `input`, writing output to `sink` (discarded when
@@ -442,6 +466,7 @@ impl Loader {
         plugin.teardown()?;
         let mut loaded = write(&self.loaded);
         loaded.by_id.remove(id);
+        loaded.reloads.remove(id);
         loaded.order.retain(|p| !p.same(&plugin));
         Ok(())
     }

@@ -47,6 +47,11 @@ impl Resolved {
     /// so a lifecycle call from inside the handler cannot deadlock on this call.
     #[inline]
     pub(crate) fn invoke(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
+        // A reload replaced this version: its code may still be mapped (this handle keeps it), but it is no longer
+        // the plugin's, so it is never called.
+        if self.plugin.generation.is_stale() {
+            return Err(self.plugin.generation.stale(self.plugin.id(), self.kind, &self.name));
+        }
         if self.plugin.serial.is_some() {
             return self.plugin.run(&self.handler, self.kind, &self.name, input, sink);
         }
