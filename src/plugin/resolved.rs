@@ -2,7 +2,8 @@
 //!
 //! The handle owns a reference to its plugin, so the plugin's code stays mapped for as long as any handle
 //! lives, whatever order the host frees things in: a pinned plugin cannot be unloaded (`Status::Busy`), and
-//! one whose loader is gone is torn down when its last handle is dropped.
+//! one whose loader is gone, or that a reload replaced, is torn down when its last handle is dropped. A handle
+//! of a replaced version is stale: it fails with `Status::Stale` and never calls the old code.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
