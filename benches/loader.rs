@@ -17,6 +17,10 @@
 //!
 //! The integrity-pin rows hash with the loader's own `Sha256Digest`, and load the load tree's libraries again
 //! with each pinned by its manifest, with and without the registry cache.
+//!
+//! The hot-reload rows reload one plugin whose library was just replaced by a new file, against unload + load +
+//! init of the same plugin after the same replacement, alternating in one run. `--only reload` runs those rows and
+//! the call rows alone and prints them, writing nothing.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
@@ -112,6 +116,10 @@ struct Settings {
     ping_iterations: u64,
     echo_iterations: u64,
     spawn_iterations: u64,
+    /// Reloads (and unload + load floors) per rep.
+    reload_iterations: usize,
+    /// `--only reload`: the reload and call rows alone, printed, nothing written.
+    only_reload: bool,
     work: PathBuf,
 }
 
@@ -125,6 +133,7 @@ impl Settings {
                 .map_or(default.to_vec(), |v| v.split(',').map(|n| n.trim().parse().expect("a number")).collect())
         };
         let work = Path::new(ROOT).join("target/bench-work");
+        let only_reload = value("--only").is_some_and(|only| only == "reload");
         if smoke {
             return Settings {
                 smoke,
@@ -135,6 +144,8 @@ impl Settings {
                 ping_iterations: 1_000,
                 echo_iterations: 100,
                 spawn_iterations: 3,
+                reload_iterations: 3,
+                only_reload,
                 work,
             };
         }
@@ -147,6 +158,8 @@ impl Settings {
             ping_iterations: 20_000,
             echo_iterations: 10_000,
             spawn_iterations: 200,
+            reload_iterations: 100,
+            only_reload,
             work,
         }
     }
@@ -159,6 +172,15 @@ fn main() {
     let plugin = build_bench_plugin(&settings.work);
 
     let mut results = Results::default();
+    if settings.only_reload {
+        let call_tree = load_tree(&settings.work, 1, &plugin);
+        measure_calls(&mut results, &settings, &floors, &call_tree);
+        measure_reloads(&mut results, &settings, &call_tree);
+        let mut out = String::new();
+        results.report_reload(&mut out, &settings);
+        println!("{out}");
+        return;
+    }
     for &n in &settings.discover_ns {
         let tree = discovery_tree(&settings.work, n, &plugin);
         let cache = settings.work.join(format!("cache-{n}.bin"));
@@ -254,20 +276,8 @@ fn main() {
     ]
     .into_iter()
     .collect();
-    for rep in 0..=settings.reps {
-        let timed = rep > 0 || settings.smoke;
-        let iterations = settings.call_iterations;
-        let floor = field(
-            &floor_line(&floors, &["call", call_library.to_str().unwrap(), &iterations.to_string()], Path::new("")),
-            "ns",
-        );
-        let (resolved, by_id) = aisopod_call_ns(&call_tree, iterations);
-        if timed {
-            results.record("c_call_floor", 1, floor / iterations as f64);
-            results.record("aisopod_capability_invoke", 1, resolved);
-            results.record("aisopod_invoke_by_id", 1, by_id);
-        }
-    }
+    measure_calls(&mut results, &settings, &floors, &call_tree);
+    measure_reloads(&mut results, &settings, &call_tree);
 
     for rep in 0..=settings.reps {
         let timed = rep > 0 || settings.smoke;
@@ -301,6 +311,38 @@ fn main() {
         std::fs::write(Path::new(ROOT).join("benches/discovery.svg"), results.plot(&settings.discover_ns)).unwrap();
         println!("{report}");
         println!("wrote BENCHMARKS.md and benches/discovery.svg");
+    }
+}
+
+/// The call rows: the C floor, a resolved handle and a call by id, taking turns over the reps.
+fn measure_calls(results: &mut Results, settings: &Settings, floors: &Path, call_tree: &Path) {
+    let call_library = only_library(call_tree);
+    for rep in 0..=settings.reps {
+        let timed = rep > 0 || settings.smoke;
+        let iterations = settings.call_iterations;
+        let floor = field(
+            &floor_line(floors, &["call", call_library.to_str().unwrap(), &iterations.to_string()], Path::new("")),
+            "ns",
+        );
+        let (resolved, by_id) = aisopod_call_ns(call_tree, iterations);
+        if timed {
+            results.record("c_call_floor", 1, floor / iterations as f64);
+            results.record("aisopod_capability_invoke", 1, resolved);
+            results.record("aisopod_invoke_by_id", 1, by_id);
+        }
+    }
+}
+
+/// The hot-reload rows: µs per reload of one plugin whose library was replaced by a new file, and per unload +
+/// load + init of it after the same replacement, taking turns.
+fn measure_reloads(results: &mut Results, settings: &Settings, call_tree: &Path) {
+    for rep in 0..=settings.reps {
+        let timed = rep > 0 || settings.smoke;
+        let (reload, floor) = aisopod_reload_ns(call_tree, settings.reload_iterations);
+        if timed {
+            results.record("aisopod_reload", 1, reload / 1000.0);
+            results.record("unload_load_floor", 1, floor / 1000.0);
+        }
     }
 }
 
@@ -797,6 +839,37 @@ fn aisopod_call_ns(tree: &Path, iterations: u64) -> (f64, f64) {
     (resolved, by_id)
 }
 
+/// ns per reload of the bench plugin, and per unload + load + init of it, each after its library was replaced
+/// by a new file (copied next to it, then renamed over it), as a rebuild does; the copy is not timed.
+fn aisopod_reload_ns(tree: &Path, iterations: usize) -> (f64, f64) {
+    let loader = loader(tree);
+    loader.discover();
+    let id = "bench00000";
+    loader.load(id).unwrap();
+    loader.init(id, "", Path::new("")).unwrap();
+    let library = only_library(tree);
+    let rebuilt = library.with_extension("rebuilt");
+    let rebuild = || {
+        std::fs::copy(&library, &rebuilt).unwrap();
+        std::fs::rename(&rebuilt, &library).unwrap();
+    };
+    let (mut reload, mut floor) = (Duration::ZERO, Duration::ZERO);
+    for _ in 0..iterations {
+        rebuild();
+        let started = Instant::now();
+        loader.reload(id).unwrap();
+        reload += started.elapsed();
+        rebuild();
+        let started = Instant::now();
+        loader.unload(id).unwrap();
+        loader.load(id).unwrap();
+        loader.init(id, "", Path::new("")).unwrap();
+        floor += started.elapsed();
+    }
+    loader.unload(id).unwrap();
+    (reload.as_nanos() as f64 / iterations as f64, floor.as_nanos() as f64 / iterations as f64)
+}
+
 /// The placements of the channel rows, as the `n` of their samples: the two processes of a round trip on one
 /// CPU, or wherever the scheduler puts them.
 const ONE_CPU: usize = 1;
@@ -1234,6 +1307,7 @@ impl Results {
             let value = self.median(config, 1);
             let _ = writeln!(out, "| {label} | {value:.2} | {:+.2} ns |", value - raw);
         }
+        self.report_reload(&mut out, settings);
         self.report_isolation(&mut out, settings);
         self.report_startup(&mut out, settings);
         let _ = writeln!(out, "\n## Memory (heap bytes, counting allocator)\n");
@@ -1294,6 +1368,12 @@ impl Results {
             "| resolved invoke ≤ 5 ns over a raw call | {over:+.2} ns | {} |",
             if over <= 5.0 { "yes" } else { "**no**" }
         );
+        let reload = self.median("aisopod_reload", 1) / self.median("unload_load_floor", 1);
+        let _ = writeln!(
+            out,
+            "| reload ≤ 1.2× unload + load + init of one plugin | {reload:.2}× | {} |",
+            if reload <= 1.2 { "yes" } else { "**no**" }
+        );
         let invoke = self.median("isolated_invoke", ONE_CPU) / self.median("c_ping_floor", ONE_CPU);
         let _ = writeln!(
             out,
@@ -1331,6 +1411,38 @@ impl Results {
         out.push_str(WHAT_MATTERED);
         out.push_str(ISOLATION_NOTES);
         out
+    }
+
+    fn report_reload(&self, out: &mut String, settings: &Settings) {
+        let _ = writeln!(out, "\n## Hot reload\n");
+        let _ = writeln!(
+            out,
+            "One plugin (the bench plugin, initialized) whose library was just replaced by a new file: \
+             `Loader::reload`, against `unload` + `load` + `init` of it after the same replacement, in µs, {} of each \
+             per repetition, taking turns. A reload also reads the manifest again, stats two files, and opens the \
+             library through its descriptor. The handle row is the call table's, measured in the same run: a \
+             resolved handle now checks its version's generation on every call.\n",
+            settings.reload_iterations
+        );
+        let _ = writeln!(out, "| what | µs (min) | ratio |");
+        let _ = writeln!(out, "|---|---|---|");
+        let floor = self.median("unload_load_floor", 1);
+        for (config, label) in [("unload_load_floor", "floor: unload + load + init"), ("aisopod_reload", "**reload**")]
+        {
+            let _ = writeln!(
+                out,
+                "| {label} | {:.1} ({:.1}) | {:.2}× |",
+                self.median(config, 1),
+                self.min(config, 1),
+                self.median(config, 1) / floor
+            );
+        }
+        let over = self.median("aisopod_capability_invoke", 1) - self.median("c_call_floor", 1);
+        let _ = writeln!(
+            out,
+            "| resolved handle over a raw call | {over:+.2} ns | {} |",
+            if over <= 5.0 { "within 5 ns" } else { "**over 5 ns**" }
+        );
     }
 
     fn report_pins(&self, out: &mut String, settings: &Settings) {

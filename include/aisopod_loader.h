@@ -44,6 +44,9 @@
 #define AISOPOD_PLUGIN_CREATE_SYMBOL "aisopod_plugin_create"
 /** The manifest file name inside a plugin directory. */
 #define AISOPOD_MANIFEST_FILE_NAME "aisopod.plugin.toml"
+/** The id of the optional state extension (struct aisopod_state_v1), which carries a plugin's state across a
+ * hot reload; the same string as the Rust constant AISOPOD_STATE_EXTENSION in src/abi.rs. */
+#define AISOPOD_STATE_EXTENSION "aisopod.state/1"
 
 /** Marks a plugin's two entry points for export from its shared library. */
 #if defined(_WIN32)
@@ -185,6 +188,12 @@ enum aisopod_status
    * first, or unload with `aisopod_loader_unload_cascade`.
    */
   AISOPOD_STATUS_HAS_DEPENDENTS = 13,
+  /**
+   * The resolved capability handle belongs to a version of its plugin that `aisopod_loader_reload` (or
+   * `aisopod_loader_poll_changes`) replaced; the old code was not called. The message names the plugin, the
+   * capability and both generations. Free the handle and resolve the capability again.
+   */
+  AISOPOD_STATUS_STALE = 14,
   /**
    * A file or directory could not be read.
    */
@@ -433,7 +442,8 @@ typedef uint16_t LoadStep;
  * plugin loaded: while it lives, `aisopod_loader_unload` of that plugin fails with `AISOPOD_STATUS_BUSY`. It
  * may outlive its loader: the plugin then stays loaded (without the loader's log callback and host
  * extensions) until the handle is freed, and `aisopod_capability_free` shuts it down, destroys it and closes
- * its library.
+ * its library. After `aisopod_loader_reload` of its plugin it is stale: `aisopod_capability_invoke` returns
+ * `AISOPOD_STATUS_STALE` and calls nothing, and the replaced version stays mapped until the handle is freed.
  *
  * Thread safety: may be invoked from any number of threads at once, unless the plugin's manifest says
  * `thread_safe = false`, in which case calls run one at a time.
@@ -833,6 +843,53 @@ typedef uint32_t (*aisopod_plugin_abi_version_fn)(void);
  * Threading: **[lifecycle]**: once per load.
  */
 typedef const struct aisopod_plugin *(*aisopod_plugin_create_fn)(const struct aisopod_host *host);
+
+/**
+ * The optional state extension, fetched with the plugin's `get_extension(plugin, AISOPOD_STATE_EXTENSION)`:
+ * how a plugin hands its state from the version a reload replaces to the version that replaces it.
+ *
+ * The plugin owns the struct; it must stay valid until the plugin's `destroy` returns. A reload calls the old
+ * version's `save` after closing it to new calls and before its `shutdown`, and the new version's `restore`
+ * after its `init` succeeded, before any handler of the new version runs. A plugin in a helper process
+ * (isolation) gets neither: its state does not cross the process boundary.
+ */
+typedef struct aisopod_state_v1 {
+  /**
+   * `sizeof(aisopod_state_v1)` as the plugin was compiled. The loader ignores a struct smaller than v1's.
+   */
+  uint32_t struct_size;
+#if defined(AISOPOD_POINTER_64)
+  /**
+   * Zero. Makes explicit the padding that 64-bit targets put after `struct_size`, so the layout is the same
+   * with or without it and `-Wpadded` stays quiet; absent on 32-bit targets, which have no padding there.
+   */
+  uint32_t reserved
+#endif
+  ;
+  /**
+   * Writes the plugin's state to `sink`, in any number of writes, in a format of the plugin's choosing.
+   * Returns 0 on success; any other value drops what was written, and the new version starts without it.
+   * May be NULL when the plugin only restores.
+   *
+   * The loader owns `sink`, valid only during the call. Called only when `init` succeeded, once no call by
+   * name can start and those running have returned; a call through a resolved capability handle that
+   * started before the reload may still be running (unless the manifest says `thread_safe = false`).
+   *
+   * Threading: **[lifecycle]**.
+   */
+  int32_t (*save)(const struct aisopod_plugin *plugin, const struct aisopod_sink *sink);
+  /**
+   * Reads back `len` bytes at `data`, which the previous version's `save` wrote (possibly an older build's
+   * format: check it). Returns 0 on success; any other value is logged as a warning naming the plugin and
+   * the code, and the plugin stays initialized. May be NULL when the plugin only saves.
+   *
+   * The loader owns `data`, valid only during the call; `data` is never NULL, even when `len` is 0. Called
+   * only when `init` of the new version succeeded, before any of its handlers runs.
+   *
+   * Threading: **[lifecycle]**.
+   */
+  int32_t (*restore)(const struct aisopod_plugin *plugin, const uint8_t *data, size_t len);
+} aisopod_state_v1;
 
 /**
  * A tool: a named function a host (or an agent driving it) can call with input bytes.
@@ -1888,6 +1945,65 @@ const char *aisopod_quarantine_entry_reason(const struct aisopod_quarantine_entr
  */
 aisopod_status aisopod_quarantine_entry_since(const struct aisopod_quarantine_entry *entry,
                                               int64_t *seconds_out);
+
+/**
+ * Reloads loaded plugin `id` from its directory, in this order: reads its manifest again (its id must not
+ * change) and runs every check and step `aisopod_loader_load` runs (allow and deny lists, quarantine, file
+ * policy, pin, signature, then steps 1 to 9) on the new version **while the old one keeps running**; the
+ * library is opened through `/proc/self/fd/N`, so a rebuilt file is mapped afresh beside the old one. Any
+ * failure up to here leaves the old version as it was, and returns the failing step's status with a message
+ * "plugin 'x': reload failed, the old version keeps running: ...". Then it commits: the old version is closed
+ * to calls by name (running ones finish first), saves its state when it exports `aisopod.state/1`, and is shut
+ * down, destroyed and closed, at once or, while `aisopod_capability` handles pin it, when the last of them is
+ * freed; the new version takes its place in load order, gets the next generation, is initialized with the
+ * config and data directory of the old one's last successful `aisopod_loader_init` (not at all when it had
+ * none), and restores the saved state. A failing `init` leaves the new version loaded but not initialized and
+ * returns `AISOPOD_STATUS_INIT_FAILED`, saying the old version is gone.
+ *
+ * From the commit on, calls through the old version's handles return `AISOPOD_STATUS_STALE` without running
+ * plugin code; a call through one that had already started finishes on the old code, which stays mapped until
+ * the handle is freed. A library rewritten in place (same inode) cannot be told from the mapped one: rebuild
+ * to a new file and rename it over the old name.
+ *
+ * Must not be called from inside a plugin callback (`AISOPOD_STATUS_REENTRANT`).
+ *
+ * Ownership: borrows `loader` and `id` for the call.
+ *
+ * Thread safety: a lifecycle call, serialized with load, init and unload.
+ */
+aisopod_status aisopod_loader_reload(const struct aisopod_loader *loader,
+                                     const char *id);
+
+/**
+ * Reloads, in load order, each loaded plugin whose manifest or library changed (device, inode, size or
+ * modification time, from one `stat` of each) since it was loaded or last reloaded, as `aisopod_loader_reload`
+ * does. It polls: it starts no thread and watches nothing between calls.
+ *
+ * When every reload succeeds (or nothing changed) it returns `AISOPOD_STATUS_OK`. When one fails it goes on
+ * with the others and returns the first failure's status (its message is the loader's error message); a
+ * plugin whose reload failed keeps its old version and is not tried again until its files change again. In
+ * both cases it writes the number of plugins it reloaded to `*reloaded_out` when that is not NULL: unlike
+ * other functions, also on that failure (but not on a NULL loader or a re-entrant call).
+ *
+ * Must not be called from inside a plugin callback (`AISOPOD_STATUS_REENTRANT`).
+ *
+ * Ownership: borrows `loader` and `reloaded_out` for the call.
+ *
+ * Thread safety: a lifecycle call, serialized with load, init and unload.
+ */
+aisopod_status aisopod_loader_poll_changes(const struct aisopod_loader *loader,
+                                           size_t *reloaded_out);
+
+/**
+ * Writes the generation of loaded plugin `id` to `*generation_out`: the number of the load that gave it its
+ * current version. Every load and every successful reload through this loader takes the next number, from 1,
+ * so a reload always raises it. `AISOPOD_STATUS_NOT_LOADED` when `id` is not loaded.
+ *
+ * Ownership: borrows `loader`, `id` and `generation_out` for the call.
+ */
+aisopod_status aisopod_loader_plugin_generation(const struct aisopod_loader *loader,
+                                                const char *id,
+                                                uint64_t *generation_out);
 
 /**
  * Returns a static English description of `status` (an `aisopod_status` value), or "unknown status" for a

@@ -845,6 +845,29 @@ public:
     /// on its first use (off by default).
     void set_lazy(bool lazy) { check(aisopod_loader_set_lazy(get(), lazy)); }
 
+    /// Reloads plugin `id` from its directory (aisopod_loader_reload): the new version passes every load step
+    /// while the old one keeps running, then takes its place with the old one's config. Capabilities of the old
+    /// version then throw AISOPOD_STATUS_STALE; resolve them again.
+    void reload(std::string_view id) {
+        check(aisopod_loader_reload(get(), arg(id, "aisopod_loader_reload", "id").c_str()));
+    }
+
+    /// Reloads every loaded plugin whose manifest or library changed (aisopod_loader_poll_changes) and returns
+    /// how many it reloaded; throws the first failure after trying them all.
+    size_t poll_changes() {
+        size_t reloaded = 0;
+        check(aisopod_loader_poll_changes(get(), &reloaded));
+        return reloaded;
+    }
+
+    /// The generation of plugin `id`'s current version: every load and reload takes the next number, from 1.
+    uint64_t generation(std::string_view id) const {
+        uint64_t generation = 0;
+        check(aisopod_loader_plugin_generation(get(), arg(id, "aisopod_loader_plugin_generation", "id").c_str(),
+                                               &generation));
+        return generation;
+    }
+
     /// The message of this thread's most recent failed call with this loader, "" when there was none.
     std::string last_error() const { return aisopod_loader_error_message(get()); }
 

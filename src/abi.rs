@@ -240,3 +240,44 @@ pub type aisopod_plugin_abi_version_fn = unsafe extern "C" fn() -> u32;
 ///
 /// Threading: **[lifecycle]**: once per load.
 pub type aisopod_plugin_create_fn = unsafe extern "C" fn(host: *const aisopod_host) -> *const aisopod_plugin;
+
+/// The id of the optional state extension, [`aisopod_state_v1`], which a plugin returns from its
+/// `get_extension` to carry its state across a hot reload (`aisopod_loader_reload`). The header's macro of the
+/// same name is written in `cbindgen.toml`, beside the other string macros; `tests/reload.rs` checks they agree.
+pub const AISOPOD_STATE_EXTENSION: &str = "aisopod.state/1";
+
+/// The optional state extension, fetched with the plugin's `get_extension(plugin, AISOPOD_STATE_EXTENSION)`:
+/// how a plugin hands its state from the version a reload replaces to the version that replaces it.
+///
+/// The plugin owns the struct; it must stay valid until the plugin's `destroy` returns. A reload calls the old
+/// version's `save` after closing it to new calls and before its `shutdown`, and the new version's `restore`
+/// after its `init` succeeded, before any handler of the new version runs. A plugin in a helper process
+/// (isolation) gets neither: its state does not cross the process boundary.
+#[repr(C)]
+pub struct aisopod_state_v1 {
+    /// `sizeof(aisopod_state_v1)` as the plugin was compiled. The loader ignores a struct smaller than v1's.
+    pub struct_size: u32,
+    /// Zero. Makes explicit the padding that 64-bit targets put after `struct_size`, so the layout is the same
+    /// with or without it and `-Wpadded` stays quiet; absent on 32-bit targets, which have no padding there.
+    #[cfg(target_pointer_width = "64")]
+    pub reserved: u32,
+    /// Writes the plugin's state to `sink`, in any number of writes, in a format of the plugin's choosing.
+    /// Returns 0 on success; any other value drops what was written, and the new version starts without it.
+    /// May be NULL when the plugin only restores.
+    ///
+    /// The loader owns `sink`, valid only during the call. Called only when `init` succeeded, once no call by
+    /// name can start and those running have returned; a call through a resolved capability handle that
+    /// started before the reload may still be running (unless the manifest says `thread_safe = false`).
+    ///
+    /// Threading: **[lifecycle]**.
+    pub save: Option<unsafe extern "C" fn(plugin: *const aisopod_plugin, sink: *const aisopod_sink) -> i32>,
+    /// Reads back `len` bytes at `data`, which the previous version's `save` wrote (possibly an older build's
+    /// format: check it). Returns 0 on success; any other value is logged as a warning naming the plugin and
+    /// the code, and the plugin stays initialized. May be NULL when the plugin only saves.
+    ///
+    /// The loader owns `data`, valid only during the call; `data` is never NULL, even when `len` is 0. Called
+    /// only when `init` of the new version succeeded, before any of its handlers runs.
+    ///
+    /// Threading: **[lifecycle]**.
+    pub restore: Option<unsafe extern "C" fn(plugin: *const aisopod_plugin, data: *const u8, len: usize) -> i32>,
+}

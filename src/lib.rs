@@ -83,7 +83,8 @@ pub use integrity::Sha256Digest;
 pub use isolation::protocol::hosting::ResourceLimits;
 #[cfg(feature = "loader")]
 pub use loader::{
-    Capability, Loader, PluginState, PluginUsage, Probed, RestartPolicy, SandboxPolicy, VecSink, DEFAULT_CALL_TIMEOUT,
+    Capability, Loader, PluginState, PluginUsage, PolledChanges, Probed, RestartPolicy, SandboxPolicy, VecSink,
+    DEFAULT_CALL_TIMEOUT,
 };
 #[cfg(feature = "loader")]
 pub use log::{LogCallback, LogLevel, Logger};

@@ -113,6 +113,16 @@ const STATUSES: &[Row] = &[
         ],
     },
     Row {
+        value: 14,
+        name: "Stale",
+        description: "the capability handle belongs to a plugin version a reload replaced",
+        doc: &[
+            "The resolved capability handle belongs to a version of its plugin that `aisopod_loader_reload` (or",
+            "`aisopod_loader_poll_changes`) replaced; the old code was not called. The message names the plugin, the",
+            "capability and both generations. Free the handle and resolve the capability again.",
+        ],
+    },
+    Row {
         value: 100,
         name: "Io",
         description: "a file or directory could not be read",

@@ -255,3 +255,34 @@ fn lazy_first_calls_from_eight_threads_load_the_plugin_and_its_dependency_once()
     assert_eq!(e.status(), Status::AbiMismatch);
     assert_eq!(loader.plugin_state("listener"), Some(aisopod_loader::PluginState::Initialized));
 }
+
+#[test]
+fn a_reload_keeps_the_graph_whole() {
+    let root = temp_dir("graph-reload");
+    add(&root, "user", "1.0.0", "provider = \"1\"");
+    add(&root, "provider", "1.0.0", "");
+    let (loader, _) = loader_for(&root);
+    loader.load("user").unwrap();
+    loader.init("user", "", Path::new("")).unwrap();
+    // The dependant reloads, bound to the same dependency.
+    loader.reload("user").unwrap();
+    assert_eq!(loader.invoke_to_vec("user", CapabilityKind::Tool, "echo", b"service:provider").unwrap(), b"42");
+    // The dependency does not, while the dependant needs it; nothing changes.
+    let generation = loader.plugin_generation("provider").unwrap();
+    let e = loader.reload("provider").unwrap_err();
+    assert_eq!(e.status(), Status::HasDependents);
+    assert!(e.message().contains("'user'"), "{e}");
+    assert_eq!(loader.plugin_generation("provider").unwrap(), generation);
+    assert_eq!(loader.invoke_to_vec("user", CapabilityKind::Tool, "echo", b"service:provider").unwrap(), b"42");
+    // A new version that needs a plugin not loaded is refused, and the old one keeps running.
+    // (The manifest alone: a library rewritten in place while it is mapped would crash the process.)
+    let text = format!("{}\n[dependencies]\nprovider = \"1\"\nabsent = \"1\"\n", manifest("user"));
+    std::fs::write(root.join("user/aisopod.plugin.toml"), text).unwrap();
+    let e = loader.reload("user").unwrap_err();
+    assert_eq!(e.status(), Status::DependencyMissing);
+    assert!(
+        e.message().contains("the old version keeps running: plugin 'user' needs 'absent' ^1, which is not loaded"),
+        "{e}"
+    );
+    assert_eq!(loader.invoke_to_vec("user", CapabilityKind::Tool, "echo", b"x").unwrap(), b"x");
+}

@@ -300,6 +300,16 @@ void check_capabilities(aisopod::Loader &loader, const std::string &examples) {
         check(streamed == "Hello, streamed!", "Capability::invoke() with a Writer");
         expect_error("unload() while a Capability lives", AISOPOD_STATUS_BUSY, {"hello"}, [&] { loader.unload("hello"); });
 
+        // A reload gives hello a new generation; the Capability resolved before it is stale until resolved again.
+        uint64_t before = loader.generation("hello");
+        loader.reload("hello");
+        check(loader.generation("hello") > before, "reload() raises generation()");
+        expect_error("Capability::invoke() after a reload", AISOPOD_STATUS_STALE, {"hello", "greet", "generation"},
+                     [&] { greet.invoke("x"); });
+        greet = loader.resolve("hello", aisopod::Kind::Tool, "greet");
+        check(greet.invoke("resolved") == "Hello, resolved!", "a Capability resolved again after a reload");
+        check(loader.poll_changes() == 0, "poll_changes() reloads nothing when no file changed");
+
         aisopod::Capability moved = std::move(greet);
         check(moved.invoke("moved") == "Hello, moved!", "a moved-to Capability");
         expect_error("invoke() on a moved-from Capability", AISOPOD_STATUS_NULL_ARGUMENT, {"capability"},

@@ -34,6 +34,7 @@ class Status(enum.IntEnum):
     REENTRANT = 11
     BUSY = 12
     HAS_DEPENDENTS = 13
+    STALE = 14
     IO = 100
     MANIFEST_PARSE = 101
     MANIFEST_INVALID = 102

@@ -1095,6 +1095,28 @@ class Loader:
         """Sets whether `invoke`, `resolve` and `emit` load and initialize a discovered plugin, with its
         dependencies, on its first use (default: no)."""
         self._call("Loader.set_lazy", self._lib.aisopod_loader_set_lazy, bool(lazy))
+    def reload(self, plugin_id: Text) -> None:
+        """Reloads the plugin from its directory: the new version passes every load step while the old one keeps
+        running (a failure raises and leaves the old one as it was), then replaces it and is initialized with the
+        old one's config. `Capability` handles of the old version then raise `CallerError` STALE."""
+        self._call("Loader.reload", self._lib.aisopod_loader_reload, _text(plugin_id, "Loader.reload", "plugin_id"))
+
+    def poll_changes(self) -> int:
+        """Reloads, in load order, each loaded plugin whose manifest or library changed since it was loaded or
+        last reloaded, and returns how many it reloaded. When one fails the others are still reloaded, and the
+        first failure is raised."""
+        reloaded = c_size_t()
+        self._call("Loader.poll_changes", self._lib.aisopod_loader_poll_changes, byref(reloaded))
+        return reloaded.value
+
+    def plugin_generation(self, plugin_id: Text) -> int:
+        """The generation of the loaded plugin's current version: every load and reload takes the next
+        number, from 1."""
+        what = "Loader.plugin_generation"
+        generation = c_uint64()
+        ident = _text(plugin_id, what, "plugin_id")
+        self._call(what, self._lib.aisopod_loader_plugin_generation, ident, byref(generation))
+        return generation.value
 
     def resolve(self, plugin_id: Text, kind: Union[Kind, int], name: Text) -> Capability:
         """Resolves a capability of an initialized plugin once, for calls without lookups. Close the

@@ -4,6 +4,7 @@ import ctypes
 import gc
 import json
 import os
+import shutil
 import subprocess
 import threading
 import unittest
@@ -12,7 +13,7 @@ from pathlib import Path
 import aisopod_loader as aisopod
 import support
 from aisopod_loader import Kind, LogLevel, PluginState, Status
-from support import TreeTest, add_hello, add_manifest_only, add_plugin, isolated_loader, manifest
+from support import TreeTest, add_hello, add_manifest_only, add_plugin, isolated_loader, manifest, plugins_dir
 
 
 class DiscoveryTest(TreeTest):
@@ -391,6 +392,49 @@ class LifecycleTest(TreeTest):
         for thread in threads:
             thread.join()
         self.assertEqual(failures, [])
+
+
+class ReloadTest(TreeTest):
+    def setUp(self):
+        super().setUp()
+        self.directory = add_plugin(self.root, "alpha")
+        self.loader = isolated_loader(self.root)
+        self.addCleanup(self.loader.close)
+        self.assertEqual(self.loader.discover(), 1)
+        self.loader.load("alpha")
+        self.loader.init("alpha", "{}")
+
+    def replace_library(self, built_for):
+        """Puts the test plugin built for `built_for` in alpha's place, as a new file renamed over the old one."""
+        temporary = self.directory / ".new.so"
+        shutil.copyfile(plugins_dir() / "lib" / f"lib{built_for}.so", temporary)
+        os.replace(temporary, self.directory / "libalpha.so")
+
+    def test_reload_raises_the_generation_and_turns_old_handles_stale(self):
+        loader = self.loader
+        self.assertEqual(loader.plugin_generation("alpha"), 1)
+        capability = loader.resolve("alpha", Kind.TOOL, "echo")
+        self.addCleanup(capability.close)
+        self.replace_library("alpha")
+        loader.reload("alpha")
+        self.assertEqual(loader.plugin_generation("alpha"), 2)
+        with self.assertRaises(aisopod.CallerError) as raised:
+            capability.invoke(b"x")
+        self.assertEqual(raised.exception.status, Status.STALE)
+        self.assertIn("generation 1, and the plugin was reloaded as generation 2", str(raised.exception))
+        with loader.resolve("alpha", Kind.TOOL, "echo") as fresh:
+            self.assertEqual(fresh.invoke(b"x"), b"x")
+        self.assertEqual(loader.poll_changes(), 0)
+
+    def test_a_failed_reload_keeps_the_old_version(self):
+        self.replace_library("badabi")
+        with self.assertRaises(aisopod.PluginLoadError) as raised:
+            self.loader.poll_changes()
+        self.assertEqual(raised.exception.status, Status.ABI_MISMATCH)
+        self.assertIn("reload failed, the old version keeps running", str(raised.exception))
+        self.assertEqual(self.loader.invoke("alpha", Kind.TOOL, "echo", b"x"), b"x")
+        self.assertEqual(self.loader.plugin_generation("alpha"), 1)
+        self.assertEqual(self.loader.poll_changes(), 0)
 
 
 class ExtensionTest(TreeTest):

@@ -290,6 +290,36 @@ impl Discovery {
         self.unresolved.push((info, error));
     }
 
+    /// Reads the plugin in `directory` again, as a scan reads a candidate: its directory and manifest checked
+    /// under `trust`'s file policy (warnings go to `logger`), its manifest read afresh and validated. No cache
+    /// and no list or quarantine: the caller checks those, as a load does. For a reload.
+    pub(crate) fn reread(directory: &Path, logger: &Logger, trust: &Trust) -> Result<Arc<PluginInfo>, Error> {
+        let (Some(search_path), Some(name)) = (directory.parent(), directory.file_name()) else {
+            return Err(Error::new(Status::Io, format!("{}: not a plugin directory", directory.display())));
+        };
+        let handle = open_file::open_directory(search_path).map_err(|e| {
+            let why = match e {
+                OpenError::WrongKind(kind) => format!("is {}, not a directory", kind.with_article()),
+                OpenError::Missing(e) | OpenError::Failed(e) => io_error::describe(&e),
+            };
+            Error::new(Status::Io, format!("{}: cannot read search directory: {why}", search_path.display()))
+        })?;
+        let search_dir = SearchDir { path: search_path.to_path_buf(), handle };
+        match examine(&search_dir, name, None, FileCheck::new(trust.files), &mut Scratch::default()) {
+            Outcome::NotCandidate => Err(Error::new(
+                Status::NotFound,
+                format!("{}: no manifest any more", directory.join(MANIFEST_FILE_NAME).display()),
+            )),
+            Outcome::Refused(_, error) => Err(error),
+            Outcome::Accepted { info, warnings, .. } => {
+                for warning in warnings.iter().chain(&info.manifest.warnings) {
+                    logger.log(LogLevel::Warn, warning);
+                }
+                Ok(info)
+            }
+        }
+    }
+
     /// Adds a diagnostic about `path`.
     pub(crate) fn add_diagnostic(&mut self, path: PathBuf, error: Error) {
         self.diagnose(path, error);

@@ -16,7 +16,8 @@ use crate::Capability;
 /// plugin loaded: while it lives, `aisopod_loader_unload` of that plugin fails with `AISOPOD_STATUS_BUSY`. It
 /// may outlive its loader: the plugin then stays loaded (without the loader's log callback and host
 /// extensions) until the handle is freed, and `aisopod_capability_free` shuts it down, destroys it and closes
-/// its library.
+/// its library. After `aisopod_loader_reload` of its plugin it is stale: `aisopod_capability_invoke` returns
+/// `AISOPOD_STATUS_STALE` and calls nothing, and the replaced version stays mapped until the handle is freed.
 ///
 /// Thread safety: may be invoked from any number of threads at once, unless the plugin's manifest says
 /// `thread_safe = false`, in which case calls run one at a time.

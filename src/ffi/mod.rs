@@ -31,6 +31,7 @@ pub mod plugin_info;
 mod pointers;
 pub mod probe_results;
 pub mod quarantine_entry;
+pub mod reload;
 pub mod status;
 pub mod trust;
 

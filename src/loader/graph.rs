@@ -84,7 +84,7 @@ impl Loader {
             }
         }
         chain.pop();
-        let plugin = self.load_one(info).map_err(|e| in_chain(chain, id, e))?;
+        let plugin = self.open_plugin(info, false).map_err(|e| in_chain(chain, id, e))?;
         self.add_loaded(id, plugin, bound);
         loaded_now.push(id.to_owned());
         Ok(())
@@ -185,6 +185,30 @@ impl Loader {
         }
     }
 
+    /// The dependencies a new version of loaded plugin `info` binds to, of those loaded now: a reload loads
+    /// none. A required one that is not loaded, or is loaded in a version outside the range, is an error.
+    pub(super) fn bind_loaded(&self, info: &PluginInfo) -> Result<Vec<String>> {
+        let loaded = read(&self.loaded);
+        let mut bound = Vec::new();
+        for dependency in &info.manifest.dependencies {
+            let version = loaded.by_id.get(&dependency.id).map(|plugin| plugin.info().manifest.version.clone());
+            let (status, why) = match version {
+                Some(version) if dependency.requirement.matches(&version) => {
+                    bound.push(dependency.id.clone());
+                    continue;
+                }
+                Some(version) => (Status::DependencyVersion, format!("but '{}' is version {version}", dependency.id)),
+                None => (Status::DependencyMissing, "which is not loaded".to_owned()),
+            };
+            if !dependency.optional {
+                let id = &info.manifest.id;
+                let message = format!("plugin '{id}' needs '{}' {}, {why}", dependency.id, dependency.requirement);
+                return Err(Error::new(status, message));
+            }
+        }
+        Ok(bound)
+    }
+
     /// Unloads the plugins `loaded_now` holds from `from` on, last first, and forgets them.
     pub(super) fn unload_again(&self, loaded_now: &mut Vec<String>, from: usize) {
         for id in loaded_now.drain(from..).rev() {
@@ -216,13 +240,13 @@ impl Loader {
     }
 
     /// The dependencies loaded plugin `id` was loaded with, in the order its manifest names them.
-    fn bound(&self, id: &str) -> Vec<String> {
+    pub(super) fn bound(&self, id: &str) -> Vec<String> {
         read(&self.loaded).bound.get(id).cloned().unwrap_or_default()
     }
 
     /// The loaded plugins that were loaded with `id` as a dependency, directly or not, most recently loaded
     /// first: the order to unload them in.
-    fn dependents(&self, id: &str) -> Vec<String> {
+    pub(super) fn dependents(&self, id: &str) -> Vec<String> {
         let loaded = read(&self.loaded);
         let mut needed = vec![id.to_owned()];
         let mut dependents = Vec::new();

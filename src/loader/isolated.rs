@@ -62,6 +62,8 @@ pub(crate) struct IsolatedPlugin {
     signatures: Signatures,
     session: RwLock<Session>,
     pub(crate) pins: AtomicUsize,
+    /// Which load of the plugin this is, and whether a reload replaced it.
+    pub(crate) generation: crate::plugin::Generation,
     calls: AtomicU64,
     /// What ended helpers used: CPU summed, peak the largest.
     past: Mutex<Usage>,
@@ -106,6 +108,7 @@ impl IsolatedPlugin {
                 restarts: 0,
             }),
             pins: AtomicUsize::new(0),
+            generation: Default::default(),
             calls: AtomicU64::new(0),
             past: Mutex::new(Usage::default()),
         };
@@ -373,6 +376,9 @@ impl IsolatedPlugin {
 
     /// Checks that handler `name` of `kind` exists and that the plugin is initialized, without a round trip.
     pub(crate) fn check_handler(&self, kind: CapabilityKind, name: &str) -> Result<()> {
+        if self.generation.is_stale() {
+            return Err(self.generation.stale(self.id(), kind, name));
+        }
         let session = read(&self.session);
         if session.init.is_none() {
             return Err(Error::new(Status::NotInitialized, format!("plugin '{}' is not initialized", self.id())));

@@ -28,9 +28,11 @@ mod isolated;
 mod lazy;
 use isolated::IsolatedPlugin;
 mod probing;
+mod reload;
 mod trust;
 pub use isolated::{PluginUsage, RestartPolicy};
 pub use probing::{Probed, SandboxPolicy, DEFAULT_CALL_TIMEOUT};
+pub use reload::PolledChanges;
 
 /// Loads and runs plugins on behalf of one host application.
 ///
@@ -57,6 +59,8 @@ pub struct Loader {
     lazy: std::sync::atomic::AtomicBool,
     /// First-use loads that failed since the last discovery.
     lazy_failures: lazy::LazyFailures,
+    /// The last generation a load gave out: every load of a plugin, reloads included, gets the next one.
+    generations: std::sync::atomic::AtomicU64,
 }
 
 /// Loaded plugins, in load order (which puts every plugin after its dependencies) and by id, with the
@@ -67,6 +71,8 @@ struct LoadedSet {
     by_id: HashMap<String, Hosted, BuildFnv>,
     /// For each loaded plugin, the dependencies it was loaded with: those loaded then, in manifest order.
     bound: HashMap<String, Vec<String>, BuildFnv>,
+    /// What a reload needs of each loaded plugin: its last successful `init`, and its files' stamps.
+    reloads: HashMap<String, reload::Record, BuildFnv>,
 }
 
 /// A loaded plugin, in this process or in a helper process.
@@ -240,6 +246,7 @@ impl Loader {
             configs: RwLock::default(),
             lazy: Default::default(),
             lazy_failures: Default::default(),
+            generations: Default::default(),
         })
     }
 
@@ -345,8 +352,10 @@ impl Loader {
         self.load_with_dependencies(id).map(drop)
     }
 
-    /// Loads one discovered plugin whose dependencies are loaded, in this process or in a helper process.
-    fn load_one(&self, info: Arc<PluginInfo>) -> Result<Hosted> {
+    /// Load steps 1 to 9 of `info`'s plugin, after the allow and deny lists and the quarantine let it in, in
+    /// this process or in a helper; `beside_old` when a reload loads it while its old version is mapped. Its
+    /// dependencies are loaded.
+    fn open_plugin(&self, info: Arc<PluginInfo>, beside_old: bool) -> Result<Hosted> {
         self.check_lists(&info)?;
         self.check_quarantine(&info)?;
         let id = info.manifest.id.as_str();
@@ -359,14 +368,12 @@ impl Loader {
                 let verified = read(&self.cache_path).is_some().then_some(&self.verified);
                 let shared = &self.shared;
                 let signatures = Some(&signatures);
-                Hosted::Local(Arc::new(LoadedPlugin::load(
-                    info,
-                    &self.host_version,
-                    shared,
-                    files,
-                    signatures,
-                    verified,
-                )?))
+                let host_version = &self.host_version;
+                Hosted::Local(Arc::new(if beside_old {
+                    LoadedPlugin::load_beside_old(info, host_version, shared, files, signatures, verified)?
+                } else {
+                    LoadedPlugin::load(info, host_version, shared, files, signatures, verified)?
+                }))
             }
             Isolation::Process => Hosted::Isolated(Arc::new(IsolatedPlugin::load(
                 info,
@@ -379,9 +386,13 @@ impl Loader {
         })
     }
 
-    /// Records `plugin` as loaded under `id`, with the dependencies it was loaded with.
+    /// Records `plugin` as loaded under `id`, with the dependencies it was loaded with, and gives it the next
+    /// generation.
     fn add_loaded(&self, id: &str, plugin: Hosted, bound: Vec<String>) {
+        let stamps = reload::Stamps::of(plugin.info());
+        plugin.generation().set(self.next_generation());
         let mut loaded = write(&self.loaded);
+        loaded.reloads.insert(id.to_owned(), reload::Record { init: None, stamps });
         if let Hosted::Local(local) = &plugin {
             let dependencies = bound.iter().filter_map(|d| match loaded.by_id.get(d) {
                 Some(Hosted::Local(dependency)) => Some(dependency.clone()),
@@ -402,6 +413,7 @@ impl Loader {
         let plugin = loaded.by_id.remove(id)?;
         loaded.order.retain(|p| !p.same(&plugin));
         loaded.bound.remove(id);
+        loaded.reloads.remove(id);
         Some(plugin)
     }
 
@@ -414,7 +426,11 @@ impl Loader {
         let _lifecycle = lock(&self.lifecycle);
         let plugin = self.get_loaded(id)?;
         self.init_dependencies(id)?;
-        plugin.init(config, data_dir)
+        plugin.init(config, data_dir)?;
+        if let Some(record) = write(&self.loaded).reloads.get_mut(id) {
+            record.init = Some((config.to_owned(), data_dir.to_path_buf()));
+        }
+        Ok(())
     }
 
     /// Calls handler `name` of `kind` in plugin `id` with `input`, writing output to `sink` (discarded when

@@ -78,7 +78,7 @@ impl LoadedPlugin {
     pub(crate) fn call_hook(&self, event: &str, input: &[u8], sink: Option<&aisopod_sink>) -> Result<bool> {
         let (handler, _in_flight) = {
             let live = read(&self.live);
-            if live.vtable.is_null() || !live.initialized {
+            if live.vtable.is_null() || !live.initialized || self.generation.is_stale() {
                 return Ok(false);
             }
             let Some(handler) = live.handlers[CapabilityKind::Hook].get(event).copied() else {
@@ -110,6 +110,9 @@ impl LoadedPlugin {
     /// The handler `name` of `kind`, if the plugin is open and initialized. The caller holds the state lock.
     pub(super) fn handler(&self, live: &Live, kind: CapabilityKind, name: &str) -> Result<Handler> {
         live.open_vtable()?;
+        if self.generation.is_stale() {
+            return Err(self.generation.stale(self.id(), kind, name));
+        }
         if !live.initialized {
             return Err(Error::new(Status::NotInitialized, format!("plugin '{}' is not initialized", self.id())));
         }

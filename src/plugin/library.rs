@@ -160,12 +160,13 @@ pub(super) type FileKey = std::convert::Infallible;
 /// Opens the library, which runs its constructors: `RTLD_NOW | RTLD_LOCAL`, plus `RTLD_NODELETE` when it must
 /// stay resident. A failure names a dependency the dynamic linker could not find, when that is the cause.
 ///
-/// A `pinned` library is opened, on Linux, through `/proc/self/fd/N` (see [`super::names`]): the dynamic linker then
-/// maps the very file the integrity check hashed, even if the path has been made to name another file since.
-/// Elsewhere it is opened by its path, as every library is.
-pub(super) fn open(id: &str, library: OpenLibrary, resident: bool, pinned: bool) -> Result<Opened> {
+/// A library opened `through_descriptor` is opened, on Linux, through `/proc/self/fd/N` (see [`super::names`]): the
+/// dynamic linker then maps the very file the integrity check hashed, even if the path has been made to name
+/// another file since, and does not hand back another file it has mapped under the same path (the version a
+/// reload replaces). Elsewhere it is opened by its path, as every library is.
+pub(super) fn open(id: &str, library: OpenLibrary, resident: bool, through_descriptor: bool) -> Result<Opened> {
     let OpenLibrary { path, file, metadata, .. } = library;
-    let (result, through, named) = match pinned {
+    let (result, through, named) = match through_descriptor {
         #[cfg(target_os = "linux")]
         true => {
             let (result, name, key) =
@@ -190,8 +191,8 @@ pub(super) fn open(id: &str, library: OpenLibrary, resident: bool, pinned: bool)
         return Err(Error::new(
             Status::LibraryLoad,
             format!(
-                "plugin '{id}': cannot load {}: a library pinned with [plugin].sha256 is opened through \
-                 /proc/self/fd, and /proc is not mounted (dynamic linker: {dlerror})",
+                "plugin '{id}': cannot load {}: a library pinned with [plugin].sha256, or reloaded, is opened \
+                 through /proc/self/fd, and /proc is not mounted (dynamic linker: {dlerror})",
                 path.display()
             ),
         ));

@@ -20,6 +20,7 @@ mod call;
 #[cfg(all(unix, not(target_vendor = "apple")))]
 mod elf;
 mod gate;
+mod generation;
 mod guard;
 mod host;
 mod library;
@@ -29,6 +30,7 @@ mod names;
 mod pin;
 mod registration;
 mod resolved;
+mod state;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -37,6 +39,7 @@ use std::time::{Duration, Instant};
 use semver::Version;
 
 use self::gate::Culprit;
+pub(crate) use self::generation::Generation;
 pub(crate) use self::guard::refuse_reentry;
 use self::guard::{InFlightCount, Serial};
 pub(crate) use self::host::{ExtensionPtr, HostShared};
@@ -63,6 +66,8 @@ pub(crate) struct LoadedPlugin {
     /// The dependencies it was loaded with that run in this process: it may call into them until it is torn
     /// down, so they outlive it. Declared after `live`, so they are dropped after it is torn down.
     pub(crate) dependencies: std::sync::Mutex<Vec<Arc<LoadedPlugin>>>,
+    /// Which load of the plugin this is, and whether a reload replaced it.
+    pub(crate) generation: Generation,
 }
 
 /// One step of [`LoadedPlugin::load`], named as the README's "Loading, step by step" numbers them (the
@@ -236,6 +241,34 @@ impl LoadedPlugin {
         verified: Option<&VerifiedDigests>,
         observer: Option<LoadObserver<'_>>,
     ) -> Result<LoadedPlugin> {
+        LoadedPlugin::load_with(info, host_version, shared, files, signatures, verified, observer, false)
+    }
+
+    /// [`LoadedPlugin::load`] of a new version of a plugin whose old version is still mapped: the library is
+    /// opened through its descriptor, so that the dynamic linker maps the new file instead of handing back the
+    /// old mapping it has under the same path (see [`names`]).
+    pub(crate) fn load_beside_old(
+        info: Arc<PluginInfo>,
+        host_version: &Version,
+        shared: &Arc<HostShared>,
+        files: FilePolicy,
+        signatures: Option<&Signatures>,
+        verified: Option<&VerifiedDigests>,
+    ) -> Result<LoadedPlugin> {
+        LoadedPlugin::load_with(info, host_version, shared, files, signatures, verified, None, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn load_with(
+        info: Arc<PluginInfo>,
+        host_version: &Version,
+        shared: &Arc<HostShared>,
+        files: FilePolicy,
+        signatures: Option<&Signatures>,
+        verified: Option<&VerifiedDigests>,
+        observer: Option<LoadObserver<'_>>,
+        beside_old: bool,
+    ) -> Result<LoadedPlugin> {
         let mut steps = Steps { observer };
         let manifest = &info.manifest;
         let id = manifest.id.as_str();
@@ -258,7 +291,9 @@ impl LoadedPlugin {
         // 5. dlopen, of that same file when it is pinned: the library's constructors run here. From now on,
         // dropping `live` undoes the load.
         let pinned = manifest.sha256.is_some();
-        let library = steps.run(LoadStep::Dlopen, || library::open(id, opened, !manifest.unload, pinned))?;
+        let through_descriptor = pinned || beside_old;
+        let library =
+            steps.run(LoadStep::Dlopen, || library::open(id, opened, !manifest.unload, through_descriptor))?;
         let mut live = Live::opened(id, library);
         // 6. The ABI gate: the first plugin function called.
         steps.run(LoadStep::AbiGate, || {
@@ -283,6 +318,7 @@ impl LoadedPlugin {
             in_flight: InFlightCount::default(),
             pins: AtomicUsize::new(0),
             dependencies: Default::default(),
+            generation: Generation::default(),
         })
     }
 

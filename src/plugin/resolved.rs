@@ -2,7 +2,8 @@
 //!
 //! The handle owns a reference to its plugin, so the plugin's code stays mapped for as long as any handle
 //! lives, whatever order the host frees things in: a pinned plugin cannot be unloaded (`Status::Busy`), and
-//! one whose loader is gone is torn down when its last handle is dropped.
+//! one whose loader is gone, or that a reload replaced, is torn down when its last handle is dropped. A handle
+//! of a replaced version is stale: it fails with `Status::Stale` and never calls the old code.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -47,6 +48,11 @@ impl Resolved {
     /// so a lifecycle call from inside the handler cannot deadlock on this call.
     #[inline]
     pub(crate) fn invoke(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
+        // A reload replaced this version: its code may still be mapped (this handle keeps it), but it is no longer
+        // the plugin's, so it is never called.
+        if self.plugin.generation.is_stale() {
+            return Err(self.plugin.generation.stale(self.plugin.id(), self.kind, &self.name));
+        }
         if self.plugin.serial.is_some() {
             return self.plugin.run(&self.handler, self.kind, &self.name, input, sink);
         }

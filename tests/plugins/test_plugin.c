@@ -14,6 +14,11 @@
  *   REGISTER_TWICE      register tool "echo" twice
  *   DETECT_OVERLAP      echo fails with code 99 when two calls overlap (for
  *                       thread_safe = false plugins, which must never see that)
+ *   ECHO_PREFIX="..."   echo writes this before the input (tells two builds apart)
+ *   INIT_FAILS          init fails with code 3 whatever the config
+ *   STATE_COUNTER       also register tool "count", which adds one to a counter
+ *                       and writes it in decimal, and export the aisopod.state/1
+ *                       extension, which saves the counter and restores it
  *
  * Switches that take the process down, for probes run in a helper process:
  *
@@ -219,6 +224,44 @@ static int32_t call_service(const uint8_t *input, size_t input_len, const aisopo
     return sink->write(sink->context, (const uint8_t *)out, strlen(out)) != 0 ? 1 : 0;
 }
 
+#ifdef STATE_COUNTER
+static unsigned long counter;
+
+static int32_t count(void *userdata, const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
+    (void)userdata;
+    (void)input;
+    (void)input_len;
+    char text[32];
+    int len = snprintf(text, sizeof text, "%lu", ++counter);
+    return sink->write(sink->context, (const uint8_t *)text, (size_t)len);
+}
+
+static int32_t state_save(const aisopod_plugin *plugin, const aisopod_sink *sink) {
+    (void)plugin;
+    record("save");
+    char text[32];
+    int len = snprintf(text, sizeof text, "%lu", counter);
+    return sink->write(sink->context, (const uint8_t *)text, (size_t)len);
+}
+
+static int32_t state_restore(const aisopod_plugin *plugin, const uint8_t *data, size_t len) {
+    (void)plugin;
+    record("restore");
+    char text[32];
+    if (len == 0 || len >= sizeof text) return 5;
+    memcpy(text, data, len);
+    text[len] = '\0';
+    counter = strtoul(text, NULL, 10);
+    return 0;
+}
+
+static const aisopod_state_v1 state_extension = {
+    .struct_size = sizeof(aisopod_state_v1),
+    .save = state_save,
+    .restore = state_restore,
+};
+#endif
+
 static int32_t echo(void *userdata, const uint8_t *input, size_t input_len, const aisopod_sink *sink) {
     (void)userdata;
     if (input_len == 8 && memcmp(input, "callback", 8) == 0 && callback != NULL) callback->call(callback->context);
@@ -236,6 +279,9 @@ static int32_t echo(void *userdata, const uint8_t *input, size_t input_len, cons
 #ifdef HANDLER_MISCHIEF
     int done = mischief(input, input_len, sink);
     if (done != 0) return done == 2 ? 0 : done;
+#endif
+#ifdef ECHO_PREFIX
+    if (sink->write(sink->context, (const uint8_t *)ECHO_PREFIX, strlen(ECHO_PREFIX)) != 0) return 1;
 #endif
     if (input_len == 4 && memcmp(input, "fail", 4) == 0) code = 7;
     else if (sink->write(sink->context, input, input_len) != 0) code = 1;
@@ -272,6 +318,9 @@ static int32_t test_register(const aisopod_plugin *plugin, const aisopod_registr
 #else
     (void)ping;
 #endif
+#ifdef STATE_COUNTER
+    rc |= registrar->register_capability(registrar, AISOPOD_CAPABILITY_TOOL, "count", count, NULL);
+#endif
 #ifdef REGISTER_EXTRA
     rc |= registrar->register_capability(registrar, AISOPOD_CAPABILITY_COMMAND, "extra", extra, NULL);
 #else
@@ -292,6 +341,9 @@ static int32_t test_init(const aisopod_plugin *plugin, const aisopod_init_contex
         nanosleep(&pause, NULL);
     }
 #endif
+#ifdef INIT_FAILS
+    return 3;
+#endif
     if (context->config_len != strlen(context->config)) return 4;
     return strcmp(context->config, "fail") == 0 ? 3 : 0;
 }
@@ -310,6 +362,9 @@ static const int extension_value = 42;
 
 static const void *test_get_extension(const aisopod_plugin *plugin, const char *id) {
     (void)plugin;
+#ifdef STATE_COUNTER
+    if (strcmp(id, AISOPOD_STATE_EXTENSION) == 0) return &state_extension;
+#endif
     return strcmp(id, "test.ext") == 0 ? &extension_value : NULL;
 }
 

@@ -1,0 +1,248 @@
+//! Hot reload: replacing a loaded plugin by the version now in its directory while the old one keeps serving
+//! until the new one has passed every load step, generations, and polling the plugins' files for changes.
+//!
+//! A reload runs, under the lifecycle lock: the manifest read again; load steps 1 to 9 of the new version
+//! beside the old one (any failure leaves the old one as it was); then the commit: the old version closed to
+//! calls by name (its resolved handles become stale), its `aisopod.state/1` saved, the old version torn down
+//! (or, while handles pin it, when the last of them is freed), the new one initialized with the old one's
+//! config, its state restored, and the new version put in the old one's place.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{Hosted, Loader};
+use crate::discovery::{Discovery, PluginInfo};
+use crate::error::{Error, Result, Status};
+use crate::file_stamp::FileStamp;
+use crate::log::LogLevel;
+use crate::plugin::{refuse_reentry, Generation};
+use crate::sync::{lock, read, write};
+
+/// What a reload needs of a loaded plugin, kept where the loader records it.
+pub(super) struct Record {
+    /// The config and data directory of its last successful `init`; `None` when it has not been initialized.
+    pub(super) init: Option<(String, PathBuf)>,
+    /// Its manifest's and library's stamps when it was loaded (or last reloaded, successfully or not).
+    pub(super) stamps: Stamps,
+}
+
+/// The stamps of a plugin's manifest and library, as the registry cache keeps them: `None` for a file that
+/// cannot be stat'ed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Stamps {
+    manifest: Option<FileStamp>,
+    library: Option<FileStamp>,
+}
+
+impl Stamps {
+    /// The stamps of `info`'s files now: two `stat` calls (the library's follows a symlink).
+    pub(super) fn of(info: &PluginInfo) -> Stamps {
+        let stamp = |path: PathBuf| std::fs::metadata(path).ok().map(|metadata| FileStamp::of(&metadata));
+        Stamps { manifest: stamp(info.manifest_path()), library: stamp(info.library_path()) }
+    }
+}
+
+/// What [`Loader::poll_changes`] did: the plugins it reloaded, and those whose reload failed.
+#[derive(Debug, Default)]
+pub struct PolledChanges {
+    /// The ids reloaded, in load order.
+    pub reloaded: Vec<String>,
+    /// The reloads that failed, in load order: each error names its plugin.
+    pub failed: Vec<Error>,
+}
+
+impl PolledChanges {
+    /// The first failure, if any reload failed.
+    pub fn first_failure(&self) -> Option<&Error> {
+        self.failed.first()
+    }
+}
+
+impl Hosted {
+    pub(super) fn generation(&self) -> &Generation {
+        match self {
+            Hosted::Local(plugin) => &plugin.generation,
+            Hosted::Isolated(plugin) => &plugin.generation,
+        }
+    }
+}
+
+impl Loader {
+    /// The next generation: 1 for the first load of this loader.
+    pub(super) fn next_generation(&self) -> u64 {
+        self.generations.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The generation of loaded plugin `id`: which load of this loader gave it its current version (every load
+    /// and every successful reload takes the next number, from 1).
+    pub fn plugin_generation(&self, id: &str) -> Result<u64> {
+        Ok(self.get_loaded(id)?.generation().number())
+    }
+
+    /// Reloads loaded plugin `id` from its directory: reads its manifest again and runs every load check and
+    /// step on the new version while the old one keeps serving; only when the new version is registered does
+    /// it replace the old one, which saves its `aisopod.state/1` state, is shut down, destroyed and closed (when
+    /// the last resolved handle pinning it is freed, if any), and the new one is initialized with the config
+    /// of the old one's last successful `init` and restores the state.
+    ///
+    /// A failure before the new version is registered leaves the old one running and returns the failing
+    /// step's status. A failing `init` of the new version leaves it loaded, not initialized
+    /// (`Status::InitFailed`). Resolved handles of the old version fail with `Status::Stale` from then on.
+    pub fn reload(&self, id: &str) -> Result<()> {
+        refuse_reentry("reload")?;
+        let _lifecycle = lock(&self.lifecycle);
+        self.reload_locked(id)
+    }
+
+    /// Reloads, in load order, every loaded plugin whose manifest or library changed (by device, inode, size or
+    /// modification time) since it was loaded or last reloaded. A failed reload does not stop the others; it is
+    /// not tried again until the plugin's files change again. Fails only with `Status::Reentrant`.
+    pub fn poll_changes(&self) -> Result<PolledChanges> {
+        refuse_reentry("poll_changes")?;
+        let _lifecycle = lock(&self.lifecycle);
+        let changed: Vec<String> = {
+            let loaded = read(&self.loaded);
+            let changed = |plugin: &&Hosted| {
+                let info = plugin.info();
+                loaded.reloads.get(&info.manifest.id).is_some_and(|record| record.stamps != Stamps::of(info))
+            };
+            loaded.order.iter().filter(changed).map(|plugin| plugin.info().manifest.id.clone()).collect()
+        };
+        let mut polled = PolledChanges::default();
+        for id in changed {
+            match self.reload_locked(&id) {
+                Ok(()) => polled.reloaded.push(id),
+                Err(error) => polled.failed.push(error),
+            }
+        }
+        Ok(polled)
+    }
+
+    /// The plugins a reload of `id` reloads, in order: `id` alone for now. (Plugins that depend on `id` would
+    /// follow it here, in load order.)
+    fn reload_set(&self, id: &str) -> Vec<String> {
+        vec![id.to_owned()]
+    }
+
+    /// [`Loader::reload`], under the lifecycle lock: each plugin of the reload set in turn, stopping at the
+    /// first failure.
+    fn reload_locked(&self, id: &str) -> Result<()> {
+        for id in self.reload_set(id) {
+            self.reload_one(&id)?;
+        }
+        Ok(())
+    }
+
+    fn reload_one(&self, id: &str) -> Result<()> {
+        let old = self.get_loaded(id)?;
+        let dependents = self.dependents(id);
+        if !dependents.is_empty() {
+            let names: Vec<String> = dependents.iter().rev().map(|d| format!("'{d}'")).collect();
+            return Err(Error::new(
+                Status::HasDependents,
+                format!(
+                    "plugin '{id}' is needed by loaded plugin(s) {}, which a reload does not reload with it yet: \
+                     unload them with the cascade, reload '{id}', then load them again",
+                    names.join(", ")
+                ),
+            ));
+        }
+        let stamps = Stamps::of(old.info());
+        let new = self.load_new_version(id, &old).map_err(|error| {
+            // The same files are not tried again by `poll_changes` until they change.
+            if let Some(record) = write(&self.loaded).reloads.get_mut(id) {
+                record.stamps = stamps;
+            }
+            Error::new(
+                error.status(),
+                format!("plugin '{id}': reload failed, the old version keeps running: {}", error.message()),
+            )
+        })?;
+        self.commit(id, old, new, stamps)
+    }
+
+    /// Steps 1 to 9 of the version now in `old`'s directory, with every check a load makes; nothing of `old` is
+    /// touched.
+    fn load_new_version(&self, id: &str, old: &Hosted) -> Result<(Hosted, Vec<String>)> {
+        let info = Discovery::reread(&old.info().directory, &self.shared.logger, &self.trust())?;
+        if info.manifest.id != id {
+            return Err(Error::new(
+                Status::ManifestInvalid,
+                format!(
+                    "{}: the manifest now says id '{}'; a reload keeps the id (unload '{id}' and load the other)",
+                    info.manifest_path().display(),
+                    info.manifest.id
+                ),
+            ));
+        }
+        let bound = self.bind_loaded(&info)?;
+        Ok((self.open_plugin(info, true)?, bound))
+    }
+
+    /// Replaces `old` by `new`, which passed steps 1 to 9.
+    fn commit(&self, id: &str, old: Hosted, (new, bound): (Hosted, Vec<String>), stamps: Stamps) -> Result<()> {
+        let generation = self.next_generation();
+        new.generation().set(generation);
+        let logger = &self.shared.logger;
+        let warn = |message: String| logger.log(LogLevel::Warn, &message);
+        // The old version: closed to calls by name (which wait for those running), its handles stale, its state
+        // saved.
+        let saved = match &old {
+            Hosted::Local(plugin) => {
+                plugin.supersede(generation);
+                plugin.save_state().unwrap_or_else(|error| {
+                    warn(format!("{}; the new version starts without its state", error.message()));
+                    None
+                })
+            }
+            Hosted::Isolated(plugin) => {
+                plugin.generation.supersede(generation);
+                None
+            }
+        };
+        // Torn down now, unless resolved handles pin it: the last of them to be freed tears it down.
+        match old.teardown() {
+            Ok(()) => {}
+            Err(error) if error.status() == Status::Busy => {}
+            Err(error) => warn(format!("plugin '{id}': stopping the old version failed: {}", error.message())),
+        }
+        let init = read(&self.loaded).reloads.get(id).and_then(|record| record.init.clone());
+        let started = init.as_ref().map(|(config, data_dir)| new.init(config, data_dir));
+        if let (Some(Ok(())), Some(saved), Hosted::Local(plugin)) = (&started, &saved, &new) {
+            if let Err(error) = plugin.restore_state(saved) {
+                warn(error.message().to_owned());
+            }
+        }
+        let mut loaded = write(&self.loaded);
+        if let Hosted::Local(local) = &new {
+            let dependencies = bound.iter().filter_map(|d| match loaded.by_id.get(d) {
+                Some(Hosted::Local(dependency)) => Some(dependency.clone()),
+                _ => None,
+            });
+            *lock(&local.dependencies) = dependencies.collect();
+            write(&self.shared.services).insert(id.to_owned(), Arc::downgrade(local));
+        } else {
+            write(&self.shared.services).remove(id);
+        }
+        loaded.bound.insert(id.to_owned(), bound);
+        if let Some(at) = loaded.order.iter().position(|plugin| plugin.same(&old)) {
+            loaded.order[at] = new.clone();
+        }
+        loaded.by_id.insert(id.to_owned(), new);
+        let init = if matches!(started, Some(Ok(()))) { init } else { None };
+        loaded.reloads.insert(id.to_owned(), Record { init, stamps });
+        drop(loaded);
+        match started {
+            Some(Err(error)) => Err(Error::new(
+                Status::InitFailed,
+                format!(
+                    "plugin '{id}': the old version is gone, and the new one (generation {generation}) did not \
+                     start: {}",
+                    error.message()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
