@@ -1,6 +1,6 @@
 //! The plugin graph from a real C host (`tests/hosts/graph_host.c`): chain and diamond dependencies, a
 //! version conflict, a cycle, a missing optional dependency, a host requirement, the cascade unload, a
-//! service call between plugins, and a lazy first call from 8 threads at once; then the same under valgrind.
+//! service call between plugins, a reload of a dependency with its dependant, and a lazy first call from 8 threads at once; then the same under valgrind.
 
 mod common;
 
@@ -56,6 +56,8 @@ fn a_c_host_loads_the_graph_in_order_and_refuses_bad_graphs_by_chain() {
         "ok: cycle: plugin 'ping' cannot be loaded: ping -> pong -> ping: the dependencies form a cycle",
         "ok: a missing optional dependency: its interface is NULL (null)",
         "ok: services: user reads provider's interface through the host (42)",
+        "ok: reload: user, which needs provider, was loaded again after it (provider user ; generation",
+        "ok: reload: the new user reads the new provider's interface (42)",
         "ok: require: store is set aside, naming both versions: plugin 'store' is version 1.4.0",
         "ok: lazy: 8 first calls at once all answered (8)",
         "ok: lazy: the plugin and its dependency were created once (lazy-base lazy-app )",

@@ -257,23 +257,35 @@ fn lazy_first_calls_from_eight_threads_load_the_plugin_and_its_dependency_once()
 }
 
 #[test]
-fn a_reload_keeps_the_graph_whole() {
+fn a_reload_takes_the_dependants_down_first_and_loads_them_again_after() {
     let root = temp_dir("graph-reload");
     add(&root, "user", "1.0.0", "provider = \"1\"");
     add(&root, "provider", "1.0.0", "");
-    let (loader, _) = loader_for(&root);
+    let (loader, events) = loader_for(&root);
     loader.load("user").unwrap();
-    loader.init("user", "", Path::new("")).unwrap();
-    // The dependant reloads, bound to the same dependency.
+    loader.init("user", "{}", Path::new("")).unwrap();
+    // The dependant reloads alone, bound to the same dependency.
     loader.reload("user").unwrap();
-    assert_eq!(loader.invoke_to_vec("user", CapabilityKind::Tool, "echo", b"service:provider").unwrap(), b"42");
-    // The dependency does not, while the dependant needs it; nothing changes.
-    let generation = loader.plugin_generation("provider").unwrap();
-    let e = loader.reload("provider").unwrap_err();
-    assert_eq!(e.status(), Status::HasDependents);
-    assert!(e.message().contains("'user'"), "{e}");
-    assert_eq!(loader.plugin_generation("provider").unwrap(), generation);
-    assert_eq!(loader.invoke_to_vec("user", CapabilityKind::Tool, "echo", b"service:provider").unwrap(), b"42");
+    let call = |input: &[u8]| loader.invoke_to_vec("user", CapabilityKind::Tool, "echo", input);
+    assert_eq!(call(b"service:provider").unwrap(), b"42");
+    events.take();
+
+    // The dependency reloads with its dependant: the dependant goes first and comes back last. A handle of the
+    // old dependant keeps it, and so the old dependency, mapped until it is freed.
+    let stale = loader.resolve("user", CapabilityKind::Tool, "echo").unwrap();
+    let (user, provider) = (loader.plugin_generation("user").unwrap(), loader.plugin_generation("provider").unwrap());
+    loader.reload("provider").unwrap();
+    let log = events.take();
+    assert_eq!(of(&log, "create"), ["provider", "user"], "{log:?}");
+    assert_eq!(of(&log, "init"), ["provider", "user"], "{log:?}");
+    assert!(of(&log, "shutdown").is_empty(), "the old versions wait for the handle: {log:?}");
+    assert!(loader.plugin_generation("provider").unwrap() > provider);
+    assert!(loader.plugin_generation("user").unwrap() > user);
+    assert_eq!(call(b"service:provider").unwrap(), b"42");
+    assert_eq!(stale.invoke_to_vec(b"x").unwrap_err().status(), Status::Stale);
+    drop(stale);
+    assert_eq!(of(&events.take(), "shutdown"), ["user", "provider"]);
+
     // A new version that needs a plugin not loaded is refused, and the old one keeps running.
     // (The manifest alone: a library rewritten in place while it is mapped would crash the process.)
     let text = format!("{}\n[dependencies]\nprovider = \"1\"\nabsent = \"1\"\n", manifest("user"));
@@ -284,5 +296,11 @@ fn a_reload_keeps_the_graph_whole() {
         e.message().contains("the old version keeps running: plugin 'user' needs 'absent' ^1, which is not loaded"),
         "{e}"
     );
-    assert_eq!(loader.invoke_to_vec("user", CapabilityKind::Tool, "echo", b"x").unwrap(), b"x");
+    assert_eq!(call(b"x").unwrap(), b"x");
+    // Reloading the dependency then cannot bring the dependant back: it is unloaded, and the error says so.
+    let e = loader.reload("provider").unwrap_err();
+    assert_eq!(e.status(), Status::DependencyMissing);
+    assert!(e.message().starts_with("plugin 'user' needs 'provider', and loading it again after the reload of 'provider' failed, so it is unloaded: "), "{e}");
+    assert!(loader.plugin_state("user").is_none());
+    assert_eq!(loader.plugin_state("provider"), Some(aisopod_loader::PluginState::Initialized));
 }

@@ -235,6 +235,7 @@ impl Loader {
                     format!("plugin '{id}' needs '{dependency}' initialized first, and its init failed: {e}"),
                 )
             })?;
+            self.record_init(&dependency, &config, &data_dir);
         }
         Ok(())
     }

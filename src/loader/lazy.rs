@@ -53,6 +53,7 @@ impl Loader {
                 let plugin = self.get_loaded(id)?;
                 let (config, data_dir) = self.config_of(id);
                 plugin.init(&config, &data_dir)?;
+                self.record_init(id, &config, &data_dir);
                 Ok(plugin)
             });
             if started.is_err() {

@@ -406,6 +406,13 @@ impl Loader {
         loaded.bound.insert(id.to_owned(), bound);
     }
 
+    /// Remembers the config of loaded plugin `id`'s successful `init`, which a reload gives its new version.
+    fn record_init(&self, id: &str, config: &str, data_dir: &Path) {
+        if let Some(record) = write(&self.loaded).reloads.get_mut(id) {
+            record.init = Some((config.to_owned(), data_dir.to_path_buf()));
+        }
+    }
+
     /// Forgets loaded plugin `id`, returning it.
     fn remove_loaded(&self, id: &str) -> Option<Hosted> {
         write(&self.shared.services).remove(id);
@@ -427,9 +434,7 @@ impl Loader {
         let plugin = self.get_loaded(id)?;
         self.init_dependencies(id)?;
         plugin.init(config, data_dir)?;
-        if let Some(record) = write(&self.loaded).reloads.get_mut(id) {
-            record.init = Some((config.to_owned(), data_dir.to_path_buf()));
-        }
+        self.record_init(id, config, data_dir);
         Ok(())
     }
 

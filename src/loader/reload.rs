@@ -119,35 +119,14 @@ impl Loader {
         Ok(polled)
     }
 
-    /// The plugins a reload of `id` reloads, in order: `id` alone for now. (Plugins that depend on `id` would
-    /// follow it here, in load order.)
-    fn reload_set(&self, id: &str) -> Vec<String> {
-        vec![id.to_owned()]
-    }
-
-    /// [`Loader::reload`], under the lifecycle lock: each plugin of the reload set in turn, stopping at the
-    /// first failure.
+    /// [`Loader::reload`], under the lifecycle lock.
+    ///
+    /// The new version of `id` is loaded beside the old one first; a failure there changes nothing. Then the
+    /// loaded plugins that depend on `id`, whose old versions may hold pointers into the old `id`, are retired,
+    /// most recently loaded first; `id` is replaced; and each of them is loaded again from its directory, in
+    /// load order, bound to the new `id`, initialized with its last config, and given back its saved state.
     fn reload_locked(&self, id: &str) -> Result<()> {
-        for id in self.reload_set(id) {
-            self.reload_one(&id)?;
-        }
-        Ok(())
-    }
-
-    fn reload_one(&self, id: &str) -> Result<()> {
         let old = self.get_loaded(id)?;
-        let dependents = self.dependents(id);
-        if !dependents.is_empty() {
-            let names: Vec<String> = dependents.iter().rev().map(|d| format!("'{d}'")).collect();
-            return Err(Error::new(
-                Status::HasDependents,
-                format!(
-                    "plugin '{id}' is needed by loaded plugin(s) {}, which a reload does not reload with it yet: \
-                     unload them with the cascade, reload '{id}', then load them again",
-                    names.join(", ")
-                ),
-            ));
-        }
         let stamps = Stamps::of(old.info());
         let new = self.load_new_version(id, &old).map_err(|error| {
             // The same files are not tried again by `poll_changes` until they change.
@@ -159,11 +138,28 @@ impl Loader {
                 format!("plugin '{id}': reload failed, the old version keeps running: {}", error.message()),
             )
         })?;
-        self.commit(id, old, new, stamps)
+        let mut retired = Vec::new();
+        let mut still_mapped = false;
+        for dependent in self.dependents(id) {
+            let Ok(old_dependent) = self.get_loaded(&dependent) else { continue };
+            let retiring = self.retire(&dependent, &old_dependent, false);
+            still_mapped |= retiring.still_mapped;
+            retired.push((dependent, old_dependent, retiring));
+        }
+        // An old dependant that resolved handles keep mapped may still call into the old version: it then goes
+        // when they do, not now.
+        let retiring = self.retire(id, &old, still_mapped);
+        let mut first_error = self.install(id, &old, new, stamps, retiring).err();
+        for (dependent, old_dependent, retiring) in retired.into_iter().rev() {
+            if let Err(error) = self.restart(id, &dependent, &old_dependent, retiring) {
+                first_error.get_or_insert(error);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
-    /// Steps 1 to 9 of the version now in `old`'s directory, with every check a load makes; nothing of `old` is
-    /// touched.
+    /// Steps 1 to 9 of the version now in `old`'s directory, with every check a load makes, bound to the
+    /// dependencies loaded now; nothing of `old` is touched.
     fn load_new_version(&self, id: &str, old: &Hosted) -> Result<(Hosted, Vec<String>)> {
         let info = Discovery::reread(&old.info().directory, &self.shared.logger, &self.trust())?;
         if info.manifest.id != id {
@@ -180,19 +176,17 @@ impl Loader {
         Ok((self.open_plugin(info, true)?, bound))
     }
 
-    /// Replaces `old` by `new`, which passed steps 1 to 9.
-    fn commit(&self, id: &str, old: Hosted, (new, bound): (Hosted, Vec<String>), stamps: Stamps) -> Result<()> {
+    /// Retires the old version of `id`: closed to calls by name (which wait for those running), its handles
+    /// stale, its state saved, then torn down, unless resolved handles pin it or `keep` asks to leave it to the
+    /// last reference (it is then torn down when that goes).
+    fn retire(&self, id: &str, old: &Hosted, keep: bool) -> Retiring {
         let generation = self.next_generation();
-        new.generation().set(generation);
-        let logger = &self.shared.logger;
-        let warn = |message: String| logger.log(LogLevel::Warn, &message);
-        // The old version: closed to calls by name (which wait for those running), its handles stale, its state
-        // saved.
-        let saved = match &old {
+        let saved = match old {
             Hosted::Local(plugin) => {
                 plugin.supersede(generation);
                 plugin.save_state().unwrap_or_else(|error| {
-                    warn(format!("{}; the new version starts without its state", error.message()));
+                    let message = format!("{}; the new version starts without its state", error.message());
+                    self.shared.logger.log(LogLevel::Warn, &message);
                     None
                 })
             }
@@ -201,17 +195,38 @@ impl Loader {
                 None
             }
         };
-        // Torn down now, unless resolved handles pin it: the last of them to be freed tears it down.
-        match old.teardown() {
-            Ok(()) => {}
-            Err(error) if error.status() == Status::Busy => {}
-            Err(error) => warn(format!("plugin '{id}': stopping the old version failed: {}", error.message())),
-        }
+        let still_mapped = match old {
+            Hosted::Local(_) if keep => true,
+            _ => match old.teardown() {
+                Ok(()) => false,
+                Err(error) if error.status() == Status::Busy => true,
+                Err(error) => {
+                    let message = format!("plugin '{id}': stopping the old version failed: {}", error.message());
+                    self.shared.logger.log(LogLevel::Warn, &message);
+                    false
+                }
+            },
+        };
+        Retiring { generation, saved, still_mapped: still_mapped && matches!(old, Hosted::Local(_)) }
+    }
+
+    /// Puts `new` (with the dependencies it is bound to) in retired `old`'s place, initialized with the config of
+    /// `old`'s last successful `init` and given its saved state.
+    fn install(
+        &self,
+        id: &str,
+        old: &Hosted,
+        (new, bound): (Hosted, Vec<String>),
+        stamps: Stamps,
+        retiring: Retiring,
+    ) -> Result<()> {
+        let generation = retiring.generation;
+        new.generation().set(generation);
         let init = read(&self.loaded).reloads.get(id).and_then(|record| record.init.clone());
         let started = init.as_ref().map(|(config, data_dir)| new.init(config, data_dir));
-        if let (Some(Ok(())), Some(saved), Hosted::Local(plugin)) = (&started, &saved, &new) {
+        if let (Some(Ok(())), Some(saved), Hosted::Local(plugin)) = (&started, &retiring.saved, &new) {
             if let Err(error) = plugin.restore_state(saved) {
-                warn(error.message().to_owned());
+                self.shared.logger.log(LogLevel::Warn, error.message());
             }
         }
         let mut loaded = write(&self.loaded);
@@ -226,7 +241,7 @@ impl Loader {
             write(&self.shared.services).remove(id);
         }
         loaded.bound.insert(id.to_owned(), bound);
-        if let Some(at) = loaded.order.iter().position(|plugin| plugin.same(&old)) {
+        if let Some(at) = loaded.order.iter().position(|plugin| plugin.same(old)) {
             loaded.order[at] = new.clone();
         }
         loaded.by_id.insert(id.to_owned(), new);
@@ -245,4 +260,31 @@ impl Loader {
             _ => Ok(()),
         }
     }
+
+    /// Loads `dependent`, retired for the reload of `id`, again from its directory, in its old place; when that
+    /// fails it is unloaded, and the error says so.
+    fn restart(&self, id: &str, dependent: &str, old: &Hosted, retiring: Retiring) -> Result<()> {
+        let stamps = Stamps::of(old.info());
+        match self.load_new_version(dependent, old) {
+            Ok(new) => self.install(dependent, old, new, stamps, retiring),
+            Err(error) => {
+                self.remove_loaded(dependent);
+                Err(Error::new(
+                    error.status(),
+                    format!(
+                        "plugin '{dependent}' needs '{id}', and loading it again after the reload of '{id}' failed, \
+                         so it is unloaded: {}",
+                        error.message()
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// A retired old version: the generation its successor gets, its saved state, and whether it is still mapped.
+struct Retiring {
+    generation: u64,
+    saved: Option<Vec<u8>>,
+    still_mapped: bool,
 }

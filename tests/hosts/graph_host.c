@@ -142,6 +142,18 @@ static void services(aisopod_loader *loader) {
           "services: a plugin user does not declare gives NULL, although loaded (%s)", out.data);
     CHECK(aisopod_loader_unload(loader, "provider") == AISOPOD_STATUS_HAS_DEPENDENTS,
           "services: provider stays while user needs it");
+    uint64_t before = 0, after = 0;
+    aisopod_loader_plugin_generation(loader, "user", &before);
+    forget_events();
+    CHECK(aisopod_loader_reload(loader, "provider") == AISOPOD_STATUS_OK, "reload: provider, with user (%s)",
+          aisopod_loader_error_message(loader));
+    aisopod_loader_plugin_generation(loader, "user", &after);
+    CHECK(strcmp(created, "provider user ") == 0 && after > before,
+          "reload: user, which needs provider, was loaded again after it (%s; generation %llu -> %llu)", created,
+          (unsigned long long)before, (unsigned long long)after);
+    status = call(loader, "user", "service:provider", &out);
+    CHECK(status == AISOPOD_STATUS_OK && strcmp(out.data, "42") == 0,
+          "reload: the new user reads the new provider's interface (%s)", out.data);
     CHECK(aisopod_loader_unload(loader, "user") == AISOPOD_STATUS_OK &&
               aisopod_loader_unload(loader, "provider") == AISOPOD_STATUS_OK,
           "services: user, then provider, unload");
