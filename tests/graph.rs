@@ -304,3 +304,30 @@ fn a_reload_takes_the_dependants_down_first_and_loads_them_again_after() {
     assert!(loader.plugin_state("user").is_none());
     assert_eq!(loader.plugin_state("provider"), Some(aisopod_loader::PluginState::Initialized));
 }
+
+#[test]
+fn isolated_plugins_follow_the_graph_but_share_no_interfaces() {
+    let root = temp_dir("graph-isolated");
+    add(&root, "user", "1.0.0", "provider = \"1\"");
+    add(&root, "provider", "1.0.0", "");
+    let loader = common::isolated_loader("1.5.0", &[&root]);
+    loader.set_isolation(None, Some(aisopod_loader::Isolation::Process));
+    loader.discover();
+    loader.set_lazy(true);
+    // The first call starts both, each in a helper of its own, the dependency first.
+    let call = |input: &[u8]| loader.invoke_to_vec("user", CapabilityKind::Tool, "echo", input);
+    assert_eq!(call(b"lazy").unwrap(), b"lazy");
+    let (user, provider) = (loader.plugin_pid("user").unwrap(), loader.plugin_pid("provider").unwrap());
+    assert_ne!(user, provider);
+    assert_eq!(loader.plugin_state("provider"), Some(aisopod_loader::PluginState::Initialized));
+    // An interface is a pointer into one process: none crosses to another.
+    assert_eq!(call(b"service:provider").unwrap(), b"null");
+    assert_eq!(loader.unload("provider").unwrap_err().status(), Status::HasDependents);
+    // A reload of the dependency starts both again, in new helpers.
+    loader.reload("provider").unwrap();
+    assert_ne!(loader.plugin_pid("provider").unwrap(), provider);
+    assert_ne!(loader.plugin_pid("user").unwrap(), user);
+    assert_eq!(call(b"again").unwrap(), b"again");
+    loader.unload_cascade("provider").unwrap();
+    assert!(loader.plugin_state("user").is_none() && loader.plugin_state("provider").is_none());
+}
