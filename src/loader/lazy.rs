@@ -61,7 +61,8 @@ impl Loader {
             }
             started
         });
-        if let Err(error) = &result {
+        // Only a plugin discovery found is remembered: any id a host asks for would otherwise take room.
+        if let (Err(error), true) = (&result, self.discovery().find(id).is_some()) {
             lock(&self.lazy_failures).insert(id.to_owned(), error.clone());
         }
         result
