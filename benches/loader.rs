@@ -3,7 +3,8 @@
 //! `make bench` runs this with the defaults: N = 100, 1,000 and 10,000 plugins for discovery, 100 and 1,000
 //! for loading and for probe batches, 5 timed repetitions after a warm-up, and writes `BENCHMARKS.md` and
 //! `benches/discovery.svg`. `--smoke` runs every measurement once on tiny trees and writes nothing: CI runs that
-//! so the benchmark cannot rot.
+//! so the benchmark cannot rot. `--only discovery,load` (any of `discovery`, `load`, `hash`, `calls`,
+//! `isolation`) runs those groups alone and prints the report, with the other rows empty, instead of writing it.
 //!
 //! The floors are our own: `benches/floors/floors.c` (C at -O2) reads or stats every manifest, dlopens every
 //! library, calls a plugin's handler through a raw function pointer, echoes messages over a socketpair between
@@ -104,6 +105,8 @@ const HOOKS: [&str; 5] = ["BeforeAgentRun", "AfterAgentRun", "BeforeToolCall", "
 
 struct Settings {
     smoke: bool,
+    /// The groups to run (`--only`); `None` runs all of them and writes the report.
+    only: Option<Vec<String>>,
     reps: usize,
     discover_ns: Vec<usize>,
     load_ns: Vec<usize>,
@@ -115,7 +118,15 @@ struct Settings {
     work: PathBuf,
 }
 
+/// The groups of measurements `--only` can pick.
+const GROUPS: [&str; 5] = ["discovery", "load", "hash", "calls", "isolation"];
+
 impl Settings {
+    /// Whether `group` (one of [`GROUPS`]) runs.
+    fn runs(&self, group: &str) -> bool {
+        self.only.as_ref().is_none_or(|only| only.iter().any(|g| g == group))
+    }
+
     fn from_args() -> Settings {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let smoke = args.iter().any(|a| a == "--smoke");
@@ -125,9 +136,17 @@ impl Settings {
                 .map_or(default.to_vec(), |v| v.split(',').map(|n| n.trim().parse().expect("a number")).collect())
         };
         let work = Path::new(ROOT).join("target/bench-work");
+        let only = value("--only").map(|v| {
+            let groups: Vec<String> = v.split(',').map(|g| g.trim().to_owned()).collect();
+            for group in &groups {
+                assert!(GROUPS.contains(&group.as_str()), "--only: no group {group:?}; the groups are {GROUPS:?}");
+            }
+            groups
+        });
         if smoke {
             return Settings {
                 smoke,
+                only,
                 reps: 1,
                 discover_ns: vec![20],
                 load_ns: vec![5],
@@ -140,6 +159,7 @@ impl Settings {
         }
         Settings {
             smoke,
+            only,
             reps: value("--reps").map_or(5, |v| v.parse().expect("a number")),
             discover_ns: list("--ns", &[100, 1_000, 10_000]),
             load_ns: list("--load-ns", &[100, 1_000]),
@@ -159,7 +179,8 @@ fn main() {
     let plugin = build_bench_plugin(&settings.work);
 
     let mut results = Results::default();
-    for &n in &settings.discover_ns {
+    let discover_ns = if settings.runs("discovery") { settings.discover_ns.as_slice() } else { &[] };
+    for &n in discover_ns {
         let tree = discovery_tree(&settings.work, n, &plugin);
         let cache = settings.work.join(format!("cache-{n}.bin"));
         for rep in 0..=settings.reps {
@@ -181,7 +202,8 @@ fn main() {
         }
         results.memory.insert(("discovered", n), discovered_bytes(&tree, n));
     }
-    for &n in &settings.load_ns {
+    let load_ns = if settings.runs("load") { settings.load_ns.as_slice() } else { &[] };
+    for &n in load_ns {
         let tree = load_tree(&settings.work, n, &plugin);
         let pinned_tree = pinned_load_tree(&settings.work, n, &plugin);
         let pin_cache = settings.work.join(format!("pin-cache-{n}.bin"));
@@ -216,7 +238,7 @@ fn main() {
     let hash_bytes: u64 = if settings.smoke { 8 << 20 } else { 256 << 20 };
     let large = vec![0x5a_u8; 4 << 20];
     let cdylib = release_cdylib();
-    for rep in 0..=settings.reps {
+    for rep in (0..=settings.reps).filter(|_| settings.runs("hash")) {
         let timed = rep > 0 || settings.smoke;
         let runs = [
             ("hash_openssl_plugin_sized", openssl_sha256_gbps(plugin.len(), settings.smoke)),
@@ -226,10 +248,13 @@ fn main() {
             ("hash_plugin_file", hash_file_gbps(&call_library, hash_bytes)),
             ("hash_cdylib_file", cdylib.as_deref().map_or(f64::NAN, |cdylib| hash_file_gbps(cdylib, hash_bytes))),
         ];
+        // The cache files discovery wrote: absent when the discovery group did not run.
         let rewrites: Vec<(usize, f64)> = settings
             .discover_ns
             .iter()
-            .map(|&n| (n, cache_rewrite_floor_us(&settings.work.join(format!("cache-{n}.bin")))))
+            .map(|&n| (n, settings.work.join(format!("cache-{n}.bin"))))
+            .filter(|(_, cache)| cache.is_file())
+            .map(|(n, cache)| (n, cache_rewrite_floor_us(&cache)))
             .collect();
         if timed {
             for (config, gbps) in runs {
@@ -250,7 +275,7 @@ fn main() {
     ]
     .into_iter()
     .collect();
-    for rep in 0..=settings.reps {
+    for rep in (0..=settings.reps).filter(|_| settings.runs("calls")) {
         let timed = rep > 0 || settings.smoke;
         let iterations = settings.call_iterations;
         let floor = field(
@@ -265,7 +290,7 @@ fn main() {
         }
     }
 
-    for rep in 0..=settings.reps {
+    for rep in (0..=settings.reps).filter(|_| settings.runs("isolation")) {
         let timed = rep > 0 || settings.smoke;
         let one_cpu = on_one_cpu(|| channel_ns(&floors, &settings));
         let free = channel_ns(&floors, &settings);
@@ -292,6 +317,9 @@ fn main() {
     if settings.smoke {
         println!("{report}");
         println!("bench smoke: every measurement ran once");
+    } else if let Some(only) = &settings.only {
+        println!("{report}");
+        println!("ran {} alone; wrote nothing", only.join(", "));
     } else {
         std::fs::write(Path::new(ROOT).join("BENCHMARKS.md"), &report).unwrap();
         std::fs::write(Path::new(ROOT).join("benches/discovery.svg"), results.plot(&settings.discover_ns)).unwrap();
