@@ -18,7 +18,7 @@ use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
 use crate::open_file::{self, OpenError};
 use crate::paths;
 use crate::quarantine::Quarantine;
-use crate::trust::{Access, FileCheck, Role, Trust};
+use crate::trust::{Access, FileCheck, PluginLists, Role, Trust};
 
 mod search_paths;
 
@@ -54,7 +54,7 @@ pub struct Diagnostic {
 #[derive(Debug, Default)]
 pub struct Discovery {
     plugins: Vec<Arc<PluginInfo>>,
-    by_id: HashMap<String, usize, BuildFnv>,
+    by_id: HashMap<ById, usize, BuildFnv>,
     diagnostics: Vec<Diagnostic>,
     /// Plugins set aside because their library is quarantined, each also a diagnostic.
     quarantined: Vec<Arc<PluginInfo>>,
@@ -119,9 +119,19 @@ impl Discovery {
         trust: &Trust,
     ) -> Discovery {
         let mut discovery = Discovery::default();
+        // The cache file is read on a thread of its own while the search directories are listed.
+        let reading = cache_path.map(|path| {
+            let path = path.to_path_buf();
+            std::thread::Builder::new().spawn(move || Cache::load(&path))
+        });
         let (directories, candidates) = discovery.candidates(search_paths, logger);
         let cache = cache_path.and_then(|path| {
-            let (cache, problem) = match Cache::load(path) {
+            let loaded = match reading {
+                Some(Ok(thread)) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread could be started: read here.
+                _ => Cache::load(path),
+            };
+            let (cache, problem) = match loaded {
                 Loaded::Usable(cache, ignored) => {
                     (Some(cache), ignored.map(|why| format!("ignored and rebuilt: {why}")))
                 }
@@ -150,6 +160,9 @@ impl Discovery {
             fresh || accepted != cache.len() || cache.quarantine != *quarantine
         });
         let mut entries: Vec<(PathBuf, Entry)> = Vec::new();
+        let lets_all_in = trust.lists == PluginLists::default();
+        discovery.plugins.reserve(outcomes.len());
+        discovery.by_id.reserve(outcomes.len());
         for outcome in outcomes {
             match outcome {
                 Outcome::NotCandidate => {}
@@ -162,13 +175,20 @@ impl Discovery {
                         let entry = Entry { manifest_stamp, library_stamp, manifest: info.manifest.clone() };
                         entries.push((info.manifest_path(), entry));
                     }
-                    if let Some(error) = trust.lists.refusal(&info.manifest.id, &info.manifest_path()) {
+                    // Both checks need the plugin's paths, which are built only when a list or a record could
+                    // apply: a discovery that keeps every plugin allocates nothing more per plugin here.
+                    let refusal =
+                        (!lets_all_in).then(|| trust.lists.refusal(&info.manifest.id, &info.manifest_path())).flatten();
+                    if let Some(error) = refusal {
                         discovery.diagnose(info.manifest_path(), error);
                         discovery.denied.push(info);
                         continue;
                     }
                     let library_stamp = stamps.and_then(|(_, library)| library);
-                    match quarantine.current(&info.library_path(), library_stamp) {
+                    let quarantined = (!quarantine.records().is_empty())
+                        .then(|| quarantine.current(&info.library_path(), library_stamp))
+                        .flatten();
+                    match quarantined {
                         Some(record) if record.verdict.is_some() => {
                             discovery.diagnose(info.library_path(), record.error());
                             discovery.quarantined.push(info);
@@ -246,7 +266,7 @@ impl Discovery {
         for warning in &info.manifest.warnings {
             logger.log(LogLevel::Warn, warning);
         }
-        self.by_id.insert(info.manifest.id.clone(), self.plugins.len());
+        self.by_id.insert(ById(info.clone()), self.plugins.len());
         self.plugins.push(info);
     }
 
@@ -254,7 +274,7 @@ impl Discovery {
     pub(crate) fn set_aside(&mut self, id: &str, error: Error) {
         let Some(at) = self.by_id.get(id).copied() else { return };
         let info = self.plugins.remove(at);
-        self.by_id = self.plugins.iter().enumerate().map(|(i, info)| (info.manifest.id.clone(), i)).collect();
+        self.by_id = self.plugins.iter().enumerate().map(|(i, info)| (ById(info.clone()), i)).collect();
         self.diagnose(info.library_path(), error);
         self.quarantined.push(info);
     }
@@ -275,6 +295,32 @@ impl Discovery {
         self.diagnostics.push(Diagnostic { path, status: error.status(), message: error.message().to_owned() });
     }
 }
+
+/// An accepted plugin as a key of [`Discovery`]'s index: hashed and compared by its id, and found by `&str`, so
+/// that indexing a plugin copies no string.
+#[derive(Debug)]
+struct ById(Arc<PluginInfo>);
+
+impl std::borrow::Borrow<str> for ById {
+    fn borrow(&self) -> &str {
+        &self.0.manifest.id
+    }
+}
+
+impl std::hash::Hash for ById {
+    /// As `str` hashes, which `Borrow<str>` requires.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.manifest.id.as_str().hash(state);
+    }
+}
+
+impl PartialEq for ById {
+    fn eq(&self, other: &ById) -> bool {
+        self.0.manifest.id == other.0.manifest.id
+    }
+}
+
+impl Eq for ById {}
 
 /// A search directory, held open so that its entries are opened and stat'ed relative to it.
 struct SearchDir {
