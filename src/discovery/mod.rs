@@ -240,7 +240,7 @@ impl Discovery {
         let first = candidates.len();
         for entry in entries {
             match entry {
-                Ok(entry) => candidates.push(Candidate { search_path: index, name: entry.file_name() }),
+                Ok(entry) => candidates.push(Candidate::new(index, entry.file_name())),
                 Err(e) => {
                     let why = io_error::describe(&e);
                     let message = format!("{}: cannot read a directory entry: {why}", search_path.display());
@@ -248,7 +248,7 @@ impl Discovery {
                 }
             }
         }
-        candidates[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        candidates[first..].sort_unstable_by(Candidate::by_name);
     }
 
     /// Accepts a plugin unless an earlier one has its id; logs what was ignored in a newer manifest.
@@ -332,6 +332,25 @@ struct SearchDir {
 struct Candidate {
     search_path: usize,
     name: std::ffi::OsString,
+    /// The first 16 bytes of the name, zero-padded, as a big-endian number: names that differ there sort as
+    /// their prefixes do (a file name holds no NUL byte), so sorting compares numbers, and whole names only on
+    /// a tie.
+    prefix: u128,
+}
+
+impl Candidate {
+    fn new(search_path: usize, name: std::ffi::OsString) -> Candidate {
+        let bytes = name.as_encoded_bytes();
+        let mut prefix = [0u8; 16];
+        let shared = bytes.len().min(prefix.len());
+        prefix[..shared].copy_from_slice(&bytes[..shared]);
+        Candidate { search_path, name, prefix: u128::from_be_bytes(prefix) }
+    }
+
+    /// The order of the candidates' names.
+    fn by_name(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+        a.prefix.cmp(&b.prefix).then_with(|| a.name.cmp(&b.name))
+    }
 }
 
 /// What examining one candidate directory found.
@@ -537,4 +556,34 @@ fn check_files(
     warnings.extend(check.check(Role::PluginDirectory, plugin_dir, stat.access).map_err(refused)?);
     warnings.extend(check.check(Role::Manifest, manifest_path, manifest).map_err(refused)?);
     Ok(warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_sort_as_their_names_do() {
+        let names = [
+            "plugin-00010",
+            "plugin-00002",
+            "b",
+            "a",
+            "ab",
+            "abc",
+            "a-name-longer-than-sixteen-bytes-2",
+            "a-name-longer-than-sixteen-bytes-10",
+            "a-name-longer-than-sixteen-bytes",
+            "a-name-longer-than-sixteen",
+            "Zeta",
+            "\u{e9}t\u{e9}",
+            "\u{ff}",
+            "",
+        ];
+        let mut candidates: Vec<Candidate> = names.iter().map(|n| Candidate::new(0, (*n).into())).collect();
+        candidates.sort_unstable_by(Candidate::by_name);
+        let mut expected: Vec<std::ffi::OsString> = names.iter().map(|n| (*n).into()).collect();
+        expected.sort();
+        assert_eq!(candidates.into_iter().map(|c| c.name).collect::<Vec<_>>(), expected);
+    }
 }
