@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub use search_paths::{default_cache_path, default_paths, expand_tilde, SearchConfig, PLUGIN_PATH_ENV};
@@ -372,6 +373,10 @@ enum Outcome {
 /// Below this many candidates, one thread is faster than starting more.
 const PARALLEL_THRESHOLD: usize = 64;
 
+/// Candidates a worker takes at a time. Workers take blocks in turn until none is left, so one that starts late,
+/// or shares its core with another process, leaves more of the work to the others.
+const BLOCK: usize = 128;
+
 /// Examines every candidate, on all cores when there are many; results keep the candidates' order.
 fn examine_all(
     directories: &[SearchDir],
@@ -380,51 +385,61 @@ fn examine_all(
     check: FileCheck,
 ) -> Vec<Outcome> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let examine_part = |part: &[Candidate]| {
-        let mut scratch = Scratch::default();
-        part.iter()
-            .map(|c| examine(&directories[c.search_path], &c.name, cache, check, &mut scratch))
-            .collect::<Vec<_>>()
+    let examine_part = |part: &[Candidate], scratch: &mut Scratch| {
+        part.iter().map(|c| examine(&directories[c.search_path], &c.name, cache, check, scratch)).collect::<Vec<_>>()
     };
     if workers < 2 || candidates.len() < PARALLEL_THRESHOLD {
-        return examine_part(candidates);
+        return examine_part(candidates, &mut Scratch::default());
     }
-    let chunk = candidates.len().div_ceil(workers);
-    let mut parts = candidates.chunks(chunk);
-    let first = parts.next().unwrap_or_default();
+    let blocks = candidates.len().div_ceil(BLOCK);
+    let next = AtomicUsize::new(0);
+    // Each worker's blocks, numbered.
+    let work = || {
+        let mut scratch = Scratch::default();
+        let mut done: Vec<(usize, Vec<Outcome>)> = Vec::new();
+        loop {
+            let block = next.fetch_add(1, Ordering::Relaxed);
+            if block >= blocks {
+                return done;
+            }
+            let part = &candidates[block * BLOCK..candidates.len().min((block + 1) * BLOCK)];
+            done.push((block, examine_part(part, &mut scratch)));
+        }
+    };
     // Plain threads joined below rather than `thread::scope`, which would give the calling thread (often a C
     // host's main thread) a `Thread` handle that outlives the call. Every handle is joined before returning,
-    // even if a worker panicked, so nothing borrowed here is used after this function.
-    let handles: Vec<_> = parts
-        .map(|part| {
-            let work = move || examine_part(part);
-            // SAFETY: the closure borrows `directories`, `candidates` and `cache`, which outlive every worker:
-            // all are joined before this function returns.
-            unsafe { std::thread::Builder::new().spawn_unchecked(work) }
+    // even if a worker panicked, so nothing borrowed here is used after this function. A worker that cannot
+    // start leaves its share to the others.
+    let handles: Vec<_> = (1..workers)
+        .filter_map(|_| {
+            // SAFETY: the closure borrows `next`, `directories`, `candidates` and `cache`, which outlive every
+            // worker: all are joined before this function returns.
+            unsafe { std::thread::Builder::new().spawn_unchecked(work) }.ok()
         })
         .collect();
     // A panic here must not unwind past the joins below while workers still borrow this frame's data.
-    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine_part(first)));
+    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
     let mut failed = false;
-    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut done: Vec<(usize, Vec<Outcome>)> = Vec::with_capacity(blocks);
     for handle in handles {
-        match handle {
-            Ok(handle) => match handle.join() {
-                Ok(part) => outcomes.extend(part),
-                Err(_) => failed = true,
-            },
+        match handle.join() {
+            Ok(part) => done.extend(part),
             Err(_) => failed = true,
         }
     }
-    let mut all: Vec<Outcome> = match mine {
-        Ok(mine) => mine,
+    match mine {
+        Ok(mine) => done.extend(mine),
         Err(panic) => std::panic::resume_unwind(panic),
-    };
-    if failed {
-        // A worker could not start or panicked: examine everything here instead, in order.
-        return examine_part(candidates);
     }
-    all.append(&mut outcomes);
+    if failed {
+        // A worker panicked, and its blocks are lost: examine everything here instead, in order.
+        return examine_part(candidates, &mut Scratch::default());
+    }
+    done.sort_unstable_by_key(|(block, _)| *block);
+    let mut all = Vec::with_capacity(candidates.len());
+    for (_, part) in done {
+        all.extend(part);
+    }
     all
 }
 
@@ -585,5 +600,51 @@ mod tests {
         let mut expected: Vec<std::ffi::OsString> = names.iter().map(|n| (*n).into()).collect();
         expected.sort();
         assert_eq!(candidates.into_iter().map(|c| c.name).collect::<Vec<_>>(), expected);
+    }
+
+    /// Enough plugins that several workers take several blocks each, with entries that are not candidates
+    /// among them: every plugin is found once, in name order, with or without the cache, and a manifest
+    /// rewritten in place in the middle of the tree is read again.
+    #[test]
+    fn many_candidates_keep_their_order_across_workers_and_the_cache() {
+        let root = std::env::temp_dir().join(format!("aisopod-discovery-order-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let tree = root.join("plugins");
+        let manifest = |i: usize, name: &str| {
+            format!("[plugin]\nid = \"p-{i:04}\"\nname = \"{name}\"\nversion = \"1.0.0\"\nentry_point = \"p_{i:04}\"\n")
+        };
+        let count = 5 * BLOCK + 7;
+        // Created in reverse, so the directory's own order is unlikely to be the names' order.
+        for i in (0..count).rev() {
+            let dir = tree.join(format!("p-{i:04}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(MANIFEST_FILE_NAME), manifest(i, "P")).unwrap();
+            if i % 3 == 0 {
+                std::fs::write(dir.join(format!("{DLL_PREFIX}p_{i:04}{DLL_SUFFIX}")), b"not loaded here").unwrap();
+            }
+            if i % 50 == 0 {
+                std::fs::create_dir_all(tree.join(format!("p-{i:04}-empty"))).unwrap();
+                std::fs::write(tree.join(format!("p-{i:04}.txt")), b"not a plugin").unwrap();
+            }
+        }
+        let cache = root.join("cache.bin");
+        let ids = |discovery: &Discovery| -> Vec<String> {
+            assert_eq!(discovery.diagnostics(), &[]);
+            discovery.plugins().iter().map(|p| p.manifest.id.clone()).collect()
+        };
+        let expected: Vec<String> = (0..count).map(|i| format!("p-{i:04}")).collect();
+        let logger = Logger::default();
+        let search = [tree.clone()];
+        assert_eq!(ids(&Discovery::scan(&search, &logger)), expected);
+        assert_eq!(ids(&Discovery::scan_cached(&search, &logger, Some(&cache))), expected);
+        let cached = Discovery::scan_cached(&search, &logger, Some(&cache));
+        assert_eq!(ids(&cached), expected);
+        assert_eq!(cached.find("p-0300").unwrap().manifest.name, "P");
+        // Rewritten in place: the same file, longer.
+        std::fs::write(tree.join("p-0300").join(MANIFEST_FILE_NAME), manifest(300, "Changed")).unwrap();
+        let changed = Discovery::scan_cached(&search, &logger, Some(&cache));
+        assert_eq!(ids(&changed), expected);
+        assert_eq!(changed.find("p-0300").unwrap().manifest.name, "Changed");
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
