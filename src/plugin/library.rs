@@ -251,10 +251,18 @@ fn open_with_flags(path: &Path, _resident: bool) -> std::result::Result<Library,
 /// # Safety
 /// `T` must be the symbol's real type.
 pub(super) unsafe fn symbol<T: Copy>(library: &Library, name: &str) -> std::result::Result<T, String> {
-    let mut c_name = name.as_bytes().to_vec();
-    c_name.push(0);
+    // NUL-terminated on the stack, so that looking up the ABI's symbols allocates nothing; a longer name is
+    // handed over as it is, and libloading terminates it.
+    let mut buffer = [0u8; 64];
+    let c_name = match buffer.get_mut(..name.len() + 1) {
+        Some(c_name) => {
+            c_name[..name.len()].copy_from_slice(name.as_bytes());
+            &*c_name
+        }
+        None => name.as_bytes(),
+    };
     // SAFETY: forwarded to the caller.
-    match unsafe { library.get::<T>(&c_name) } {
+    match unsafe { library.get::<T>(c_name) } {
         Ok(symbol) => Ok(*symbol),
         Err(e) => Err(format!("does not export {name} ({e})")),
     }
