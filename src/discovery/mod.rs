@@ -491,7 +491,11 @@ fn examine(
     manifest_path.push(name);
     manifest_path.push(MANIFEST_FILE_NAME);
     let accepted = |manifest, stamps, from_cache, warnings| {
-        let info = Arc::new(PluginInfo { manifest, directory: directory.path.join(name) });
+        // `directory.path.join(name)` in one allocation, not two.
+        let mut plugin_dir = PathBuf::with_capacity(directory.path.as_os_str().len() + 1 + name.len());
+        plugin_dir.push(&directory.path);
+        plugin_dir.push(name);
+        let info = Arc::new(PluginInfo { manifest, directory: plugin_dir });
         Outcome::Accepted { info, stamps, from_cache, warnings }
     };
     let library_stamp = |relative: &mut Vec<u8>, manifest: &Manifest| {
