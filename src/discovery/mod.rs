@@ -1,7 +1,7 @@
 //! Discovery: turning search paths into a list of candidate plugins and a list of diagnostics. It reads
 //! manifests only: it never opens a library and runs no plugin code.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -64,7 +64,8 @@ pub struct Diagnostic {
 #[derive(Debug, Default)]
 pub struct Discovery {
     plugins: Vec<Arc<PluginInfo>>,
-    by_id: HashMap<ById, usize, BuildFnv>,
+    /// The accepted plugins again, found by id.
+    by_id: HashSet<ById, BuildFnv>,
     diagnostics: Vec<Diagnostic>,
     /// Plugins set aside because their library is quarantined, each also a diagnostic.
     quarantined: Vec<Arc<PluginInfo>>,
@@ -80,7 +81,7 @@ impl Discovery {
 
     /// The accepted plugin with `id`.
     pub fn find(&self, id: &str) -> Option<&Arc<PluginInfo>> {
-        self.by_id.get(id).map(|&i| &self.plugins[i])
+        self.by_id.get(id).map(|plugin| &plugin.0)
     }
 
     /// A plugin set aside because its library was quarantined when this discovery ran.
@@ -276,15 +277,14 @@ impl Discovery {
         for warning in &info.manifest.warnings {
             logger.log(LogLevel::Warn, warning);
         }
-        self.by_id.insert(ById(info.clone()), self.plugins.len());
+        self.by_id.insert(ById(info.clone()));
         self.plugins.push(info);
     }
 
     /// Sets aside accepted plugin `id`, with `error` as its diagnostic.
     pub(crate) fn set_aside(&mut self, id: &str, error: Error) {
-        let Some(at) = self.by_id.get(id).copied() else { return };
-        let info = self.plugins.remove(at);
-        self.by_id = self.plugins.iter().enumerate().map(|(i, info)| (ById(info.clone()), i)).collect();
+        let Some(ById(info)) = self.by_id.take(id) else { return };
+        self.plugins.retain(|plugin| !Arc::ptr_eq(plugin, &info));
         self.diagnose(info.library_path(), error);
         self.quarantined.push(info);
     }
