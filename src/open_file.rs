@@ -90,6 +90,21 @@ pub(crate) fn open_regular(path: &Path) -> Result<(File, Metadata), OpenError> {
     }
 }
 
+/// Opens `path` for reading if it is a regular file and not a symlink, with its metadata. A symlink fails to
+/// open (`ELOOP`), so a caller that accepts symlinks can resolve it another way.
+#[cfg(unix)]
+pub(crate) fn open_regular_no_follow(path: &Path) -> Result<(File, Metadata), OpenError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, NON_BLOCKING | libc::O_NOFOLLOW);
+    match options.open(path) {
+        Ok(file) => regular(file),
+        Err(e) => {
+            Err(classify(e, FileKind::Regular, || std::fs::symlink_metadata(path).map(|m| FileKind::of(m.file_type()))))
+        }
+    }
+}
+
 /// Opens `path` if it is a directory (following symlinks).
 pub(crate) fn open_directory(path: &Path) -> Result<File, OpenError> {
     let mut options = std::fs::OpenOptions::new();

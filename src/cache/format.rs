@@ -345,10 +345,11 @@ impl<'a> Reader<'a> {
         (0..count).map(|_| self.string()).collect()
     }
 
+    /// An optional string, written as a list of at most one; read without building the list.
     fn optional(&mut self) -> Option<Option<String>> {
-        let mut list = self.strings()?;
-        match list.len() {
-            0 | 1 => Some(list.pop()),
+        match self.u32()? {
+            0 => Some(None),
+            1 => self.string().map(Some),
             _ => None,
         }
     }

@@ -85,18 +85,17 @@ impl Discovery {
             let info = walk.discovery.plugins[at].clone();
             walk.visit(&info);
         }
-        let failed: Vec<(String, Failure)> = walk
-            .marks
-            .into_iter()
-            .filter_map(|(id, mark)| match mark {
-                Mark::Failed(failure) => Some((id, failure)),
+        let mut marks = walk.marks;
+        // In discovery order, so that the diagnostics are.
+        let failed: Vec<(String, Failure)> = self
+            .plugins
+            .iter()
+            .filter_map(|info| match marks.remove(&info.manifest.id) {
+                Some(Mark::Failed(failure)) => Some((info.manifest.id.clone(), failure)),
                 _ => None,
             })
             .collect();
-        let mut failed: Vec<(usize, String, Failure)> =
-            failed.into_iter().filter_map(|(id, failure)| Some((*self.by_id.get(&id)?, id, failure))).collect();
-        failed.sort_by_key(|(at, ..)| *at);
-        for (_, id, failure) in failed {
+        for (id, failure) in failed {
             let error = failure.error(&id);
             self.set_aside_unresolved(&id, error);
         }

@@ -1,10 +1,11 @@
 //! Discovery: turning search paths into a list of candidate plugins and a list of diagnostics. It reads
 //! manifests only: it never opens a library and runs no plugin code.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 pub use search_paths::{default_cache_path, default_paths, expand_tilde, SearchConfig, PLUGIN_PATH_ENV};
@@ -18,7 +19,7 @@ use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
 use crate::open_file::{self, OpenError};
 use crate::paths;
 use crate::quarantine::Quarantine;
-use crate::trust::{Access, FileCheck, Role, Trust};
+use crate::trust::{Access, FileCheck, PluginLists, Role, Trust};
 
 mod graph;
 mod search_paths;
@@ -41,7 +42,16 @@ impl PluginInfo {
 
     /// `directory/lib<entry_point>.so` (or the platform's equivalent). It may not exist; loading checks.
     pub fn library_path(&self) -> PathBuf {
-        self.directory.join(self.manifest.library_file_name())
+        // `directory.join(manifest.library_file_name())`, built in one allocation: every load asks for it.
+        let entry_point = self.manifest.entry_point.as_str();
+        let capacity = self.directory.as_os_str().len() + 1 + DLL_PREFIX.len() + entry_point.len() + DLL_SUFFIX.len();
+        let mut path = PathBuf::with_capacity(capacity);
+        path.push(&self.directory);
+        // Adds the separator, and the prefix where the platform has one.
+        path.push(DLL_PREFIX);
+        path.as_mut_os_string().push(entry_point);
+        path.as_mut_os_string().push(DLL_SUFFIX);
+        path
     }
 }
 
@@ -57,7 +67,8 @@ pub struct Diagnostic {
 #[derive(Debug, Default)]
 pub struct Discovery {
     plugins: Vec<Arc<PluginInfo>>,
-    by_id: HashMap<String, usize, BuildFnv>,
+    /// The accepted plugins again, found by id.
+    by_id: HashSet<ById, BuildFnv>,
     diagnostics: Vec<Diagnostic>,
     /// Plugins set aside because their library is quarantined, each also a diagnostic.
     quarantined: Vec<Arc<PluginInfo>>,
@@ -76,7 +87,7 @@ impl Discovery {
 
     /// The accepted plugin with `id`.
     pub fn find(&self, id: &str) -> Option<&Arc<PluginInfo>> {
-        self.by_id.get(id).map(|&i| &self.plugins[i])
+        self.by_id.get(id).map(|plugin| &plugin.0)
     }
 
     /// A plugin set aside because its library was quarantined when this discovery ran.
@@ -141,9 +152,19 @@ impl Discovery {
         trust: &Trust,
     ) -> Discovery {
         let mut discovery = Discovery::default();
+        // The cache file is read on a thread of its own while the search directories are listed.
+        let reading = cache_path.map(|path| {
+            let path = path.to_path_buf();
+            std::thread::Builder::new().spawn(move || Cache::load(&path))
+        });
         let (directories, candidates) = discovery.candidates(search_paths, logger);
         let cache = cache_path.and_then(|path| {
-            let (cache, problem) = match Cache::load(path) {
+            let loaded = match reading {
+                Some(Ok(thread)) => thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                // No thread could be started: read here.
+                _ => Cache::load(path),
+            };
+            let (cache, problem) = match loaded {
                 Loaded::Usable(cache, ignored) => {
                     (Some(cache), ignored.map(|why| format!("ignored and rebuilt: {why}")))
                 }
@@ -172,6 +193,9 @@ impl Discovery {
             fresh || accepted != cache.len() || cache.quarantine != *quarantine
         });
         let mut entries: Vec<(PathBuf, Entry)> = Vec::new();
+        let lets_all_in = trust.lists == PluginLists::default();
+        discovery.plugins.reserve(outcomes.len());
+        discovery.by_id.reserve(outcomes.len());
         for outcome in outcomes {
             match outcome {
                 Outcome::NotCandidate => {}
@@ -184,13 +208,20 @@ impl Discovery {
                         let entry = Entry { manifest_stamp, library_stamp, manifest: info.manifest.clone() };
                         entries.push((info.manifest_path(), entry));
                     }
-                    if let Some(error) = trust.lists.refusal(&info.manifest.id, &info.manifest_path()) {
+                    // Both checks need the plugin's paths, which are built only when a list or a record could
+                    // apply: a discovery that keeps every plugin allocates nothing more per plugin here.
+                    let refusal =
+                        (!lets_all_in).then(|| trust.lists.refusal(&info.manifest.id, &info.manifest_path())).flatten();
+                    if let Some(error) = refusal {
                         discovery.diagnose(info.manifest_path(), error);
                         discovery.denied.push(info);
                         continue;
                     }
                     let library_stamp = stamps.and_then(|(_, library)| library);
-                    match quarantine.current(&info.library_path(), library_stamp) {
+                    let quarantined = (!quarantine.records().is_empty())
+                        .then(|| quarantine.current(&info.library_path(), library_stamp))
+                        .flatten();
+                    match quarantined {
                         Some(record) if record.verdict.is_some() => {
                             discovery.diagnose(info.library_path(), record.error());
                             discovery.quarantined.push(info);
@@ -242,7 +273,7 @@ impl Discovery {
         let first = candidates.len();
         for entry in entries {
             match entry {
-                Ok(entry) => candidates.push(Candidate { search_path: index, name: entry.file_name() }),
+                Ok(entry) => candidates.push(Candidate::new(index, entry.file_name())),
                 Err(e) => {
                     let why = io_error::describe(&e);
                     let message = format!("{}: cannot read a directory entry: {why}", search_path.display());
@@ -250,7 +281,7 @@ impl Discovery {
                 }
             }
         }
-        candidates[first..].sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        candidates[first..].sort_unstable_by(Candidate::by_name);
     }
 
     /// Accepts a plugin unless an earlier one has its id; logs what was ignored in a newer manifest.
@@ -268,24 +299,22 @@ impl Discovery {
         for warning in &info.manifest.warnings {
             logger.log(LogLevel::Warn, warning);
         }
-        self.by_id.insert(info.manifest.id.clone(), self.plugins.len());
+        self.by_id.insert(ById(info.clone()));
         self.plugins.push(info);
     }
 
     /// Sets aside accepted plugin `id`, with `error` as its diagnostic.
     pub(crate) fn set_aside(&mut self, id: &str, error: Error) {
-        let Some(at) = self.by_id.get(id).copied() else { return };
-        let info = self.plugins.remove(at);
-        self.by_id = self.plugins.iter().enumerate().map(|(i, info)| (info.manifest.id.clone(), i)).collect();
+        let Some(ById(info)) = self.by_id.take(id) else { return };
+        self.plugins.retain(|plugin| !Arc::ptr_eq(plugin, &info));
         self.diagnose(info.library_path(), error);
         self.quarantined.push(info);
     }
 
     /// Sets aside accepted plugin `id` for the plugin graph, with `error` as its diagnostic (on its manifest).
     fn set_aside_unresolved(&mut self, id: &str, error: Error) {
-        let Some(at) = self.by_id.get(id).copied() else { return };
-        let info = self.plugins.remove(at);
-        self.by_id = self.plugins.iter().enumerate().map(|(i, info)| (info.manifest.id.clone(), i)).collect();
+        let Some(ById(info)) = self.by_id.take(id) else { return };
+        self.plugins.retain(|plugin| !Arc::ptr_eq(plugin, &info));
         self.diagnose(info.manifest_path(), error.clone());
         self.unresolved.push((info, error));
     }
@@ -337,6 +366,32 @@ impl Discovery {
     }
 }
 
+/// An accepted plugin as a key of [`Discovery`]'s index: hashed and compared by its id, and found by `&str`, so
+/// that indexing a plugin copies no string.
+#[derive(Debug)]
+struct ById(Arc<PluginInfo>);
+
+impl std::borrow::Borrow<str> for ById {
+    fn borrow(&self) -> &str {
+        &self.0.manifest.id
+    }
+}
+
+impl std::hash::Hash for ById {
+    /// As `str` hashes, which `Borrow<str>` requires.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.manifest.id.as_str().hash(state);
+    }
+}
+
+impl PartialEq for ById {
+    fn eq(&self, other: &ById) -> bool {
+        self.0.manifest.id == other.0.manifest.id
+    }
+}
+
+impl Eq for ById {}
+
 /// A search directory, held open so that its entries are opened and stat'ed relative to it.
 struct SearchDir {
     path: PathBuf,
@@ -347,6 +402,25 @@ struct SearchDir {
 struct Candidate {
     search_path: usize,
     name: std::ffi::OsString,
+    /// The first 16 bytes of the name, zero-padded, as a big-endian number: names that differ there sort as
+    /// their prefixes do (a file name holds no NUL byte), so sorting compares numbers, and whole names only on
+    /// a tie.
+    prefix: u128,
+}
+
+impl Candidate {
+    fn new(search_path: usize, name: std::ffi::OsString) -> Candidate {
+        let bytes = name.as_encoded_bytes();
+        let mut prefix = [0u8; 16];
+        let shared = bytes.len().min(prefix.len());
+        prefix[..shared].copy_from_slice(&bytes[..shared]);
+        Candidate { search_path, name, prefix: u128::from_be_bytes(prefix) }
+    }
+
+    /// The order of the candidates' names.
+    fn by_name(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+        a.prefix.cmp(&b.prefix).then_with(|| a.name.cmp(&b.name))
+    }
 }
 
 /// What examining one candidate directory found.
@@ -368,6 +442,10 @@ enum Outcome {
 /// Below this many candidates, one thread is faster than starting more.
 const PARALLEL_THRESHOLD: usize = 64;
 
+/// Candidates a worker takes at a time. Workers take blocks in turn until none is left, so one that starts late,
+/// or shares its core with another process, leaves more of the work to the others.
+const BLOCK: usize = 128;
+
 /// Examines every candidate, on all cores when there are many; results keep the candidates' order.
 fn examine_all(
     directories: &[SearchDir],
@@ -376,51 +454,61 @@ fn examine_all(
     check: FileCheck,
 ) -> Vec<Outcome> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let examine_part = |part: &[Candidate]| {
-        let mut scratch = Scratch::default();
-        part.iter()
-            .map(|c| examine(&directories[c.search_path], &c.name, cache, check, &mut scratch))
-            .collect::<Vec<_>>()
+    let examine_part = |part: &[Candidate], scratch: &mut Scratch| {
+        part.iter().map(|c| examine(&directories[c.search_path], &c.name, cache, check, scratch)).collect::<Vec<_>>()
     };
     if workers < 2 || candidates.len() < PARALLEL_THRESHOLD {
-        return examine_part(candidates);
+        return examine_part(candidates, &mut Scratch::default());
     }
-    let chunk = candidates.len().div_ceil(workers);
-    let mut parts = candidates.chunks(chunk);
-    let first = parts.next().unwrap_or_default();
+    let blocks = candidates.len().div_ceil(BLOCK);
+    let next = AtomicUsize::new(0);
+    // Each worker's blocks, numbered.
+    let work = || {
+        let mut scratch = Scratch::default();
+        let mut done: Vec<(usize, Vec<Outcome>)> = Vec::new();
+        loop {
+            let block = next.fetch_add(1, Ordering::Relaxed);
+            if block >= blocks {
+                return done;
+            }
+            let part = &candidates[block * BLOCK..candidates.len().min((block + 1) * BLOCK)];
+            done.push((block, examine_part(part, &mut scratch)));
+        }
+    };
     // Plain threads joined below rather than `thread::scope`, which would give the calling thread (often a C
     // host's main thread) a `Thread` handle that outlives the call. Every handle is joined before returning,
-    // even if a worker panicked, so nothing borrowed here is used after this function.
-    let handles: Vec<_> = parts
-        .map(|part| {
-            let work = move || examine_part(part);
-            // SAFETY: the closure borrows `directories`, `candidates` and `cache`, which outlive every worker:
-            // all are joined before this function returns.
-            unsafe { std::thread::Builder::new().spawn_unchecked(work) }
+    // even if a worker panicked, so nothing borrowed here is used after this function. A worker that cannot
+    // start leaves its share to the others.
+    let handles: Vec<_> = (1..workers)
+        .filter_map(|_| {
+            // SAFETY: the closure borrows `next`, `directories`, `candidates` and `cache`, which outlive every
+            // worker: all are joined before this function returns.
+            unsafe { std::thread::Builder::new().spawn_unchecked(work) }.ok()
         })
         .collect();
     // A panic here must not unwind past the joins below while workers still borrow this frame's data.
-    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| examine_part(first)));
+    let mine = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
     let mut failed = false;
-    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut done: Vec<(usize, Vec<Outcome>)> = Vec::with_capacity(blocks);
     for handle in handles {
-        match handle {
-            Ok(handle) => match handle.join() {
-                Ok(part) => outcomes.extend(part),
-                Err(_) => failed = true,
-            },
+        match handle.join() {
+            Ok(part) => done.extend(part),
             Err(_) => failed = true,
         }
     }
-    let mut all: Vec<Outcome> = match mine {
-        Ok(mine) => mine,
+    match mine {
+        Ok(mine) => done.extend(mine),
         Err(panic) => std::panic::resume_unwind(panic),
-    };
-    if failed {
-        // A worker could not start or panicked: examine everything here instead, in order.
-        return examine_part(candidates);
     }
-    all.append(&mut outcomes);
+    if failed {
+        // A worker panicked, and its blocks are lost: examine everything here instead, in order.
+        return examine_part(candidates, &mut Scratch::default());
+    }
+    done.sort_unstable_by_key(|(block, _)| *block);
+    let mut all = Vec::with_capacity(candidates.len());
+    for (_, part) in done {
+        all.extend(part);
+    }
     all
 }
 
@@ -463,7 +551,11 @@ fn examine(
     manifest_path.push(name);
     manifest_path.push(MANIFEST_FILE_NAME);
     let accepted = |manifest, stamps, from_cache, warnings| {
-        let info = Arc::new(PluginInfo { manifest, directory: directory.path.join(name) });
+        // `directory.path.join(name)` in one allocation, not two.
+        let mut plugin_dir = PathBuf::with_capacity(directory.path.as_os_str().len() + 1 + name.len());
+        plugin_dir.push(&directory.path);
+        plugin_dir.push(name);
+        let info = Arc::new(PluginInfo { manifest, directory: plugin_dir });
         Outcome::Accepted { info, stamps, from_cache, warnings }
     };
     let library_stamp = |relative: &mut Vec<u8>, manifest: &Manifest| {
@@ -552,4 +644,93 @@ fn check_files(
     warnings.extend(check.check(Role::PluginDirectory, plugin_dir, stat.access).map_err(refused)?);
     warnings.extend(check.check(Role::Manifest, manifest_path, manifest).map_err(refused)?);
     Ok(warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_library_path_is_the_library_file_name_in_the_plugin_directory() {
+        let manifest = Manifest::parse_str(
+            "[plugin]\nid = \"p\"\nname = \"P\"\nversion = \"1.0.0\"\nentry_point = \"p_entry\"\n",
+            Path::new("m"),
+        )
+        .unwrap();
+        for directory in ["/plugins/p", "/plugins/p/", "relative/p", "p", "", "/"] {
+            let info = PluginInfo { manifest: manifest.clone(), directory: PathBuf::from(directory) };
+            assert_eq!(info.library_path(), Path::new(directory).join(manifest.library_file_name()), "{directory:?}");
+        }
+    }
+
+    #[test]
+    fn candidates_sort_as_their_names_do() {
+        let names = [
+            "plugin-00010",
+            "plugin-00002",
+            "b",
+            "a",
+            "ab",
+            "abc",
+            "a-name-longer-than-sixteen-bytes-2",
+            "a-name-longer-than-sixteen-bytes-10",
+            "a-name-longer-than-sixteen-bytes",
+            "a-name-longer-than-sixteen",
+            "Zeta",
+            "\u{e9}t\u{e9}",
+            "\u{ff}",
+            "",
+        ];
+        let mut candidates: Vec<Candidate> = names.iter().map(|n| Candidate::new(0, (*n).into())).collect();
+        candidates.sort_unstable_by(Candidate::by_name);
+        let mut expected: Vec<std::ffi::OsString> = names.iter().map(|n| (*n).into()).collect();
+        expected.sort();
+        assert_eq!(candidates.into_iter().map(|c| c.name).collect::<Vec<_>>(), expected);
+    }
+
+    /// Enough plugins that several workers take several blocks each, with entries that are not candidates
+    /// among them: every plugin is found once, in name order, with or without the cache, and a manifest
+    /// rewritten in place in the middle of the tree is read again.
+    #[test]
+    fn many_candidates_keep_their_order_across_workers_and_the_cache() {
+        let root = std::env::temp_dir().join(format!("aisopod-discovery-order-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let tree = root.join("plugins");
+        let manifest = |i: usize, name: &str| {
+            format!("[plugin]\nid = \"p-{i:04}\"\nname = \"{name}\"\nversion = \"1.0.0\"\nentry_point = \"p_{i:04}\"\n")
+        };
+        let count = 5 * BLOCK + 7;
+        // Created in reverse, so the directory's own order is unlikely to be the names' order.
+        for i in (0..count).rev() {
+            let dir = tree.join(format!("p-{i:04}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(MANIFEST_FILE_NAME), manifest(i, "P")).unwrap();
+            if i % 3 == 0 {
+                std::fs::write(dir.join(format!("{DLL_PREFIX}p_{i:04}{DLL_SUFFIX}")), b"not loaded here").unwrap();
+            }
+            if i % 50 == 0 {
+                std::fs::create_dir_all(tree.join(format!("p-{i:04}-empty"))).unwrap();
+                std::fs::write(tree.join(format!("p-{i:04}.txt")), b"not a plugin").unwrap();
+            }
+        }
+        let cache = root.join("cache.bin");
+        let ids = |discovery: &Discovery| -> Vec<String> {
+            assert_eq!(discovery.diagnostics(), &[]);
+            discovery.plugins().iter().map(|p| p.manifest.id.clone()).collect()
+        };
+        let expected: Vec<String> = (0..count).map(|i| format!("p-{i:04}")).collect();
+        let logger = Logger::default();
+        let search = [tree.clone()];
+        assert_eq!(ids(&Discovery::scan(&search, &logger)), expected);
+        assert_eq!(ids(&Discovery::scan_cached(&search, &logger, Some(&cache))), expected);
+        let cached = Discovery::scan_cached(&search, &logger, Some(&cache));
+        assert_eq!(ids(&cached), expected);
+        assert_eq!(cached.find("p-0300").unwrap().manifest.name, "P");
+        // Rewritten in place: the same file, longer.
+        std::fs::write(tree.join("p-0300").join(MANIFEST_FILE_NAME), manifest(300, "Changed")).unwrap();
+        let changed = Discovery::scan_cached(&search, &logger, Some(&cache));
+        assert_eq!(ids(&changed), expected);
+        assert_eq!(changed.find("p-0300").unwrap().manifest.name, "Changed");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -28,7 +28,20 @@ pub(super) struct OpenLibrary {
 
 /// Finds the library as [`resolve`] does, then opens it for reading as discovery opens manifests: `O_CLOEXEC`,
 /// without blocking, and only if `fstat` says it is a regular file.
+///
+/// The common case, a regular file in the plugin directory, takes one `open` (refusing to follow a symlink)
+/// and one `fstat`, whose mode and owner the file policy reads: the library's entry is a regular file, so it
+/// is inside the plugin directory, as [`resolve`] explains. Anything else (a symlink, a missing or special
+/// file, a failed open) goes the way of [`resolve`], which says what it is.
 pub(super) fn find_and_open(info: &PluginInfo, policy: FilePolicy, logger: &Logger) -> Result<OpenLibrary> {
+    #[cfg(unix)]
+    let path = info.library_path();
+    #[cfg(unix)]
+    if let Ok((file, metadata)) = open_file::open_regular_no_follow(&path) {
+        let id = &info.manifest.id;
+        checked(FileCheck::new(policy), Role::Library, &path, Access::of(&metadata), id, logger)?;
+        return Ok(OpenLibrary { path, file, metadata, digest: Default::default() });
+    }
     let path = resolve(info, policy, logger)?;
     let id = &info.manifest.id;
     let (file, metadata) = open_file::open_regular(&path).map_err(|e| {
@@ -239,10 +252,18 @@ fn open_with_flags(path: &Path, _resident: bool) -> std::result::Result<Library,
 /// # Safety
 /// `T` must be the symbol's real type.
 pub(super) unsafe fn symbol<T: Copy>(library: &Library, name: &str) -> std::result::Result<T, String> {
-    let mut c_name = name.as_bytes().to_vec();
-    c_name.push(0);
+    // NUL-terminated on the stack, so that looking up the ABI's symbols allocates nothing; a longer name is
+    // handed over as it is, and libloading terminates it.
+    let mut buffer = [0u8; 64];
+    let c_name = match buffer.get_mut(..name.len() + 1) {
+        Some(c_name) => {
+            c_name[..name.len()].copy_from_slice(name.as_bytes());
+            &*c_name
+        }
+        None => name.as_bytes(),
+    };
     // SAFETY: forwarded to the caller.
-    match unsafe { library.get::<T>(&c_name) } {
+    match unsafe { library.get::<T>(c_name) } {
         Ok(symbol) => Ok(*symbol),
         Err(e) => Err(format!("does not export {name} ({e})")),
     }
