@@ -19,7 +19,7 @@ use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
 use crate::open_file::{self, OpenError};
 use crate::paths;
 use crate::quarantine::Quarantine;
-use crate::trust::{Access, FileCheck, PluginLists, Role, Trust};
+use crate::trust::{Access, FileCheck, Role, Trust};
 
 mod graph;
 mod search_paths;
@@ -193,7 +193,7 @@ impl Discovery {
             fresh || accepted != cache.len() || cache.quarantine != *quarantine
         });
         let mut entries: Vec<(PathBuf, Entry)> = Vec::new();
-        let lets_all_in = trust.lists == PluginLists::default();
+        let lets_all_in = trust.lists.lets_all_in();
         discovery.plugins.reserve(outcomes.len());
         discovery.by_id.reserve(outcomes.len());
         for outcome in outcomes {

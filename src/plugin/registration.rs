@@ -45,19 +45,22 @@ impl Registration {
         handler: aisopod_handler,
         userdata: *mut c_void,
     ) -> Status {
-        let kind_name = CapabilityKind::from_abi(kind)
-            .map_or_else(|| format!("capability of unknown kind {kind}"), |k| k.to_string());
+        // Named only in a refusal: a registration that is accepted formats nothing.
+        let kind_name = || {
+            CapabilityKind::from_abi(kind)
+                .map_or_else(|| format!("capability of unknown kind {kind}"), |k| k.to_string())
+        };
         if name.is_null() {
-            self.refused.push(format!("a {kind_name} with a NULL name"));
+            self.refused.push(format!("a {} with a NULL name", kind_name()));
             return Status::NullArgument;
         }
         // SAFETY: a non-null name is NUL-terminated, by the ABI.
         let Ok(name) = unsafe { CStr::from_ptr(name) }.to_str() else {
-            self.refused.push(format!("a {kind_name} whose name is not UTF-8"));
+            self.refused.push(format!("a {} whose name is not UTF-8", kind_name()));
             return Status::InvalidUtf8;
         };
         let Some(kind) = CapabilityKind::from_abi(kind) else {
-            self.refused.push(format!("'{name}', a {kind_name}"));
+            self.refused.push(format!("'{name}', a {}", kind_name()));
             return Status::InvalidArgument;
         };
         if let Err(why) = check_capability_name(name) {

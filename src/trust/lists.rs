@@ -46,6 +46,11 @@ impl PluginLists {
 
     /// The `Denied` error keeping plugin `id`, whose manifest is `manifest_path`, out; `None` when the lists let
     /// it in.
+    /// Whether both lists are empty, so that no plugin is kept out.
+    pub(crate) fn lets_all_in(&self) -> bool {
+        self.deny.is_empty() && self.allow.is_empty()
+    }
+
     pub(crate) fn refusal(&self, id: &str, manifest_path: &Path) -> Option<Error> {
         let why = if self.deny.contains(id) {
             "is on the host's deny list".to_owned()
