@@ -249,6 +249,9 @@ impl Loader {
     /// first: the order to unload them in.
     pub(super) fn dependents(&self, id: &str) -> Vec<String> {
         let loaded = read(&self.loaded);
+        if !loaded.needed_by.contains_key(id) {
+            return Vec::new();
+        }
         let mut needed = vec![id.to_owned()];
         let mut dependents = Vec::new();
         // Load order puts every plugin after its dependencies: one pass finds dependents of dependents.

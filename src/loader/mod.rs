@@ -71,6 +71,9 @@ struct LoadedSet {
     by_id: HashMap<String, Hosted, BuildFnv>,
     /// For each loaded plugin, the dependencies it was loaded with: those loaded then, in manifest order.
     bound: HashMap<String, Vec<String>, BuildFnv>,
+    /// For each loaded plugin that others were loaded with, how many: most plugins have none, and their unload
+    /// looks no further.
+    needed_by: HashMap<String, usize, BuildFnv>,
     /// What a reload needs of each loaded plugin: its last successful `init`, and its files' stamps.
     reloads: HashMap<String, reload::Record, BuildFnv>,
 }
@@ -80,6 +83,23 @@ struct LoadedSet {
 enum Hosted {
     Local(Arc<LoadedPlugin>),
     Isolated(Arc<IsolatedPlugin>),
+}
+
+impl LoadedSet {
+    /// Records the dependencies `id` is bound to, in place of those it was.
+    fn set_bound(&mut self, id: &str, bound: Vec<String>) {
+        for dependency in &bound {
+            *self.needed_by.entry(dependency.clone()).or_default() += 1;
+        }
+        for dependency in self.bound.insert(id.to_owned(), bound).unwrap_or_default() {
+            if let Some(count) = self.needed_by.get_mut(&dependency) {
+                *count -= 1;
+                if *count == 0 {
+                    self.needed_by.remove(&dependency);
+                }
+            }
+        }
+    }
 }
 
 impl Hosted {
@@ -403,7 +423,7 @@ impl Loader {
         }
         loaded.by_id.insert(id.to_owned(), plugin.clone());
         loaded.order.push(plugin);
-        loaded.bound.insert(id.to_owned(), bound);
+        loaded.set_bound(id, bound);
     }
 
     /// Remembers the config of loaded plugin `id`'s successful `init`, which a reload gives its new version.
@@ -419,6 +439,7 @@ impl Loader {
         let mut loaded = write(&self.loaded);
         let plugin = loaded.by_id.remove(id)?;
         loaded.order.retain(|p| !p.same(&plugin));
+        loaded.set_bound(id, Vec::new());
         loaded.bound.remove(id);
         loaded.reloads.remove(id);
         Some(plugin)

@@ -240,7 +240,7 @@ impl Loader {
         } else {
             write(&self.shared.services).remove(id);
         }
-        loaded.bound.insert(id.to_owned(), bound);
+        loaded.set_bound(id, bound);
         if let Some(at) = loaded.order.iter().position(|plugin| plugin.same(old)) {
             loaded.order[at] = new.clone();
         }
