@@ -1771,6 +1771,40 @@ const char *aisopod_plugin_info_capability_at(const struct aisopod_plugin_info *
                                               size_t index);
 
 /**
+ * The number of plugins the manifest's `[dependencies]` names; 0 when `info` is NULL.
+ *
+ * Ownership: borrows `info` for the call.
+ */
+size_t aisopod_plugin_info_dependency_count(const struct aisopod_plugin_info *info);
+
+/**
+ * The id of the `index`-th plugin `[dependencies]` names, in manifest order; NULL when `info` is NULL or
+ * `index` is out of range.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+ */
+const char *aisopod_plugin_info_dependency_id(const struct aisopod_plugin_info *info,
+                                              size_t index);
+
+/**
+ * The semver requirement on the `index`-th plugin `[dependencies]` names, as the loader reads it (`"1.2"` is
+ * `"^1.2"`); NULL when `info` is NULL or `index` is out of range.
+ *
+ * Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+ */
+const char *aisopod_plugin_info_dependency_requirement(const struct aisopod_plugin_info *info,
+                                                       size_t index);
+
+/**
+ * Whether the `index`-th plugin `[dependencies]` names is optional; false when `info` is NULL or `index` is out
+ * of range.
+ *
+ * Ownership: borrows `info` for the call.
+ */
+bool aisopod_plugin_info_dependency_optional(const struct aisopod_plugin_info *info,
+                                             size_t index);
+
+/**
  * Frees probe results. `aisopod_probe_results_free(NULL)` does nothing.
  *
  * Ownership: takes ownership of `results`; it must not be used afterwards, nor any string obtained from it.

@@ -312,6 +312,14 @@ inline aisopod_resource_limits c_limits(const ResourceLimits &limits) noexcept {
 }
 }  // namespace detail
 
+/// One entry of a manifest's `[dependencies]`: the plugin's id, the semver requirement on it as the loader reads
+/// it ("1.2" is "^1.2"), and whether the plugin loads without it.
+struct Dependency {
+    std::string id;
+    std::string requirement;
+    bool optional;
+};
+
 /// A discovered plugin: an immutable snapshot of its manifest and paths (owns an aisopod_plugin_info).
 /// It stays valid after a new discovery and after its Loader is gone.
 class PluginInfo {
@@ -356,6 +364,17 @@ public:
         std::vector<std::string> names(aisopod_plugin_info_capability_count(get(), k));
         for (size_t i = 0; i < names.size(); i++) names[i] = detail::str(aisopod_plugin_info_capability_at(get(), k, i));
         return names;
+    }
+
+    /// The plugins the manifest's `[dependencies]` names, in manifest order.
+    std::vector<Dependency> dependencies() const {
+        std::vector<Dependency> dependencies(aisopod_plugin_info_dependency_count(get()));
+        for (size_t i = 0; i < dependencies.size(); i++) {
+            dependencies[i] = {detail::str(aisopod_plugin_info_dependency_id(get(), i)),
+                               detail::str(aisopod_plugin_info_dependency_requirement(get(), i)),
+                               aisopod_plugin_info_dependency_optional(get(), i)};
+        }
+        return dependencies;
     }
 
     const aisopod_plugin_info *get() const noexcept { return info_.get(); }

@@ -21,9 +21,9 @@ const HEADER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/aisopod_loade
 /// Declared in the header for plugins to define; the library itself does not export them.
 const PLUGIN_ENTRY_POINTS: [&str; 2] = ["aisopod_plugin_abi_version", "aisopod_plugin_create"];
 
-/// The library exports 94 functions today. A parser that silently drops prototypes would still agree with
+/// The library exports 98 functions today. A parser that silently drops prototypes would still agree with
 /// itself, so the count it finds must not fall below this.
-const MIN_FUNCTIONS: usize = 94;
+const MIN_FUNCTIONS: usize = 98;
 
 /// What NULL means for each function, from its documentation in the header.
 const EXPECTATIONS: &[(&str, Expect)] = &[
@@ -127,6 +127,10 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("aisopod_plugin_info_unloadable", Expect::Default(Fallback::False)),
     ("aisopod_plugin_info_capability_count", Expect::Default(Fallback::Zero)),
     ("aisopod_plugin_info_capability_at", Expect::Default(Fallback::Null)),
+    ("aisopod_plugin_info_dependency_count", Expect::Default(Fallback::Zero)),
+    ("aisopod_plugin_info_dependency_id", Expect::Default(Fallback::Null)),
+    ("aisopod_plugin_info_dependency_requirement", Expect::Default(Fallback::Null)),
+    ("aisopod_plugin_info_dependency_optional", Expect::Default(Fallback::False)),
     ("aisopod_probe_results_free", Expect::FreeIsNoOp),
     ("aisopod_probe_results_count", Expect::Default(Fallback::Zero)),
     ("aisopod_probe_results_plugin_id", Expect::Default(Fallback::Null)),

@@ -24,8 +24,8 @@ const PACKAGE_VERSION: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/python/aisop
 /// Declared in the header for plugins to define; the library does not export them.
 const PLUGIN_ENTRY_POINTS: [&str; 2] = ["aisopod_plugin_abi_version", "aisopod_plugin_create"];
 
-/// The header declares 94 exported functions today; a parser that lost some would still agree with itself.
-const MIN_FUNCTIONS: usize = 94;
+/// The header declares 98 exported functions today; a parser that lost some would still agree with itself.
+const MIN_FUNCTIONS: usize = 98;
 
 /// The Python suite has at least this many tests; fewer means discovery lost a module.
 const MIN_PYTHON_TESTS: usize = 96;

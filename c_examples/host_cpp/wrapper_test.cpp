@@ -807,6 +807,10 @@ void check_graph(const std::string &examples, const std::string &extensions, con
           "both are VERSION_REJECTED");
     loader.require("hello", std::nullopt);
     check(loader.discover() == 2, "require(\"hello\", std::nullopt): both found again");
+    auto dependencies = loader.find("cpp_ext")->dependencies();
+    check(dependencies.size() == 1 && dependencies[0].id == "hello" && dependencies[0].requirement == "^1" &&
+              !dependencies[0].optional,
+          "PluginInfo::dependencies() lists hello ^1");
 
     loader.set_lazy(true);
     loader.set_config("cpp_ext", "{}");

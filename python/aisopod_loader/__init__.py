@@ -44,6 +44,7 @@ from ._library import ENV_VAR, Library, open_library
 from ._loader import (
     Capability,
     Diagnostic,
+    Dependency,
     Emitted,
     Loader,
     PluginInfo,
@@ -65,6 +66,7 @@ __all__ = [
     "Capability",
     "ClosedError",
     "Diagnostic",
+    "Dependency",
     "Emitted",
     "Error",
     "FilePolicy",

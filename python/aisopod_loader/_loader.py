@@ -230,6 +230,15 @@ def _sink_write(context: Optional[int], data: int, length: int) -> int:
         return 1
 
 
+class Dependency(NamedTuple):
+    """One entry of a manifest's `[dependencies]`: the plugin's id, the semver requirement on it, as the loader
+    reads it ("1.2" is "^1.2"), and whether the plugin loads without it."""
+
+    id: str
+    requirement: str
+    optional: bool
+
+
 class Emitted(NamedTuple):
     """What `Loader.emit` returns: how many hook handlers ran, and what they wrote, in load order."""
 
@@ -423,6 +432,21 @@ class PluginInfo(_Owner):
             count = self._lib.aisopod_plugin_info_capability_count(pointer, int(kind))
             names = [self._lib.aisopod_plugin_info_capability_at(pointer, int(kind), i) for i in range(count)]
         return [_decode(name) or "" for name in names]
+
+    @property
+    def dependencies(self) -> List[Dependency]:
+        """The plugins the manifest's `[dependencies]` names, in manifest order."""
+        with self._h.use("PluginInfo.dependencies") as pointer:
+            lib = self._lib
+            count = lib.aisopod_plugin_info_dependency_count(pointer)
+            return [
+                Dependency(
+                    _decode(lib.aisopod_plugin_info_dependency_id(pointer, i)) or "",
+                    _decode(lib.aisopod_plugin_info_dependency_requirement(pointer, i)) or "",
+                    bool(lib.aisopod_plugin_info_dependency_optional(pointer, i)),
+                )
+                for i in range(count)
+            ]
 
     def __repr__(self) -> str:
         if self.closed:

@@ -17,6 +17,8 @@ class GraphTest(TreeTest):
     def test_a_dependency_loads_first_and_stays_while_needed(self):
         with isolated_loader(self.root) as loader:
             self.assertEqual(loader.discover(), 2)
+            [alpha] = [info for info in loader.plugins() if info.id == "alpha"]
+            self.assertEqual(alpha.dependencies, [aisopod.Dependency("beta", "^1.2", False)])
             loader.load("alpha")
             self.assertIs(loader.plugin_state("beta"), PluginState.LOADED)
             loader.set_config("beta", "{}")

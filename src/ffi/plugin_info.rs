@@ -31,6 +31,8 @@ pub struct aisopod_plugin_info {
     repository: Option<CString>,
     sha256: Option<CString>,
     capabilities: PerKind<Vec<CString>>,
+    /// `[dependencies]`: each id, requirement and whether it is optional.
+    dependencies: Vec<(CString, CString, bool)>,
     thread_safe: bool,
     unload: bool,
 }
@@ -55,6 +57,11 @@ impl aisopod_plugin_info {
             repository: m.repository.as_deref().map(c_string),
             sha256: m.sha256.as_deref().map(|digest| c_string(digest.to_string())),
             capabilities,
+            dependencies: m
+                .dependencies
+                .iter()
+                .map(|d| (c_string(d.id.as_str()), c_string(d.requirement.to_string()), d.optional))
+                .collect(),
             thread_safe: m.thread_safe,
             unload: m.unload,
         }))
@@ -247,5 +254,49 @@ pub extern "C" fn aisopod_plugin_info_capability_at(
         CapabilityKind::from_abi(kind)
             .and_then(|kind| info.capabilities[kind].get(index))
             .map_or(std::ptr::null(), |name| name.as_ptr())
+    })
+}
+
+/// The number of plugins the manifest's `[dependencies]` names; 0 when `info` is NULL.
+///
+/// Ownership: borrows `info` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_plugin_info_dependency_count(info: Option<&aisopod_plugin_info>) -> usize {
+    boundary("aisopod_plugin_info_dependency_count", || info.map_or(0, |info| info.dependencies.len()))
+}
+
+/// The id of the `index`-th plugin `[dependencies]` names, in manifest order; NULL when `info` is NULL or
+/// `index` is out of range.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+#[no_mangle]
+pub extern "C" fn aisopod_plugin_info_dependency_id(info: Option<&aisopod_plugin_info>, index: usize) -> *const c_char {
+    field("aisopod_plugin_info_dependency_id", info, |info| {
+        info.dependencies.get(index).map_or(std::ptr::null(), |(id, _, _)| id.as_ptr())
+    })
+}
+
+/// The semver requirement on the `index`-th plugin `[dependencies]` names, as the loader reads it (`"1.2"` is
+/// `"^1.2"`); NULL when `info` is NULL or `index` is out of range.
+///
+/// Ownership: borrows `info` for the call. The returned string is owned by `info` and valid until `info` is freed.
+#[no_mangle]
+pub extern "C" fn aisopod_plugin_info_dependency_requirement(
+    info: Option<&aisopod_plugin_info>,
+    index: usize,
+) -> *const c_char {
+    field("aisopod_plugin_info_dependency_requirement", info, |info| {
+        info.dependencies.get(index).map_or(std::ptr::null(), |(_, requirement, _)| requirement.as_ptr())
+    })
+}
+
+/// Whether the `index`-th plugin `[dependencies]` names is optional; false when `info` is NULL or `index` is out
+/// of range.
+///
+/// Ownership: borrows `info` for the call.
+#[no_mangle]
+pub extern "C" fn aisopod_plugin_info_dependency_optional(info: Option<&aisopod_plugin_info>, index: usize) -> bool {
+    boundary("aisopod_plugin_info_dependency_optional", || {
+        info.and_then(|info| info.dependencies.get(index)).is_some_and(|(_, _, optional)| *optional)
     })
 }

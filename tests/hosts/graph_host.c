@@ -79,6 +79,22 @@ static aisopod_status call(aisopod_loader *loader, const char *id, const char *i
                                  &sink);
 }
 
+static void dependency_lists(aisopod_loader *loader) {
+    aisopod_plugin_info *info = NULL;
+    aisopod_loader_find_plugin(loader, "a", &info);
+    CHECK(aisopod_plugin_info_dependency_count(info) == 1 &&
+              strcmp(aisopod_plugin_info_dependency_id(info, 0), "b") == 0 &&
+              strcmp(aisopod_plugin_info_dependency_requirement(info, 0), "^1.2") == 0 &&
+              !aisopod_plugin_info_dependency_optional(info, 0) && aisopod_plugin_info_dependency_id(info, 1) == NULL,
+          "the plugin info of a lists b ^1.2, required");
+    aisopod_plugin_info_free(info);
+    info = NULL;
+    aisopod_loader_find_plugin(loader, "relaxed", &info);
+    CHECK(aisopod_plugin_info_dependency_count(info) == 1 && aisopod_plugin_info_dependency_optional(info, 0),
+          "the plugin info of relaxed lists nobody, optional");
+    aisopod_plugin_info_free(info);
+}
+
 static void chain_and_diamond(aisopod_loader *loader) {
     forget_events();
     CHECK(aisopod_loader_load(loader, "a") == AISOPOD_STATUS_OK, "chain: load a (%s)",
@@ -232,6 +248,7 @@ int main(int argc, char **argv) {
     aisopod_loader *loader = new_loader(argv[1]);
     if (loader == NULL) return 2;
     aisopod_loader_discover(loader, NULL);
+    dependency_lists(loader);
     chain_and_diamond(loader);
     bad_graphs(loader);
     services(loader);
