@@ -1883,25 +1883,30 @@ Profiled with `perf record` over repeated discoveries of the 10,000-plugin tree.
   against 7.82 and 7.77 against 5.04. Within a few percent in some runs, about a quarter slower in others:
   GStreamer stats one file per plugin, its `.so`, and reads everything else from its registry; a cache hit
   here makes the three stats above and decodes the manifest.
-- **Load** (1.17× to 1.25× the in-process dlopen floor in the six runs made after these changes, against 1.1×,
-  and 1.17× before them: the path walk and the 2,400 instructions saved per load, about 1.5 µs, are less than
-  the spread from run to run; 1.4× to 1.7× the C floor, which runs in a small process where the dynamic linker
-  has fewer objects to search).
-  Most of a load is `dlopen`. Beyond it, a load makes six system calls: `geteuid` (the file policy), the
-  library's `open` (refusing symlinks), `fstat`, `pread` of the 64-byte ELF header and `close`, and an `open`
-  of `aisopod.plugin.sig`, which fails for an unsigned plugin but is made under every signature policy, since
-  a signature by an unknown key is reported even when unsigned plugins are allowed. Timed in C on the same
-  tree: 0.9, 0.25, 0.7, 0.3 and 0.95 µs, about 3.2 µs in all. In user space a load runs 14,400 instructions
-  beyond `dlopen` and the two `dlsym` the floor makes too (`callgrind`): registration 3,400 (a `String` and a
-  map entry per capability, and the kind's name formatted for every registration, refused or not), the host
-  struct 1,850, the signature step 1,200, the library's open 1,050, the allow and deny check 770 (it builds
-  the manifest path even when both lists are empty), the ELF check 550. That is about 7 µs on a 50-60 µs
-  `dlopen`, 1.12× to 1.14×; the runs show 2 to 5 µs more than these counts explain. The six system calls
-  alone, made between the floor's own `dlopen` calls by a scratch program, cost it 3%. What is left are the
-  checks a load documents (the file policy, the ELF header, the signature file) and the bookkeeping of
-  registration and the host struct, the next places to look.
-- **Unload** (about 1.1× the in-process dlclose floor): `dlclose` itself, plus `shutdown`, `destroy` and the
-  bookkeeping maps.
+- **Load** (1.17× to 1.29× the in-process dlopen floor over the runs made since the discovery and load work,
+  against 1.1×; 1.4× to 1.7× the C floor, which runs in a small process where the dynamic linker has fewer
+  objects to search).
+  Most of a load is `dlopen`. Beyond it, a load makes seven system calls: `geteuid` (the file policy), the
+  library's `open` (refusing symlinks), `fstat`, `pread` of the 64-byte ELF header and `close`, an `open` of
+  `aisopod.plugin.sig`, which fails for an unsigned plugin but is made under every signature policy, since a
+  signature by an unknown key is reported even when unsigned plugins are allowed (and a malformed one is
+  refused), and a `stat` of the manifest, the stamp `aisopod_loader_poll_changes` compares later (the
+  library's comes from the `fstat`). Timed in C on the same tree, the first six take about 3.2 µs. In user
+  space a load ran 14,400 instructions beyond `dlopen` and the two `dlsym` the floor makes too (`callgrind`,
+  before the plugin graph): registration 3,400 (a `String` and a map entry per capability), the host struct
+  1,850, the signature step 1,200, the library's open 1,050, the ELF check 550; since then the allow and deny
+  check is skipped while both lists are empty, registration formats a kind's name only to refuse it, and the
+  plugin graph adds a lookup of the host's requirement, the dependency bookkeeping and the generation.
+  `perf record` over the load rows puts the loader's own functions under 1% of the samples; the rest is the
+  dynamic linker (`_dl_map_object_from_fd`, `_dl_close_worker`, name comparisons over every loaded object) and
+  the kernel mapping and unmapping the library. The runs vary by more than the loader's own part, so the 1.1×
+  target is within the noise of one run in some runs and not in others; what is left are the checks a load
+  documents (the file policy, the ELF header, the signature file, the stamp).
+- **Unload** (1.1× to 1.2× the in-process dlclose floor): `dlclose` itself, plus `shutdown`, `destroy` and the
+  bookkeeping maps of the loaded set (load order, dependencies, reload records).
+- **Heap per discovered plugin** (1,033 to 1,041 bytes, against 1,024; 1,012 to 1,020 before the plugin graph):
+  the manifest's `dependencies` list adds 24 bytes to every plugin, empty or not. Boxing the two
+  `[compatibility]` bounds was tried and cost more, since most manifests give them.
 ";
 
 /// GB/s (10^9 bytes per second) of `bytes` moved in `ns` nanoseconds.

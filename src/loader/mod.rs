@@ -409,7 +409,7 @@ impl Loader {
     /// Records `plugin` as loaded under `id`, with the dependencies it was loaded with, and gives it the next
     /// generation.
     fn add_loaded(&self, id: &str, plugin: Hosted, bound: Vec<String>) {
-        let stamps = reload::Stamps::of(plugin.info());
+        let stamps = reload::Stamps::at_load(&plugin);
         plugin.generation().set(self.next_generation());
         let mut loaded = write(&self.loaded);
         loaded.reloads.insert(id.to_owned(), reload::Record { init: None, stamps });

@@ -36,6 +36,18 @@ pub(super) struct Stamps {
 }
 
 impl Stamps {
+    /// The stamps of a plugin just loaded: its library's from the descriptor the load opened, when it ran in
+    /// this process, so that a load stats only its manifest.
+    pub(super) fn at_load(plugin: &Hosted) -> Stamps {
+        match plugin {
+            Hosted::Local(local) => {
+                let manifest = std::fs::metadata(local.info.manifest_path()).ok().map(|m| FileStamp::of(&m));
+                Stamps { manifest, library: Some(local.library_stamp) }
+            }
+            Hosted::Isolated(isolated) => Stamps::of(&isolated.info),
+        }
+    }
+
     /// The stamps of `info`'s files now: two `stat` calls (the library's follows a symlink).
     pub(super) fn of(info: &PluginInfo) -> Stamps {
         let stamp = |path: PathBuf| std::fs::metadata(path).ok().map(|metadata| FileStamp::of(&metadata));

@@ -63,6 +63,8 @@ pub(crate) struct LoadedPlugin {
     serial: Option<Serial>,
     /// Resolved capability handles alive; unload refuses while there are any.
     pins: AtomicUsize,
+    /// The stamp of the library file it was loaded from, taken from the descriptor the load opened.
+    pub(crate) library_stamp: crate::file_stamp::FileStamp,
     /// The dependencies it was loaded with that run in this process: it may call into them until it is torn
     /// down, so they outlive it. Declared after `live`, so they are dropped after it is torn down.
     pub(crate) dependencies: std::sync::Mutex<Vec<Arc<LoadedPlugin>>>,
@@ -278,6 +280,7 @@ impl LoadedPlugin {
         // opened once for what follows.
         let opened = steps.run(LoadStep::LibraryPath, || library::find_and_open(&info, files, &shared.logger))?;
         let library_path = opened.path.clone();
+        let library_stamp = crate::file_stamp::FileStamp::of(&opened.metadata);
         let culprit = Culprit { id, library: &library_path };
         // 3. Its ELF header names a shared library for this machine. No plugin code has run so far.
         steps.run(LoadStep::ElfHeader, || library::check_format(id, &opened))?;
@@ -312,6 +315,7 @@ impl LoadedPlugin {
         live.handlers =
             steps.run(LoadStep::Registration, || registration::register(register_capabilities, vtable, &info))?;
         Ok(LoadedPlugin {
+            library_stamp,
             serial: (!manifest.thread_safe).then(Serial::default),
             info,
             live: RwLock::new(live),
