@@ -50,6 +50,7 @@ use crate::capability_kind::PerKind;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
 use crate::integrity::VerifiedDigests;
+use crate::metrics::PluginStats;
 use crate::sync::{read, write};
 use crate::trust::{FilePolicy, Signatures};
 
@@ -70,6 +71,8 @@ pub(crate) struct LoadedPlugin {
     pub(crate) dependencies: std::sync::Mutex<Vec<Arc<LoadedPlugin>>>,
     /// Which load of the plugin this is, and whether a reload replaced it.
     pub(crate) generation: Generation,
+    /// What its calls cost, while metrics are on.
+    pub(crate) metrics: PluginStats,
 }
 
 /// One step of [`LoadedPlugin::load`], named as the README's "Loading, step by step" numbers them (the
@@ -314,7 +317,9 @@ impl LoadedPlugin {
         let register_capabilities = plugin.register_capabilities.expect("validated");
         live.handlers =
             steps.run(LoadStep::Registration, || registration::register(register_capabilities, vtable, &info))?;
+        let metrics = PluginStats::new(&PerKind::from_fn(|kind| live.handlers[kind].keys().cloned().collect()));
         Ok(LoadedPlugin {
+            metrics,
             library_stamp,
             serial: (!manifest.thread_safe).then(Serial::default),
             info,

@@ -14,6 +14,7 @@ use super::LoadedPlugin;
 use crate::abi::aisopod_sink;
 use crate::error::Result;
 use crate::manifest::CapabilityKind;
+use crate::metrics::CapabilityStats;
 use crate::sync::read;
 
 /// A resolved capability: the plugin, pinned, and its handler.
@@ -22,6 +23,8 @@ pub(crate) struct Resolved {
     handler: Handler,
     kind: CapabilityKind,
     name: Box<str>,
+    /// Its counters, used only while the plugin's metrics are on.
+    stats: Option<Arc<CapabilityStats>>,
 }
 
 // SAFETY: the handler may be called from any thread by the ABI's threading contract; `Serial` covers
@@ -37,7 +40,8 @@ impl LoadedPlugin {
         let handler = self.handler(&live, kind, name)?;
         // Counted under the state lock, which teardown takes to check the count.
         self.pins.fetch_add(1, Ordering::Relaxed);
-        Ok(Resolved { plugin: self.clone(), handler, kind, name: name.into() })
+        let stats = self.metrics.capability(kind, name).cloned();
+        Ok(Resolved { plugin: self.clone(), handler, kind, name: name.into(), stats })
     }
 }
 
@@ -56,6 +60,24 @@ impl Resolved {
         if self.plugin.serial.is_some() {
             return self.plugin.run(&self.handler, self.kind, &self.name, input, sink);
         }
+        // Metrics off costs this one relaxed load and branch.
+        if self.plugin.metrics.is_enabled() {
+            return self.invoke_measured(input, sink);
+        }
+        self.call(input, sink)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn invoke_measured(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
+        match &self.stats {
+            Some(stats) => stats.measure_in_thread(|| self.call(input, sink)),
+            None => self.call(input, sink),
+        }
+    }
+
+    #[inline]
+    fn call(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
         let sink = sink_or_discard(sink);
         // SAFETY: the plugin is pinned (it cannot be unloaded while this handle lives) and initialized; the
         // handler's contract allows concurrent calls; `input` and `sink` outlive the call.
