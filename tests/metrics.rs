@@ -85,18 +85,23 @@ fn calls_from_many_threads_add_up_exactly() {
 }
 
 #[test]
-fn the_switch_reaches_plugins_loaded_later_and_turning_it_off_keeps_the_figures() {
+fn the_switch_reaches_handles_resolved_before_and_plugins_loaded_later_and_off_keeps_the_figures() {
     let root = temp_dir("metrics-switch");
     add_test_plugin(&root, "first", &[]);
     add_test_plugin(&root, "second", &[]);
     let loader = isolated_loader("1.0.0", &[&root]);
     loader.discover();
     started(&loader, "first");
+    // Resolved while metrics are off, counted once they are on.
+    let echo = loader.resolve("first", TOOL, "echo").unwrap();
+    echo.invoke(b"x", None).unwrap();
     loader.set_metrics(true);
+    echo.invoke(b"x", None).unwrap();
+    assert_eq!(loader.capability_metrics("first", TOOL, "echo").unwrap().count, 1);
     started(&loader, "second");
-    for id in ["first", "second"] {
+    for (id, before) in [("first", 1), ("second", 0)] {
         loader.invoke(id, TOOL, "echo", b"x", None).unwrap();
-        assert_eq!(loader.capability_metrics(id, TOOL, "echo").unwrap().count, 1, "{id}");
+        assert_eq!(loader.capability_metrics(id, TOOL, "echo").unwrap().count, before + 1, "{id}");
     }
     loader.set_metrics(false);
     loader.invoke("second", TOOL, "echo", b"x", None).unwrap();

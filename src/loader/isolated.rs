@@ -95,7 +95,7 @@ impl IsolatedPlugin {
         files: FilePolicy,
         signatures: Signatures,
     ) -> Result<IsolatedPlugin> {
-        let mut plugin = IsolatedPlugin {
+        let plugin = IsolatedPlugin {
             info,
             host_version: host_version.to_owned(),
             settings: settings.clone(),
@@ -117,7 +117,6 @@ impl IsolatedPlugin {
             past: Mutex::new(Usage::default()),
         };
         let (connection, capabilities) = plugin.start()?;
-        plugin.metrics = PluginStats::new(&capabilities);
         let mut session = write(&plugin.session);
         session.connection = Some(connection);
         session.capabilities = capabilities;
@@ -441,7 +440,12 @@ impl IsolatedPlugin {
 
     /// The counters of capability `name` of `kind`, while metrics are on.
     fn measured(&self, kind: CapabilityKind, name: &str) -> Option<&CapabilityStats> {
-        self.metrics.is_enabled().then(|| self.metrics.capability(kind, name)).flatten().map(|stats| &**stats)
+        self.metrics.is_enabled().then(|| self.metrics.capability(kind, name)).flatten()
+    }
+
+    /// The names of the capabilities it registered, by kind.
+    pub(crate) fn capability_names(&self) -> PerKind<Vec<String>> {
+        read(&self.session).capabilities.clone()
     }
 
     /// Unloads the plugin in its helper and ends the helper. Refuses while resolved handles exist.

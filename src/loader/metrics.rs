@@ -15,6 +15,14 @@ impl Hosted {
             Hosted::Isolated(plugin) => &plugin.metrics,
         }
     }
+
+    /// Turns the plugin's metrics on or off, making its counters the first time.
+    fn set_metrics(&self, enabled: bool) {
+        self.metrics().set_enabled(enabled, || match self {
+            Hosted::Local(plugin) => plugin.registered_capabilities(),
+            Hosted::Isolated(plugin) => plugin.capability_names(),
+        });
+    }
 }
 
 impl Loader {
@@ -26,7 +34,7 @@ impl Loader {
         let loaded = write(&self.loaded);
         self.metrics.store(enabled, Ordering::Relaxed);
         for plugin in loaded.by_id.values() {
-            plugin.metrics().set_enabled(enabled);
+            plugin.set_metrics(enabled);
         }
     }
 
@@ -38,7 +46,7 @@ impl Loader {
     /// Gives plugin `plugin`, about to be recorded as loaded, the loader's switch. The caller holds the write
     /// lock on the loaded set.
     pub(super) fn switch_metrics_of(&self, plugin: &Hosted) {
-        plugin.metrics().set_enabled(self.metrics.load(Ordering::Relaxed));
+        plugin.set_metrics(self.metrics.load(Ordering::Relaxed));
     }
 
     /// What loaded plugin `id` has cost since it was loaded (or reloaded). `InvalidArgument` while metrics are

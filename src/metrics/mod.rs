@@ -1,13 +1,14 @@
 //! Per-plugin metrics: load and init durations, and for each capability its calls, failures, latency and CPU
-//! time. Each plugin holds its own, made at load with one slot per registered capability, so recording a
-//! call allocates nothing and takes no lock; a reload or unload makes or drops the plugin, and so its metrics.
+//! time. Each plugin holds its own, with one slot per registered capability made when metrics are turned on,
+//! so recording a call allocates nothing and takes no lock; a reload or unload makes or drops the plugin, and
+//! so its metrics.
 
 mod clock;
 mod histogram;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use self::histogram::Histogram;
@@ -106,7 +107,12 @@ impl CapabilityStats {
     }
 }
 
-/// The metrics of one loaded plugin.
+/// The counters of each capability of a plugin, by kind and name.
+type Capabilities = PerKind<HashMap<String, CapabilityStats, BuildFnv>>;
+
+/// The metrics of one loaded plugin. The per-capability counters (about 4 KiB each, most of it the histogram)
+/// are made the first time metrics are turned on for the plugin: a loader that never turns them on pays a few
+/// words per plugin.
 #[derive(Default)]
 pub(crate) struct PluginStats {
     /// Whether calls are measured: the loader's switch, copied into each plugin so that checking it on the call
@@ -114,26 +120,25 @@ pub(crate) struct PluginStats {
     enabled: AtomicBool,
     load_ns: AtomicU64,
     init_ns: AtomicU64,
-    capabilities: PerKind<HashMap<String, Arc<CapabilityStats>, BuildFnv>>,
+    capabilities: OnceLock<Box<Capabilities>>,
 }
 
 impl PluginStats {
-    /// Metrics for a plugin that registered `names`, by kind.
-    pub(crate) fn new(names: &PerKind<Vec<String>>) -> PluginStats {
-        PluginStats {
-            capabilities: PerKind::from_fn(|kind| {
-                names[kind].iter().map(|name| (name.clone(), Arc::default())).collect()
-            }),
-            ..PluginStats::default()
-        }
-    }
-
     #[inline]
     pub(crate) fn is_enabled(&self) -> bool {
         self.enabled.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn set_enabled(&self, enabled: bool) {
+    /// Turns measuring on or off; the first time on, makes the counters of the capabilities `names` gives.
+    pub(crate) fn set_enabled(&self, enabled: bool, names: impl FnOnce() -> PerKind<Vec<String>>) {
+        if enabled {
+            self.capabilities.get_or_init(|| {
+                let names = names();
+                Box::new(PerKind::from_fn(|kind| {
+                    names[kind].iter().map(|name| (name.clone(), CapabilityStats::default())).collect()
+                }))
+            });
+        }
         self.enabled.store(enabled, Ordering::Relaxed);
     }
 
@@ -145,10 +150,10 @@ impl PluginStats {
         self.init_ns.store(nanos(took), Ordering::Relaxed);
     }
 
-    /// The counters of capability `name` of `kind`, if the plugin registered it.
+    /// The counters of capability `name` of `kind`, once metrics were on and if the plugin registered it.
     #[inline]
-    pub(crate) fn capability(&self, kind: CapabilityKind, name: &str) -> Option<&Arc<CapabilityStats>> {
-        self.capabilities[kind].get(name)
+    pub(crate) fn capability(&self, kind: CapabilityKind, name: &str) -> Option<&CapabilityStats> {
+        self.capabilities.get()?[kind].get(name)
     }
 
     /// The plugin's totals, with `cpu_ns` summed over its capabilities.
@@ -158,7 +163,8 @@ impl PluginStats {
             init_ns: self.init_ns.load(Ordering::Relaxed),
             ..PluginMetrics::default()
         };
-        for stats in self.capabilities.values().flat_map(HashMap::values) {
+        let capabilities = self.capabilities.get().into_iter().flat_map(|c| c.values()).flat_map(HashMap::values);
+        for stats in capabilities {
             metrics.calls += stats.count.load(Ordering::Relaxed);
             metrics.failures += stats.failures.load(Ordering::Relaxed);
             metrics.total_ns += stats.total_ns.load(Ordering::Relaxed);

@@ -317,9 +317,8 @@ impl LoadedPlugin {
         let register_capabilities = plugin.register_capabilities.expect("validated");
         live.handlers =
             steps.run(LoadStep::Registration, || registration::register(register_capabilities, vtable, &info))?;
-        let metrics = PluginStats::new(&PerKind::from_fn(|kind| live.handlers[kind].keys().cloned().collect()));
         Ok(LoadedPlugin {
-            metrics,
+            metrics: PluginStats::default(),
             library_stamp,
             serial: (!manifest.thread_safe).then(Serial::default),
             info,

@@ -14,7 +14,6 @@ use super::LoadedPlugin;
 use crate::abi::aisopod_sink;
 use crate::error::Result;
 use crate::manifest::CapabilityKind;
-use crate::metrics::CapabilityStats;
 use crate::sync::read;
 
 /// A resolved capability: the plugin, pinned, and its handler.
@@ -23,8 +22,6 @@ pub(crate) struct Resolved {
     handler: Handler,
     kind: CapabilityKind,
     name: Box<str>,
-    /// Its counters, used only while the plugin's metrics are on.
-    stats: Option<Arc<CapabilityStats>>,
 }
 
 // SAFETY: the handler may be called from any thread by the ABI's threading contract; `Serial` covers
@@ -40,8 +37,7 @@ impl LoadedPlugin {
         let handler = self.handler(&live, kind, name)?;
         // Counted under the state lock, which teardown takes to check the count.
         self.pins.fetch_add(1, Ordering::Relaxed);
-        let stats = self.metrics.capability(kind, name).cloned();
-        Ok(Resolved { plugin: self.clone(), handler, kind, name: name.into(), stats })
+        Ok(Resolved { plugin: self.clone(), handler, kind, name: name.into() })
     }
 }
 
@@ -70,7 +66,7 @@ impl Resolved {
     #[cold]
     #[inline(never)]
     fn invoke_measured(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
-        match &self.stats {
+        match self.plugin.metrics.capability(self.kind, &self.name) {
             Some(stats) => stats.measure_in_thread(|| self.call(input, sink)),
             None => self.call(input, sink),
         }
