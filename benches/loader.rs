@@ -20,6 +20,9 @@
 //! The integrity-pin rows hash with the loader's own `Sha256Digest`, and load the load tree's libraries again
 //! with each pinned by its manifest, with and without the registry cache.
 //!
+//! The metrics rows (`--only metrics`) call the bench plugin's `noop` in process with per-plugin metrics off and
+//! on, through a resolved handle and by name, against the raw call floor measured in the same run.
+//!
 //! The hot-reload rows reload one plugin whose library was just replaced by a new file, against unload + load +
 //! init of the same plugin after the same replacement, alternating in one run. `--only reload` runs those rows and
 //! the call rows alone and prints them, writing nothing.
@@ -126,7 +129,7 @@ struct Settings {
 }
 
 /// The groups of measurements `--only` can pick.
-const GROUPS: [&str; 6] = ["discovery", "load", "hash", "calls", "isolation", "reload"];
+const GROUPS: [&str; 7] = ["discovery", "load", "hash", "calls", "isolation", "reload", "metrics"];
 
 impl Settings {
     /// Whether `group` (one of [`GROUPS`]) runs.
@@ -294,6 +297,9 @@ fn main() {
     if settings.runs("reload") {
         measure_reloads(&mut results, &settings, &call_tree);
     }
+    if settings.runs("metrics") {
+        measure_metrics(&mut results, &settings, &floors, &call_tree);
+    }
 
     for rep in (0..=settings.reps).filter(|_| settings.runs("isolation")) {
         let timed = rep > 0 || settings.smoke;
@@ -351,6 +357,30 @@ fn measure_calls(results: &mut Results, settings: &Settings, floors: &Path, call
             results.record("c_call_floor", 1, floor / iterations as f64);
             results.record("aisopod_capability_invoke", 1, resolved);
             results.record("aisopod_invoke_by_id", 1, by_id);
+        }
+    }
+}
+
+/// The metrics rows: ns per in-process call with metrics off and on, resolved and by name, and the raw call floor,
+/// taking turns over the reps.
+fn measure_metrics(results: &mut Results, settings: &Settings, floors: &Path, call_tree: &Path) {
+    let call_library = only_library(call_tree);
+    for rep in 0..=settings.reps {
+        let timed = rep > 0 || settings.smoke;
+        let iterations = settings.call_iterations;
+        let floor = field(
+            &floor_line(floors, &["call", call_library.to_str().unwrap(), &iterations.to_string()], Path::new("")),
+            "ns",
+        );
+        let off = aisopod_metrics_call_ns(call_tree, iterations, false);
+        // A measured call reads two clocks, one of them a system call: a tenth of the iterations suffices.
+        let on = aisopod_metrics_call_ns(call_tree, iterations / 10, true);
+        if timed {
+            results.record("metrics_call_floor", 1, floor / iterations as f64);
+            results.record("metrics_off_resolved", 1, off.0);
+            results.record("metrics_off_by_id", 1, off.1);
+            results.record("metrics_on_resolved", 1, on.0);
+            results.record("metrics_on_by_id", 1, on.1);
         }
     }
 }
@@ -861,6 +891,38 @@ fn aisopod_call_ns(tree: &Path, iterations: u64) -> (f64, f64) {
     (resolved, by_id)
 }
 
+/// ns per call of the bench plugin's `noop` through a resolved handle, and by id and name (a tenth as many), with
+/// per-plugin metrics `on` or off; with them on, checks that every call was counted.
+fn aisopod_metrics_call_ns(tree: &Path, iterations: u64, on: bool) -> (f64, f64) {
+    let loader = loader(tree);
+    loader.set_metrics(on);
+    loader.discover();
+    loader.load("bench00000").unwrap();
+    loader.init("bench00000", "", Path::new("")).unwrap();
+    let input = *b"abcdefg";
+    let noop = loader.resolve("bench00000", CapabilityKind::Tool, "noop").unwrap();
+    let started = Instant::now();
+    let mut failures = 0u64;
+    for i in 0..iterations {
+        failures += noop.invoke(&input[..(i & 3) as usize], None).is_err() as u64;
+    }
+    let resolved = started.elapsed().as_nanos() as f64 / iterations as f64;
+    drop(noop);
+    let by_id_iterations = iterations / 10;
+    let started = Instant::now();
+    for i in 0..by_id_iterations {
+        failures +=
+            loader.invoke("bench00000", CapabilityKind::Tool, "noop", &input[..(i & 3) as usize], None).is_err() as u64;
+    }
+    let by_id = started.elapsed().as_nanos() as f64 / by_id_iterations as f64;
+    assert_eq!(failures, 0);
+    if on {
+        let counted = loader.capability_metrics("bench00000", CapabilityKind::Tool, "noop").unwrap().count;
+        assert_eq!(counted, iterations + by_id_iterations, "metrics missed calls");
+    }
+    (resolved, by_id)
+}
+
 /// ns per reload of the bench plugin, and per unload + load + init of it, each after its library was replaced
 /// by a new file (copied next to it, then renamed over it), as a rebuild does; the copy is not timed.
 fn aisopod_reload_ns(tree: &Path, iterations: usize) -> (f64, f64) {
@@ -1330,6 +1392,7 @@ impl Results {
             let _ = writeln!(out, "| {label} | {value:.2} | {:+.2} ns |", value - raw);
         }
         self.report_reload(&mut out, settings);
+        self.report_metrics(&mut out);
         self.report_isolation(&mut out, settings);
         self.report_startup(&mut out, settings);
         let _ = writeln!(out, "\n## Memory (heap bytes, counting allocator)\n");
@@ -1464,6 +1527,40 @@ impl Results {
             out,
             "| resolved handle over a raw call | {over:+.2} ns | {} |",
             if over <= 5.0 { "within 5 ns" } else { "**over 5 ns**" }
+        );
+    }
+
+    fn report_metrics(&self, out: &mut String) {
+        let _ = writeln!(out, "\n## Per-plugin metrics (ns per call)\n");
+        let _ = writeln!(
+            out,
+            "The bench plugin's `noop` in process, with `Loader::set_metrics` off and on, against the raw call floor \
+             measured in the same run. Off, a resolved call pays one relaxed load and a branch; on, every call reads \
+             the monotonic clock and the thread CPU clock (`CLOCK_THREAD_CPUTIME_ID`, a system call) twice each \
+             and adds to its capability's counters and histogram.\n"
+        );
+        let _ = writeln!(out, "| path | metrics off | metrics on | off / raw | on / raw | off over the raw call |");
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        let raw = self.median("metrics_call_floor", 1);
+        let _ = writeln!(out, "| C: raw call through the plugin's handler pointer | {raw:.2} | | 1.00× | | |");
+        for (path, off, on) in [
+            ("resolved handle (`Capability::invoke`)", "metrics_off_resolved", "metrics_on_resolved"),
+            ("by id and name (`Loader::invoke`)", "metrics_off_by_id", "metrics_on_by_id"),
+        ] {
+            let (off, on) = (self.median(off, 1), self.median(on, 1));
+            let _ = writeln!(
+                out,
+                "| {path} | {off:.2} | {on:.2} | {:.2}× | {:.1}× | {:+.2} ns |",
+                off / raw,
+                on / raw,
+                off - raw
+            );
+        }
+        let over = self.median("metrics_off_resolved", 1) - raw;
+        let _ = writeln!(
+            out,
+            "| resolved invoke with metrics off ≤ 5 ns over a raw call | | | | | {over:+.2} ns: {} |",
+            if over <= 5.0 { "yes" } else { "**no**" }
         );
     }
 

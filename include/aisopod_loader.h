@@ -617,6 +617,95 @@ typedef void (*aisopod_log_callback)(void *userdata,
                                      const char *message);
 
 /**
+ * What a loaded plugin has cost since it was loaded (or reloaded), while metrics were on. Durations are in
+ * nanoseconds.
+ *
+ * It may grow: the caller sets `struct_size` to `sizeof(aisopod_plugin_metrics)` as it knows it, and the loader
+ * fills the fields both know and sets `struct_size` to the size it filled.
+ */
+typedef struct aisopod_plugin_metrics {
+  /**
+   * Set by the caller to the size of its struct; set by the loader to the size it filled.
+   */
+  uint32_t struct_size;
+  /**
+   * Zero; keeps the 64-bit fields aligned on every target.
+   */
+  uint32_t reserved;
+  /**
+   * How long its last load took (discovery excluded, every load step included).
+   */
+  uint64_t load_ns;
+  /**
+   * How long its last `init` took, successful or not; 0 before the first.
+   */
+  uint64_t init_ns;
+  /**
+   * Calls into its capabilities, hooks included, while metrics were on.
+   */
+  uint64_t calls;
+  /**
+   * Those calls that failed (any status but `AISOPOD_STATUS_OK`).
+   */
+  uint64_t failures;
+  /**
+   * Wall-clock time spent in those calls.
+   */
+  uint64_t total_ns;
+  /**
+   * CPU time. In the host's process: the calling threads' CPU time inside its calls
+   * (`CLOCK_THREAD_CPUTIME_ID`), while metrics were on. Isolated: what its helper processes used, user plus
+   * system, restarts included, whether metrics were on or not (as `aisopod_loader_plugin_usage`).
+   */
+  uint64_t cpu_ns;
+} aisopod_plugin_metrics;
+
+/**
+ * What one capability of a loaded plugin has cost since the plugin was loaded (or reloaded), while metrics
+ * were on. Durations are in nanoseconds.
+ *
+ * Latency percentiles come from a fixed histogram of log-linear buckets (eight per power of two) and are
+ * reported as the middle of their bucket: within 1/16 (6.25 %) of the true value.
+ *
+ * It may grow, as `aisopod_plugin_metrics`.
+ */
+typedef struct aisopod_capability_metrics {
+  /**
+   * Set by the caller to the size of its struct; set by the loader to the size it filled.
+   */
+  uint32_t struct_size;
+  /**
+   * Zero; keeps the 64-bit fields aligned on every target.
+   */
+  uint32_t reserved;
+  /**
+   * Calls, through `aisopod_loader_invoke`, `aisopod_capability_invoke` or, for hooks, `aisopod_loader_emit`.
+   */
+  uint64_t count;
+  /**
+   * Calls that failed (any status but `AISOPOD_STATUS_OK`).
+   */
+  uint64_t failures;
+  /**
+   * Wall-clock time of all calls.
+   */
+  uint64_t total_ns;
+  /**
+   * The median call's wall-clock time.
+   */
+  uint64_t p50_ns;
+  /**
+   * The 99th percentile call's wall-clock time.
+   */
+  uint64_t p99_ns;
+  /**
+   * The calling threads' CPU time inside the calls; 0 for an isolated plugin (see
+   * `aisopod_plugin_metrics.cpu_ns`).
+   */
+  uint64_t cpu_ns;
+} aisopod_capability_metrics;
+
+/**
  * What discovery and loading do with a plugin file that someone else could have written: an
  * `AISOPOD_FILE_POLICY_*` value.
  */
@@ -1625,6 +1714,52 @@ aisopod_status aisopod_loader_set_cache_path(const struct aisopod_loader *loader
  * Ownership: borrows `loader` for the call.
  */
 aisopod_status aisopod_loader_use_default_cache(const struct aisopod_loader *loader);
+
+/**
+ * Turns metrics on or off (default: off) for every plugin loaded now or later, in this process or isolated.
+ * They are off by default because measuring reads two clocks around every call (for an in-process call, the
+ * thread CPU clock is a system call): while they are off, a call through an `aisopod_capability` costs one
+ * more load and branch, and nothing else. Turning them off keeps what was counted; turning them on again adds
+ * to it. A reload or an unload resets a plugin's metrics.
+ *
+ * Ownership: borrows `loader` for the call.
+ *
+ * Thread safety: may be called from any thread, while calls run; a call already running when the switch
+ * changes may or may not be counted.
+ */
+aisopod_status aisopod_loader_set_metrics(const struct aisopod_loader *loader,
+                                          bool enabled);
+
+/**
+ * Writes what loaded plugin `id` has cost to `*metrics_out`, whose `struct_size` the caller sets first.
+ * Returns `AISOPOD_STATUS_INVALID_ARGUMENT` while metrics are off (see `aisopod_loader_set_metrics`) or when
+ * `struct_size` is too small, and `AISOPOD_STATUS_NOT_LOADED` when `id` is not loaded; the message names the
+ * plugin.
+ *
+ * Ownership: borrows `loader`, `id` and `metrics_out` for the call.
+ *
+ * Thread safety: may be called from any thread, while calls run; the figures are read one at a time, so those
+ * of calls still running may be partly counted.
+ */
+aisopod_status aisopod_loader_plugin_metrics(const struct aisopod_loader *loader,
+                                             const char *id,
+                                             struct aisopod_plugin_metrics *metrics_out);
+
+/**
+ * Writes what capability `name` of `kind` of loaded plugin `id` has cost to `*metrics_out`, whose
+ * `struct_size` the caller sets first. Returns `AISOPOD_STATUS_INVALID_ARGUMENT` while metrics are off or when
+ * `struct_size` is too small, `AISOPOD_STATUS_NOT_LOADED` when `id` is not loaded, and
+ * `AISOPOD_STATUS_CAPABILITY_NOT_FOUND` when it registered no such capability; the message names the plugin.
+ *
+ * Ownership: borrows `loader`, `id`, `name` and `metrics_out` for the call.
+ *
+ * Thread safety: as `aisopod_loader_plugin_metrics`.
+ */
+aisopod_status aisopod_loader_capability_metrics(const struct aisopod_loader *loader,
+                                                 const char *id,
+                                                 aisopod_capability_kind kind,
+                                                 const char *name,
+                                                 struct aisopod_capability_metrics *metrics_out);
 
 /**
  * Frees a plugin info handle. `aisopod_plugin_info_free(NULL)` does nothing.

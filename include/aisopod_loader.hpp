@@ -3,7 +3,8 @@
 // Every host function of the C API has a counterpart here (a test fails when one has none):
 //  - handles are move-only RAII objects: Loader, PluginInfo, Diagnostic, Capability, QuarantineEntry;
 //  - probe verdicts are copied out of their C handle into plain ProbeVerdict values, and resource limits and
-//    usage are the plain ResourceLimits and PluginUsage values;
+//    usage are the plain ResourceLimits and PluginUsage values, and metrics the plain PluginMetrics and
+//    CapabilityMetrics values;
 //  - the C API's enumerations are enum classes: Kind, LogLevel, PluginState, Isolation, Permission and
 //    SandboxPolicy;
 //  - every failing call throws aisopod::Error, carrying the status and the loader's message;
@@ -161,6 +162,32 @@ struct PluginUsage {
     uint32_t restarts = 0;
     /// The process id of its helper, or 0 while none runs (it crashed).
     int32_t pid = 0;
+};
+
+/// What a loaded plugin has cost since it was loaded (or reloaded), while metrics were on.
+struct PluginMetrics {
+    /// How long its last load took, and its last init.
+    std::chrono::nanoseconds load{};
+    std::chrono::nanoseconds init{};
+    /// Calls into its capabilities, hooks included, and those that failed.
+    uint64_t calls = 0;
+    uint64_t failures = 0;
+    /// Wall-clock time spent in those calls.
+    std::chrono::nanoseconds total{};
+    /// In this process, the calling threads' CPU time inside its calls; isolated, its helper processes' CPU time.
+    std::chrono::nanoseconds cpu{};
+};
+
+/// What one capability of a loaded plugin has cost since the plugin was loaded (or reloaded), while metrics
+/// were on. The percentiles are within 1/16 of the true value.
+struct CapabilityMetrics {
+    uint64_t count = 0;
+    uint64_t failures = 0;
+    std::chrono::nanoseconds total{};
+    std::chrono::nanoseconds p50{};
+    std::chrono::nanoseconds p99{};
+    /// The calling threads' CPU time inside the calls; zero for an isolated plugin.
+    std::chrono::nanoseconds cpu{};
 };
 
 /// Receives log messages: `source` is "loader" or a plugin id. Both views are valid during the call only.
@@ -692,6 +719,45 @@ public:
         return usage;
     }
 
+    /// Turns per-plugin metrics on or off (off by default: measuring reads two clocks around every call), for
+    /// every plugin loaded now or later. A reload or an unload resets a plugin's metrics.
+    void set_metrics(bool enabled) { check(aisopod_loader_set_metrics(get(), enabled)); }
+
+    /// What loaded plugin `id` has cost. Throws AISOPOD_STATUS_INVALID_ARGUMENT while metrics are off, and
+    /// AISOPOD_STATUS_NOT_LOADED when it is not loaded.
+    PluginMetrics plugin_metrics(std::string_view id) const {
+        aisopod_plugin_metrics c{};
+        c.struct_size = sizeof c;
+        check(aisopod_loader_plugin_metrics(get(), arg(id, "aisopod_loader_plugin_metrics", "id").c_str(), &c));
+        PluginMetrics metrics;
+        metrics.load = ns(c.load_ns);
+        metrics.init = ns(c.init_ns);
+        metrics.calls = c.calls;
+        metrics.failures = c.failures;
+        metrics.total = ns(c.total_ns);
+        metrics.cpu = ns(c.cpu_ns);
+        return metrics;
+    }
+
+    /// What capability `name` of `kind` of loaded plugin `id` has cost. Throws as plugin_metrics(), and
+    /// AISOPOD_STATUS_CAPABILITY_NOT_FOUND when the plugin registered no such capability.
+    CapabilityMetrics capability_metrics(std::string_view id, Kind kind, std::string_view name) const {
+        const char *function = "aisopod_loader_capability_metrics";
+        aisopod_capability_metrics c{};
+        c.struct_size = sizeof c;
+        check(aisopod_loader_capability_metrics(get(), arg(id, function, "id").c_str(),
+                                                static_cast<aisopod_capability_kind>(kind),
+                                                arg(name, function, "name").c_str(), &c));
+        CapabilityMetrics metrics;
+        metrics.count = c.count;
+        metrics.failures = c.failures;
+        metrics.total = ns(c.total_ns);
+        metrics.p50 = ns(c.p50_ns);
+        metrics.p99 = ns(c.p99_ns);
+        metrics.cpu = ns(c.cpu_ns);
+        return metrics;
+    }
+
     /// Whether discover() probes new and changed plugins in a helper process and sets aside the ones that
     /// get quarantined (off by default).
     void set_probe_on_discover(bool enabled) { check(aisopod_loader_set_probe_on_discover(get(), enabled)); }
@@ -893,6 +959,10 @@ public:
     aisopod_loader *get() const noexcept { return core_ != nullptr ? core_->loader : nullptr; }
 
 private:
+    static std::chrono::nanoseconds ns(uint64_t value) {
+        return std::chrono::nanoseconds(static_cast<std::chrono::nanoseconds::rep>(value));
+    }
+
     static detail::CString arg(std::string_view value, const char *function, const char *argument) {
         return detail::CString(value, function, argument);
     }

@@ -47,6 +47,8 @@ mod manifest;
 #[cfg(feature = "loader")]
 mod capability_kind;
 #[cfg(feature = "loader")]
+mod metrics;
+#[cfg(feature = "loader")]
 mod open_file;
 #[cfg(feature = "loader")]
 mod paths;
@@ -93,6 +95,8 @@ pub use manifest::{
     check_capability_name, Isolation, Manifest, CAPABILITY_NAME_MAX_LEN, ID_MAX_LEN, MANIFEST_FILE_NAME,
     MANIFEST_MAX_BYTES,
 };
+#[cfg(feature = "loader")]
+pub use metrics::{CapabilityMetrics, PluginMetrics};
 #[cfg(feature = "loader")]
 pub use permissions::{Grant, Permissions};
 #[cfg(feature = "loader")]

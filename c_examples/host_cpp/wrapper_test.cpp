@@ -291,6 +291,32 @@ void check_invocations(aisopod::Loader &loader) {
     }
 }
 
+void check_metrics(aisopod::Loader &loader) {
+    expect_error("plugin_metrics() while metrics are off", AISOPOD_STATUS_INVALID_ARGUMENT,
+                 {"aisopod_loader_plugin_metrics", "plugin 'cpp_ext'", "metrics are off"},
+                 [&] { loader.plugin_metrics("cpp_ext"); });
+    loader.set_metrics(true);
+    for (int i = 0; i < 3; i++) loader.invoke("cpp_ext", aisopod::Kind::Tool, "echo", "x");
+    aisopod::Capability echo = loader.resolve("cpp_ext", aisopod::Kind::Tool, "echo");
+    echo.invoke("y");
+    expect_error("a failing call, counted", AISOPOD_STATUS_PLUGIN_ERROR, {"cpp_ext"},
+                 [&] { loader.invoke("cpp_ext", aisopod::Kind::Tool, "echo", "fail"); });
+    aisopod::CapabilityMetrics m = loader.capability_metrics("cpp_ext", aisopod::Kind::Tool, "echo");
+    check(m.count == 5 && m.failures == 1 && m.p50.count() > 0 && m.p50 <= m.p99 && m.total >= m.p50,
+          "capability_metrics() counts 5 calls by name and resolved, 1 failed: p50 " + std::to_string(m.p50.count()) +
+              " ns, p99 " + std::to_string(m.p99.count()) + " ns");
+    aisopod::PluginMetrics p = loader.plugin_metrics("cpp_ext");
+    check(p.calls == 5 && p.failures == 1 && p.load.count() > 0 && p.init.count() > 0 && p.cpu == m.cpu,
+          "plugin_metrics() sums them, with load " + std::to_string(p.load.count()) + " ns and init " +
+              std::to_string(p.init.count()) + " ns");
+    expect_error("capability_metrics() of a capability it lacks", AISOPOD_STATUS_CAPABILITY_NOT_FOUND,
+                 {"aisopod_loader_capability_metrics", "plugin 'cpp_ext' has no tool 'nothing'"},
+                 [&] { loader.capability_metrics("cpp_ext", aisopod::Kind::Tool, "nothing"); });
+    expect_error("plugin_metrics() of a plugin not loaded", AISOPOD_STATUS_NOT_LOADED,
+                 {"aisopod_loader_plugin_metrics", "plugin 'nobody'"}, [&] { loader.plugin_metrics("nobody"); });
+    loader.set_metrics(false);
+}
+
 void check_capabilities(aisopod::Loader &loader, const std::string &examples) {
     {
         aisopod::Capability greet = loader.resolve("hello", aisopod::Kind::Tool, "greet");
@@ -846,6 +872,7 @@ int main(int argc, char **argv) {
         check_log_callback(loader);
         check_extensions(loader, events, work);
         check_invocations(loader);
+        check_metrics(loader);
         check_capabilities(loader, examples);
         check_probing(examples, crashing);
         check_isolation(examples, extensions);

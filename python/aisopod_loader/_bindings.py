@@ -74,6 +74,36 @@ class PluginUsageStruct(Structure):
     ]
 
 
+class PluginMetricsStruct(Structure):
+    """`aisopod_plugin_metrics`: what a loaded plugin has cost; the caller sets `struct_size` first."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("reserved", c_uint32),
+        ("load_ns", c_uint64),
+        ("init_ns", c_uint64),
+        ("calls", c_uint64),
+        ("failures", c_uint64),
+        ("total_ns", c_uint64),
+        ("cpu_ns", c_uint64),
+    ]
+
+
+class CapabilityMetricsStruct(Structure):
+    """`aisopod_capability_metrics`: what one capability has cost; the caller sets `struct_size` first."""
+
+    _fields_ = [
+        ("struct_size", c_uint32),
+        ("reserved", c_uint32),
+        ("count", c_uint64),
+        ("failures", c_uint64),
+        ("total_ns", c_uint64),
+        ("p50_ns", c_uint64),
+        ("p99_ns", c_uint64),
+        ("cpu_ns", c_uint64),
+    ]
+
+
 #: `aisopod_log_callback`: `void (*)(void *userdata, aisopod_log_level level, const char *source,
 #: const char *message)`.
 LOG_CALLBACK = CFUNCTYPE(None, c_void_p, c_uint32, c_char_p, c_char_p)
@@ -89,6 +119,8 @@ STRUCTS = {
     "aisopod_sink": Sink,
     "aisopod_resource_limits": ResourceLimitsStruct,
     "aisopod_plugin_usage": PluginUsageStruct,
+    "aisopod_plugin_metrics": PluginMetricsStruct,
+    "aisopod_capability_metrics": CapabilityMetricsStruct,
 }
 
 #: The function-pointer typedefs the functions take.
@@ -150,6 +182,12 @@ FUNCTIONS = {
     "aisopod_loader_set_restart_policy": (_status, (_loader, c_char_p, c_uint32, c_uint32)),
     "aisopod_loader_set_resource_limits": (_status, (_loader, c_char_p, POINTER(ResourceLimitsStruct))),
     "aisopod_loader_plugin_usage": (_status, (_loader, c_char_p, POINTER(PluginUsageStruct))),
+    "aisopod_loader_set_metrics": (_status, (_loader, c_bool)),
+    "aisopod_loader_plugin_metrics": (_status, (_loader, c_char_p, POINTER(PluginMetricsStruct))),
+    "aisopod_loader_capability_metrics": (
+        _status,
+        (_loader, c_char_p, _kind, c_char_p, POINTER(CapabilityMetricsStruct)),
+    ),
     "aisopod_loader_grant": (_status, (_loader, c_char_p, _permission, c_char_p)),
     "aisopod_loader_revoke_grants": (_status, (_loader, c_char_p)),
     "aisopod_loader_set_sandbox_policy": (_status, (_loader, _sandbox_policy)),

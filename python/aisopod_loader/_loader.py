@@ -18,6 +18,8 @@ from ._bindings import (
     DiagnosticHandle,
     LoaderHandle,
     PluginInfoHandle,
+    CapabilityMetricsStruct,
+    PluginMetricsStruct,
     PluginUsageStruct,
     ProbeResultsHandle,
     QuarantineEntryHandle,
@@ -309,6 +311,38 @@ class PluginUsage:
     calls: int
     restarts: int
     pid: int
+
+
+@dataclass(frozen=True)
+class PluginMetrics:
+    """What a loaded plugin has cost since it was loaded (or reloaded), while metrics were on
+    (`Loader.plugin_metrics`). Durations are in nanoseconds.
+
+    `load_ns` and `init_ns` are how long its last load and its last `init` took; `calls` and `failures` count
+    the calls into its capabilities (hooks included) and those that failed; `total_ns` is their wall-clock time;
+    `cpu_ns` the calling threads' CPU time inside them, or for an isolated plugin its helper processes' CPU time.
+    """
+
+    load_ns: int
+    init_ns: int
+    calls: int
+    failures: int
+    total_ns: int
+    cpu_ns: int
+
+
+@dataclass(frozen=True)
+class CapabilityMetrics:
+    """What one capability of a loaded plugin has cost since the plugin was loaded (or reloaded), while
+    metrics were on (`Loader.capability_metrics`). Durations are in nanoseconds; `p50_ns` and `p99_ns` are
+    within 1/16 of the true value; `cpu_ns` is 0 for an isolated plugin."""
+
+    count: int
+    failures: int
+    total_ns: int
+    p50_ns: int
+    p99_ns: int
+    cpu_ns: int
 
 
 _O = TypeVar("_O", bound="_Owner")
@@ -955,6 +989,42 @@ class Loader:
             calls=usage.calls,
             restarts=usage.restarts,
             pid=usage.pid,
+        )
+
+    def set_metrics(self, enabled: bool = True) -> None:
+        """Turns per-plugin metrics on or off (off by default: measuring reads two clocks around every call),
+        for every plugin loaded now or later. A reload or an unload resets a plugin's metrics."""
+        self._call("Loader.set_metrics", self._lib.aisopod_loader_set_metrics, bool(enabled))
+
+    def plugin_metrics(self, plugin_id: Text) -> PluginMetrics:
+        """What loaded plugin `plugin_id` has cost. Raises `CallerError` INVALID_ARGUMENT while metrics are off,
+        and NOT_LOADED when it is not loaded."""
+        what = "Loader.plugin_metrics"
+        metrics = PluginMetricsStruct(struct_size=ctypes.sizeof(PluginMetricsStruct))
+        self._call(what, self._lib.aisopod_loader_plugin_metrics, _text(plugin_id, what, "plugin_id"), byref(metrics))
+        return PluginMetrics(
+            load_ns=metrics.load_ns,
+            init_ns=metrics.init_ns,
+            calls=metrics.calls,
+            failures=metrics.failures,
+            total_ns=metrics.total_ns,
+            cpu_ns=metrics.cpu_ns,
+        )
+
+    def capability_metrics(self, plugin_id: Text, kind: Union[Kind, int], name: Text) -> CapabilityMetrics:
+        """What capability `name` of `kind` of loaded plugin `plugin_id` has cost. Raises as `plugin_metrics`,
+        and CAPABILITY_NOT_FOUND when the plugin registered no such capability."""
+        what = "Loader.capability_metrics"
+        ident, capability = _text(plugin_id, what, "plugin_id"), _text(name, what, "name")
+        metrics = CapabilityMetricsStruct(struct_size=ctypes.sizeof(CapabilityMetricsStruct))
+        self._call(what, self._lib.aisopod_loader_capability_metrics, ident, int(kind), capability, byref(metrics))
+        return CapabilityMetrics(
+            count=metrics.count,
+            failures=metrics.failures,
+            total_ns=metrics.total_ns,
+            p50_ns=metrics.p50_ns,
+            p99_ns=metrics.p99_ns,
+            cpu_ns=metrics.cpu_ns,
         )
 
     # Discovery.

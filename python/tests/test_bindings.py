@@ -18,9 +18,9 @@ from aisopod_loader import _bindings
 #: Declared in the header for plugins to define; the library does not export them.
 PLUGIN_ENTRY_POINTS = {"aisopod_plugin_abi_version", "aisopod_plugin_create"}
 
-#: The library exports 98 functions today. A parser that silently dropped prototypes would still agree with
+#: The library exports 101 functions today. A parser that silently dropped prototypes would still agree with
 #: itself, so the count it finds must not fall below this.
-MIN_FUNCTIONS = 98
+MIN_FUNCTIONS = 101
 
 PRIMITIVES = {
     "void": None,
@@ -228,7 +228,12 @@ class HeaderTest(unittest.TestCase):
         self.assertEqual(_bindings.SINK_WRITE, write)
 
     def test_the_value_structs_have_the_struct_layouts(self):
-        for name in ("aisopod_resource_limits", "aisopod_plugin_usage"):
+        for name in (
+            "aisopod_resource_limits",
+            "aisopod_plugin_usage",
+            "aisopod_plugin_metrics",
+            "aisopod_capability_metrics",
+        ):
             with self.subTest(struct=name):
                 members = parse_struct(self.header, name)
                 self.assertTrue(members)

@@ -27,6 +27,7 @@ pub mod isolation;
 mod last_error;
 pub mod lifecycle;
 pub mod loader;
+pub mod metrics;
 pub mod plugin_info;
 mod pointers;
 pub mod probe_results;

@@ -19,6 +19,7 @@ use crate::isolation::protocol::hosting::{
     decode_loaded, CallResult, EmitRequest, InitRequest, InvokeRequest, LoadRequest, ResourceLimits,
 };
 use crate::isolation::protocol::FrameKind;
+use crate::metrics::{CapabilityStats, PluginStats};
 use crate::plugin::{check_library, check_signature, HostShared};
 use crate::sync::{lock, read, write};
 use crate::trust::{FilePolicy, Signatures};
@@ -65,6 +66,8 @@ pub(crate) struct IsolatedPlugin {
     /// Which load of the plugin this is, and whether a reload replaced it.
     pub(crate) generation: crate::plugin::Generation,
     calls: AtomicU64,
+    /// What its calls cost, seen from this process, while metrics are on.
+    pub(crate) metrics: PluginStats,
     /// What ended helpers used: CPU summed, peak the largest.
     past: Mutex<Usage>,
 }
@@ -110,6 +113,7 @@ impl IsolatedPlugin {
             pins: AtomicUsize::new(0),
             generation: Default::default(),
             calls: AtomicU64::new(0),
+            metrics: PluginStats::default(),
             past: Mutex::new(Usage::default()),
         };
         let (connection, capabilities) = plugin.start()?;
@@ -407,7 +411,12 @@ impl IsolatedPlugin {
             .encode_into(&mut payload)
             .map_err(|e| Error::new(Status::InvalidArgument, format!("plugin '{}': {e}", self.id())))?;
         self.calls.fetch_add(1, Ordering::Relaxed);
-        self.exchange(&connection, FrameKind::INVOKE, &payload, format_args!("{kind} '{name}'"), sink).map(drop)
+        let exchange =
+            || self.exchange(&connection, FrameKind::INVOKE, &payload, format_args!("{kind} '{name}'"), sink).map(drop);
+        match self.measured(kind, name) {
+            Some(stats) => stats.measure_remote(exchange),
+            None => exchange(),
+        }
     }
 
     /// Runs the plugin's hook for `event`, if it has one and is initialized. Returns whether it ran.
@@ -421,8 +430,22 @@ impl IsolatedPlugin {
             .encode_into(&mut payload)
             .map_err(|e| Error::new(Status::InvalidArgument, format!("plugin '{}': {e}", self.id())))?;
         self.calls.fetch_add(1, Ordering::Relaxed);
-        let body = self.exchange(&connection, FrameKind::EMIT, &payload, format_args!("hook '{event}'"), sink)?;
+        let exchange = || self.exchange(&connection, FrameKind::EMIT, &payload, format_args!("hook '{event}'"), sink);
+        let body = match self.measured(CapabilityKind::Hook, event) {
+            Some(stats) => stats.measure_remote(exchange),
+            None => exchange(),
+        }?;
         Ok(body.first() == Some(&1))
+    }
+
+    /// The counters of capability `name` of `kind`, while metrics are on.
+    fn measured(&self, kind: CapabilityKind, name: &str) -> Option<&CapabilityStats> {
+        self.metrics.is_enabled().then(|| self.metrics.capability(kind, name)).flatten()
+    }
+
+    /// The names of the capabilities it registered, by kind.
+    pub(crate) fn capability_names(&self) -> PerKind<Vec<String>> {
+        read(&self.session).capabilities.clone()
     }
 
     /// Unloads the plugin in its helper and ends the helper. Refuses while resolved handles exist.

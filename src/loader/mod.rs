@@ -26,6 +26,7 @@ use crate::trust::Trust;
 mod graph;
 mod isolated;
 mod lazy;
+mod metrics;
 use isolated::IsolatedPlugin;
 mod probing;
 mod reload;
@@ -61,6 +62,8 @@ pub struct Loader {
     lazy_failures: lazy::LazyFailures,
     /// The last generation a load gave out: every load of a plugin, reloads included, gets the next one.
     generations: std::sync::atomic::AtomicU64,
+    /// The metrics switch (`set_metrics`), which each loaded plugin has a copy of.
+    metrics: std::sync::atomic::AtomicBool,
 }
 
 /// Loaded plugins, in load order (which puts every plugin after its dependencies) and by id, with the
@@ -118,11 +121,15 @@ impl Hosted {
         }
     }
 
+    /// Calls `init`, timing it for the plugin's metrics.
     fn init(&self, config: &str, data_dir: &Path) -> Result<()> {
-        match self {
+        let started = std::time::Instant::now();
+        let result = match self {
             Hosted::Local(plugin) => plugin.init(config, data_dir),
             Hosted::Isolated(plugin) => plugin.init(config, data_dir),
-        }
+        };
+        self.metrics().set_init(started.elapsed());
+        result
     }
 
     fn is_initialized(&self) -> bool {
@@ -267,6 +274,7 @@ impl Loader {
             lazy: Default::default(),
             lazy_failures: Default::default(),
             generations: Default::default(),
+            metrics: Default::default(),
         })
     }
 
@@ -382,7 +390,8 @@ impl Loader {
         let isolation = read(&self.isolation).isolation_of(id, info.manifest.isolation);
         let files = self.file_policy();
         let signatures = self.signatures();
-        Ok(match isolation {
+        let started = std::time::Instant::now();
+        let plugin = match isolation {
             Isolation::None => {
                 // The registry cache is the host's consent to tell an unchanged file by its identity.
                 let verified = read(&self.cache_path).is_some().then_some(&self.verified);
@@ -403,7 +412,9 @@ impl Loader {
                 files,
                 signatures,
             )?)),
-        })
+        };
+        plugin.metrics().set_load(started.elapsed());
+        Ok(plugin)
     }
 
     /// Records `plugin` as loaded under `id`, with the dependencies it was loaded with, and gives it the next
@@ -412,6 +423,7 @@ impl Loader {
         let stamps = reload::Stamps::at_load(&plugin);
         plugin.generation().set(self.next_generation());
         let mut loaded = write(&self.loaded);
+        self.switch_metrics_of(&plugin);
         loaded.reloads.insert(id.to_owned(), reload::Record { init: None, stamps });
         if let Hosted::Local(local) = &plugin {
             let dependencies = bound.iter().filter_map(|d| match loaded.by_id.get(d) {

@@ -242,6 +242,7 @@ impl Loader {
             }
         }
         let mut loaded = write(&self.loaded);
+        self.switch_metrics_of(&new);
         if let Hosted::Local(local) = &new {
             let dependencies = bound.iter().filter_map(|d| match loaded.by_id.get(d) {
                 Some(Hosted::Local(dependency)) => Some(dependency.clone()),

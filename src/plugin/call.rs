@@ -121,8 +121,25 @@ impl LoadedPlugin {
         })
     }
 
-    /// Calls `handler`, which the caller keeps loaded (counted in flight, or pinned).
+    /// Calls `handler`, which the caller keeps loaded (counted in flight, or pinned), measured while metrics are
+    /// on.
     pub(super) fn run(
+        &self,
+        handler: &Handler,
+        kind: CapabilityKind,
+        name: &str,
+        input: &[u8],
+        sink: Option<&aisopod_sink>,
+    ) -> Result<()> {
+        if self.metrics.is_enabled() {
+            if let Some(stats) = self.metrics.capability(kind, name) {
+                return stats.measure_in_thread(|| self.run_unmeasured(handler, kind, name, input, sink));
+            }
+        }
+        self.run_unmeasured(handler, kind, name, input, sink)
+    }
+
+    fn run_unmeasured(
         &self,
         handler: &Handler,
         kind: CapabilityKind,

@@ -50,6 +50,7 @@ use crate::capability_kind::PerKind;
 use crate::discovery::PluginInfo;
 use crate::error::{Error, Result, Status};
 use crate::integrity::VerifiedDigests;
+use crate::metrics::PluginStats;
 use crate::sync::{read, write};
 use crate::trust::{FilePolicy, Signatures};
 
@@ -70,6 +71,8 @@ pub(crate) struct LoadedPlugin {
     pub(crate) dependencies: std::sync::Mutex<Vec<Arc<LoadedPlugin>>>,
     /// Which load of the plugin this is, and whether a reload replaced it.
     pub(crate) generation: Generation,
+    /// What its calls cost, while metrics are on.
+    pub(crate) metrics: PluginStats,
 }
 
 /// One step of [`LoadedPlugin::load`], named as the README's "Loading, step by step" numbers them (the
@@ -315,6 +318,7 @@ impl LoadedPlugin {
         live.handlers =
             steps.run(LoadStep::Registration, || registration::register(register_capabilities, vtable, &info))?;
         Ok(LoadedPlugin {
+            metrics: PluginStats::default(),
             library_stamp,
             serial: (!manifest.thread_safe).then(Serial::default),
             info,

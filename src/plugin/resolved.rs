@@ -56,6 +56,24 @@ impl Resolved {
         if self.plugin.serial.is_some() {
             return self.plugin.run(&self.handler, self.kind, &self.name, input, sink);
         }
+        // Metrics off costs this one relaxed load and branch.
+        if self.plugin.metrics.is_enabled() {
+            return self.invoke_measured(input, sink);
+        }
+        self.call(input, sink)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn invoke_measured(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
+        match self.plugin.metrics.capability(self.kind, &self.name) {
+            Some(stats) => stats.measure_in_thread(|| self.call(input, sink)),
+            None => self.call(input, sink),
+        }
+    }
+
+    #[inline]
+    fn call(&self, input: &[u8], sink: Option<&aisopod_sink>) -> Result<()> {
         let sink = sink_or_discard(sink);
         // SAFETY: the plugin is pinned (it cannot be unloaded while this handle lives) and initialized; the
         // handler's contract allows concurrent calls; `input` and `sink` outlive the call.
