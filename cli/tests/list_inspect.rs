@@ -160,3 +160,25 @@ fn version_prints_the_crate_version() {
     let output = aisopod(&["--version"]);
     assert_eq!(stdout(&output).trim(), format!("aisopod {}", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn inspect_reads_the_signature_file() {
+    use aisopod_loader::signature::SignatureFile;
+    use aisopod_loader::Sha256Digest;
+
+    let root = temp_dir("inspectsig");
+    let dir = hello_plugin(&root);
+    let signature = dir.join("aisopod.plugin.sig");
+    std::fs::write(&signature, "aisopod-signature 1\nkey-id nothex\n").unwrap();
+    let report = json_of(&["inspect", "--json", dir.to_str().unwrap()]);
+    assert_eq!(report["signature"]["state"], "malformed", "{report}");
+    assert_eq!(report["signature"]["status"], "AISOPOD_STATUS_MALFORMED_SIGNATURE", "{report}");
+
+    let manifest = Sha256Digest::of(&std::fs::read(dir.join("aisopod.plugin.toml")).unwrap());
+    let library = Sha256Digest::of(&std::fs::read(dir.join("libhello.so")).unwrap());
+    let signed = SignatureFile::sign(&[7; 32], &manifest, &library);
+    std::fs::write(&signature, signed.render()).unwrap();
+    let report = json_of(&["inspect", "--json", dir.to_str().unwrap()]);
+    assert_eq!(report["signature"]["state"], "signed", "{report}");
+    assert_eq!(report["signature"]["key_id"], signed.key_id.to_string(), "{report}");
+}

@@ -181,6 +181,9 @@ fn usage_errors_exit_2() {
     let dir = test_plugin(&root, "usage", &[]);
     let (exit, context) = code(&aisopod(&["validate", "--timeout", "0", dir.to_str().unwrap()]));
     assert_eq!(exit, 2, "{context}");
+    let (exit, context) = code(&aisopod(&["validate", "--host-version", "one", dir.to_str().unwrap()]));
+    assert_eq!(exit, 2, "{context}");
+    assert!(context.contains("--host-version one"), "{context}");
 }
 
 #[test]

@@ -65,6 +65,9 @@ pub fn run(args: &Args) -> Result<u8, String> {
     if !(args.timeout > 0.0 && args.timeout.is_finite()) {
         return Err(format!("--timeout {}: must be a positive number of seconds", args.timeout));
     }
+    if let Some(version) = &args.host_version {
+        aisopod_loader::Loader::new(version).map_err(|e| format!("--host-version {version}: {e}"))?;
+    }
     let deadline = Duration::from_secs_f64(args.timeout);
     let progress = if std::io::stdout().is_terminal() && !args.json {
         indicatif::ProgressBar::new(args.dirs.len() as u64)
