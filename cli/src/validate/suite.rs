@@ -283,3 +283,24 @@ fn calls(loader: &Loader, id: &str, manifest: &Manifest, out: &mut dyn Reporter)
     }
     Ok((reason, slowest))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_over_the_budget_is_a_warning_that_says_so() {
+        let slow = pass("init_empty", "init returned 0", Duration::from_millis(150));
+        assert_eq!(slow.verdict, Verdict::Warn);
+        assert_eq!(slow.reason, "init returned 0; took 150 ms, over the 100 ms budget");
+        let quick = pass("init_empty", "init returned 0", Duration::from_millis(99));
+        assert_eq!((quick.verdict, quick.reason.as_str()), (Verdict::Pass, "init returned 0"));
+    }
+
+    #[test]
+    fn verdicts_order_pass_warn_fail() {
+        let worst = [Verdict::Warn, Verdict::Pass, Verdict::Fail].into_iter().max();
+        assert_eq!(worst, Some(Verdict::Fail));
+        assert!(Verdict::Pass < Verdict::Warn);
+    }
+}
