@@ -20,6 +20,7 @@ SONAME := libaisopod_loader.so.$(SOVERSION)
 PREFIX ?= /usr/local
 LIBDIR_NAME ?= lib
 INCLUDEDIR_NAME ?= include
+BINDIR ?= $(PREFIX)/bin
 LIBDIR := $(PREFIX)/$(LIBDIR_NAME)
 INCLUDEDIR := $(PREFIX)/$(INCLUDEDIR_NAME)
 CMAKEDIR := $(LIBDIR)/cmake/aisopod_loader
@@ -86,11 +87,13 @@ deps:
 	@python3 -m ziglang version >/dev/null 2>&1 || python3 -m pip install -q ziglang
 
 # Installs the library (versioned soname and symlinks), the static archive, the headers, a pkg-config file,
-# a CMake package configuration and the helper process, $(LIBDIR)/aisopod_loader/aisopod-plugin-host, where the
-# library looks for it, under $(DESTDIR)$(PREFIX).
+# a CMake package configuration, the helper process, $(LIBDIR)/aisopod_loader/aisopod-plugin-host, where the
+# library looks for it, and the command line, $(BINDIR)/aisopod, under $(DESTDIR)$(PREFIX).
 install:
 	AISOPOD_LOADER_SONAME=$(SONAME) $(CARGO) build --release --target-dir target/install
-	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(LIBDIR)/aisopod_loader
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(LIBDIR)/aisopod_loader \
+		$(DESTDIR)$(BINDIR)
+	install -m 755 target/install/release/aisopod $(DESTDIR)$(BINDIR)/aisopod
 	install -m 755 target/install/release/aisopod-plugin-host $(DESTDIR)$(LIBDIR)/aisopod_loader/aisopod-plugin-host
 	install -m 755 target/install/release/libaisopod_loader.so $(DESTDIR)$(LIBDIR)/libaisopod_loader.so.$(VERSION)
 	ln -sf libaisopod_loader.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs into a temporary prefix, then builds and runs hosts that know the library only as installed:
+# Installs into a temporary prefix, runs the installed `aisopod` (its version, and `list` over PLUGIN_DIR),
+# then builds and runs hosts that know the library only as installed:
 #  - tiny_host.c with only `pkg-config --cflags --libs aisopod_loader`, which also probes every plugin in the
 #    installed helper, found next to the installed library with no configuration;
 #  - tiny_host.c with only `find_package(aisopod_loader)`, against the shared library and the static archive;
@@ -18,6 +19,10 @@ cc=${CC:-cc}
 strict="-std=c11 -Wall -Wextra -Wpedantic -Werror"
 
 make -s -C "$root" install PREFIX="$prefix"
+
+echo "== the command line"
+"$prefix/bin/aisopod" --version
+"$prefix/bin/aisopod" list --path "$plugins"
 
 PKG_CONFIG_PATH=$prefix/lib/pkgconfig
 export PKG_CONFIG_PATH

@@ -1,0 +1,98 @@
+//! `aisopod`: the command line of aisopod-loader, for plugin authors and operators.
+//!
+//! Exit codes, for every command: 0 when the command ran (and, for `validate`, every check passed, warnings
+//! allowed), 1 when `validate` found a FAIL or `inspect` could not find the plugin, 2 for a usage or I/O error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+mod elf_facts;
+mod inspect;
+mod list;
+mod scaffold;
+mod status_name;
+mod validate;
+
+/// Exit code: a check failed, or the plugin asked for does not exist.
+const EXIT_FAILED: u8 = 1;
+/// Exit code: bad arguments, or a file that could not be read or written.
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "aisopod", version, about = "List, inspect, validate and scaffold aisopod plugins")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Discover plugins and print each one found and each candidate refused, with its status.
+    List {
+        /// A directory of plugin directories to search, in order; repeatable. Without any, the loader's
+        /// defaults and AISOPOD_PLUGIN_PATH are searched.
+        #[arg(long = "path", value_name = "DIR")]
+        paths: Vec<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a plugin's manifest, library facts, pin, signature and quarantine state, without loading it.
+    Inspect {
+        /// A plugin directory, or the id of a plugin found on the search paths.
+        plugin: String,
+        /// Search these directories for an id instead of the loader's defaults; repeatable.
+        #[arg(long = "path", value_name = "DIR")]
+        paths: Vec<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the conformance suite on plugin directories, each in a process of its own.
+    Validate(validate::Args),
+    /// Write a new plugin directory that builds and passes `aisopod validate` as it is.
+    New {
+        /// The plugin's language.
+        #[arg(long, value_enum)]
+        lang: Lang,
+        /// The plugin id: lower-case letters, digits and underscores, starting with a letter.
+        name: String,
+        /// Where to create the plugin directory (default: the current directory).
+        #[arg(long, value_name = "D", default_value = ".")]
+        dir: PathBuf,
+    },
+    /// The child process of `validate`: runs one plugin's suite and reports each step on stdout.
+    #[command(name = "__validate-child", hide = true)]
+    ValidateChild {
+        dir: PathBuf,
+        #[arg(long)]
+        host_version: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Lang {
+    C,
+    Zig,
+    Rust,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::List { paths, json } => list::run(&paths, json),
+        Command::Inspect { plugin, paths, json } => inspect::run(&plugin, &paths, json),
+        Command::Validate(args) => validate::run(&args),
+        Command::New { lang, name, dir } => scaffold::run(lang, &name, &dir),
+        Command::ValidateChild { dir, host_version } => validate::child_main(&dir, host_version.as_deref()),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(message) => {
+            eprintln!("aisopod: {message}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
