@@ -80,6 +80,13 @@ pub enum Lang {
 }
 
 fn main() -> ExitCode {
+    // Rust ignores SIGPIPE, so a closed pipe (`aisopod list | head`) would make the next print panic; a command
+    // line tool should end quietly instead, as C tools do.
+    // SAFETY: setting a signal's action to its default before any thread starts.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::List { paths, json } => list::run(&paths, json),

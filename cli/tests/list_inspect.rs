@@ -182,3 +182,28 @@ fn inspect_reads_the_signature_file() {
     assert_eq!(report["signature"]["state"], "signed", "{report}");
     assert_eq!(report["signature"]["key_id"], signed.key_id.to_string(), "{report}");
 }
+
+#[test]
+fn list_ends_quietly_when_its_reader_stops_reading() {
+    let root = temp_dir("list-pipe");
+    for i in 0..3000 {
+        let dir = root.join(format!("p{i:04}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest = support::test_manifest(&format!("p{i:04}"));
+        std::fs::write(dir.join("aisopod.plugin.toml"), manifest).unwrap();
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_aisopod"))
+        .args(["list", "--path", root.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{:?}: {stderr}", output.status);
+}
