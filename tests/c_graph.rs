@@ -35,7 +35,8 @@ fn tree(work: &Path) -> PathBuf {
     add(&tree, "provider", "1.0.0", "", &[]);
     add(&tree, "app", "1.0.0", "store = \"1\"", &[]);
     add(&tree, "store", "1.4.0", "", &[]);
-    add(&tree, "lazy-app", "1.0.0", "lazy-base = \"1\"", &[]);
+    // Its init takes 100 ms: the other first calls arrive while it is loaded but not started.
+    add(&tree, "lazy-app", "1.0.0", "lazy-base = \"1\"", &["INIT_SLEEP_MS=100"]);
     add(&tree, "lazy-base", "1.0.0", "", &[]);
     add(&tree, "lazy-broken", "1.0.0", "", &["ABI_VERSION=2"]);
     tree

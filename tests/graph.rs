@@ -207,9 +207,10 @@ fn a_plugin_calls_a_dependency_through_the_host_and_keeps_it_past_its_loader() {
 #[test]
 fn lazy_first_calls_from_eight_threads_load_the_plugin_and_its_dependency_once() {
     let root = temp_dir("graph-lazy");
-    add(&root, "app", "1.0.0", "base = \"1\"");
+    // app's init takes 100 ms: the other first calls arrive while it is loaded but not started.
+    let text = format!("{}\n[dependencies]\nbase = \"1\"\n", manifest("app"));
+    add_test_plugin_with(&root, "app", &["INIT_SLEEP_MS=100"], &text);
     add(&root, "base", "1.0.0", "");
-    add(&root, "broken", "1.0.0", "");
     // A library that fails the ABI gate.
     let text = manifest("broken");
     add_test_plugin_with(&root, "broken", &["ABI_VERSION=2"], &text);

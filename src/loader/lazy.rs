@@ -32,9 +32,15 @@ impl Loader {
     /// Loaded plugin `id`; under the lazy policy, a discovered one is loaded and initialized first. Concurrent
     /// first calls load it once: the others wait for that load and use its result.
     pub(super) fn get_or_load(&self, id: &str) -> Result<Hosted> {
-        match self.get_loaded(id) {
-            Err(_) if self.is_lazy() => self.load_on_first_use(id),
-            loaded => loaded,
+        let loaded = self.get_loaded(id);
+        if !self.is_lazy() {
+            return loaded;
+        }
+        match loaded {
+            Ok(plugin) if plugin.is_initialized() => Ok(plugin),
+            // Not loaded, or loaded by a first use on another thread that has not initialized it yet: that
+            // thread holds the lifecycle lock until it has.
+            _ => self.load_on_first_use(id),
         }
     }
 

@@ -26,6 +26,8 @@
  *   CREATE_EXIT         aisopod_plugin_create calls exit(3)
  *   INIT_SEGFAULT       init writes through a null pointer (SIGSEGV)
  *   INIT_LOOP           init never returns (it sleeps in a loop)
+ *   INIT_SLEEP_MS=n     init sleeps n ms first (widens the window a concurrent
+ *                       first call could see a plugin loaded but not started)
  *   HANDLER_MISCHIEF    tool "echo" misbehaves on some inputs: "segfault"
  *                       writes through a null pointer, "overflow" recurses until
  *                       the stack overflows, "hang" never returns, "exit" calls
@@ -334,6 +336,10 @@ static int32_t test_init(const aisopod_plugin *plugin, const aisopod_init_contex
     record("init");
 #ifdef INIT_SEGFAULT
     *nowhere = 1;
+#endif
+#ifdef INIT_SLEEP_MS
+    struct timespec slow = {INIT_SLEEP_MS / 1000, (INIT_SLEEP_MS % 1000) * 1000000L};
+    nanosleep(&slow, NULL);
 #endif
 #ifdef INIT_LOOP
     for (;;) {
