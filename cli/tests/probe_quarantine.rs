@@ -1,0 +1,170 @@
+//! `aisopod probe` and `aisopod quarantine` on real plugins: the C example and the test plugin built to crash,
+//! abort or exit, probed in real helper processes, with their verdicts kept in a real registry cache.
+
+mod support;
+
+use std::path::Path;
+
+use serde_json::Value;
+use support::{aisopod, code, hello_plugin, stdout, temp_dir, test_plugin};
+
+/// The test plugin's manifest asks for a host of version 1.0.0 or later.
+const HOST: &str = "1.0.0";
+
+/// Runs `aisopod` with `args`, expecting exit code `exit`, and parses its JSON output.
+fn json_run(args: &[&str], exit: i32) -> Value {
+    let output = aisopod(args);
+    let (got, context) = code(&output);
+    assert_eq!(got, exit, "{args:?}: {context}");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {context}"))
+}
+
+fn path(dir: &Path) -> &str {
+    dir.to_str().unwrap()
+}
+
+/// The ids of a `quarantine list --json` or the `cleared` of `quarantine clear --json`.
+fn ids(report: &Value, field: &str) -> Vec<String> {
+    report[field].as_array().unwrap().iter().map(|r| r["plugin_id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn probe_names_each_culprit_with_its_step_and_ending_and_the_quarantine_keeps_them() {
+    let root = temp_dir("probe");
+    let plugins = root.join("plugins");
+    let hello = hello_plugin(&plugins);
+    test_plugin(&plugins, "init_segv", &["INIT_SEGFAULT"]);
+    test_plugin(&plugins, "ctor_abort", &["CTOR_ABORT"]);
+    test_plugin(&plugins, "create_exit", &["CREATE_EXIT"]);
+    let cache = root.join("registry.cache");
+    let args = [
+        "probe",
+        "--json",
+        "--host-version",
+        HOST,
+        "--init",
+        "{}",
+        "--cache",
+        path(&cache),
+        "--path",
+        path(&plugins),
+        path(&hello),
+        "init_segv",
+        "ctor_abort",
+        "create_exit",
+    ];
+    let report = json_run(&args, 1);
+    let verdicts = report["plugins"].as_array().unwrap();
+    let by_id = |id: &str| verdicts.iter().find(|v| v["plugin_id"] == id).unwrap_or_else(|| panic!("{id}: {report}"));
+
+    let hello = by_id("hello");
+    assert_eq!(hello["status"], "AISOPOD_STATUS_OK", "{hello}");
+    assert_eq!(hello["failed_step"], Value::Null);
+    let steps: Vec<&str> = hello["steps"].as_array().unwrap().iter().map(|s| s["step"].as_str().unwrap()).collect();
+    assert_eq!(steps.first(), Some(&"manifest"));
+    assert!(steps.ends_with(&["init", "unload"]), "{steps:?}");
+
+    let segv = by_id("init_segv");
+    assert_eq!(segv["status"], "AISOPOD_STATUS_PLUGIN_CRASHED", "{segv}");
+    assert_eq!(segv["failed_step"], "init");
+    assert!(segv["signal"].as_i64().is_some(), "{segv}");
+    assert_eq!(segv["signal_name"], "SIGSEGV");
+
+    let abort = by_id("ctor_abort");
+    assert_eq!(abort["status"], "AISOPOD_STATUS_PLUGIN_CRASHED", "{abort}");
+    assert_eq!(abort["failed_step"], "dlopen");
+    assert_eq!(abort["signal_name"], "SIGABRT");
+    assert!(abort["stderr_tail"].as_str().unwrap().contains("test plugin: constructor aborting"), "{abort}");
+
+    let exit = by_id("create_exit");
+    assert_eq!(exit["status"], "AISOPOD_STATUS_PLUGIN_CRASHED", "{exit}");
+    assert_eq!(exit["failed_step"], "create");
+    assert_eq!(exit["exit_code"], 3);
+    assert_eq!(exit["signal"], Value::Null);
+
+    // The three crashes are in the cache's quarantine, the passing plugin is not.
+    let list = json_run(&["quarantine", "list", "--json", "--cache", path(&cache)], 0);
+    let mut quarantined = ids(&list, "records");
+    quarantined.sort();
+    assert_eq!(quarantined, ["create_exit", "ctor_abort", "init_segv"], "{list}");
+    let segv_record = list["records"].as_array().unwrap().iter().find(|r| r["plugin_id"] == "init_segv").unwrap();
+    assert_eq!(segv_record["status"], "AISOPOD_STATUS_PLUGIN_CRASHED");
+    assert!(segv_record["reason"].as_str().unwrap().contains("SIGSEGV"), "{segv_record}");
+    let only = json_run(&["quarantine", "list", "--json", "--cache", path(&cache), "ctor_abort"], 0);
+    assert_eq!(ids(&only, "records"), ["ctor_abort"]);
+    let text = stdout(&aisopod(&["quarantine", "list", "--cache", path(&cache)]));
+    assert!(text.contains("3 quarantined libraries"), "{text}");
+    assert!(text.contains("plugin 'ctor_abort' is quarantined since "), "{text}");
+
+    // Lifting one leaves the others; an id with no record is named and fails; lifting all empties the list.
+    let cleared = json_run(&["quarantine", "clear", "--json", "--cache", path(&cache), "init_segv"], 0);
+    assert_eq!(ids(&cleared, "cleared"), ["init_segv"]);
+    let list = json_run(&["quarantine", "list", "--json", "--cache", path(&cache)], 0);
+    assert_eq!(ids(&list, "records").len(), 2, "{list}");
+    let missing = aisopod(&["quarantine", "clear", "--cache", path(&cache), "init_segv"]);
+    let (exit_code, context) = code(&missing);
+    assert_eq!(exit_code, 1, "{context}");
+    assert!(context.contains("no quarantined plugin 'init_segv'"), "{context}");
+    let cleared = json_run(&["quarantine", "clear", "--json", "--cache", path(&cache)], 0);
+    assert_eq!(ids(&cleared, "cleared").len(), 2, "{cleared}");
+    let list = json_run(&["quarantine", "list", "--json", "--cache", path(&cache)], 0);
+    assert!(ids(&list, "records").is_empty(), "{list}");
+}
+
+#[test]
+fn probe_prints_text_verdicts_and_says_why_an_argument_was_not_probed() {
+    let root = temp_dir("probe-text");
+    let plugins = root.join("plugins");
+    let abort = test_plugin(&plugins, "ctor_abort", &["CTOR_ABORT"]);
+    let output = aisopod(&["probe", "--host-version", HOST, path(&abort), "nobody", "--path", path(&plugins)]);
+    let (exit, context) = code(&output);
+    assert_eq!(exit, 1, "{context}");
+    let text = stdout(&output);
+    assert!(text.contains("ctor_abort: AISOPOD_STATUS_PLUGIN_CRASHED"), "{text}");
+    assert!(text.contains("  failed step: dlopen"), "{text}");
+    assert!(text.contains("  helper: killed by signal SIGABRT"), "{text}");
+    assert!(text.contains("    test plugin: constructor aborting"), "{text}");
+    assert!(text.contains("nobody: AISOPOD_STATUS_NOT_FOUND"), "{text}");
+    assert!(text.contains("no plugin has id 'nobody' on the search paths"), "{text}");
+
+    // A malformed manifest is named with the manifest's own status, and nothing is sent to a helper.
+    let bad = plugins.join("bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(bad.join("aisopod.plugin.toml"), "[plugin]\nid = \"Bad Id\"\n").unwrap();
+    let report = json_run(&["probe", "--json", path(&bad)], 1);
+    let verdict = &report["plugins"][0];
+    assert_eq!(verdict["probed"], false, "{report}");
+    assert!(verdict["status"].as_str().unwrap().starts_with("AISOPOD_STATUS_"), "{report}");
+    assert_ne!(verdict["status"], "AISOPOD_STATUS_OK");
+    assert!(verdict["message"].as_str().unwrap().contains("aisopod.plugin.toml"), "{report}");
+
+    // Usage errors: a directory without a manifest, a helper that is not there, a bad timeout.
+    let (exit, context) = code(&aisopod(&["probe", path(&root)]));
+    assert_eq!(exit, 2, "{context}");
+    assert!(context.contains("is a directory without aisopod.plugin.toml"), "{context}");
+    let (exit, context) = code(&aisopod(&["probe", "--helper", "/nonexistent/helper", path(&abort)]));
+    assert_eq!(exit, 2, "{context}");
+    assert!(context.contains("/nonexistent/helper"), "{context}");
+    let (exit, context) = code(&aisopod(&["probe", "--timeout", "0", path(&abort)]));
+    assert_eq!(exit, 2, "{context}");
+}
+
+#[test]
+fn quarantine_list_of_a_missing_or_foreign_cache_holds_nothing() {
+    let root = temp_dir("quarantine-empty");
+    let missing = root.join("none.cache");
+    let list = json_run(&["quarantine", "list", "--json", "--cache", path(&missing)], 0);
+    assert!(ids(&list, "records").is_empty());
+    assert!(!missing.exists(), "listing must not write the cache");
+    let garbage = root.join("garbage.cache");
+    std::fs::write(&garbage, b"not a registry cache").unwrap();
+    let output = aisopod(&["quarantine", "list", "--cache", path(&garbage)]);
+    let (exit, context) = code(&output);
+    assert_eq!(exit, 0, "{context}");
+    assert!(context.contains("0 quarantined libraries"), "{context}");
+    assert!(context.contains(&format!("warning: {}: registry cache", garbage.display())), "{context}");
+    assert_eq!(std::fs::read(&garbage).unwrap(), b"not a registry cache", "listing must not rewrite the cache");
+    let (exit, context) = code(&aisopod(&["quarantine", "clear", "--cache", path(&root)]));
+    assert_eq!(exit, 2, "{context}");
+    assert!(context.contains("is not a regular file"), "{context}");
+}
