@@ -2,7 +2,8 @@
 //!
 //! Exit codes, for every command: 0 when the command ran (and, for `validate`, every check passed, warnings
 //! allowed; for `probe`, every probe passed), 1 when `validate` found a FAIL, a probe failed, or `inspect`,
-//! `probe` or `quarantine clear` could not find the plugin, 2 for a usage or I/O error.
+//! `probe` or `quarantine clear` could not find the plugin, 2 for a usage or I/O error. `sign` keeps
+//! `aisopod-sign`'s: 1 when `verify` rejects the plugin, 3 for a file that cannot be read or is malformed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,11 +11,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod elf_facts;
+mod hash;
 mod inspect;
 mod list;
 mod probe;
 mod quarantine;
 mod scaffold;
+mod sign;
 mod status_name;
 mod validate;
 
@@ -27,10 +30,11 @@ const EXIT_USAGE: u8 = 2;
 #[command(
     name = "aisopod",
     version,
-    about = "List, inspect, validate, probe and scaffold aisopod plugins",
+    about = "List, inspect, validate, probe, pin, sign and scaffold aisopod plugins",
     after_help = "Exit codes: 0 when the command ran (validate: no FAIL; probe: every probe passed); 1 when validate \
                   found a FAIL, a probe failed, or inspect, probe or quarantine clear found no such plugin; 2 for a \
-                  usage or I/O error."
+                  usage or I/O error. sign: 1 when verify rejects the plugin, 3 for a file that cannot be read, \
+                  written or parsed."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -84,6 +88,16 @@ enum Command {
         #[command(subcommand)]
         action: quarantine::Action,
     },
+    /// Print the SHA-256 of a plugin's library as the manifest line that pins it: sha256 = "...".
+    Hash {
+        /// A plugin directory (its manifest names the library) or a library file.
+        target: PathBuf,
+    },
+    /// Make publisher keys, sign plugin directories and verify their signatures (as aisopod-sign).
+    Sign {
+        #[command(subcommand)]
+        action: sign::Action,
+    },
     /// The child process of `validate`: runs one plugin's suite and reports each step on stdout.
     #[command(name = "__validate-child", hide = true)]
     ValidateChild {
@@ -116,6 +130,8 @@ fn main() -> ExitCode {
         Command::New { lang, name, dir } => scaffold::run(lang, &name, &dir),
         Command::Probe(args) => probe::run(&args),
         Command::Quarantine { action } => quarantine::run(&action),
+        Command::Hash { target } => hash::run(&target),
+        Command::Sign { action } => Ok(sign::run(&action)),
         Command::ValidateChild { dir, host_version } => validate::child_main(&dir, host_version.as_deref()),
     };
     match result {
