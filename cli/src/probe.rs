@@ -85,7 +85,7 @@ pub fn run(args: &Args) -> Result<u8, String> {
             loader.discover();
         }
     }
-    set_helper(&loader, args.helper.as_deref());
+    let installed_tried = set_helper(&loader, args.helper.as_deref());
 
     let resolved: Vec<Result<String, NotProbed>> = targets.iter().map(|t| resolve(&loader, t)).collect();
     let mut ids: Vec<&str> = Vec::new();
@@ -97,7 +97,13 @@ pub fn run(args: &Args) -> Result<u8, String> {
     let verdicts = if ids.is_empty() {
         Vec::new()
     } else {
-        loader.probe(&ids, args.init.as_deref()).map_err(|e| e.to_string())?
+        loader.probe(&ids, args.init.as_deref()).map_err(|e| {
+            let mut message = format!("{}: {}", status_name::of(e.status()), e.message());
+            if let (Status::HelperUnavailable, Some(tried)) = (e.status(), &installed_tried) {
+                message.push_str(&format!("; beside aisopod: {tried}"));
+            }
+            message
+        })?
     };
     let results: Vec<(String, Value)> = args
         .plugins
@@ -196,21 +202,28 @@ fn resolve(loader: &Loader, target: &Target) -> Result<String, NotProbed> {
 }
 
 /// Names the helper installed next to this program (`<prefix>/bin/aisopod` and
-/// `<prefix>/lib/aisopod_loader/aisopod-plugin-host`) when the loader's own search would not find one.
-fn set_helper(loader: &Loader, given: Option<&Path>) {
+/// `<prefix>/lib/aisopod_loader/aisopod-plugin-host`) when the loader's own search would not find one. Returns
+/// the places tried there when none had it, for the error.
+fn set_helper(loader: &Loader, given: Option<&Path>) -> Option<String> {
     if let Some(helper) = given {
         loader.set_helper_path(Some(helper.to_path_buf()));
-        return;
+        return None;
     }
     if locate(None).is_ok() {
-        return;
+        return None;
     }
-    let Some(prefix) = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf())) else {
-        return;
-    };
-    let installed = ["lib", "lib64"].iter().map(|lib| prefix.join(lib).join(INSTALL_SUBDIR).join(HELPER_NAME));
-    if let Some(helper) = installed.into_iter().find(|path| path.is_file()) {
-        loader.set_helper_path(Some(helper));
+    let prefix = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))?;
+    let installed: Vec<PathBuf> =
+        ["lib", "lib64"].iter().map(|lib| prefix.join(lib).join(INSTALL_SUBDIR).join(HELPER_NAME)).collect();
+    match installed.iter().find(|path| path.is_file()) {
+        Some(helper) => {
+            loader.set_helper_path(Some(helper.clone()));
+            None
+        }
+        None => {
+            let shown: Vec<String> = installed.iter().map(|p| format!("{} (not there)", p.display())).collect();
+            Some(shown.join(", "))
+        }
     }
 }
 

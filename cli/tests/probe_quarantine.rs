@@ -168,3 +168,36 @@ fn quarantine_list_of_a_missing_or_foreign_cache_holds_nothing() {
     assert_eq!(exit, 2, "{context}");
     assert!(context.contains("is not a regular file"), "{context}");
 }
+
+#[test]
+fn an_installed_aisopod_finds_the_helper_installed_beside_it() {
+    // The layout of `make install`: PREFIX/bin/aisopod and PREFIX/lib/aisopod_loader/aisopod-plugin-host, away
+    // from the build tree and with AISOPOD_HELPER unset, so only the installed place can find the helper.
+    let built = Path::new(env!("CARGO_BIN_EXE_aisopod"));
+    let helper = built.with_file_name("aisopod-plugin-host");
+    assert!(helper.is_file(), "{} is built with the workspace (cargo build)", helper.display());
+    let prefix = temp_dir("installed");
+    let (bin, lib) = (prefix.join("bin"), prefix.join("lib/aisopod_loader"));
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::copy(built, bin.join("aisopod")).unwrap();
+    let plugins = prefix.join("plugins");
+    let hello = hello_plugin(&plugins);
+    let run = |args: &[&str]| {
+        std::process::Command::new(bin.join("aisopod"))
+            .args(args)
+            .env_remove("AISOPOD_HELPER")
+            .env_remove("AISOPOD_PLUGIN_PATH")
+            .output()
+            .unwrap()
+    };
+    let (exit, context) = code(&run(&["probe", path(&hello)]));
+    assert_eq!(exit, 2, "{context}");
+    assert!(context.contains("AISOPOD_STATUS_HELPER_UNAVAILABLE: "), "{context}");
+    assert!(context.contains(&format!("{} (not there)", lib.join("aisopod-plugin-host").display())), "{context}");
+    std::fs::copy(&helper, lib.join("aisopod-plugin-host")).unwrap();
+    let output = run(&["probe", "--json", path(&hello)]);
+    let (exit, context) = code(&output);
+    assert_eq!(exit, 0, "{context}");
+    assert!(stdout(&output).contains("\"status\": \"AISOPOD_STATUS_OK\""), "{context}");
+}
