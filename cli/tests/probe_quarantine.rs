@@ -201,3 +201,47 @@ fn an_installed_aisopod_finds_the_helper_installed_beside_it() {
     assert_eq!(exit, 0, "{context}");
     assert!(stdout(&output).contains("\"status\": \"AISOPOD_STATUS_OK\""), "{context}");
 }
+
+#[test]
+fn probing_into_and_clearing_a_hosts_cache_keeps_its_cached_manifests() {
+    let root = temp_dir("host-cache");
+    let plugins = root.join("plugins");
+    let hello = hello_plugin(&plugins);
+    let crashy = test_plugin(&plugins, "crashy", &["INIT_SEGFAULT"]);
+    // A host's discovery writes the cache: its manifests, by manifest path.
+    let cache = root.join("registry.cache");
+    let host = aisopod_loader::Loader::new(HOST).unwrap();
+    host.set_use_default_paths(false);
+    host.set_use_env_path(false);
+    host.add_search_path(plugins.clone());
+    host.set_cache_path(Some(cache.clone()));
+    assert_eq!(host.discover(), 2);
+    let hello_manifest = hello.join("aisopod.plugin.toml");
+    let holds_hello = || {
+        let bytes = std::fs::read(&cache).unwrap();
+        let key = hello_manifest.to_str().unwrap().as_bytes();
+        bytes.windows(key.len()).any(|window| window == key)
+    };
+    assert!(holds_hello(), "the host's discovery cached hello's manifest");
+
+    let args = ["probe", "--json", "--host-version", HOST, "--init", "{}", "--cache", path(&cache), path(&crashy)];
+    json_run(&args, 1);
+    assert!(holds_hello(), "probing rewrote the cache's manifests");
+    // The host's next discovery through the cache sets the crashed plugin aside.
+    host.discover();
+    assert!(host.discovery().find("crashy").is_none());
+    assert!(host.discovery().find_quarantined("crashy").is_some());
+
+    json_run(&["quarantine", "clear", "--json", "--cache", path(&cache)], 0);
+    assert!(holds_hello(), "clearing rewrote the cache's manifests");
+    // A host started after the clear finds the plugin again. (A host still running keeps the records it read,
+    // and its next discovery writes them back: the loader's quarantine, not the file, is what it trusts.)
+    drop(host);
+    let next_host = aisopod_loader::Loader::new(HOST).unwrap();
+    next_host.set_use_default_paths(false);
+    next_host.set_use_env_path(false);
+    next_host.add_search_path(plugins.clone());
+    next_host.set_cache_path(Some(cache.clone()));
+    next_host.discover();
+    assert!(next_host.discovery().find("crashy").is_some(), "cleared, the plugin is discovered again");
+}
