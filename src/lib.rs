@@ -66,6 +66,13 @@ mod quarantine;
 /// cbindgen:ignore
 #[cfg(feature = "loader")]
 pub mod signature;
+/// Making publisher keys, signing and verifying plugin directories: shared by `aisopod-sign` and `aisopod sign`,
+/// not a public API. The annotation below keeps its constants out of the C header.
+///
+/// cbindgen:ignore
+#[cfg(feature = "loader")]
+#[doc(hidden)]
+pub mod signing;
 #[cfg(feature = "loader")]
 mod sync;
 #[cfg(feature = "loader")]

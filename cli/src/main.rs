@@ -1,7 +1,9 @@
 //! `aisopod`: the command line of aisopod-loader, for plugin authors and operators.
 //!
 //! Exit codes, for every command: 0 when the command ran (and, for `validate`, every check passed, warnings
-//! allowed), 1 when `validate` found a FAIL or `inspect` could not find the plugin, 2 for a usage or I/O error.
+//! allowed; for `probe`, every probe passed), 1 when `validate` found a FAIL, a probe failed, or `inspect`,
+//! `probe` or `quarantine clear` could not find the plugin, 2 for a usage or I/O error. `sign` keeps
+//! `aisopod-sign`'s: 1 when `verify` rejects the plugin, 3 for a file that cannot be read or is malformed.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,9 +11,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod elf_facts;
+mod hash;
 mod inspect;
 mod list;
+mod probe;
+mod quarantine;
 mod scaffold;
+mod sign;
 mod status_name;
 mod validate;
 
@@ -21,7 +27,15 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "aisopod", version, about = "List, inspect, validate and scaffold aisopod plugins")]
+#[command(
+    name = "aisopod",
+    version,
+    about = "List, inspect, validate, probe, pin, sign and scaffold aisopod plugins",
+    after_help = "Exit codes: 0 when the command ran (validate: no FAIL; probe: every probe passed); 1 when validate \
+                  found a FAIL, a probe failed, or inspect, probe or quarantine clear found no such plugin; 2 for a \
+                  usage or I/O error. sign: 1 when verify rejects the plugin, 3 for a file that cannot be read, \
+                  written or parsed."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,6 +77,27 @@ enum Command {
         #[arg(long, value_name = "D", default_value = ".")]
         dir: PathBuf,
     },
+    /// Probe plugins as the loader does, each in a helper process, and print each verdict.
+    ///
+    /// A probe loads the plugin, creates and registers it, calls init when --init is given, then unloads it. A
+    /// verdict names its status, the step that failed, the signal or exit code that ended the helper, and the
+    /// tail of the helper's stderr.
+    Probe(probe::Args),
+    /// List the quarantine records of a registry cache, or lift them.
+    Quarantine {
+        #[command(subcommand)]
+        action: quarantine::Action,
+    },
+    /// Print the SHA-256 of a plugin's library as the manifest line that pins it: sha256 = "...".
+    Hash {
+        /// A plugin directory (its manifest names the library) or a library file.
+        target: PathBuf,
+    },
+    /// Make publisher keys, sign plugin directories and verify their signatures (as aisopod-sign).
+    Sign {
+        #[command(subcommand)]
+        action: sign::Action,
+    },
     /// The child process of `validate`: runs one plugin's suite and reports each step on stdout.
     #[command(name = "__validate-child", hide = true)]
     ValidateChild {
@@ -93,6 +128,10 @@ fn main() -> ExitCode {
         Command::Inspect { plugin, paths, json } => inspect::run(&plugin, &paths, json),
         Command::Validate(args) => validate::run(&args),
         Command::New { lang, name, dir } => scaffold::run(lang, &name, &dir),
+        Command::Probe(args) => probe::run(&args),
+        Command::Quarantine { action } => quarantine::run(&action),
+        Command::Hash { target } => hash::run(&target),
+        Command::Sign { action } => Ok(sign::run(&action)),
         Command::ValidateChild { dir, host_version } => validate::child_main(&dir, host_version.as_deref()),
     };
     match result {

@@ -17,146 +17,34 @@
 //! Exit status: 0 on success; 1 when `verify` finds the plugin unsigned, signed by another key, or a signature
 //! that does not verify; 2 for a usage error; 3 when a file cannot be read or written, or is malformed (a key,
 //! a manifest, a signature file). Each message goes to standard error and names the file at fault; the line
-//! printed on success goes to standard output.
+//! printed on success goes to standard output. The work is done by `aisopod_loader::signing`, which
+//! `aisopod sign` calls too.
 
-use std::fs;
-use std::io::{self, Read as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
-use aisopod_loader::signature::{hex, KeyId, SignatureFile, SIGNATURE_FILE_MAX_BYTES, SIGNATURE_FILE_NAME};
-use aisopod_loader::{Manifest, Sha256Digest, MANIFEST_FILE_NAME};
+use aisopod_loader::signing::{self, Failure, EXIT_USAGE};
 
 const USAGE: &str = "usage: aisopod-sign keygen <secret-key-file> <public-key-file>
        aisopod-sign sign <secret-key-file> <plugin-dir>
        aisopod-sign verify <public-key-file> <plugin-dir>";
 
-/// Why the tool stops: the exit status and the message for standard error.
-struct Failure(u8, String);
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        ["keygen", secret, public] => keygen(Path::new(secret), Path::new(public)),
-        ["sign", secret, dir] => sign(Path::new(secret), Path::new(dir)),
-        ["verify", public, dir] => verify(Path::new(public), Path::new(dir)),
-        _ => Err(Failure(2, USAGE.to_string())),
+        ["keygen", secret, public] => signing::keygen(Path::new(secret), Path::new(public)),
+        ["sign", secret, dir] => signing::sign(Path::new(secret), Path::new(dir)),
+        ["verify", public, dir] => signing::verify(Path::new(public), Path::new(dir)),
+        _ => Err(Failure { exit_status: EXIT_USAGE, message: USAGE.to_string() }),
     };
     match result {
         Ok(line) => {
             println!("{line}");
             ExitCode::SUCCESS
         }
-        Err(Failure(code, message)) => {
+        Err(Failure { exit_status, message }) => {
             eprintln!("aisopod-sign: {message}");
-            ExitCode::from(code)
+            ExitCode::from(exit_status)
         }
     }
-}
-
-fn io_failure(path: &Path, what: &str, e: io::Error) -> Failure {
-    Failure(3, format!("cannot {what} {}: {e}", path.display()))
-}
-
-fn keygen(secret_path: &Path, public_path: &Path) -> Result<String, Failure> {
-    let mut secret = [0u8; 32];
-    let random = Path::new("/dev/urandom");
-    fs::File::open(random)
-        .and_then(|mut file| file.read_exact(&mut secret))
-        .map_err(|e| io_failure(random, "read", e))?;
-    let public = ed25519_public_key(&secret);
-    write_new(secret_path, &format!("{}\n", to_hex(&secret)), 0o600)?;
-    secret.fill(0);
-    write_new(public_path, &format!("{}\n", to_hex(&public)), 0o644)?;
-    Ok(format!(
-        "key {}: secret key in {}, public key in {}",
-        KeyId::of(&public),
-        secret_path.display(),
-        public_path.display()
-    ))
-}
-
-fn sign(secret_path: &Path, dir: &Path) -> Result<String, Failure> {
-    let mut secret = read_key(secret_path, "secret")?;
-    let (manifest, library) = digests(dir)?;
-    let signature = SignatureFile::sign(&secret, &manifest, &library);
-    secret.fill(0);
-    let path = dir.join(SIGNATURE_FILE_NAME);
-    fs::write(&path, signature.render()).map_err(|e| io_failure(&path, "write", e))?;
-    Ok(format!("signed {} with key {}: wrote {}", dir.display(), signature.key_id, path.display()))
-}
-
-fn verify(public_path: &Path, dir: &Path) -> Result<String, Failure> {
-    let public = read_key(public_path, "public")?;
-    let key = ed25519_dalek::VerifyingKey::from_bytes(&public)
-        .map_err(|_| Failure(3, format!("{} holds no Ed25519 public key", public_path.display())))?;
-    let path = dir.join(SIGNATURE_FILE_NAME);
-    let bytes = match fs::File::open(&path) {
-        Ok(file) => {
-            let mut bytes = Vec::new();
-            file.take(SIGNATURE_FILE_MAX_BYTES as u64 + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| io_failure(&path, "read", e))?;
-            bytes
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(Failure(1, format!("{} is unsigned: {} does not exist", dir.display(), path.display())))
-        }
-        Err(e) => return Err(io_failure(&path, "open", e)),
-    };
-    let signature = SignatureFile::parse(&bytes, &path).map_err(|e| Failure(3, e.message().to_string()))?;
-    let id = KeyId::of(&public);
-    if signature.key_id != id {
-        return Err(Failure(1, format!("{} is signed by key {}, not by key {id}", dir.display(), signature.key_id)));
-    }
-    let (manifest, library) = digests(dir)?;
-    if !signature.verifies(&key, &manifest, &library) {
-        return Err(Failure(
-            1,
-            format!(
-                "the signature by key {id} in {} does not verify: the manifest or the library changed since signing",
-                path.display()
-            ),
-        ));
-    }
-    Ok(format!("{}: the signature by key {id} verifies", dir.display()))
-}
-
-/// The SHA-256 of the plugin's manifest file and of the library it names.
-fn digests(dir: &Path) -> Result<(Sha256Digest, Sha256Digest), Failure> {
-    let manifest_path = dir.join(MANIFEST_FILE_NAME);
-    let bytes = fs::read(&manifest_path).map_err(|e| io_failure(&manifest_path, "read", e))?;
-    let manifest = Manifest::parse_bytes(&bytes, &manifest_path).map_err(|e| Failure(3, e.message().to_string()))?;
-    let library_path: PathBuf = dir.join(manifest.library_file_name());
-    let file = fs::File::open(&library_path).map_err(|e| io_failure(&library_path, "open", e))?;
-    let library = Sha256Digest::of_file(&file).map_err(|e| io_failure(&library_path, "read", e))?;
-    Ok((Sha256Digest::of(&bytes), library))
-}
-
-/// A key file's 32 bytes: 64 lower-case hexadecimal digits, then a newline or nothing.
-fn read_key(path: &Path, kind: &str) -> Result<[u8; 32], Failure> {
-    let text = fs::read_to_string(path).map_err(|e| io_failure(path, "read", e))?;
-    let digits = text.strip_suffix('\n').unwrap_or(&text);
-    hex::<32>(digits).map_err(|why| Failure(3, format!("{}: the {kind} key {why}", path.display())))
-}
-
-/// The Ed25519 public key of `secret`.
-fn ed25519_public_key(secret: &[u8; 32]) -> [u8; 32] {
-    ed25519_dalek::SigningKey::from_bytes(secret).verifying_key().to_bytes()
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// Writes `text` to a new file at `path` with `mode`; an existing file is left alone and is an error.
-fn write_new(path: &Path, text: &str, mode: u32) -> Result<(), Failure> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut file = options.open(path).map_err(|e| io_failure(path, "create", e))?;
-    file.write_all(text.as_bytes()).map_err(|e| io_failure(path, "write", e))
 }
