@@ -44,7 +44,13 @@ pub fn run(lang: Lang, name: &str, dir: &Path) -> Result<u8, String> {
         let text = text.replace("{{name}}", name).replace("{{include}}", &include.to_string_lossy());
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
     };
-    write("aisopod.plugin.toml", MANIFEST)?;
+    // The Rust standard library registers thread-local destructors that must not outlive the library: a Rust
+    // plugin stays resident (see the README's "Keeping a library resident").
+    let resident = match lang {
+        Lang::Rust => "unload = false\n",
+        Lang::C | Lang::Zig => "",
+    };
+    write("aisopod.plugin.toml", &MANIFEST.replace("{{resident}}", resident))?;
     for (relative, text) in &files {
         write(relative, text)?;
     }
