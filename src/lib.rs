@@ -85,8 +85,8 @@ pub use integrity::Sha256Digest;
 pub use isolation::protocol::hosting::ResourceLimits;
 #[cfg(feature = "loader")]
 pub use loader::{
-    Capability, Loader, PluginState, PluginUsage, PolledChanges, Probed, RestartPolicy, SandboxPolicy, VecSink,
-    DEFAULT_CALL_TIMEOUT,
+    status_name, Capability, Loader, PluginState, PluginUsage, PolledChanges, Probed, RestartPolicy, SandboxPolicy,
+    VecSink, DEFAULT_CALL_TIMEOUT, REPORT_SCHEMA,
 };
 #[cfg(feature = "loader")]
 pub use log::{LogCallback, LogLevel, Logger};
