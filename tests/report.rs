@@ -159,7 +159,10 @@ fn a_real_report_follows_the_schema_and_says_what_happened() {
     assert_eq!(alpha["isolation"], "none");
     assert_eq!(alpha["version"], "1.2.3");
     assert_eq!(alpha["library"], tree.join("alpha").join(library_name("alpha")).to_str().unwrap());
-    assert_eq!(alpha["capabilities"], json!({"tool": ["echo"], "hook": ["ping"]}));
+    assert_eq!(
+        alpha["capabilities"],
+        json!({"tools": ["echo"], "commands": [], "channels": [], "providers": [], "hooks": ["ping"]})
+    );
     assert!(alpha["load_ns"].as_u64().unwrap() > 0 && alpha["init_ns"].as_u64().unwrap() > 0, "{alpha:#}");
     assert_eq!((&alpha["metrics"]["calls"], &alpha["metrics"]["failures"]), (&json!(4), &json!(1)));
     let echo = alpha["metrics"]["capabilities"].as_array().unwrap().iter().find(|c| c["name"] == "echo").unwrap();
@@ -181,7 +184,7 @@ fn a_real_report_follows_the_schema_and_says_what_happened() {
             "id": "delta",
             "version": "1.2.3",
             "directory": tree.join("delta").to_str().unwrap(),
-            "capabilities": {"tool": ["echo"], "hook": ["ping"]},
+            "capabilities": {"tools": ["echo"], "commands": [], "channels": [], "providers": [], "hooks": ["ping"]},
             "dependencies": [{"id": "beta", "requirement": "^1.2", "optional": false}],
         }])
     );

@@ -24,7 +24,8 @@ class ReportTest(TreeTest):
         [alpha] = report["loaded"]
         self.assertEqual(alpha["id"], "alpha")
         self.assertEqual(alpha["state"], "AISOPOD_PLUGIN_STATE_INITIALIZED")
-        self.assertEqual(alpha["capabilities"], {"tool": ["echo"], "hook": ["ping"]})
+        capabilities = {"tools": ["echo"], "commands": [], "channels": [], "providers": [], "hooks": ["ping"]}
+        self.assertEqual(alpha["capabilities"], capabilities)
         echo = [c for c in alpha["metrics"]["capabilities"] if c["name"] == "echo"]
         self.assertEqual([(c["kind"], c["calls"], c["failures"]) for c in echo], [("tool", 1, 0)])
         self.assertEqual([p["id"] for p in report["discovered"]], ["beta"])

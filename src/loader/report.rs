@@ -153,15 +153,12 @@ fn state_name(state: PluginState) -> &'static str {
     }
 }
 
-/// Capability names by kind (`tool`, `command`, ...), leaving out kinds with none.
+/// Capability names by kind, under the manifest's `[capabilities]` keys (`tools`, `commands`, ...) as
+/// `aisopod list --json` has them, every kind present.
 fn by_kind<'a>(
     kinds: impl IntoIterator<Item = (crate::CapabilityKind, &'a Vec<String>)>,
 ) -> BTreeMap<&'static str, Vec<String>> {
-    kinds
-        .into_iter()
-        .filter(|(_, names)| !names.is_empty())
-        .map(|(kind, names)| (kind.as_str(), names.clone()))
-        .collect()
+    kinds.into_iter().map(|(kind, names)| (kind.manifest_key(), names.clone())).collect()
 }
 
 fn declared(dependency: &Dependency) -> DeclaredDependency {
