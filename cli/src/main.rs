@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod elf_facts;
 mod inspect;
 mod list;
+mod report;
 mod scaffold;
 mod status_name;
 mod validate;
@@ -63,6 +64,22 @@ enum Command {
         #[arg(long, value_name = "D", default_value = ".")]
         dir: PathBuf,
     },
+    /// Discover plugins, load and initialize those asked for, and print the loader's load report.
+    Report {
+        /// A directory of plugin directories to search, in order; repeatable. Without any, the loader's
+        /// defaults and AISOPOD_PLUGIN_PATH are searched.
+        #[arg(long = "path", value_name = "DIR")]
+        paths: Vec<PathBuf>,
+        /// A plugin to load and initialize (with config `{}`) before reporting; repeatable, loaded in order.
+        #[arg(long = "load", value_name = "ID")]
+        loads: Vec<String>,
+        /// The host version to pose as (default: the loader's own version).
+        #[arg(long, value_name = "V")]
+        host_version: Option<String>,
+        /// Print the JSON report (schema aisopod-loader-report/1) instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// The child process of `validate`: runs one plugin's suite and reports each step on stdout.
     #[command(name = "__validate-child", hide = true)]
     ValidateChild {
@@ -93,6 +110,9 @@ fn main() -> ExitCode {
         Command::Inspect { plugin, paths, json } => inspect::run(&plugin, &paths, json),
         Command::Validate(args) => validate::run(&args),
         Command::New { lang, name, dir } => scaffold::run(lang, &name, &dir),
+        Command::Report { paths, loads, host_version, json } => {
+            report::run(&paths, &loads, host_version.as_deref(), json)
+        }
         Command::ValidateChild { dir, host_version } => validate::child_main(&dir, host_version.as_deref()),
     };
     match result {
