@@ -1,5 +1,6 @@
 //! The golden load report: a real tree (a plugin loaded and initialized with metrics on, one isolated, one
-//! loaded with a dependency, one discovered only, a candidate refused) reported through the C API, validated
+//! loaded with a dependency, one discovered only, a candidate refused; in another, a library quarantined by its
+//! probe) reported through the C API, validated
 //! against `schema/aisopod-loader-report-1.schema.json` as it is and with every object closed, so that a field
 //! the schema does not document fails, and checked for its key values.
 
@@ -11,13 +12,14 @@ use std::ptr::{null, null_mut, NonNull};
 
 use ::aisopod_loader::abi::{aisopod_status, AISOPOD_CAPABILITY_TOOL};
 use ::aisopod_loader::ffi::discovery::aisopod_loader_discover;
-use ::aisopod_loader::ffi::isolation::{aisopod_loader_set_isolation, AISOPOD_ISOLATION_PROCESS};
+use ::aisopod_loader::ffi::isolation::{aisopod_loader_probe, aisopod_loader_set_isolation, AISOPOD_ISOLATION_PROCESS};
 use ::aisopod_loader::ffi::lifecycle::{aisopod_loader_init, aisopod_loader_invoke, aisopod_loader_load};
 use ::aisopod_loader::ffi::loader::{
     aisopod_loader, aisopod_loader_add_search_path, aisopod_loader_error_message, aisopod_loader_free,
     aisopod_loader_new, aisopod_loader_use_default_paths, aisopod_loader_use_env_path,
 };
 use ::aisopod_loader::ffi::metrics::aisopod_loader_set_metrics;
+use ::aisopod_loader::ffi::probe_results::aisopod_probe_results_free;
 use ::aisopod_loader::ffi::report::{aisopod_loader_report_free, aisopod_loader_report_json};
 use common::*;
 use serde_json::{json, Value};
@@ -226,4 +228,36 @@ fn the_schema_refuses_a_report_that_breaks_it() {
     extra["loader"]["undocumented"] = json!(1);
     assert_eq!(validate(&schema, &extra), Vec::<String>::new(), "readers ignore fields they do not know");
     assert_eq!(validate(&closed(&schema), &extra).len(), 1);
+}
+
+#[test]
+fn a_quarantined_library_is_in_the_quarantine_and_its_plugin_in_the_diagnostics() {
+    let tree = temp_dir("report-quarantine").join("plugins");
+    add_test_plugin(&tree, "alpha", &[]);
+    add_test_plugin(&tree, "wrong", &["ABI_VERSION=99"]);
+    let loader = CLoader::new("1.4.0", &tree);
+    loader.ok(aisopod_loader_discover(loader.get(), None));
+    let wrong = c("wrong");
+    let ids = [wrong.as_ptr()];
+    let mut results = null_mut();
+    loader.ok(aisopod_loader_probe(loader.get(), ids.as_ptr(), 1, null(), Some(NonNull::from(&mut results))));
+    aisopod_probe_results_free(results);
+    loader.ok(aisopod_loader_discover(loader.get(), None));
+    let report = loader.report();
+    let schema: Value = serde_json::from_str(&std::fs::read_to_string(SCHEMA).unwrap()).unwrap();
+    assert_eq!(validate(&closed(&schema), &report), Vec::<String>::new(), "{report:#}");
+    let quarantine = report["quarantine"].as_array().unwrap();
+    assert_eq!(quarantine.len(), 1, "{report:#}");
+    assert_eq!(
+        (&quarantine[0]["id"], &quarantine[0]["status"]),
+        (&json!("wrong"), &json!("AISOPOD_STATUS_ABI_MISMATCH"))
+    );
+    assert_eq!(quarantine[0]["library"], tree.join("wrong").join(library_name("wrong")).to_str().unwrap());
+    assert!(quarantine[0]["since"].as_u64().unwrap() > 1_600_000_000, "{report:#}");
+    let statuses: Vec<&str> =
+        report["diagnostics"].as_array().unwrap().iter().map(|d| d["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["AISOPOD_STATUS_QUARANTINED"]);
+    let discovered: Vec<&str> =
+        report["discovered"].as_array().unwrap().iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(discovered, ["alpha"]);
 }
