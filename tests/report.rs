@@ -1,8 +1,8 @@
 //! The golden load report: a real tree (a plugin loaded and initialized with metrics on, one isolated, one
 //! loaded with a dependency, one discovered only, a candidate refused; in another, a library quarantined by its
-//! probe) reported through the C API, validated
-//! against `schema/aisopod-loader-report-1.schema.json` as it is and with every object closed, so that a field
-//! the schema does not document fails, and checked for its key values.
+//! probe) reported through the C API, validated against `schema/aisopod-loader-report-1.schema.json` as it is
+//! and with every object closed, so that a field the schema does not document fails, and checked for its key
+//! values.
 
 mod common;
 
