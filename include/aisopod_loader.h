@@ -2175,6 +2175,33 @@ aisopod_status aisopod_loader_plugin_generation(const struct aisopod_loader *loa
                                                 uint64_t *generation_out);
 
 /**
+ * Writes the load report of `loader` to `*json_out`: one NUL-terminated UTF-8 JSON document whose `schema`
+ * field is "aisopod-loader-report/1", described field by field in `schema/aisopod-loader-report-1.schema.json`.
+ * It holds the loader's settings (versions, search paths, cache path, lazy, metrics, file and signature
+ * policies), every loaded plugin (state, library, isolation, generation, capabilities, the dependencies it was
+ * loaded with, load and init time, and its metrics while they are on), every discovered plugin not loaded,
+ * every diagnostic of the latest discovery with its `AISOPOD_STATUS_*` name, and the quarantine.
+ * `AISOPOD_STATUS_NULL_ARGUMENT` when `loader` or `json_out` is NULL.
+ *
+ * Ownership: borrows `loader` for the call; the caller owns `*json_out` and frees it with
+ * `aisopod_loader_report_free`.
+ *
+ * Thread safety: may be called from any thread, while calls run; the loader is read one part at a time, so a
+ * plugin loaded or unloaded meanwhile may show in one part and not another.
+ */
+aisopod_status aisopod_loader_report_json(const struct aisopod_loader *loader,
+                                          char **json_out);
+
+/**
+ * Frees a report from `aisopod_loader_report_json`. NULL does nothing.
+ *
+ * Ownership: takes ownership of `json`; it must not be used afterwards.
+ *
+ * Thread safety: callable from any thread; the loader that made the report need not be alive.
+ */
+void aisopod_loader_report_free(char *json);
+
+/**
  * Returns a static English description of `status` (an `aisopod_status` value), or "unknown status" for a
  * value this version does not define.
  *

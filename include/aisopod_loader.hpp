@@ -758,6 +758,16 @@ public:
         return metrics;
     }
 
+    /// The load report, a JSON document in schema "aisopod-loader-report/1"
+    /// (schema/aisopod-loader-report-1.schema.json): settings, loaded and discovered plugins, diagnostics by
+    /// status name, quarantine. Parse it with the JSON library of your choice.
+    std::string report_json() const {
+        char *raw = nullptr;
+        check(aisopod_loader_report_json(get(), &raw));
+        std::unique_ptr<char, void (*)(char *)> owned(raw, aisopod_loader_report_free);
+        return std::string(owned.get());
+    }
+
     /// Whether discover() probes new and changed plugins in a helper process and sets aside the ones that
     /// get quarantined (off by default).
     void set_probe_on_discover(bool enabled) { check(aisopod_loader_set_probe_on_discover(get(), enabled)); }

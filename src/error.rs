@@ -35,3 +35,17 @@ impl Error {
 
 /// The result type of the core and of the C API.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The stable C name of `status`, as the header spells it: `Status::AbiMismatch` is
+/// `AISOPOD_STATUS_ABI_MISMATCH` (cbindgen's ScreamingSnakeCase of the variant, with the enum's prefix).
+pub fn status_name(status: Status) -> String {
+    let variant = format!("{status:?}");
+    let mut name = String::from("AISOPOD_STATUS_");
+    for (i, c) in variant.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}

@@ -85,7 +85,7 @@ pub use discovery::{
     default_cache_path, default_paths, expand_tilde, Diagnostic, Discovery, PluginInfo, SearchConfig, PLUGIN_PATH_ENV,
 };
 #[cfg(feature = "loader")]
-pub use error::{Error, Result, Status};
+pub use error::{status_name, Error, Result, Status};
 #[cfg(feature = "loader")]
 pub use integrity::Sha256Digest;
 #[cfg(feature = "loader")]
@@ -93,7 +93,7 @@ pub use isolation::protocol::hosting::ResourceLimits;
 #[cfg(feature = "loader")]
 pub use loader::{
     Capability, Loader, PluginState, PluginUsage, PolledChanges, Probed, RestartPolicy, SandboxPolicy, VecSink,
-    DEFAULT_CALL_TIMEOUT,
+    DEFAULT_CALL_TIMEOUT, REPORT_SCHEMA,
 };
 #[cfg(feature = "loader")]
 pub use log::{LogCallback, LogLevel, Logger};

@@ -21,9 +21,9 @@ const HEADER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/include/aisopod_loade
 /// Declared in the header for plugins to define; the library itself does not export them.
 const PLUGIN_ENTRY_POINTS: [&str; 2] = ["aisopod_plugin_abi_version", "aisopod_plugin_create"];
 
-/// The library exports 98 functions today. A parser that silently drops prototypes would still agree with
+/// The library exports 103 functions today. A parser that silently drops prototypes would still agree with
 /// itself, so the count it finds must not fall below this.
-const MIN_FUNCTIONS: usize = 101;
+const MIN_FUNCTIONS: usize = 103;
 
 /// What NULL means for each function, from its documentation in the header.
 const EXPECTATIONS: &[(&str, Expect)] = &[
@@ -73,6 +73,8 @@ const EXPECTATIONS: &[(&str, Expect)] = &[
     ("aisopod_loader_set_metrics", Expect::Status { optional: &[] }),
     ("aisopod_loader_plugin_metrics", Expect::Status { optional: &[] }),
     ("aisopod_loader_capability_metrics", Expect::Status { optional: &[] }),
+    ("aisopod_loader_report_json", Expect::Status { optional: &[] }),
+    ("aisopod_loader_report_free", Expect::FreeIsNoOp),
     // "to every plugin when `id` is NULL"; `path` "must be NULL for the others", so NULL is no NULL_ARGUMENT.
     // The sweep grants AISOPOD_PERMISSION_READ of the plugin tree: with NULL `id` that is OK (every plugin may
     // read the tree, which changes nothing for the shared loader's plugins: they run in the host's process),
@@ -212,6 +214,8 @@ const PARAM_TYPES: &[(&str, Pass)] = &[
             free: Some("aisopod_quarantine_entry_free"),
         },
     ),
+    // The load report, which the caller owns.
+    ("char **", Pass::Out { var: "char *", sentinel: "NULL", free: Some("aisopod_loader_report_free") }),
     ("size_t *", Pass::Out { var: "size_t", sentinel: "UNTOUCHED_SIZE", free: None }),
     ("uint64_t *", Pass::Out { var: "uint64_t", sentinel: "UNTOUCHED_U64", free: None }),
     ("int32_t *", Pass::Out { var: "int32_t", sentinel: "UNTOUCHED_I32", free: None }),
@@ -239,6 +243,7 @@ const PARAM_TYPES: &[(&str, Pass)] = &[
     ("struct aisopod_capability *", Pass::Owned),
     ("struct aisopod_probe_results *", Pass::Owned),
     ("struct aisopod_quarantine_entry *", Pass::Owned),
+    ("char *", Pass::Owned),
     ("size_t", Pass::Named { pointer: false }),
     // false: the shared loader must keep ignoring AISOPOD_PLUGIN_PATH and the default paths.
     ("bool", Pass::Value("false")),

@@ -314,6 +314,11 @@ void check_metrics(aisopod::Loader &loader) {
                  [&] { loader.capability_metrics("cpp_ext", aisopod::Kind::Tool, "nothing"); });
     expect_error("plugin_metrics() of a plugin not loaded", AISOPOD_STATUS_NOT_LOADED,
                  {"aisopod_loader_plugin_metrics", "plugin 'nobody'"}, [&] { loader.plugin_metrics("nobody"); });
+    std::string report = loader.report_json();
+    check(report.find("\"schema\": \"aisopod-loader-report/1\"") != std::string::npos &&
+              report.find("\"id\": \"cpp_ext\"") != std::string::npos &&
+              report.find("\"failures\": 1") != std::string::npos,
+          "report_json() names its schema and cpp_ext, with its failed call");
     loader.set_metrics(false);
 }
 

@@ -7,7 +7,7 @@ use aisopod_loader::signature::{SignatureFile, SIGNATURE_FILE_NAME};
 use aisopod_loader::{default_cache_path, Manifest, PluginInfo, Sha256Digest, MANIFEST_FILE_NAME};
 use serde_json::{json, Value};
 
-use crate::{elf_facts, list, status_name, EXIT_FAILED};
+use crate::{elf_facts, list, EXIT_FAILED};
 
 /// Inspects the plugin directory or id `plugin`; ids are looked up on `paths` (the defaults when empty).
 pub fn run(plugin: &str, paths: &[PathBuf], json_output: bool) -> Result<u8, String> {
@@ -99,7 +99,9 @@ fn signature(directory: &Path) -> Value {
     };
     match SignatureFile::parse(&bytes, &path) {
         Ok(file) => json!({ "state": "signed", "key_id": file.key_id.to_string() }),
-        Err(e) => json!({ "state": "malformed", "status": status_name::of(e.status()), "error": e.message() }),
+        Err(e) => {
+            json!({ "state": "malformed", "status": aisopod_loader::status_name(e.status()), "error": e.message() })
+        }
     }
 }
 
@@ -129,7 +131,7 @@ fn quarantine(library: &Path, search_paths: &[PathBuf]) -> Value {
             json!({
                 "state": "quarantined",
                 "cache": cache,
-                "status": status_name::of(verdict.status),
+                "status": aisopod_loader::status_name(verdict.status),
                 "reason": verdict.reason,
                 "since": record.since,
             })

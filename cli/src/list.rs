@@ -5,8 +5,6 @@ use std::path::PathBuf;
 use aisopod_loader::{Loader, Manifest, PluginInfo};
 use serde_json::{json, Value};
 
-use crate::status_name;
-
 /// Runs discovery on `paths` (the loader's defaults and `AISOPOD_PLUGIN_PATH` when empty) and prints it.
 /// Exit code 0 whenever discovery ran, whatever it refused: refusals are its output.
 pub fn run(paths: &[PathBuf], json_output: bool) -> Result<u8, String> {
@@ -18,7 +16,7 @@ pub fn run(paths: &[PathBuf], json_output: bool) -> Result<u8, String> {
         "plugins": discovery.plugins().iter().map(|info| plugin_json(info)).collect::<Vec<_>>(),
         "diagnostics": discovery.diagnostics().iter().map(|d| json!({
             "path": d.path,
-            "status": status_name::of(d.status),
+            "status": aisopod_loader::status_name(d.status),
             "message": d.message,
         })).collect::<Vec<_>>(),
     });
@@ -40,7 +38,7 @@ pub fn run(paths: &[PathBuf], json_output: bool) -> Result<u8, String> {
         }
     }
     for d in discovery.diagnostics() {
-        println!("\n{} {}\n  {}", status_name::of(d.status), d.path.display(), d.message);
+        println!("\n{} {}\n  {}", aisopod_loader::status_name(d.status), d.path.display(), d.message);
     }
     Ok(0)
 }

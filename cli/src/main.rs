@@ -16,9 +16,9 @@ mod inspect;
 mod list;
 mod probe;
 mod quarantine;
+mod report;
 mod scaffold;
 mod sign;
-mod status_name;
 mod validate;
 
 /// Exit code: a check failed, or the plugin asked for does not exist.
@@ -98,6 +98,22 @@ enum Command {
         #[command(subcommand)]
         action: sign::Action,
     },
+    /// Discover plugins, load and initialize those asked for, and print the loader's load report.
+    Report {
+        /// A directory of plugin directories to search, in order; repeatable. Without any, the loader's
+        /// defaults and AISOPOD_PLUGIN_PATH are searched.
+        #[arg(long = "path", value_name = "DIR")]
+        paths: Vec<PathBuf>,
+        /// A plugin to load and initialize (with config `{}`) before reporting; repeatable, loaded in order.
+        #[arg(long = "load", value_name = "ID")]
+        loads: Vec<String>,
+        /// The host version to pose as (default: the loader's own version).
+        #[arg(long, value_name = "V")]
+        host_version: Option<String>,
+        /// Print the JSON report (schema aisopod-loader-report/1) instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
     /// The child process of `validate`: runs one plugin's suite and reports each step on stdout.
     #[command(name = "__validate-child", hide = true)]
     ValidateChild {
@@ -132,6 +148,9 @@ fn main() -> ExitCode {
         Command::Quarantine { action } => quarantine::run(&action),
         Command::Hash { target } => hash::run(&target),
         Command::Sign { action } => Ok(sign::run(&action)),
+        Command::Report { paths, loads, host_version, json } => {
+            report::run(&paths, &loads, host_version.as_deref(), json)
+        }
         Command::ValidateChild { dir, host_version } => validate::child_main(&dir, host_version.as_deref()),
     };
     match result {

@@ -10,7 +10,7 @@ use aisopod_loader::isolation::probe::ProbeOutcome;
 use aisopod_loader::{Loader, Manifest, Probed, Status, MANIFEST_FILE_NAME};
 use serde_json::{json, Value};
 
-use crate::{quarantine, status_name, EXIT_FAILED};
+use crate::{quarantine, EXIT_FAILED};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -98,7 +98,7 @@ pub fn run(args: &Args) -> Result<u8, String> {
         Vec::new()
     } else {
         loader.probe(&ids, args.init.as_deref()).map_err(|e| {
-            let mut message = format!("{}: {}", status_name::of(e.status()), e.message());
+            let mut message = format!("{}: {}", aisopod_loader::status_name(e.status()), e.message());
             if let (Status::HelperUnavailable, Some(tried)) = (e.status(), &installed_tried) {
                 message.push_str(&format!("; beside aisopod: {tried}"));
             }
@@ -116,12 +116,12 @@ pub fn run(args: &Args) -> Result<u8, String> {
             }
             Err(not) => (
                 arg.clone(),
-                json!({ "plugin_id": Value::Null, "probed": false, "status": status_name::of(not.status),
+                json!({ "plugin_id": Value::Null, "probed": false, "status": aisopod_loader::status_name(not.status),
                         "message": not.message }),
             ),
         })
         .collect();
-    let all_passed = results.iter().all(|(_, v)| v["status"] == status_name::of(Status::Ok));
+    let all_passed = results.iter().all(|(_, v)| v["status"] == aisopod_loader::status_name(Status::Ok));
     if args.json {
         let report = json!({
             "host_version": args.host_version,
@@ -241,7 +241,7 @@ fn verdict_json(verdict: &Probed) -> Value {
     json!({
         "plugin_id": verdict.plugin_id,
         "probed": true,
-        "status": status_name::of(verdict.status()),
+        "status": aisopod_loader::status_name(verdict.status()),
         "failed_step": failed_step,
         "message": message,
         "signal": signal,

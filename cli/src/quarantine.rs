@@ -10,7 +10,7 @@ use aisopod_loader::{default_cache_path, Loader, QuarantineRecord};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use crate::{status_name, EXIT_FAILED};
+use crate::EXIT_FAILED;
 
 #[derive(Subcommand)]
 pub enum Action {
@@ -62,7 +62,7 @@ fn list(id: Option<&str>, cache: Option<PathBuf>, json_output: bool) -> Result<u
     println!("{} quarantined librar{}", records.len(), if records.len() == 1 { "y" } else { "ies" });
     for record in &records {
         let verdict = record.verdict.as_ref().expect("the loader lists quarantined records only");
-        println!("\n{} {}", record.plugin_id, status_name::of(verdict.status));
+        println!("\n{} {}", record.plugin_id, aisopod_loader::status_name(verdict.status));
         println!("  {}", record.error().message());
     }
     Ok(0)
@@ -150,7 +150,7 @@ fn record_json(record: &QuarantineRecord) -> Value {
         "plugin_id": record.plugin_id,
         "library": record.library,
         "since": record.since,
-        "status": verdict.map(|v| status_name::of(v.status)),
+        "status": verdict.map(|v| aisopod_loader::status_name(v.status)),
         "reason": verdict.map(|v| v.reason.as_str()),
         "message": record.error().message(),
     })

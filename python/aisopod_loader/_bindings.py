@@ -188,6 +188,9 @@ FUNCTIONS = {
         _status,
         (_loader, c_char_p, _kind, c_char_p, POINTER(CapabilityMetricsStruct)),
     ),
+    # `char **json_out`: the caller passes the same `c_char_p` object to the free, which keeps its address.
+    "aisopod_loader_report_json": (_status, (_loader, POINTER(c_char_p))),
+    "aisopod_loader_report_free": (None, (c_char_p,)),
     "aisopod_loader_grant": (_status, (_loader, c_char_p, _permission, c_char_p)),
     "aisopod_loader_revoke_grants": (_status, (_loader, c_char_p)),
     "aisopod_loader_set_sandbox_policy": (_status, (_loader, _sandbox_policy)),

@@ -4,6 +4,7 @@ and PluginUsage."""
 
 import ctypes
 import itertools
+import json
 import logging
 import os
 import threading
@@ -1026,6 +1027,18 @@ class Loader:
             p99_ns=metrics.p99_ns,
             cpu_ns=metrics.cpu_ns,
         )
+
+    def report(self) -> Dict[str, Any]:
+        """The load report (`aisopod_loader_report_json`), parsed: the loader's settings, its loaded plugins, the
+        discovered plugins it has not loaded, the latest discovery's diagnostics and the quarantine, in schema
+        "aisopod-loader-report/1" (`schema/aisopod-loader-report-1.schema.json`)."""
+        out = c_char_p()
+        self._call("Loader.report", self._lib.aisopod_loader_report_json, byref(out))
+        try:
+            text = out.value.decode("utf-8")
+        finally:
+            self._lib.aisopod_loader_report_free(out)
+        return json.loads(text)
 
     # Discovery.
 

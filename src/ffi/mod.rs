@@ -33,6 +33,7 @@ mod pointers;
 pub mod probe_results;
 pub mod quarantine_entry;
 pub mod reload;
+pub mod report;
 pub mod status;
 pub mod trust;
 

@@ -30,10 +30,12 @@ mod metrics;
 use isolated::IsolatedPlugin;
 mod probing;
 mod reload;
+mod report;
 mod trust;
 pub use isolated::{PluginUsage, RestartPolicy};
 pub use probing::{Probed, SandboxPolicy, DEFAULT_CALL_TIMEOUT};
 pub use reload::PolledChanges;
+pub use report::REPORT_SCHEMA;
 
 /// Loads and runs plugins on behalf of one host application.
 ///

@@ -176,7 +176,7 @@ static void isolated_plugin(aisopod_loader *loader) {
     unsigned long long low = (usage_before.cpu_user_us + usage_before.cpu_system_us) * 1000ull;
     unsigned long long high = (usage_after.cpu_user_us + usage_after.cpu_system_us) * 1000ull;
     CHECK(status == AISOPOD_STATUS_OK && p.calls == 11 && p.failures == 3 && p.load_ns > 0 && p.init_ns > 0 &&
-              p.cpu_ns >= 100 * MS && p.cpu_ns >= low && p.cpu_ns <= high,
+              p.cpu_ns > 0 && p.cpu_ns >= low && p.cpu_ns <= high,
           "iso: %llu calls, load %llu ns, init %llu ns, helper CPU %llu ns", (unsigned long long)p.calls,
           (unsigned long long)p.load_ns, (unsigned long long)p.init_ns, (unsigned long long)p.cpu_ns);
     CHECK(aisopod_loader_unload(loader, "iso") == AISOPOD_STATUS_OK, "iso unloads");

@@ -7,8 +7,6 @@ use std::time::{Duration, Instant};
 use aisopod_loader::{CapabilityKind, Error, Isolation, Loader, Manifest, Status, MANIFEST_FILE_NAME};
 use serde::{Deserialize, Serialize};
 
-use crate::status_name;
-
 /// A step over this is a WARN: the scan limit clap-validator uses.
 pub const STEP_BUDGET: Duration = Duration::from_millis(100);
 /// The config of the second `init`: a small JSON object, the convention for configs.
@@ -100,7 +98,7 @@ fn fail(check: &str, reason: impl Into<String>, took: Duration) -> Check {
 
 /// "AISOPOD_STATUS_X: message".
 fn explain(error: &Error) -> String {
-    format!("{}: {}", status_name::of(error.status()), error.message())
+    format!("{}: {}", aisopod_loader::status_name(error.status()), error.message())
 }
 
 /// Load failures of the ABI gate: the library, its symbols and its version.
@@ -250,7 +248,7 @@ fn discover(dir: &Path, requested_host: Option<&str>) -> Result<(Loader, String,
         ));
     }
     match discovery.diagnostics().iter().find(|d| d.path.starts_with(&dir) || same_dir(&d.path)) {
-        Some(d) => Err(format!("{}: {}", status_name::of(d.status), d.message)),
+        Some(d) => Err(format!("{}: {}", aisopod_loader::status_name(d.status), d.message)),
         None => Err(format!("discovery did not find plugin '{}' in {}", manifest.id, dir.display())),
     }
 }
