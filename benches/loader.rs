@@ -352,7 +352,7 @@ fn measure_calls(results: &mut Results, settings: &Settings, floors: &Path, call
             &floor_line(floors, &["call", call_library.to_str().unwrap(), &iterations.to_string()], Path::new("")),
             "ns",
         );
-        let (resolved, by_id) = aisopod_call_ns(call_tree, iterations);
+        let (resolved, by_id) = aisopod_metrics_call_ns(call_tree, iterations, false);
         if timed {
             results.record("c_call_floor", 1, floor / iterations as f64);
             results.record("aisopod_capability_invoke", 1, resolved);
@@ -863,32 +863,6 @@ fn cache_rewrite_floor_us(cache: &Path) -> f64 {
     let _ = std::fs::remove_file(&target);
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     times[times.len() / 2]
-}
-
-fn aisopod_call_ns(tree: &Path, iterations: u64) -> (f64, f64) {
-    let loader = loader(tree);
-    loader.discover();
-    loader.load("bench00000").unwrap();
-    loader.init("bench00000", "", Path::new("")).unwrap();
-    let input = *b"abcdefg";
-    let noop = loader.resolve("bench00000", CapabilityKind::Tool, "noop").unwrap();
-    let started = Instant::now();
-    let mut failures = 0u64;
-    for i in 0..iterations {
-        failures += noop.invoke(&input[..(i & 3) as usize], None).is_err() as u64;
-    }
-    let resolved = started.elapsed().as_nanos() as f64 / iterations as f64;
-    assert_eq!(failures, 0);
-    drop(noop);
-    let by_id_iterations = iterations / 10;
-    let started = Instant::now();
-    for i in 0..by_id_iterations {
-        failures +=
-            loader.invoke("bench00000", CapabilityKind::Tool, "noop", &input[..(i & 3) as usize], None).is_err() as u64;
-    }
-    let by_id = started.elapsed().as_nanos() as f64 / by_id_iterations as f64;
-    assert_eq!(failures, 0);
-    (resolved, by_id)
 }
 
 /// ns per call of the bench plugin's `noop` through a resolved handle, and by id and name (a tenth as many), with

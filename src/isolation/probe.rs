@@ -13,8 +13,7 @@ use crate::error::{Error, Result, Status};
 use crate::loader::parse_host_version;
 use crate::manifest::{Manifest, MANIFEST_FILE_NAME};
 pub use crate::plugin::LoadStep;
-use crate::plugin::{HostShared, LoadedPlugin};
-use crate::trust::FilePolicy;
+use crate::plugin::{HostShared, LoadContext, LoadedPlugin};
 
 /// One step of a probe: reading the manifest, a step of the load sequence, `init`, or unloading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -202,15 +201,10 @@ pub fn probe_observed(
     };
     let shared = Arc::<HostShared>::default();
     // The loader checks the library under its file policy, and the signature, before it asks for a probe.
-    let loaded = LoadedPlugin::load_observed(
-        info,
-        &host_version,
-        &shared,
-        FilePolicy::Off,
-        None,
-        None,
-        Some(&mut |step, took| recorder.record(ProbeStep::Load(step), took)),
-    );
+    let loaded =
+        LoadedPlugin::load_observed(info, &LoadContext::in_helper(&host_version, &shared), &mut |step, took| {
+            recorder.record(ProbeStep::Load(step), took)
+        });
     let failed_step = recorder.steps.last().map_or(ProbeStep::Load(LoadStep::HostVersion), |timing| timing.step);
     let Some(plugin) = recorder.keep(failed_step, loaded) else {
         return recorder.report(no_capabilities());

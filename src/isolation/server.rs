@@ -28,9 +28,8 @@ use super::protocol::{
 use crate::abi::aisopod_sink;
 use crate::error::{Error, Status};
 use crate::loader::parse_host_version;
-use crate::plugin::{HostShared, LoadedPlugin};
+use crate::plugin::{HostShared, LoadContext, LoadedPlugin};
 use crate::sync::{lock, read, write};
-use crate::trust::FilePolicy;
 
 /// How much the helper reads from the channel at once.
 const READ_CHUNK: usize = 64 * 1024;
@@ -420,7 +419,7 @@ impl Server {
         }
         // The loader checked the library under its file policy before sending the request.
         let loaded = parse_host_version(&request.host_version)
-            .and_then(|version| LoadedPlugin::load(info, &version, &self.shared, FilePolicy::Off, None, None));
+            .and_then(|version| LoadedPlugin::load(info, &LoadContext::in_helper(&version, &self.shared)));
         match loaded {
             Ok(plugin) => {
                 let body = encode_loaded(&plugin.registered_capabilities());

@@ -18,7 +18,7 @@ use crate::integrity::VerifiedDigests;
 use crate::log::LogCallback;
 use crate::manifest::CapabilityKind;
 use crate::manifest::Isolation;
-use crate::plugin::{refuse_reentry, ExtensionPtr, HostShared, LoadedPlugin, Resolved};
+use crate::plugin::{refuse_reentry, ExtensionPtr, HostShared, LoadContext, LoadedPlugin, Resolved};
 use crate::quarantine::Quarantine;
 use crate::sync::{lock, read, write};
 use crate::trust::Trust;
@@ -397,13 +397,17 @@ impl Loader {
             Isolation::None => {
                 // The registry cache is the host's consent to tell an unchanged file by its identity.
                 let verified = read(&self.cache_path).is_some().then_some(&self.verified);
-                let shared = &self.shared;
-                let signatures = Some(&signatures);
-                let host_version = &self.host_version;
+                let context = LoadContext {
+                    host_version: &self.host_version,
+                    shared: &self.shared,
+                    files,
+                    signatures: Some(&signatures),
+                    verified,
+                };
                 Hosted::Local(Arc::new(if beside_old {
-                    LoadedPlugin::load_beside_old(info, host_version, shared, files, signatures, verified)?
+                    LoadedPlugin::load_beside_old(info, &context)?
                 } else {
-                    LoadedPlugin::load(info, host_version, shared, files, signatures, verified)?
+                    LoadedPlugin::load(info, &context)?
                 }))
             }
             Isolation::Process => Hosted::Isolated(Arc::new(IsolatedPlugin::load(

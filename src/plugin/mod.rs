@@ -220,60 +220,56 @@ pub(crate) fn check_signature(
     signatures.check(info, || pin::digest(info, &opened, None), &shared.logger)
 }
 
+/// What a load needs besides the plugin: the host's version and shared state, and the checks it applies.
+#[derive(Clone, Copy)]
+pub(crate) struct LoadContext<'a> {
+    pub(crate) host_version: &'a Version,
+    pub(crate) shared: &'a Arc<HostShared>,
+    /// The file policy the library is checked under.
+    pub(crate) files: FilePolicy,
+    /// The signature settings, or `None` in a helper process, whose host checked the signature.
+    pub(crate) signatures: Option<&'a Signatures>,
+    /// Digests verified before, reused for unchanged libraries (only while the registry cache is on).
+    pub(crate) verified: Option<&'a VerifiedDigests>,
+}
+
+impl<'a> LoadContext<'a> {
+    /// A load in a helper process: no file policy and no signature check, which the host made, and no digests.
+    pub(crate) fn in_helper(host_version: &'a Version, shared: &'a Arc<HostShared>) -> LoadContext<'a> {
+        LoadContext { host_version, shared, files: FilePolicy::Off, signatures: None, verified: None }
+    }
+}
+
 impl LoadedPlugin {
-    /// Runs the load sequence for `info`, in the documented order, with the library checked under `files` and
-    /// the signature under `signatures` (`None` in a helper process, whose host checked it). A failing step
-    /// undoes every step before it. With `verified`, the integrity check reuses digests verified before for
-    /// unchanged libraries, and remembers the ones it computes.
-    pub(crate) fn load(
-        info: Arc<PluginInfo>,
-        host_version: &Version,
-        shared: &Arc<HostShared>,
-        files: FilePolicy,
-        signatures: Option<&Signatures>,
-        verified: Option<&VerifiedDigests>,
-    ) -> Result<LoadedPlugin> {
-        LoadedPlugin::load_observed(info, host_version, shared, files, signatures, verified, None)
+    /// Runs the load sequence for `info`, in the documented order, under `context`. A failing step undoes every
+    /// step before it.
+    pub(crate) fn load(info: Arc<PluginInfo>, context: &LoadContext<'_>) -> Result<LoadedPlugin> {
+        LoadedPlugin::load_with(info, context, None, false)
     }
 
-    /// [`LoadedPlugin::load`], telling `observer` (when given) each step that ran and how long it took.
+    /// [`LoadedPlugin::load`], telling `observer` each step that ran and how long it took.
     pub(crate) fn load_observed(
         info: Arc<PluginInfo>,
-        host_version: &Version,
-        shared: &Arc<HostShared>,
-        files: FilePolicy,
-        signatures: Option<&Signatures>,
-        verified: Option<&VerifiedDigests>,
-        observer: Option<LoadObserver<'_>>,
+        context: &LoadContext<'_>,
+        observer: LoadObserver<'_>,
     ) -> Result<LoadedPlugin> {
-        LoadedPlugin::load_with(info, host_version, shared, files, signatures, verified, observer, false)
+        LoadedPlugin::load_with(info, context, Some(observer), false)
     }
 
     /// [`LoadedPlugin::load`] of a new version of a plugin whose old version is still mapped: the library is
     /// opened through its descriptor, so that the dynamic linker maps the new file instead of handing back the
     /// old mapping it has under the same path (see [`names`]).
-    pub(crate) fn load_beside_old(
-        info: Arc<PluginInfo>,
-        host_version: &Version,
-        shared: &Arc<HostShared>,
-        files: FilePolicy,
-        signatures: Option<&Signatures>,
-        verified: Option<&VerifiedDigests>,
-    ) -> Result<LoadedPlugin> {
-        LoadedPlugin::load_with(info, host_version, shared, files, signatures, verified, None, true)
+    pub(crate) fn load_beside_old(info: Arc<PluginInfo>, context: &LoadContext<'_>) -> Result<LoadedPlugin> {
+        LoadedPlugin::load_with(info, context, None, true)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn load_with(
         info: Arc<PluginInfo>,
-        host_version: &Version,
-        shared: &Arc<HostShared>,
-        files: FilePolicy,
-        signatures: Option<&Signatures>,
-        verified: Option<&VerifiedDigests>,
+        context: &LoadContext<'_>,
         observer: Option<LoadObserver<'_>>,
         beside_old: bool,
     ) -> Result<LoadedPlugin> {
+        let LoadContext { host_version, shared, files, signatures, verified } = *context;
         let mut steps = Steps { observer };
         let manifest = &info.manifest;
         let id = manifest.id.as_str();
