@@ -1917,8 +1917,8 @@ Profiled with `perf record` over repeated discoveries of the 10,000-plugin tree.
 
 ## Where a target is missed, and why
 
-- **Discovery without the cache** met its target in most runs made after the changes above (1.15× to 1.41×,
-  and 2.29× on a busy machine); it was between 1.43× and 1.70× over four full runs before them. The
+- **Discovery without the cache** is on the 1.5× line: 1.15× to 1.41× in most runs made after the changes
+  above, 1.48× and 1.52× in the last two full runs, and 2.29× on a busy machine; it was between 1.43× and 1.70× over four full runs before them. The
   loader's own time stayed between 3.5 and 3.8 µs per plugin at N=10,000, while the C read floor moved
   between 2.1 and 2.7 µs, because page-cache and dentry state differ from run to run. Both numbers come from
   the same run each time. What is left: the `openat`/`read` calls themselves (the floor's own cost, split
