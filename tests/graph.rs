@@ -332,3 +332,26 @@ fn isolated_plugins_follow_the_graph_but_share_no_interfaces() {
     loader.unload_cascade("provider").unwrap();
     assert!(loader.plugin_state("user").is_none() && loader.plugin_state("provider").is_none());
 }
+
+#[test]
+fn polling_reloads_a_changed_dependant_once_with_its_changed_dependency() {
+    let root = temp_dir("graph-poll");
+    add(&root, "user", "1.0.0", "provider = \"1\"");
+    add(&root, "provider", "1.0.0", "");
+    let (loader, events) = loader_for(&root);
+    loader.load("user").unwrap();
+    loader.init("user", "{}", Path::new("")).unwrap();
+    // Both manifests change (the manifests alone: a library rewritten in place would crash the process).
+    for id in ["user", "provider"] {
+        let path = root.join(id).join("aisopod.plugin.toml");
+        let text = std::fs::read_to_string(&path).unwrap().replace("A plugin built", "A plugin rebuilt");
+        std::fs::write(&path, text).unwrap();
+    }
+    events.take();
+    let polled = loader.poll_changes().unwrap();
+    assert_eq!(polled.reloaded, ["provider", "user"]);
+    assert!(polled.failed.is_empty(), "{:?}", polled.failed);
+    assert_eq!(of(&events.take(), "create"), ["provider", "user"], "user is loaded again once, after provider");
+    assert_eq!(loader.invoke_to_vec("user", CapabilityKind::Tool, "echo", b"service:provider").unwrap(), b"42");
+    assert!(loader.poll_changes().unwrap().reloaded.is_empty());
+}

@@ -96,7 +96,19 @@ impl LoadedSet {
         for dependency in &bound {
             *self.needed_by.entry(dependency.clone()).or_default() += 1;
         }
-        for dependency in self.bound.insert(id.to_owned(), bound).unwrap_or_default() {
+        let old = self.bound.insert(id.to_owned(), bound);
+        self.release(old);
+    }
+
+    /// Forgets the dependencies `id` was bound to.
+    fn forget_bound(&mut self, id: &str) {
+        let old = self.bound.remove(id);
+        self.release(old);
+    }
+
+    /// Counts out the dependencies a plugin is no longer bound to.
+    fn release(&mut self, bound: Option<Vec<String>>) {
+        for dependency in bound.unwrap_or_default() {
             if let Some(count) = self.needed_by.get_mut(&dependency) {
                 *count -= 1;
                 if *count == 0 {
@@ -429,18 +441,29 @@ impl Loader {
         let stamps = reload::Stamps::at_load(&plugin);
         plugin.generation().set(self.next_generation());
         let mut loaded = write(&self.loaded);
-        self.switch_metrics_of(&plugin);
         loaded.reloads.insert(id.to_owned(), reload::Record { init: None, stamps });
-        if let Hosted::Local(local) = &plugin {
-            let dependencies = bound.iter().filter_map(|d| match loaded.by_id.get(d) {
-                Some(Hosted::Local(dependency)) => Some(dependency.clone()),
-                _ => None,
-            });
-            *lock(&local.dependencies) = dependencies.collect();
-            write(&self.shared.services).insert(id.to_owned(), Arc::downgrade(local));
-        }
+        self.place(&mut loaded, id, &plugin, bound);
         loaded.by_id.insert(id.to_owned(), plugin.clone());
         loaded.order.push(plugin);
+    }
+
+    /// Binds `plugin`, about to be recorded under `id`, to its dependencies: it keeps those in this process
+    /// loaded, plugins may fetch its interfaces, and its metrics follow the loader's switch.
+    fn place(&self, loaded: &mut LoadedSet, id: &str, plugin: &Hosted, bound: Vec<String>) {
+        self.switch_metrics_of(plugin);
+        match plugin {
+            Hosted::Local(local) => {
+                let dependencies = bound.iter().filter_map(|d| match loaded.by_id.get(d) {
+                    Some(Hosted::Local(dependency)) => Some(dependency.clone()),
+                    _ => None,
+                });
+                *lock(&local.dependencies) = dependencies.collect();
+                write(&self.shared.services).insert(id.to_owned(), Arc::downgrade(local));
+            }
+            Hosted::Isolated(_) => {
+                write(&self.shared.services).remove(id);
+            }
+        }
         loaded.set_bound(id, bound);
     }
 
@@ -457,8 +480,7 @@ impl Loader {
         let mut loaded = write(&self.loaded);
         let plugin = loaded.by_id.remove(id)?;
         loaded.order.retain(|p| !p.same(&plugin));
-        loaded.set_bound(id, Vec::new());
-        loaded.bound.remove(id);
+        loaded.forget_bound(id);
         loaded.reloads.remove(id);
         Some(plugin)
     }

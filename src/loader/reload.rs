@@ -9,7 +9,6 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
 use super::{Hosted, Loader};
 use crate::discovery::{Discovery, PluginInfo};
@@ -41,8 +40,7 @@ impl Stamps {
     pub(super) fn at_load(plugin: &Hosted) -> Stamps {
         match plugin {
             Hosted::Local(local) => {
-                let manifest = std::fs::metadata(local.info.manifest_path()).ok().map(|m| FileStamp::of(&m));
-                Stamps { manifest, library: Some(local.library_stamp) }
+                Stamps { manifest: stamp_of(local.info.manifest_path()), library: Some(local.library_stamp) }
             }
             Hosted::Isolated(isolated) => Stamps::of(&isolated.info),
         }
@@ -50,9 +48,13 @@ impl Stamps {
 
     /// The stamps of `info`'s files now: two `stat` calls (the library's follows a symlink).
     pub(super) fn of(info: &PluginInfo) -> Stamps {
-        let stamp = |path: PathBuf| std::fs::metadata(path).ok().map(|metadata| FileStamp::of(&metadata));
-        Stamps { manifest: stamp(info.manifest_path()), library: stamp(info.library_path()) }
+        Stamps { manifest: stamp_of(info.manifest_path()), library: stamp_of(info.library_path()) }
     }
+}
+
+/// The stamp of the file at `path` (following a symlink), or `None` when it cannot be stat'ed.
+fn stamp_of(path: PathBuf) -> Option<FileStamp> {
+    std::fs::metadata(path).ok().map(|metadata| FileStamp::of(&metadata))
 }
 
 /// What [`Loader::poll_changes`] did: the plugins it reloaded, and those whose reload failed.
@@ -113,16 +115,26 @@ impl Loader {
     pub fn poll_changes(&self) -> Result<PolledChanges> {
         refuse_reentry("poll_changes")?;
         let _lifecycle = lock(&self.lifecycle);
-        let changed: Vec<String> = {
+        let changed = |id: &str| {
             let loaded = read(&self.loaded);
-            let changed = |plugin: &&Hosted| {
-                let info = plugin.info();
-                loaded.reloads.get(&info.manifest.id).is_some_and(|record| record.stamps != Stamps::of(info))
-            };
-            loaded.order.iter().filter(changed).map(|plugin| plugin.info().manifest.id.clone()).collect()
+            let plugin = loaded.by_id.get(id)?;
+            Some(loaded.reloads.get(id).is_some_and(|record| record.stamps != Stamps::of(plugin.info())))
         };
+        let order: Vec<String> = read(&self.loaded).order.iter().map(|p| p.info().manifest.id.clone()).collect();
+        let changed_now: Vec<String> = order.into_iter().filter(|id| changed(id) == Some(true)).collect();
         let mut polled = PolledChanges::default();
-        for id in changed {
+        for id in changed_now {
+            match changed(&id) {
+                Some(true) => {}
+                // Reloaded meanwhile, as the dependant of a plugin before it in load order: counted, not
+                // reloaded twice.
+                Some(false) => {
+                    polled.reloaded.push(id);
+                    continue;
+                }
+                // Unloaded meanwhile: its dependency's reload could not bring it back, and said so.
+                None => continue,
+            }
             match self.reload_locked(&id) {
                 Ok(()) => polled.reloaded.push(id),
                 Err(error) => polled.failed.push(error),
@@ -242,18 +254,7 @@ impl Loader {
             }
         }
         let mut loaded = write(&self.loaded);
-        self.switch_metrics_of(&new);
-        if let Hosted::Local(local) = &new {
-            let dependencies = bound.iter().filter_map(|d| match loaded.by_id.get(d) {
-                Some(Hosted::Local(dependency)) => Some(dependency.clone()),
-                _ => None,
-            });
-            *lock(&local.dependencies) = dependencies.collect();
-            write(&self.shared.services).insert(id.to_owned(), Arc::downgrade(local));
-        } else {
-            write(&self.shared.services).remove(id);
-        }
-        loaded.set_bound(id, bound);
+        self.place(&mut loaded, id, &new, bound);
         if let Some(at) = loaded.order.iter().position(|plugin| plugin.same(old)) {
             loaded.order[at] = new.clone();
         }
