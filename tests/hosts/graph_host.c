@@ -41,11 +41,8 @@ static void forget_events(void) {
 static const test_events events = {NULL, record};
 
 static aisopod_loader *new_loader(const char *tree) {
-    aisopod_loader *loader = NULL;
-    if (aisopod_loader_new("1.5.0", &loader) != AISOPOD_STATUS_OK) return NULL;
-    aisopod_loader_use_env_path(loader, false);
-    aisopod_loader_use_default_paths(loader, false);
-    aisopod_loader_add_search_path(loader, tree);
+    aisopod_loader *loader = loader_for_tree("1.5.0", tree);
+    if (loader == NULL) return NULL;
     aisopod_loader_set_host_extension(loader, "test.events", &events);
     return loader;
 }

@@ -60,6 +60,17 @@ static inline void good_plugin_still_works(aisopod_loader *loader, const char *a
           aisopod_loader_error_message(loader));
 }
 
+/* A loader for `host_version` that searches exactly `tree`: not AISOPOD_PLUGIN_PATH, nor the default paths;
+ * NULL when it cannot be made. */
+static inline aisopod_loader *loader_for_tree(const char *host_version, const char *tree) {
+    aisopod_loader *loader = NULL;
+    if (aisopod_loader_new(host_version, &loader) != AISOPOD_STATUS_OK) return NULL;
+    aisopod_loader_use_env_path(loader, false);
+    aisopod_loader_use_default_paths(loader, false);
+    aisopod_loader_add_search_path(loader, tree);
+    return loader;
+}
+
 /* A loader for host version 1.0.0 that searches exactly the two trees the host was given (argv[1] and
  * argv[2]); NULL, after a usage line, when it was not given two. */
 static inline aisopod_loader *loader_for_two_trees(int argc, char **argv) {
@@ -67,12 +78,8 @@ static inline aisopod_loader *loader_for_two_trees(int argc, char **argv) {
         fprintf(stderr, "usage: %s <plugin tree> <tree with needy>\n", argv[0]);
         return NULL;
     }
-    aisopod_loader *loader = NULL;
-    if (aisopod_loader_new("1.0.0", &loader) != AISOPOD_STATUS_OK) return NULL;
-    aisopod_loader_use_env_path(loader, false);
-    aisopod_loader_use_default_paths(loader, false);
-    aisopod_loader_add_search_path(loader, argv[1]);
-    aisopod_loader_add_search_path(loader, argv[2]);
+    aisopod_loader *loader = loader_for_tree("1.0.0", argv[1]);
+    if (loader != NULL) aisopod_loader_add_search_path(loader, argv[2]);
     return loader;
 }
 

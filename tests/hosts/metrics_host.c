@@ -187,11 +187,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s <plugin tree>\n", argv[0]);
         return 2;
     }
-    aisopod_loader *loader = NULL;
-    if (aisopod_loader_new("1.0.0", &loader) != AISOPOD_STATUS_OK) return 2;
-    aisopod_loader_use_env_path(loader, false);
-    aisopod_loader_use_default_paths(loader, false);
-    aisopod_loader_add_search_path(loader, argv[1]);
+    aisopod_loader *loader = loader_for_tree("1.0.0", argv[1]);
+    if (loader == NULL) return 2;
     aisopod_loader_set_isolation(loader, "iso", AISOPOD_ISOLATION_PROCESS);
     size_t found = 0;
     aisopod_loader_discover(loader, &found);

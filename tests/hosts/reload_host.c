@@ -140,11 +140,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     tree = argv[1];
-    aisopod_loader *loader = NULL;
-    if (aisopod_loader_new("1.0.0", &loader) != AISOPOD_STATUS_OK) return 2;
-    aisopod_loader_use_env_path(loader, false);
-    aisopod_loader_use_default_paths(loader, false);
-    aisopod_loader_add_search_path(loader, tree);
+    aisopod_loader *loader = loader_for_tree("1.0.0", tree);
+    if (loader == NULL) return 2;
     size_t found = 0;
     CHECK(aisopod_loader_discover(loader, &found) == AISOPOD_STATUS_OK && found == 4, "discovered %zu plugins", found);
     reload_and_stale_handles(loader, argv[2], argv[3]);
